@@ -1,0 +1,29 @@
+/** The knobs of the core, with braft's defaults applied by the shell. */
+import type { PeerKey } from "./types.js";
+
+export interface CoreConfig {
+  readonly groupId: string;
+  readonly self: PeerKey;
+  /** braft's election_timeout_ms: followers start an election after this long without a leader. */
+  readonly electionTimeoutMs: number;
+  /** raft_max_election_delay_ms: the random part added to election timeouts. */
+  readonly maxElectionDelayMs: number;
+  /** election_timeout_ms / raft_election_heartbeat_factor. */
+  readonly heartbeatIntervalMs: number;
+  readonly maxClockDriftMs: number;
+  /** raft_enable_leader_lease. */
+  readonly leaderLeaseEnabled: boolean;
+  /** raft_step_down_when_vote_timedout: a timed-out candidate goes back to pre-vote. */
+  readonly stepDownWhenVoteTimedOut: boolean;
+  /**
+   * raft_max_parallel_append_entries_rpc_num: appends in flight per follower. Bounds the
+   * leader's memory per slow follower while letting a fast one stream without round-trip stalls.
+   */
+  readonly inflightAppendsMax: number;
+  /** raft_max_entries_size: entries per AppendEntries. */
+  readonly appendEntriesMax: number;
+  /** raft_max_body_size: data bytes per AppendEntries (at least one entry is always sent). */
+  readonly appendBytesMax: number;
+  /** A uniform random number in [0, 1): the shell injects a seeded source in simulation. */
+  readonly random: () => number;
+}

@@ -1,0 +1,102 @@
+/**
+ * Error codes and the single error class of tsraft.
+ *
+ * Codes keep braft's names and numbers: POSIX errnos where braft uses them (EPERM, EBUSY...),
+ * braft's own `RaftError` enum (errno.proto, 10001+) and bthread's ESTOP. A caller checks
+ * `err.code`, never the message.
+ */
+
+/** braft's error names with their numeric errno. */
+export const ErrorCodes = {
+  EPERM: 1,
+  ENOENT: 2,
+  EINTR: 4,
+  EIO: 5,
+  EAGAIN: 11,
+  EACCES: 13,
+  EBUSY: 16,
+  EEXIST: 17,
+  EINVAL: 22,
+  ENOSPC: 28,
+  ERANGE: 34,
+  ENOSYS: 38,
+  ENODATA: 61,
+  ESHUTDOWN: 108,
+  ETIMEDOUT: 110,
+  EHOSTUNREACH: 113,
+  ESTALE: 116,
+  ECANCELED: 125,
+  ESTOP: -20,
+  ERAFTTIMEDOUT: 10001,
+  ESTATEMACHINE: 10002,
+  ECATCHUP: 10003,
+  ELEADERREMOVED: 10004,
+  ESETPEER: 10005,
+  ENODESHUTDOWN: 10006,
+  EHIGHERTERMREQUEST: 10007,
+  EHIGHERTERMRESPONSE: 10008,
+  EBADNODE: 10009,
+  EVOTEFORCANDIDATE: 10010,
+  ENEWLEADER: 10011,
+  ELEADERCONFLICT: 10012,
+  ETRANSFERLEADERSHIP: 10013,
+  ELOGDELETED: 10014,
+  ENOMOREUSERLOG: 10015,
+  EREADONLY: 10016,
+} as const;
+
+/** One of braft's error names, e.g. `"EPERM"`. */
+export type ErrorCode = keyof typeof ErrorCodes;
+
+const codeByErrno = new Map<number, ErrorCode>(
+  Object.entries(ErrorCodes).map(([name, errno]) => [errno, name as ErrorCode]),
+);
+
+/** The error name for a numeric errno (as found on the wire), or undefined if unknown. */
+export function errorCodeOf(errno: number): ErrorCode | undefined {
+  return codeByErrno.get(errno);
+}
+
+/** Extra data an error carries so the caller can act on it. */
+export interface RaftErrorDetails {
+  /** The leader to redirect to, when this node knows it. */
+  readonly leaderId?: string | undefined;
+  readonly cause?: unknown;
+}
+
+const RAFT_ERROR_BRAND = Symbol.for("tsraft.RaftError");
+
+/** The one error class tsraft throws and rejects with. */
+export class RaftError extends Error {
+  override readonly name = "RaftError";
+  readonly code: ErrorCode;
+  /** braft's numeric errno for `code`. */
+  readonly errno: number;
+  readonly leaderId: string | undefined;
+
+  constructor(code: ErrorCode, message: string, details: RaftErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    this.errno = ErrorCodes[code];
+    this.leaderId = details.leaderId;
+    Object.defineProperty(this, RAFT_ERROR_BRAND, { value: true });
+  }
+
+  /** True for a RaftError, even one created by another copy of this package. */
+  static is(value: unknown): value is RaftError {
+    return typeof value === "object" && value !== null && RAFT_ERROR_BRAND in value;
+  }
+}
+
+/**
+ * An invariant that must hold. It stays on in production: a broken invariant means the node's
+ * state can no longer be trusted, and the shell turns the thrown error into braft's ERROR state.
+ */
+export function invariant(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new InvariantError(message);
+}
+
+/** Thrown by {@link invariant}. */
+export class InvariantError extends Error {
+  override readonly name = "InvariantError";
+}

@@ -1,0 +1,43 @@
+/** What the core hands back to the shell after each batch of inputs (etcd's Ready). */
+import type { OutboundRequest, Reply } from "./messages.js";
+import type { HardState, LogEntry, PeerKey, Role } from "./types.js";
+
+/** A request to send, with what the core needs to match its answer. */
+export interface Send {
+  readonly seq: number;
+  readonly message: OutboundRequest;
+  readonly heartbeat: boolean;
+  /** Core time when the request was made; an answer proves the peer was alive after it. */
+  readonly createdAtMs: number;
+}
+
+/** Changes the state machine hears about, in order, through the FSMCaller. */
+export type CoreEvent =
+  | { readonly type: "roleChanged"; readonly role: Role; readonly term: number }
+  /** This node became leader; `confIndex` is the configuration entry it appended on taking office. */
+  | { readonly type: "leaderStart"; readonly term: number; readonly confIndex: number }
+  | { readonly type: "leaderStop"; readonly term: number; readonly reason: string }
+  | { readonly type: "startFollowing"; readonly leaderId: PeerKey; readonly term: number }
+  | {
+      readonly type: "stopFollowing";
+      readonly leaderId: PeerKey;
+      readonly term: number;
+      readonly reason: string;
+    };
+
+export interface Ready {
+  /** Persist before releasing `sendsAfterPersist` and `replies`; undefined when unchanged. */
+  readonly hardState: HardState | undefined;
+  /**
+   * Entries to persist, in order. When entries[0].index is not past the durable log, the
+   * durable log must first be truncated after entries[0].index - 1.
+   */
+  readonly entries: readonly LogEntry[];
+  /** Requests that may go out at once (a leader's appends do not wait for its own disk). */
+  readonly sendsNow: readonly Send[];
+  /** Requests that depend on the persisted hard state (vote requests). */
+  readonly sendsAfterPersist: readonly Send[];
+  /** Replies that vouch for persisted state (votes, append acks): after everything above is durable. */
+  readonly replies: readonly Reply[];
+  readonly events: readonly CoreEvent[];
+}

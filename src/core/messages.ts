@@ -1,0 +1,82 @@
+/**
+ * The RPCs between peers, as plain data with braft's field names (raft.proto, camelCased).
+ * The rpc layer maps these to protobuf; the core and the in-process transports use them as is.
+ */
+import type { LogEntry, PeerKey } from "./types.js";
+
+/** RequestVoteRequest; `preVote` selects braft's pre_vote method instead of request_vote. */
+export interface RequestVoteRequest {
+  readonly groupId: string;
+  /** The candidate. */
+  readonly serverId: PeerKey;
+  /** The voter addressed. */
+  readonly peerId: PeerKey;
+  readonly term: number;
+  readonly lastLogTerm: number;
+  readonly lastLogIndex: number;
+  readonly preVote: boolean;
+  /** Set by an election that TimeoutNow started: the voter ignores its leader lease. */
+  readonly disruptLeader?: boolean | undefined;
+}
+
+export interface RequestVoteResponse {
+  readonly term: number;
+  readonly granted: boolean;
+  /** The voter still hears from a live leader (beyond braft's wire fields; false when absent). */
+  readonly rejectedByLease?: boolean | undefined;
+}
+
+export interface AppendEntriesRequest {
+  readonly groupId: string;
+  readonly serverId: PeerKey;
+  readonly peerId: PeerKey;
+  readonly term: number;
+  readonly prevLogTerm: number;
+  readonly prevLogIndex: number;
+  readonly entries: readonly LogEntry[];
+  readonly committedIndex: number;
+}
+
+export interface AppendEntriesResponse {
+  readonly term: number;
+  readonly success: boolean;
+  /** The responder's last log index; lets the leader jump back when the follower is shorter. */
+  readonly lastLogIndex: number;
+  readonly readonly?: boolean | undefined;
+}
+
+export interface TimeoutNowRequest {
+  readonly groupId: string;
+  readonly serverId: PeerKey;
+  readonly peerId: PeerKey;
+  readonly term: number;
+}
+
+export interface TimeoutNowResponse {
+  readonly term: number;
+  readonly success: boolean;
+}
+
+/** A request the core wants sent. The shell performs the RPC and feeds the answer back. */
+export type OutboundRequest =
+  | { readonly kind: "vote"; readonly to: PeerKey; readonly request: RequestVoteRequest }
+  | { readonly kind: "append"; readonly to: PeerKey; readonly request: AppendEntriesRequest }
+  | { readonly kind: "timeoutNow"; readonly to: PeerKey; readonly request: TimeoutNowRequest };
+
+/** A request received from a peer, tagged with an id the core echoes in its reply. */
+export type InboundRequest =
+  | { readonly kind: "vote"; readonly request: RequestVoteRequest }
+  | { readonly kind: "append"; readonly request: AppendEntriesRequest }
+  | { readonly kind: "timeoutNow"; readonly request: TimeoutNowRequest };
+
+/** A reply to an inbound request. */
+export type Reply =
+  | { readonly kind: "vote"; readonly replyId: number; readonly response: RequestVoteResponse }
+  | { readonly kind: "append"; readonly replyId: number; readonly response: AppendEntriesResponse }
+  | { readonly kind: "timeoutNow"; readonly replyId: number; readonly response: TimeoutNowResponse }
+  | {
+      readonly kind: "error";
+      readonly replyId: number;
+      readonly code: "EINVAL" | "EPERM";
+      readonly text: string;
+    };

@@ -1,0 +1,92 @@
+/**
+ * What a leader knows about one follower's log (braft's Replicator state, etcd's Progress).
+ *
+ * probe:     the follower's match point is unknown; one append at a time, paused until the answer
+ *            or the next heartbeat.
+ * replicate: the match point is known; appends stream optimistically, at most
+ *            `inflightMax` at once, so a slow follower cannot make the leader buffer without bound.
+ */
+export type ProgressState = "probe" | "replicate";
+
+export class Progress {
+  state: ProgressState = "probe";
+  /** Highest index known to be in the follower's log and matching ours. Invariant: match < next. */
+  matchIndex = 0;
+  /** Next index to send. */
+  nextIndex: number;
+  /** Appends sent and not yet answered in the current epoch. */
+  inflight = 0;
+  /** Requests with a sequence number below this belong to an abandoned epoch. */
+  epochStartSeq = 0;
+  /** In probe state, an append is outstanding; no more until it is answered or the heartbeat. */
+  probeSent = false;
+  /**
+   * Send time of the newest request this peer answered in the leader's term; drives check-quorum
+   * and the leader lease (time is measured from the send, so the peer's answer is no older).
+   */
+  lastAckSentAtMs: number;
+
+  constructor(nextIndex: number, nowMs: number) {
+    this.nextIndex = nextIndex;
+    // A new leader grants each peer a full period before counting it as unreachable.
+    this.lastAckSentAtMs = nowMs;
+  }
+
+  /** Whether another append may be sent now. */
+  canSend(inflightMax: number): boolean {
+    return this.state === "probe" ? !this.probeSent : this.inflight < inflightMax;
+  }
+
+  /** Records an append of entries up to `lastIndex` sent with sequence number `seq`. */
+  onSent(lastIndex: number): void {
+    if (this.state === "probe") {
+      this.probeSent = true;
+    } else {
+      this.inflight++;
+      this.nextIndex = lastIndex + 1;
+    }
+  }
+
+  /** The follower holds our log through `index`. Returns true if the match point advanced. */
+  onAccepted(index: number, seq: number): boolean {
+    if (seq >= this.epochStartSeq && this.state === "replicate")
+      this.inflight = Math.max(0, this.inflight - 1);
+    const advanced = index > this.matchIndex;
+    if (advanced) this.matchIndex = index;
+    if (this.state === "probe") {
+      this.state = "replicate";
+      this.probeSent = false;
+      this.inflight = 0;
+    }
+    if (this.nextIndex <= this.matchIndex) this.nextIndex = this.matchIndex + 1;
+    return advanced;
+  }
+
+  /**
+   * The follower rejected an append of sequence `seq`. Back to probing from `nextIndex`, and
+   * every request still in flight is abandoned by starting a new epoch at `nextSeq`.
+   */
+  onRejected(seq: number, nextIndex: number, nextSeq: number): void {
+    if (seq < this.epochStartSeq) return; // an answer to an abandoned request says nothing new
+    this.becomeProbe(Math.max(nextIndex, this.matchIndex + 1), nextSeq);
+  }
+
+  /** The RPC failed (unreachable, timeout): restart from the match point on the next heartbeat. */
+  onFailed(seq: number, nextSeq: number): void {
+    if (seq < this.epochStartSeq) return;
+    this.becomeProbe(this.matchIndex + 1, nextSeq);
+  }
+
+  /** Heartbeat time: a probe that got no answer may be retried. */
+  onHeartbeat(): void {
+    if (this.state === "probe") this.probeSent = false;
+  }
+
+  private becomeProbe(nextIndex: number, nextSeq: number): void {
+    this.state = "probe";
+    this.nextIndex = nextIndex;
+    this.inflight = 0;
+    this.probeSent = false;
+    this.epochStartSeq = nextSeq;
+  }
+}

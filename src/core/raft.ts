@@ -1,0 +1,504 @@
+/**
+ * The Raft algorithm as a synchronous state machine (braft's NodeImpl logic, etcd's raft.go shape).
+ *
+ * Inputs: `step` (a request or an answer from a peer), `tick` (time passed), `propose`, and the
+ * shell's completions (`onPersisted`, `onApplied`). Outputs accumulate until `takeReady()`.
+ * Every input carries the current time; the core never reads a clock.
+ * Role changes happen only in the `become*` methods; a message's term is handled before its role.
+ */
+import type { CoreConfig } from "./config.js";
+import type { ConfigurationManager} from "./configuration.js";
+import { replicationTargets, voterSets } from "./configuration.js";
+import { RaftError, invariant } from "./errors.js";
+import type { CoreEvent, Ready, Send } from "./events.js";
+import { handleVoteRequest, handleVoteResponse, tallyVotes, type VoteRound } from "./election.js";
+import type { InboundRequest, OutboundRequest, Reply } from "./messages.js";
+import { Progress } from "./progress.js";
+import { isVoter, quorumValue, type VoterSets } from "./quorum.js";
+import { RaftLog, type LogReader } from "./raft-log.js";
+import {
+  broadcastHeartbeats,
+  handleAppendRequest,
+  handleAppendResponse,
+  maybeCommit,
+  sendAppends,
+} from "./replication.js";
+import {
+  EMPTY_DATA,
+  EntryType,
+  type ConfigurationData,
+  type HardState,
+  type LogEntry,
+  type PeerKey,
+  type Role,
+} from "./types.js";
+
+/** An answer (or failure) to a request this core sent. */
+export type ResponseInput =
+  | { readonly kind: "response"; readonly send: Send; readonly response: unknown }
+  | { readonly kind: "failure"; readonly send: Send };
+
+/** One proposed entry; `expectedTerm` rejects it unless this leader's term matches. */
+export interface Proposal {
+  readonly type: EntryType;
+  readonly data: Uint8Array;
+  readonly conf?: ConfigurationData | undefined;
+  readonly expectedTerm?: number | undefined;
+}
+
+export type ProposalResult = { readonly index: number; readonly term: number } | RaftError;
+
+const NO_DEADLINE = Number.POSITIVE_INFINITY;
+
+export class RaftCore {
+  role: Role = "follower";
+  term: number;
+  votedFor: PeerKey;
+  /** The leader of `term` once known, "" otherwise. */
+  leaderId: PeerKey = "";
+  readonly log: RaftLog;
+  readonly confs: ConfigurationManager;
+  /** Invariant: appliedIndex <= commitIndex <= log.lastIndex() (commit may pass persisted on followers). */
+  commitIndex = 0;
+  appliedIndex = 0;
+  /** Last index durable on this node with the term we hold for it. */
+  persistedIndex: number;
+  /** Per-peer replication state; only while leader. */
+  readonly progress = new Map<PeerKey, Progress>();
+  /** Votes received in the current (pre-)election. */
+  votes: VoteRound = new Map();
+  /** Index of the configuration entry this leader appended on taking office. */
+  leaderStartIndex = 0;
+  /** When this node last heard from a live leader (or granted a vote); votes wait out its lease. */
+  lastLeaderContactMs = Number.NEGATIVE_INFINITY;
+
+  electionDeadlineMs = NO_DEADLINE;
+  heartbeatDeadlineMs = NO_DEADLINE;
+  stepDownDeadlineMs = NO_DEADLINE;
+
+  private seq = 1;
+  private hardStateDirty = false;
+  private sendsNow: Send[] = [];
+  private sendsAfterPersist: Send[] = [];
+  private replies: Reply[] = [];
+  private events: CoreEvent[] = [];
+
+  constructor(
+    readonly config: CoreConfig,
+    hardState: HardState,
+    storage: LogReader,
+    confs: ConfigurationManager,
+    nowMs: number,
+  ) {
+    this.term = hardState.term;
+    this.votedFor = hardState.votedFor;
+    this.log = new RaftLog(storage);
+    this.confs = confs;
+    this.persistedIndex = storage.lastIndex();
+    // Entries below the first index were compacted into a snapshot, hence committed and applied.
+    this.commitIndex = storage.firstIndex() - 1;
+    this.appliedIndex = this.commitIndex;
+    this.resetElectionDeadline(nowMs);
+  }
+
+  // ---- inputs ------------------------------------------------------------------------------
+
+  /** Handles a request from a peer; its reply appears in a later Ready under `replyId`. */
+  stepRequest(input: InboundRequest, replyId: number, nowMs: number): void {
+    if (!this.isActive()) {
+      this.reply({ kind: "error", replyId, code: "EINVAL", text: `node is ${this.role}` });
+      return;
+    }
+    switch (input.kind) {
+      case "vote":
+        handleVoteRequest(this, input.request, replyId, nowMs);
+        return;
+      case "append":
+        handleAppendRequest(this, input.request, replyId, nowMs);
+        return;
+      case "timeoutNow":
+        this.handleTimeoutNow(input.request.term, input.request.serverId, replyId, nowMs);
+        return;
+    }
+  }
+
+  /** Handles the answer to, or the failure of, a request this core sent. */
+  stepResponse(input: ResponseInput, nowMs: number): void {
+    if (!this.isActive()) return;
+    const { send } = input;
+    if (input.kind === "failure") {
+      this.handleFailure(send, nowMs);
+      return;
+    }
+    switch (send.message.kind) {
+      case "vote":
+        handleVoteResponse(this, send.message.to, send.message.request, input.response as never, nowMs);
+        return;
+      case "append":
+        handleAppendResponse(this, send, input.response as never, nowMs);
+        return;
+      case "timeoutNow": {
+        const term = (input.response as { term: number }).term;
+        if (term > this.term) this.becomeFollower(term, "", nowMs, "higher term in timeout_now response");
+        return;
+      }
+    }
+  }
+
+  /** Lets time pass: election, vote, heartbeat and step-down timers fire here. */
+  tick(nowMs: number): void {
+    if (!this.isActive()) return;
+    if (this.role === "leader") {
+      if (nowMs >= this.stepDownDeadlineMs) this.checkQuorum(nowMs);
+      if (this.role === "leader" && nowMs >= this.heartbeatDeadlineMs) {
+        this.heartbeatDeadlineMs = nowMs + this.config.heartbeatIntervalMs;
+        broadcastHeartbeats(this, nowMs);
+      }
+      return;
+    }
+    if (nowMs < this.electionDeadlineMs) return;
+    if (this.role === "candidate" && !this.config.stepDownWhenVoteTimedOut) {
+      this.becomeCandidate(nowMs, false);
+      return;
+    }
+    if (this.leaderId !== "") this.setLeader("", nowMs, "election timeout");
+    if (this.role === "candidate") this.becomeFollower(this.term, "", nowMs, "vote timed out");
+    this.campaign(nowMs);
+  }
+
+  /** The earliest time at which `tick` has something to do. */
+  nextDeadlineMs(): number {
+    if (!this.isActive()) return NO_DEADLINE;
+    if (this.role === "leader") return Math.min(this.heartbeatDeadlineMs, this.stepDownDeadlineMs);
+    return this.electionDeadlineMs;
+  }
+
+  /** Appends proposals to the leader's log. Each gets an index or the error that rejected it. */
+  propose(proposals: readonly Proposal[], nowMs: number): ProposalResult[] {
+    if (this.role !== "leader") {
+      const error = this.notLeaderError();
+      return proposals.map(() => error);
+    }
+    const results: ProposalResult[] = [];
+    const entries: LogEntry[] = [];
+    let index = this.log.lastIndex();
+    for (const proposal of proposals) {
+      if (proposal.expectedTerm !== undefined && proposal.expectedTerm !== this.term) {
+        results.push(
+          new RaftError(
+            "ESTALE",
+            `expected term ${proposal.expectedTerm} but the current term is ${this.term}`,
+          ),
+        );
+        continue;
+      }
+      index++;
+      entries.push(this.makeEntry(index, proposal));
+      results.push({ index, term: this.term });
+    }
+    this.appendLocal(entries);
+    sendAppends(this, nowMs);
+    return results;
+  }
+
+  /** The shell made the log durable through (index, term). */
+  onPersisted(index: number, term: number): void {
+    this.log.stableTo(index, term);
+    if (this.log.term(index) !== term || index <= this.persistedIndex) return;
+    this.persistedIndex = index;
+    if (this.role === "leader") maybeCommit(this);
+  }
+
+  /** The state machine applied through `index`. */
+  onApplied(index: number): void {
+    invariant(index <= this.commitIndex, `applied ${index} beyond committed ${this.commitIndex}`);
+    if (index > this.appliedIndex) this.appliedIndex = index;
+  }
+
+  /** braft's ERROR state: the node stops taking part in the group until restarted. */
+  enterError(reason: string, nowMs: number): void {
+    if (this.role === "error" || this.role === "shutdown") return;
+    this.leaveRole(nowMs, reason);
+    this.setRole("error");
+  }
+
+  /** Stops the core for good; nothing it does afterwards has effects. */
+  shutdown(nowMs: number): void {
+    if (this.role === "shutdown") return;
+    if (this.role !== "error") this.leaveRole(nowMs, "node shut down");
+    this.setRole("shutdown");
+  }
+
+  /** Everything produced since the last call. */
+  takeReady(): Ready {
+    const entries = this.log.takeEntriesToPersist();
+    const ready: Ready = {
+      hardState: this.hardStateDirty ? { term: this.term, votedFor: this.votedFor } : undefined,
+      entries,
+      sendsNow: this.sendsNow,
+      sendsAfterPersist: this.sendsAfterPersist,
+      replies: this.replies,
+      events: this.events,
+    };
+    this.hardStateDirty = false;
+    this.sendsNow = [];
+    this.sendsAfterPersist = [];
+    this.replies = [];
+    this.events = [];
+    return ready;
+  }
+
+  hasReady(): boolean {
+    return (
+      this.hardStateDirty ||
+      this.log.hasEntriesToPersist() ||
+      this.sendsNow.length > 0 ||
+      this.sendsAfterPersist.length > 0 ||
+      this.replies.length > 0 ||
+      this.events.length > 0
+    );
+  }
+
+  // ---- queries -----------------------------------------------------------------------------
+
+  voters(): VoterSets {
+    return voterSets(this.confs.last().conf);
+  }
+
+  isActive(): boolean {
+    return this.role !== "error" && this.role !== "shutdown";
+  }
+
+  /**
+   * Until when the leader may serve reads from its own state without asking anyone: the time a
+   * quorum last acknowledged it, plus an election timeout. No follower grants a vote sooner
+   * (it waits an election timeout, plus the clock drift allowance, after last hearing from us).
+   */
+  leaseExpiresAtMs(nowMs: number): number {
+    if (this.role !== "leader" || this.commitIndex < this.leaderStartIndex) return Number.NEGATIVE_INFINITY;
+    const ackedAt = quorumValue(this.voters(), (peer) => this.ackTimeOf(peer, nowMs));
+    return ackedAt + this.config.electionTimeoutMs;
+  }
+
+  /** The error a non-leader gives a client, with the leader to redirect to. */
+  notLeaderError(): RaftError {
+    if (this.role === "error") return new RaftError("EPERM", "node is in the ERROR state");
+    if (this.role === "shutdown") return new RaftError("ESHUTDOWN", "node is shut down");
+    const leader = this.leaderId === "" ? "unknown" : this.leaderId;
+    return new RaftError("EPERM", `not the leader (leader: ${leader})`, {
+      leaderId: this.leaderId === "" ? undefined : this.leaderId,
+    });
+  }
+
+  // ---- used by the handler modules ---------------------------------------------------------
+
+  send(
+    message: OutboundRequest,
+    nowMs: number,
+    options: { afterPersist: boolean; heartbeat: boolean },
+  ): Send {
+    const send: Send = { seq: this.seq++, message, heartbeat: options.heartbeat, createdAtMs: nowMs };
+    (options.afterPersist ? this.sendsAfterPersist : this.sendsNow).push(send);
+    return send;
+  }
+
+  nextSeq(): number {
+    return this.seq;
+  }
+
+  reply(reply: Reply): void {
+    this.replies.push(reply);
+  }
+
+  emit(event: CoreEvent): void {
+    this.events.push(event);
+  }
+
+  /** Records a vote; it is persisted before any reply that depends on it. */
+  setVote(candidate: PeerKey): void {
+    this.votedFor = candidate;
+    this.hardStateDirty = true;
+  }
+
+  resetElectionDeadline(nowMs: number): void {
+    const jitter = Math.floor(
+      this.config.random() * Math.min(this.config.electionTimeoutMs, this.config.maxElectionDelayMs),
+    );
+    this.electionDeadlineMs = nowMs + this.config.electionTimeoutMs + jitter;
+  }
+
+  /** Whether a vote for someone else would undercut a leader this node still hears from. */
+  inLeaderLease(nowMs: number): boolean {
+    if (this.role === "leader") return true;
+    const drift = this.config.leaderLeaseEnabled ? this.config.maxClockDriftMs : 0;
+    return nowMs < this.lastLeaderContactMs + this.config.electionTimeoutMs + drift;
+  }
+
+  /** Adopts a newer term (always) and follows `leaderId` ("" when unknown). */
+  becomeFollower(term: number, leaderId: PeerKey, nowMs: number, reason: string): void {
+    invariant(term >= this.term, `term going back from ${this.term} to ${term}`);
+    if (this.role === "leader" || this.role === "candidate" || this.role === "preCandidate") {
+      this.leaveRole(nowMs, reason);
+    }
+    if (term > this.term) {
+      if (this.leaderId !== "") this.setLeader("", nowMs, reason);
+      this.term = term;
+      this.votedFor = "";
+      this.hardStateDirty = true;
+    }
+    this.setRole("follower");
+    if (leaderId !== "") this.setLeader(leaderId, nowMs, reason);
+    this.resetElectionDeadline(nowMs);
+  }
+
+  /** Starts an election: a pre-vote round first (braft), so a partitioned node cannot inflate terms. */
+  campaign(nowMs: number): void {
+    if (!isVoter(this.voters(), this.config.self)) {
+      this.resetElectionDeadline(nowMs);
+      return;
+    }
+    this.setRole("preCandidate");
+    this.votes = new Map([[this.config.self, true]]);
+    this.resetElectionDeadline(nowMs);
+    this.requestVotes(true, false, nowMs);
+    tallyVotes(this, nowMs);
+  }
+
+  becomeCandidate(nowMs: number, disruptLeader: boolean): void {
+    this.setRole("candidate");
+    this.term++;
+    this.setVote(this.config.self);
+    this.leaderId = "";
+    this.votes = new Map([[this.config.self, true]]);
+    this.resetElectionDeadline(nowMs);
+    this.requestVotes(false, disruptLeader, nowMs);
+    tallyVotes(this, nowMs);
+  }
+
+  becomeLeader(nowMs: number): void {
+    invariant(this.role === "candidate", `becoming leader from ${this.role}`);
+    this.setRole("leader");
+    this.leaderId = this.config.self;
+    this.progress.clear();
+    const next = this.log.lastIndex() + 1;
+    for (const peer of replicationTargets(this.confs.last().conf)) {
+      if (peer !== this.config.self) this.progress.set(peer, new Progress(next, nowMs));
+    }
+    this.heartbeatDeadlineMs = nowMs + this.config.heartbeatIntervalMs;
+    this.stepDownDeadlineMs = nowMs + this.config.electionTimeoutMs;
+    this.electionDeadlineMs = NO_DEADLINE;
+    // braft appends the current configuration on taking office: committing it commits every
+    // earlier entry, and its application tells the state machine the leader is ready.
+    const confEntry = this.makeEntry(next, {
+      type: EntryType.CONFIGURATION,
+      data: EMPTY_DATA,
+      conf: this.confs.last().conf,
+    });
+    this.leaderStartIndex = next;
+    this.appendLocal([confEntry]);
+    this.emit({ type: "leaderStart", term: this.term, confIndex: next });
+    sendAppends(this, nowMs);
+    maybeCommit(this);
+  }
+
+  /** Appends entries to this node's log, tracking configuration entries. */
+  appendLocal(entries: readonly LogEntry[]): void {
+    this.log.append(entries);
+    for (const entry of entries) {
+      if (entry.conf !== undefined)
+        this.confs.add({ id: { index: entry.index, term: entry.term }, conf: entry.conf });
+    }
+  }
+
+  setLeader(leaderId: PeerKey, nowMs: number, reason: string): void {
+    if (leaderId === this.leaderId) return;
+    if (this.leaderId !== "" && this.leaderId !== this.config.self) {
+      this.emit({ type: "stopFollowing", leaderId: this.leaderId, term: this.term, reason });
+    }
+    this.leaderId = leaderId;
+    if (leaderId !== "" && leaderId !== this.config.self) {
+      this.lastLeaderContactMs = nowMs;
+      this.emit({ type: "startFollowing", leaderId, term: this.term });
+    }
+  }
+
+  // ---- private -----------------------------------------------------------------------------
+
+  private requestVotes(preVote: boolean, disruptLeader: boolean, nowMs: number): void {
+    const last = this.log.lastLogId();
+    const term = preVote ? this.term + 1 : this.term;
+    const sets = this.voters();
+    for (const peer of new Set([...sets.current, ...sets.old])) {
+      if (peer === this.config.self) continue;
+      const request = {
+        groupId: this.config.groupId,
+        serverId: this.config.self,
+        peerId: peer,
+        term,
+        lastLogTerm: last.term,
+        lastLogIndex: last.index,
+        preVote,
+        disruptLeader,
+      };
+      // A real vote request follows the persisted term and self-vote; a pre-vote changes nothing.
+      this.send({ kind: "vote", to: peer, request }, nowMs, { afterPersist: !preVote, heartbeat: false });
+    }
+  }
+
+  private handleTimeoutNow(term: number, from: PeerKey, replyId: number, nowMs: number): void {
+    const accept = term === this.term && this.role === "follower" && from === this.leaderId;
+    this.reply({
+      kind: "timeoutNow",
+      replyId,
+      response: { term: accept ? term + 1 : this.term, success: accept },
+    });
+    if (!accept || !isVoter(this.voters(), this.config.self)) return;
+    this.setLeader("", nowMs, "leader transferred leadership");
+    this.becomeCandidate(nowMs, true);
+  }
+
+  private handleFailure(send: Send, nowMs: number): void {
+    if (send.message.kind !== "append" || send.heartbeat || this.role !== "leader") return;
+    if (send.message.request.term !== this.term) return;
+    this.progress.get(send.message.to)?.onFailed(send.seq, this.seq);
+    void nowMs;
+  }
+
+  /** braft's stepdown timer: a leader that a quorum has not answered for an election timeout steps down. */
+  private checkQuorum(nowMs: number): void {
+    this.stepDownDeadlineMs = nowMs + this.config.electionTimeoutMs;
+    const ackedAt = quorumValue(this.voters(), (peer) => this.ackTimeOf(peer, nowMs));
+    if (nowMs - ackedAt >= this.config.electionTimeoutMs) {
+      this.becomeFollower(this.term, "", nowMs, "lost contact with a quorum");
+    }
+  }
+
+  private ackTimeOf(peer: PeerKey, nowMs: number): number {
+    if (peer === this.config.self) return nowMs;
+    return this.progress.get(peer)?.lastAckSentAtMs ?? Number.NEGATIVE_INFINITY;
+  }
+
+  private leaveRole(nowMs: number, reason: string): void {
+    if (this.role === "leader") {
+      this.emit({ type: "leaderStop", term: this.term, reason });
+      this.progress.clear();
+      this.heartbeatDeadlineMs = NO_DEADLINE;
+      this.stepDownDeadlineMs = NO_DEADLINE;
+      this.leaderId = "";
+    } else if (this.leaderId !== "") {
+      this.setLeader("", nowMs, reason);
+    }
+    this.votes = new Map();
+  }
+
+  private setRole(role: Role): void {
+    if (role === this.role) return;
+    this.role = role;
+    this.emit({ type: "roleChanged", role, term: this.term });
+  }
+
+  private makeEntry(index: number, proposal: Proposal): LogEntry {
+    const entry: LogEntry = { index, term: this.term, type: proposal.type, data: proposal.data };
+    return proposal.conf === undefined ? entry : { ...entry, conf: proposal.conf };
+  }
+}

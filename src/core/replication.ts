@@ -1,0 +1,176 @@
+/**
+ * Log replication, both sides: the leader's appends and heartbeats (braft's Replicator logic)
+ * and the follower's handling of them.
+ */
+import type { Send } from "./events.js";
+import { invariant } from "./errors.js";
+import type { AppendEntriesRequest, AppendEntriesResponse } from "./messages.js";
+import type { Progress } from "./progress.js";
+import { quorumValue } from "./quorum.js";
+import type { RaftCore } from "./raft.js";
+import type { PeerKey } from "./types.js";
+
+// ---- leader side ---------------------------------------------------------------------------
+
+/** Sends to every follower whatever its progress allows. */
+export function sendAppends(core: RaftCore, nowMs: number): void {
+  for (const [peer, progress] of core.progress) sendAppendsTo(core, peer, progress, nowMs);
+}
+
+/** Streams entries to one follower: one probe at a time, or a window of `inflightAppendsMax`. */
+export function sendAppendsTo(core: RaftCore, peer: PeerKey, progress: Progress, nowMs: number): void {
+  const { appendEntriesMax, appendBytesMax, inflightAppendsMax } = core.config;
+  while (progress.canSend(inflightAppendsMax)) {
+    const prevLogIndex = progress.nextIndex - 1;
+    const prevLogTerm = core.log.term(prevLogIndex);
+    const entries = core.log.slice(progress.nextIndex, appendEntriesMax, appendBytesMax);
+    // Entries compacted away need a snapshot; installing one arrives with the snapshot layer.
+    if (prevLogTerm === undefined || entries === undefined) return;
+    if (entries.length === 0 && progress.state === "replicate") return;
+    const request: AppendEntriesRequest = {
+      groupId: core.config.groupId,
+      serverId: core.config.self,
+      peerId: peer,
+      term: core.term,
+      prevLogTerm,
+      prevLogIndex,
+      entries,
+      committedIndex: core.commitIndex,
+    };
+    core.send({ kind: "append", to: peer, request }, nowMs, { afterPersist: false, heartbeat: false });
+    progress.onSent(prevLogIndex + entries.length);
+  }
+}
+
+/**
+ * Heartbeats go to every follower each heartbeat interval. They name the follower's match point
+ * as the previous entry, which it surely holds, so a heartbeat never fails on a log mismatch
+ * while appends are in flight, and it safely carries the commit index.
+ */
+export function broadcastHeartbeats(core: RaftCore, nowMs: number): void {
+  for (const [peer, progress] of core.progress) {
+    const prevLogIndex = progress.matchIndex;
+    const prevLogTerm = core.log.term(prevLogIndex);
+    if (prevLogTerm !== undefined) {
+      const request: AppendEntriesRequest = {
+        groupId: core.config.groupId,
+        serverId: core.config.self,
+        peerId: peer,
+        term: core.term,
+        prevLogTerm,
+        prevLogIndex,
+        entries: [],
+        committedIndex: core.commitIndex,
+      };
+      core.send({ kind: "append", to: peer, request }, nowMs, { afterPersist: false, heartbeat: true });
+    }
+    progress.onHeartbeat();
+    sendAppendsTo(core, peer, progress, nowMs);
+  }
+}
+
+export function handleAppendResponse(
+  core: RaftCore,
+  send: Send,
+  response: AppendEntriesResponse,
+  nowMs: number,
+): void {
+  if (send.message.kind !== "append") return;
+  const { request, to: peer } = send.message;
+  if (response.term > core.term) {
+    core.becomeFollower(
+      response.term,
+      "",
+      nowMs,
+      `higher term ${response.term} in append response from ${peer}`,
+    );
+    return;
+  }
+  if (core.role !== "leader" || request.term !== core.term) return;
+  const progress = core.progress.get(peer);
+  if (progress === undefined) return;
+  progress.lastAckSentAtMs = Math.max(progress.lastAckSentAtMs, send.createdAtMs);
+  if (send.heartbeat) return;
+  if (response.success) {
+    if (progress.onAccepted(request.prevLogIndex + request.entries.length, send.seq)) maybeCommit(core);
+  } else {
+    progress.onRejected(send.seq, nextIndexAfterReject(request, response), core.nextSeq());
+  }
+  sendAppendsTo(core, peer, progress, nowMs);
+}
+
+/**
+ * braft's rule: jump back to just after the follower's last entry when its log is shorter than
+ * what we tried; otherwise step back one entry (its entry there has another term).
+ */
+function nextIndexAfterReject(request: AppendEntriesRequest, response: AppendEntriesResponse): number {
+  const tried = request.prevLogIndex + 1;
+  if (response.lastLogIndex + 1 < tried) return response.lastLogIndex + 1;
+  return Math.max(1, tried - 1);
+}
+
+/**
+ * Advances the commit index to what a quorum holds. Only an entry of the current term is
+ * committed by counting (Raft §5.4.2); earlier ones commit with it.
+ */
+export function maybeCommit(core: RaftCore): void {
+  const quorumIndex = quorumValue(core.voters(), (peer) =>
+    peer === core.config.self ? core.persistedIndex : (core.progress.get(peer)?.matchIndex ?? 0),
+  );
+  if (quorumIndex <= core.commitIndex) return;
+  if (core.log.term(quorumIndex) !== core.term) return;
+  core.commitIndex = quorumIndex;
+}
+
+// ---- follower side -------------------------------------------------------------------------
+
+export function handleAppendRequest(
+  core: RaftCore,
+  request: AppendEntriesRequest,
+  replyId: number,
+  nowMs: number,
+): void {
+  const respond = (success: boolean): void => {
+    const response = { term: core.term, success, lastLogIndex: core.log.lastIndex() };
+    core.reply({ kind: "append", replyId, response });
+  };
+  if (request.term < core.term) return respond(false);
+  if (request.term > core.term || core.role !== "follower") {
+    core.becomeFollower(request.term, request.serverId, nowMs, `append from leader ${request.serverId}`);
+  }
+  if (core.leaderId !== request.serverId) {
+    if (core.leaderId !== "") {
+      // Two leaders in one term cannot happen with correct peers; braft moves to a new term.
+      core.becomeFollower(core.term + 1, "", nowMs, `${request.serverId} and ${core.leaderId} both lead`);
+      return respond(false);
+    }
+    core.setLeader(request.serverId, nowMs, "append from leader");
+  }
+  core.lastLeaderContactMs = nowMs;
+  core.resetElectionDeadline(nowMs);
+  if (!core.log.matchTerm(request.prevLogIndex, request.prevLogTerm)) return respond(false);
+  appendFromLeader(core, request);
+  const matched = request.prevLogIndex + request.entries.length;
+  const commit = Math.min(request.committedIndex, matched);
+  if (commit > core.commitIndex) core.commitIndex = commit;
+  respond(true);
+}
+
+/** Appends the leader's entries after the matching prefix, truncating a conflicting suffix. */
+function appendFromLeader(core: RaftCore, request: AppendEntriesRequest): void {
+  const conflict = core.log.findConflict(request.entries);
+  if (conflict === undefined) return;
+  invariant(
+    conflict > core.commitIndex,
+    `leader ${request.serverId} conflicts with committed entry ${conflict}`,
+  );
+  const first = conflict - request.prevLogIndex - 1;
+  const newEntries = request.entries.slice(first);
+  core.confs.truncateSuffix(conflict - 1);
+  core.log.overwrite(newEntries);
+  core.persistedIndex = Math.min(core.persistedIndex, conflict - 1);
+  for (const entry of newEntries) {
+    if (entry.conf !== undefined)
+      core.confs.add({ id: { index: entry.index, term: entry.term }, conf: entry.conf });
+  }
+}

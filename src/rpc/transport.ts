@@ -1,0 +1,45 @@
+/**
+ * How a node reaches its peers and how peers reach it, independent of the wire. RaftServer
+ * (baidu_std over TCP), the in-process host and the simulator's network all implement these.
+ * Failures reject with a RaftError: EHOSTUNREACH, ERAFTTIMEDOUT, or the remote node's error.
+ */
+import type {
+  AppendEntriesRequest,
+  AppendEntriesResponse,
+  RequestVoteRequest,
+  RequestVoteResponse,
+  TimeoutNowRequest,
+  TimeoutNowResponse,
+} from "../core/messages.js";
+import type { PeerKey } from "../core/types.js";
+
+/** braft's RaftService, as one node serves it. */
+export interface RaftService {
+  /** pre_vote when `request.preVote`, request_vote otherwise. */
+  requestVote(request: RequestVoteRequest): Promise<RequestVoteResponse>;
+  appendEntries(request: AppendEntriesRequest): Promise<AppendEntriesResponse>;
+  timeoutNow(request: TimeoutNowRequest): Promise<TimeoutNowResponse>;
+}
+
+/** Calls RaftService on a peer; `to` is the peer's `ip:port:idx`. */
+export interface RaftClient {
+  requestVote(to: PeerKey, request: RequestVoteRequest, timeoutMs: number): Promise<RequestVoteResponse>;
+  appendEntries(
+    to: PeerKey,
+    request: AppendEntriesRequest,
+    timeoutMs: number,
+  ): Promise<AppendEntriesResponse>;
+  timeoutNow(to: PeerKey, request: TimeoutNowRequest, timeoutMs: number): Promise<TimeoutNowResponse>;
+}
+
+/**
+ * What a node needs from the server that carries its RPCs (NodeOptions.server).
+ * A request is routed to the node registered under its (groupId, peerId).
+ */
+export interface RaftHost {
+  /** Routes requests for (groupId, peerId) to `service`; EEXIST if taken. */
+  registerNode(groupId: string, peerId: PeerKey, service: RaftService): void;
+  unregisterNode(groupId: string, peerId: PeerKey): void;
+  /** The client this node uses to reach its peers. */
+  readonly client: RaftClient;
+}
