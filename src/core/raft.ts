@@ -7,7 +7,7 @@
  * Role changes happen only in the `become*` methods; a message's term is handled before its role.
  */
 import type { CoreConfig } from "./config.js";
-import type { ConfigurationManager} from "./configuration.js";
+import type { ConfigurationManager } from "./configuration.js";
 import { replicationTargets, voterSets } from "./configuration.js";
 import { RaftError, invariant } from "./errors.js";
 import type { CoreEvent, Ready, Send } from "./events.js";
@@ -349,6 +349,13 @@ export class RaftCore {
     this.setRole("follower");
     if (leaderId !== "") this.setLeader(leaderId, nowMs, reason);
     this.resetElectionDeadline(nowMs);
+  }
+
+  /** A node that is the only voter elects itself at once instead of waiting out a timeout (braft). */
+  campaignIfSoleVoter(nowMs: number): void {
+    const sets = this.voters();
+    const alone = sets.current.length === 1 && sets.current[0] === this.config.self && sets.old.length === 0;
+    if (alone && this.role === "follower") this.campaign(nowMs);
   }
 
   /** Starts an election: a pre-vote round first (braft), so a partitioned node cannot inflate terms. */

@@ -1,0 +1,98 @@
+/**
+ * The queue between `apply()` callers and the core: tasks arriving in the same tick are proposed
+ * as one batch (braft's apply queue), so N concurrent clients cost one log write and one round of
+ * AppendEntries instead of N.
+ */
+import type { RaftError } from "../core/errors.js";
+import { Status, type ApplyClosure, type Closure } from "./status.js";
+
+/** braft's Task: data to replicate and the closure told of the outcome. */
+export interface Task {
+  readonly data: Uint8Array;
+  /** Run exactly once: after the entry was applied on this node, or with the error that prevented it. */
+  readonly done?: Closure | undefined;
+  /** Fail with ESTALE unless the leader's term is still this one. */
+  readonly expectedTerm?: number | undefined;
+}
+
+/** What `apply()` resolves with. */
+export interface ApplyResult {
+  readonly index: number;
+  readonly term: number;
+  /** The value the state machine passed to `iter.done.setResult`. */
+  readonly result: unknown;
+}
+
+export interface QueuedTask {
+  readonly data: Uint8Array;
+  readonly closure: Closure;
+  readonly expectedTerm: number | undefined;
+}
+
+/** A closure that settles an `apply()` Promise; cancellable through an AbortSignal. */
+export class PromiseClosure implements ApplyClosure {
+  private settled = false;
+  private result: unknown;
+  /** Index and term once proposed. */
+  proposed: { index: number; term: number } | undefined;
+  private readonly abortListener: (() => void) | undefined;
+
+  constructor(
+    private readonly resolve: (result: ApplyResult) => void,
+    private readonly reject: (error: unknown) => void,
+    private readonly signal: AbortSignal | undefined,
+    private readonly leaderIdNow: () => string | undefined,
+  ) {
+    if (signal !== undefined) {
+      this.abortListener = () => this.run(Status.error("ECANCELED", "apply was aborted by its signal"));
+      signal.addEventListener("abort", this.abortListener, { once: true });
+    }
+  }
+
+  setResult(value: unknown): void {
+    this.result = value;
+  }
+
+  run(status: Status): void {
+    if (this.settled) return;
+    this.settled = true;
+    if (this.abortListener !== undefined) this.signal?.removeEventListener("abort", this.abortListener);
+    if (!status.ok()) {
+      this.reject(status.toError(status.code === "EPERM" ? this.leaderIdNow() : undefined));
+      return;
+    }
+    const { index, term } = this.proposed ?? { index: 0, term: 0 };
+    this.resolve({ index, term, result: this.result });
+  }
+
+  get isSettled(): boolean {
+    return this.settled;
+  }
+}
+
+export class ApplyQueue {
+  private tasks: QueuedTask[] = [];
+
+  get length(): number {
+    return this.tasks.length;
+  }
+
+  push(task: QueuedTask): void {
+    this.tasks.push(task);
+  }
+
+  /** Takes every queued task that is still wanted (aborted ones are dropped). */
+  takeAll(): QueuedTask[] {
+    const tasks = this.tasks.filter(
+      (task) => !(task.closure instanceof PromiseClosure && task.closure.isSettled),
+    );
+    this.tasks = [];
+    return tasks;
+  }
+
+  /** Fails every queued task. */
+  failAll(error: RaftError): void {
+    const status = Status.fromError(error);
+    for (const task of this.takeAll()) task.closure.run(status);
+  }
+}

@@ -1,0 +1,227 @@
+/**
+ * braft's FSMCaller: the one ordered queue through which the state machine hears everything,
+ * committed entries and role changes alike. One callback at a time; a returned Promise is
+ * awaited before the next. Errors thrown by callbacks other than onApply are logged and ignored,
+ * as braft ignores them; onApply errors (and setErrorAndRollback) stop the node.
+ */
+import { RaftError, invariant } from "../core/errors.js";
+import type { LogReader } from "../core/raft-log.js";
+import { EntryType, type LogEntry } from "../core/types.js";
+import type { BallotBox } from "./ballot-box.js";
+import { Iterator } from "./iterator.js";
+import { Configuration } from "./peer-id.js";
+import type { LeaderChangeContext, StateMachine } from "./state-machine.js";
+import { Status, type ApplyClosure, type Closure } from "./status.js";
+
+/** The closure a new leader registers on its first configuration entry (braft's ConfigurationChangeDone). */
+export class LeaderStartClosure implements Closure {
+  constructor(readonly term: number) {}
+  run(): void {}
+}
+
+type Task =
+  | { readonly type: "committed" }
+  | { readonly type: "leaderStop"; readonly term: number; readonly status: Status }
+  | { readonly type: "following"; readonly start: boolean; readonly ctx: LeaderChangeContext }
+  | { readonly type: "shutdown"; readonly done: () => void };
+
+/** How the FSMCaller reports back to its node. */
+export interface FsmCallerHost {
+  onApplied(index: number): void;
+  /** The state machine failed; the node must enter the ERROR state. */
+  onStateMachineError(error: RaftError): void;
+  warn(message: string): void;
+}
+
+/** DATA entries handed to one onApply call at most (bounds the entries held in memory at once). */
+const APPLY_BATCH_ENTRIES_MAX = 512;
+
+export class FSMCaller {
+  private readonly tasks: Task[] = [];
+  private running = false;
+  private appliedIndex: number;
+  private committedIndex: number;
+  private startedLeaderTerm: number | undefined;
+  private error: RaftError | undefined;
+
+  constructor(
+    private readonly fsm: StateMachine,
+    private readonly log: LogReader,
+    private readonly ballotBox: BallotBox,
+    private readonly host: FsmCallerHost,
+    appliedIndex: number,
+  ) {
+    this.appliedIndex = appliedIndex;
+    this.committedIndex = appliedIndex;
+  }
+
+  get lastAppliedIndex(): number {
+    return this.appliedIndex;
+  }
+
+  /** Entries through `index` are committed and durable locally; apply them in order. */
+  onCommitted(index: number): void {
+    if (index <= this.committedIndex) return;
+    this.committedIndex = index;
+    this.enqueue({ type: "committed" });
+  }
+
+  onLeaderStop(term: number, status: Status): void {
+    this.enqueue({ type: "leaderStop", term, status });
+  }
+
+  onFollowing(start: boolean, ctx: LeaderChangeContext): void {
+    this.enqueue({ type: "following", start, ctx });
+  }
+
+  /** Runs onShutdown after everything queued before it; resolves when it returned. */
+  shutdown(): Promise<void> {
+    return new Promise((resolve) => this.enqueue({ type: "shutdown", done: resolve }));
+  }
+
+  private enqueue(task: Task): void {
+    this.tasks.push(task);
+    if (!this.running) void this.run();
+  }
+
+  private async run(): Promise<void> {
+    this.running = true;
+    try {
+      for (let task = this.tasks.shift(); task !== undefined; task = this.tasks.shift()) {
+        await this.execute(task);
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async execute(task: Task): Promise<void> {
+    switch (task.type) {
+      case "committed":
+        if (this.error === undefined) await this.applyCommitted();
+        return;
+      case "leaderStop":
+        if (this.startedLeaderTerm !== task.term) return;
+        this.startedLeaderTerm = undefined;
+        await this.callback("onLeaderStop", () => this.fsm.onLeaderStop?.(task.status));
+        return;
+      case "following":
+        if (task.start) await this.callback("onStartFollowing", () => this.fsm.onStartFollowing?.(task.ctx));
+        else await this.callback("onStopFollowing", () => this.fsm.onStopFollowing?.(task.ctx));
+        return;
+      case "shutdown":
+        await this.callback("onShutdown", () => this.fsm.onShutdown?.());
+        task.done();
+        return;
+    }
+  }
+
+  private async applyCommitted(): Promise<void> {
+    while (this.appliedIndex < this.committedIndex && this.error === undefined) {
+      const entry = this.readEntry(this.appliedIndex + 1);
+      if (entry.type === EntryType.DATA) await this.applyData(entry);
+      else await this.applyNonData(entry);
+    }
+  }
+
+  private readEntry(index: number): LogEntry {
+    const entry = this.log.entry(index);
+    invariant(entry !== undefined, `committed entry ${index} is missing from the log`);
+    return entry;
+  }
+
+  /** Configuration and no-op entries: braft runs their closure and reports non-joint configurations. */
+  private async applyNonData(entry: LogEntry): Promise<void> {
+    const closure = this.ballotBox.take(entry.index);
+    if (entry.conf !== undefined && (entry.conf.oldPeers ?? []).length === 0) {
+      const conf = new Configuration(entry.conf.peers, entry.conf.learners ?? []);
+      await this.callback("onConfigurationCommitted", () =>
+        this.fsm.onConfigurationCommitted?.(conf, entry.index),
+      );
+    }
+    if (closure instanceof LeaderStartClosure) {
+      this.startedLeaderTerm = closure.term;
+      await this.callback("onLeaderStart", () => this.fsm.onLeaderStart?.(closure.term));
+    }
+    closure?.run(Status.OK());
+    this.advance(entry.index);
+  }
+
+  private async applyData(first: LogEntry): Promise<void> {
+    const entries = [first];
+    const end = Math.min(this.committedIndex, first.index + APPLY_BATCH_ENTRIES_MAX - 1);
+    for (let index = first.index + 1; index <= end; index++) {
+      const entry = this.readEntry(index);
+      if (entry.type !== EntryType.DATA) break;
+      entries.push(entry);
+    }
+    const closures = entries.map((entry) => onceClosure(this.ballotBox.take(entry.index)));
+    const iter = new Iterator(entries, closures);
+    let thrown: unknown;
+    try {
+      await this.fsm.onApply(iter);
+    } catch (error) {
+      thrown = error;
+    }
+    this.finishBatch(iter, entries, closures, thrown);
+  }
+
+  private finishBatch(
+    iter: Iterator,
+    entries: LogEntry[],
+    closures: (ApplyClosure | undefined)[],
+    thrown: unknown,
+  ): void {
+    let { consumed, error } = iter.outcome();
+    if (error === undefined && thrown !== undefined) {
+      error = new RaftError("ESTATEMACHINE", `onApply threw: ${String(thrown)}`, { cause: thrown });
+    } else if (error === undefined && consumed < entries.length) {
+      // braft treats the entry the iterator stopped on as applied and goes on with the rest.
+      this.host.warn(
+        `onApply returned before the iterator reached the end (at index ${(entries[consumed] as LogEntry).index})`,
+      );
+      consumed++;
+    }
+    for (let i = 0; i < consumed; i++) closures[i]?.run(Status.OK());
+    if (consumed > 0) this.advance((entries[consumed - 1] as LogEntry).index);
+    if (error !== undefined) this.fail(error, closures.slice(consumed));
+  }
+
+  private fail(error: RaftError, unapplied: readonly (Closure | undefined)[]): void {
+    this.error = error;
+    const status = Status.fromError(error);
+    for (const closure of unapplied) closure?.run(status);
+    this.host.onStateMachineError(error);
+    void this.callback("onError", () => this.fsm.onError?.(error));
+  }
+
+  private advance(index: number): void {
+    this.appliedIndex = index;
+    this.host.onApplied(index);
+  }
+
+  private async callback(name: string, call: () => void | Promise<void>): Promise<void> {
+    try {
+      await call();
+    } catch (error) {
+      this.host.warn(`${name} threw: ${String(error)}`);
+    }
+  }
+}
+
+/**
+ * Guards a user closure so the framework's fallback run after onApply cannot run it twice. The
+ * guard inherits from the user's object, so `iter.done` still exposes its fields and passes
+ * `instanceof` (braft code reaches the request through its own closure type).
+ */
+function onceClosure(closure: Closure | undefined): ApplyClosure | undefined {
+  if (closure === undefined) return undefined;
+  let ran = false;
+  const once = Object.create(closure) as ApplyClosure;
+  once.run = (status: Status): void => {
+    if (ran) return;
+    ran = true;
+    closure.run(status);
+  };
+  return once;
+}

@@ -1,0 +1,161 @@
+/**
+ * braft's LogManager: the node's log and meta on storage.
+ *
+ * Persist jobs (a hard state and/or entries from one core Ready) complete in FIFO order. Jobs
+ * that queue while a write is running are merged into the next one: one storage append (one
+ * fsync) and at most one meta write per batch, which is what makes the leader's log cheap under
+ * load (group commit). Reads go straight to the storage, which serves recent entries from memory.
+ */
+import { ConfigurationManager, normalizeConfiguration } from "../core/configuration.js";
+import { RaftError, invariant } from "../core/errors.js";
+import type { LogReader } from "../core/raft-log.js";
+import type { ConfigurationData, HardState, LogEntry } from "../core/types.js";
+import type { LogStorage, RaftMetaStorage } from "../storage/interfaces.js";
+
+/** What one core Ready asks to persist. */
+export interface PersistJob {
+  readonly hardState: HardState | undefined;
+  readonly entries: readonly LogEntry[];
+}
+
+interface QueuedJob extends PersistJob {
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** The merged form of several jobs: truncate (maybe), then append and set meta. */
+interface WriteBatch {
+  truncateAfter: number | undefined;
+  entries: LogEntry[];
+  hardState: HardState | undefined;
+}
+
+export class LogManager implements LogReader {
+  private queue: QueuedJob[] = [];
+  private writing: Promise<void> | undefined;
+  private failure: unknown;
+
+  constructor(
+    private readonly log: LogStorage,
+    private readonly meta: RaftMetaStorage,
+    /** At most this many jobs are merged into one write (raft_leader_batch). */
+    private readonly jobsPerBatchMax: number,
+  ) {}
+
+  /** Opens both storages; returns the persisted hard state and the log's configurations. */
+  async init(initialConf: ConfigurationData): Promise<{ hardState: HardState; confs: ConfigurationManager }> {
+    await this.meta.init();
+    const found: LogEntry[] = [];
+    await this.log.init((entry) => found.push(entry));
+    const confs = new ConfigurationManager({
+      id: { index: 0, term: 0 },
+      conf: normalizeConfiguration(initialConf),
+    });
+    for (const entry of found) {
+      if (entry.conf !== undefined)
+        confs.add({ id: { index: entry.index, term: entry.term }, conf: entry.conf });
+    }
+    return { hardState: this.meta.getTermAndVotedFor(), confs };
+  }
+
+  // ---- LogReader ---------------------------------------------------------------------------
+
+  firstIndex(): number {
+    return this.log.firstLogIndex();
+  }
+
+  lastIndex(): number {
+    return this.log.lastLogIndex();
+  }
+
+  term(index: number): number | undefined {
+    if (index === 0) return 0;
+    if (index < this.log.firstLogIndex() || index > this.log.lastLogIndex()) return undefined;
+    return this.log.getTerm(index);
+  }
+
+  entry(index: number): LogEntry | undefined {
+    return this.log.getEntry(index);
+  }
+
+  // ---- writes ------------------------------------------------------------------------------
+
+  /** Persists a job after every job queued before it; resolves once durable. */
+  persist(job: PersistJob): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ ...job, resolve, reject });
+      this.writing ??= this.writeLoop();
+    });
+  }
+
+  /** Resolves once every queued job has completed (or failed). */
+  async drain(): Promise<void> {
+    while (this.writing !== undefined) await this.writing;
+  }
+
+  async close(): Promise<void> {
+    await this.drain();
+    await Promise.all([this.log.close(), this.meta.close()]);
+  }
+
+  private async writeLoop(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const jobs = this.queue.splice(0, this.jobsPerBatchMax);
+        try {
+          await this.write(this.merge(jobs));
+        } catch (error) {
+          this.fail(jobs, error);
+          return;
+        }
+        for (const job of jobs) job.resolve();
+      }
+    } finally {
+      this.writing = undefined;
+    }
+  }
+
+  /** A failed write leaves the log in an unknown state: every later job fails too. */
+  private fail(jobs: QueuedJob[], error: unknown): void {
+    this.failure = RaftError.is(error)
+      ? error
+      : new RaftError("EIO", `log write failed: ${String(error)}`, { cause: error });
+    for (const job of [...jobs, ...this.queue.splice(0)]) job.reject(this.failure);
+  }
+
+  private merge(jobs: readonly PersistJob[]): WriteBatch {
+    const batch: WriteBatch = { truncateAfter: undefined, entries: [], hardState: undefined };
+    for (const job of jobs) {
+      if (job.hardState !== undefined) batch.hardState = job.hardState;
+      if (job.entries.length > 0) this.mergeEntries(batch, job.entries);
+    }
+    return batch;
+  }
+
+  /** Later entries overwrite earlier ones from their first index on (a follower's conflict). */
+  private mergeEntries(batch: WriteBatch, entries: readonly LogEntry[]): void {
+    const first = (entries[0] as LogEntry).index;
+    const batchFirst = batch.entries[0]?.index;
+    if (batchFirst !== undefined && first >= batchFirst) {
+      invariant(first <= batchFirst + batch.entries.length, `gap before entry ${first} in a write batch`);
+      batch.entries.length = first - batchFirst;
+    } else {
+      batch.entries = [];
+      const durableLast = Math.min(this.log.lastLogIndex(), batch.truncateAfter ?? Number.POSITIVE_INFINITY);
+      invariant(first <= durableLast + 1, `gap before entry ${first}: log ends at ${durableLast}`);
+      if (first <= durableLast) batch.truncateAfter = first - 1;
+    }
+    for (const entry of entries) batch.entries.push(entry);
+  }
+
+  private async write(batch: WriteBatch): Promise<void> {
+    if (batch.truncateAfter !== undefined && batch.truncateAfter < this.log.lastLogIndex()) {
+      await this.log.truncateSuffix(batch.truncateAfter);
+    }
+    const writes: Promise<void>[] = [];
+    if (batch.entries.length > 0) writes.push(this.log.appendEntries(batch.entries));
+    if (batch.hardState !== undefined) writes.push(this.meta.setTermAndVotedFor(batch.hardState));
+    await Promise.all(writes);
+  }
+}

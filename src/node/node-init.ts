@@ -1,0 +1,114 @@
+/** Builds a node's parts from NodeOptions: validation, storage, restored state, the core. */
+import type { CoreConfig } from "../core/config.js";
+import { RaftError } from "../core/errors.js";
+import { RaftCore } from "../core/raft.js";
+import type { Env } from "../env/env.js";
+import type { RaftClient, RaftHost } from "../rpc/transport.js";
+import type { LogStorage, RaftMetaStorage } from "../storage/interfaces.js";
+import { createLogStorage, createRaftMetaStorage } from "../storage/registry.js";
+import type { BallotBox } from "./ballot-box.js";
+import { resolveFlags, type RaftFlags } from "./flags.js";
+import { FSMCaller, type FsmCallerHost } from "./fsm-caller.js";
+import { LogManager } from "./log-manager.js";
+import type { NodeOptions } from "./options.js";
+import { Configuration, type PeerId } from "./peer-id.js";
+
+/** The running parts of an initialized node. */
+export interface PreparedNode {
+  readonly core: RaftCore;
+  readonly logManager: LogManager;
+  readonly fsmCaller: FSMCaller;
+  readonly server: RaftHost;
+  readonly client: RaftClient;
+  readonly flags: Readonly<RaftFlags>;
+  readonly options: NodeOptions;
+  readonly electionTimeoutMs: number;
+  readonly rpcTimeoutMs: number;
+}
+
+const DEFAULT_ELECTION_TIMEOUT_MS = 1000;
+const DEFAULT_MAX_CLOCK_DRIFT_MS = 1000;
+
+export async function prepareNode(
+  groupId: string,
+  peerId: PeerId,
+  options: NodeOptions,
+  env: Env,
+  deps: { ballotBox: BallotBox; fsmHost: FsmCallerHost },
+): Promise<PreparedNode> {
+  validate(options);
+  const flags = resolveFlags(options.flags);
+  const electionTimeoutMs = options.electionTimeoutMs ?? DEFAULT_ELECTION_TIMEOUT_MS;
+  const initialConf = Configuration.from(options.initialConf ?? "");
+  const logManager = new LogManager(logStorageOf(options), metaStorageOf(options), flags.raft_leader_batch);
+  const { hardState, confs } = await logManager.init({
+    peers: initialConf.peerKeys(),
+    learners: initialConf.learnerKeys(),
+  });
+  const config: CoreConfig = {
+    groupId,
+    self: peerId.toString(),
+    electionTimeoutMs,
+    maxElectionDelayMs: flags.raft_max_election_delay_ms,
+    heartbeatIntervalMs: Math.max(10, Math.floor(electionTimeoutMs / flags.raft_election_heartbeat_factor)),
+    maxClockDriftMs: options.maxClockDriftMs ?? DEFAULT_MAX_CLOCK_DRIFT_MS,
+    leaderLeaseEnabled: flags.raft_enable_leader_lease,
+    stepDownWhenVoteTimedOut: flags.raft_step_down_when_vote_timedout,
+    inflightAppendsMax: flags.raft_max_parallel_append_entries_rpc_num,
+    appendEntriesMax: flags.raft_max_entries_size,
+    appendBytesMax: flags.raft_max_body_size,
+    random: () => env.random(),
+  };
+  const core = new RaftCore(config, hardState, logManager, confs, env.nowMs());
+  const fsmCaller = new FSMCaller(options.fsm, logManager, deps.ballotBox, deps.fsmHost, core.appliedIndex);
+  return {
+    core,
+    logManager,
+    fsmCaller,
+    server: options.server,
+    client: options.server.client,
+    flags,
+    options,
+    electionTimeoutMs,
+    rpcTimeoutMs: electionTimeoutMs,
+  };
+}
+
+function validate(options: NodeOptions): void {
+  if (typeof options !== "object" || options === null)
+    throw new RaftError("EINVAL", "init needs NodeOptions");
+  if (typeof options.fsm?.onApply !== "function")
+    throw new RaftError("EINVAL", "NodeOptions.fsm must implement onApply");
+  if (typeof options.server?.registerNode !== "function") {
+    throw new RaftError("EINVAL", "NodeOptions.server must be a RaftServer (or another RaftHost)");
+  }
+  positiveInteger("electionTimeoutMs", options.electionTimeoutMs);
+  if (
+    options.maxClockDriftMs !== undefined &&
+    !(Number.isInteger(options.maxClockDriftMs) && options.maxClockDriftMs >= 0)
+  ) {
+    throw new RaftError(
+      "EINVAL",
+      `maxClockDriftMs must be a non-negative integer, got ${options.maxClockDriftMs}`,
+    );
+  }
+}
+
+function positiveInteger(name: string, value: number | undefined): void {
+  if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
+    throw new RaftError("EINVAL", `${name} must be a positive integer, got ${value}`);
+  }
+}
+
+function logStorageOf(options: NodeOptions): LogStorage {
+  if (options.logStorage !== undefined) return options.logStorage;
+  if (options.logUri === undefined) throw new RaftError("EINVAL", "NodeOptions needs logUri (or logStorage)");
+  return createLogStorage(options.logUri);
+}
+
+function metaStorageOf(options: NodeOptions): RaftMetaStorage {
+  if (options.raftMetaStorage !== undefined) return options.raftMetaStorage;
+  if (options.raftMetaUri === undefined)
+    throw new RaftError("EINVAL", "NodeOptions needs raftMetaUri (or raftMetaStorage)");
+  return createRaftMetaStorage(options.raftMetaUri);
+}

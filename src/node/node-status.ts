@@ -1,0 +1,111 @@
+/** NodeStatus: the raft_stat fields of one node, as plain data. */
+import type { Role } from "../core/types.js";
+import type { PreparedNode } from "./node-init.js";
+import type { Replicator } from "./replicator.js";
+
+/** braft's node states, as raft_stat prints them. */
+export type NodeState =
+  "LEADER" | "TRANSFERRING" | "CANDIDATE" | "FOLLOWER" | "ERROR" | "UNINITIALIZED" | "SHUTTING" | "SHUTDOWN";
+
+/** One follower as its leader sees it. */
+export interface ReplicatorStatus {
+  readonly peerId: string;
+  readonly nextIndex: number;
+  readonly matchIndex: number;
+  readonly state: "probe" | "replicate";
+  readonly inflightAppends: number;
+  readonly inflightRpcs: number;
+  readonly consecutiveFailures: number;
+}
+
+export interface NodeStatus {
+  readonly groupId: string;
+  readonly peerId: string;
+  readonly state: NodeState;
+  readonly term: number;
+  /** The leader known to this node, "" if none. */
+  readonly leaderId: string;
+  readonly votedFor: string;
+  readonly peers: readonly string[];
+  readonly oldPeers: readonly string[];
+  readonly learners: readonly string[];
+  /** Index of the configuration entry in force. */
+  readonly confIndex: number;
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  readonly lastLogTerm: number;
+  /** Last index durable on this node's disk. */
+  readonly diskIndex: number;
+  readonly committedIndex: number;
+  readonly appliedIndex: number;
+  /** Applies waiting to be committed on this leader. */
+  readonly pendingApplies: number;
+  readonly electionTimeoutMs: number;
+  readonly replicators: readonly ReplicatorStatus[];
+}
+
+interface StatusSource {
+  readonly groupId: string;
+  readonly peerId: { toString(): string };
+}
+
+export function nodeStatusOf(
+  node: StatusSource,
+  prepared: PreparedNode | undefined,
+  lifecycle: string,
+  replicators: ReadonlyMap<string, Replicator>,
+  pendingApplies: number,
+): NodeStatus {
+  const core = prepared?.core;
+  const conf = core?.confs.last();
+  const last = core?.log.lastLogId() ?? { index: 0, term: 0 };
+  return {
+    groupId: node.groupId,
+    peerId: node.peerId.toString(),
+    state: stateOf(core?.role, lifecycle),
+    term: core?.term ?? 0,
+    leaderId: core?.leaderId ?? "",
+    votedFor: core?.votedFor ?? "",
+    peers: conf?.conf.peers ?? [],
+    oldPeers: conf?.conf.oldPeers ?? [],
+    learners: conf?.conf.learners ?? [],
+    confIndex: conf?.id.index ?? 0,
+    firstIndex: core?.log.firstIndex() ?? 1,
+    lastIndex: last.index,
+    lastLogTerm: last.term,
+    diskIndex: core?.persistedIndex ?? 0,
+    committedIndex: core?.commitIndex ?? 0,
+    appliedIndex: prepared?.fsmCaller.lastAppliedIndex ?? 0,
+    pendingApplies,
+    electionTimeoutMs: prepared?.electionTimeoutMs ?? 0,
+    replicators: [...(core?.progress ?? new Map())].map(([peerId, progress]) => ({
+      peerId,
+      nextIndex: progress.nextIndex,
+      matchIndex: progress.matchIndex,
+      state: progress.state,
+      inflightAppends: progress.inflight,
+      inflightRpcs: replicators.get(peerId)?.inflight ?? 0,
+      consecutiveFailures: replicators.get(peerId)?.consecutiveFailures ?? 0,
+    })),
+  };
+}
+
+function stateOf(role: Role | undefined, lifecycle: string): NodeState {
+  if (lifecycle === "shutdown") return "SHUTDOWN";
+  if (lifecycle === "shutting") return "SHUTTING";
+  switch (role) {
+    case "leader":
+      return "LEADER";
+    case "candidate":
+    case "preCandidate":
+      return "CANDIDATE";
+    case "follower":
+      return "FOLLOWER";
+    case "error":
+      return "ERROR";
+    case "shutdown":
+      return "SHUTDOWN";
+    case undefined:
+      return "UNINITIALIZED";
+  }
+}

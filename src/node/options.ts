@@ -1,0 +1,43 @@
+/** NodeOptions: what `RaftNode.init` takes. */
+import type { Env } from "../env/env.js";
+import type { RaftHost } from "../rpc/transport.js";
+import type { LogStorage, RaftMetaStorage } from "../storage/interfaces.js";
+import type { RaftFlags } from "./flags.js";
+import type { Configuration } from "./peer-id.js";
+import type { StateMachine } from "./state-machine.js";
+
+export interface NodeOptions {
+  /** The replicated state machine. */
+  readonly fsm: StateMachine;
+  /** The server that carries this node's RPCs (a RaftServer, or an in-process or simulated host). */
+  readonly server: RaftHost;
+  /**
+   * The configuration to start with when the log holds none (a new group). Ignored once the log
+   * has a configuration entry, as in braft.
+   */
+  readonly initialConf?: Configuration | string | undefined;
+  /** Followers start an election after this long without hearing from a leader (1000). */
+  readonly electionTimeoutMs?: number | undefined;
+  /** Allowance for clock drift between peers in lease arithmetic (1000). */
+  readonly maxClockDriftMs?: number | undefined;
+  /** Seconds between automatic snapshots; <= 0 disables them (3600). */
+  readonly snapshotIntervalS?: number | undefined;
+  /** How close a new peer's log must come to the leader's before it joins (1000 entries). */
+  readonly catchupMargin?: number | undefined;
+  /** Log storage by URI, e.g. `local://./data/log` or `memory://n1/log`. */
+  readonly logUri?: string | undefined;
+  /** Raft meta storage by URI. */
+  readonly raftMetaUri?: string | undefined;
+  /** Snapshot storage by URI. */
+  readonly snapshotUri?: string | undefined;
+  /** A log storage instance; takes precedence over logUri. */
+  readonly logStorage?: LogStorage | undefined;
+  /** A raft meta storage instance; takes precedence over raftMetaUri. */
+  readonly raftMetaStorage?: RaftMetaStorage | undefined;
+  /** Refuse CliService requests for this node. */
+  readonly disableCli?: boolean | undefined;
+  /** Per-node values of braft's flags, overriding the process-wide `flags`. */
+  readonly flags?: Partial<RaftFlags> | undefined;
+  /** Clock, timers and randomness; the simulator injects virtual ones. */
+  readonly env?: Env | undefined;
+}

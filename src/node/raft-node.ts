@@ -1,0 +1,398 @@
+/**
+ * RaftNode (braft's Node / NodeImpl): the async shell around the pure core.
+ *
+ * Every input (RPC, answer, timer, apply) goes into the core synchronously; a microtask later the
+ * node drains the core's Ready: it hands persistence to the LogManager, sends what may go at
+ * once, releases replies and vote requests when their persistence completes, feeds committed
+ * entries to the FSMCaller and re-arms one timer at the core's next deadline.
+ */
+import { EntryType, type LogEntry } from "../core/types.js";
+import { RaftError, InvariantError } from "../core/errors.js";
+import type { CoreEvent, Ready, Send } from "../core/events.js";
+import type { InboundRequest, Reply } from "../core/messages.js";
+import type { RaftCore } from "../core/raft.js";
+import { realEnv, type CancelTimer, type Env } from "../env/env.js";
+import type { RaftService } from "../rpc/transport.js";
+import { ApplyQueue, PromiseClosure, type ApplyResult, type Task } from "./apply-queue.js";
+import { BallotBox } from "./ballot-box.js";
+import { LeaderStartClosure } from "./fsm-caller.js";
+import { nodeStatusOf, type NodeStatus } from "./node-status.js";
+import { prepareNode, type PreparedNode } from "./node-init.js";
+import type { NodeOptions } from "./options.js";
+import { Configuration, PeerId } from "./peer-id.js";
+import { Replicator } from "./replicator.js";
+import { Status } from "./status.js";
+
+interface PendingReply {
+  resolve(response: unknown): void;
+  reject(error: unknown): void;
+}
+
+type Lifecycle = "uninitialized" | "initializing" | "running" | "shutting" | "shutdown";
+
+export class RaftNode {
+  readonly groupId: string;
+  readonly peerId: PeerId;
+  private lifecycle: Lifecycle = "uninitialized";
+  private prepared: PreparedNode | undefined;
+  private env: Env = realEnv;
+  private readonly applyQueue = new ApplyQueue();
+  private readonly ballotBox = new BallotBox();
+  private readonly replicators = new Map<string, Replicator>();
+  private readonly pendingReplies = new Map<number, PendingReply>();
+  private nextReplyId = 1;
+  private driveScheduled = false;
+  private cancelTimer: CancelTimer | undefined;
+  private armedDeadlineMs = Number.POSITIVE_INFINITY;
+  private shutdownPromise: Promise<void> | undefined;
+  private fatalError: RaftError | undefined;
+
+  constructor(groupId: string, peerId: PeerId | string) {
+    if (groupId.length === 0) throw new RaftError("EINVAL", "group id must not be empty");
+    this.groupId = groupId;
+    this.peerId = PeerId.from(peerId);
+  }
+
+  /** braft's NodeId: `<group>:<peer>`. */
+  get nodeId(): string {
+    return `${this.groupId}:${this.peerId.toString()}`;
+  }
+
+  get term(): number {
+    return this.prepared?.core.term ?? 0;
+  }
+
+  /** Starts the node: opens storage, restores state, joins the server. Rejects on any failure. */
+  async init(options: NodeOptions): Promise<void> {
+    if (this.lifecycle !== "uninitialized")
+      throw new RaftError("EINVAL", `node ${this.nodeId} was already initialized`);
+    this.lifecycle = "initializing";
+    try {
+      this.env = options.env ?? realEnv;
+      this.prepared = await prepareNode(this.groupId, this.peerId, options, this.env, {
+        ballotBox: this.ballotBox,
+        fsmHost: {
+          onApplied: (index) => this.onApplied(index),
+          onStateMachineError: (error) => this.fail(error),
+          warn: (message) => this.warn(message),
+        },
+      });
+      options.server.registerNode(this.groupId, this.peerId.toString(), this.service());
+      this.lifecycle = "running";
+      this.withCore((core) => core.campaignIfSoleVoter(this.env.nowMs()));
+    } catch (error) {
+      this.lifecycle = "shutdown";
+      await this.prepared?.logManager.close().catch(() => undefined);
+      this.prepared = undefined;
+      throw RaftError.is(error)
+        ? error
+        : new RaftError("EIO", `init failed: ${String(error)}`, { cause: error });
+    }
+  }
+
+  /**
+   * Replicates `data` and resolves once it was committed and applied on this node, with the value
+   * the state machine passed to `iter.done.setResult`. Rejects with EPERM (not leader, with the
+   * leader's id when known), ESTALE (expectedTerm mismatch), EBUSY (too many pending applies),
+   * ECANCELED (signal aborted; the entry may still be applied) or ESHUTDOWN.
+   */
+  apply(
+    data: Uint8Array,
+    options: { expectedTerm?: number; signal?: AbortSignal } = {},
+  ): Promise<ApplyResult> {
+    return new Promise((resolve, reject) => {
+      const closure = new PromiseClosure(resolve, reject, options.signal, () => this.leaderId()?.toString());
+      if (options.signal?.aborted === true) {
+        closure.run(Status.error("ECANCELED", "apply was aborted by its signal"));
+        return;
+      }
+      this.applyTask({ data, done: closure, expectedTerm: options.expectedTerm });
+    });
+  }
+
+  /** braft's apply(Task): `done` runs exactly once with the outcome. */
+  applyTask(task: Task): void {
+    const closure = task.done ?? { run: () => undefined };
+    const refusal = this.refuseApply();
+    if (refusal !== undefined) {
+      closure.run(Status.fromError(refusal));
+      return;
+    }
+    if (!(task.data instanceof Uint8Array)) {
+      closure.run(Status.error("EINVAL", "task data must be a Uint8Array"));
+      return;
+    }
+    this.applyQueue.push({ data: task.data, closure, expectedTerm: task.expectedTerm });
+    this.kick();
+  }
+
+  isLeader(): boolean {
+    return this.prepared?.core.role === "leader";
+  }
+
+  /** The leader this node knows of, or undefined. */
+  leaderId(): PeerId | undefined {
+    const leader = this.prepared?.core.leaderId ?? "";
+    return leader === "" ? undefined : PeerId.parse(leader);
+  }
+
+  /** The peers of the current configuration; only the leader's view is authoritative (EPERM elsewhere). */
+  listPeers(): PeerId[] {
+    const core = this.prepared?.core;
+    if (core === undefined || core.role !== "leader") {
+      throw new RaftError("EPERM", "only the leader lists peers", { leaderId: this.leaderId()?.toString() });
+    }
+    return new Configuration(core.confs.last().conf.peers).peers.slice();
+  }
+
+  getStatus(): NodeStatus {
+    return nodeStatusOf(this, this.prepared, this.lifecycle, this.replicators, this.ballotBox.size);
+  }
+
+  /** Stops the node; idempotent. Pending applies fail with ESHUTDOWN; onShutdown is the last callback. */
+  shutdown(): Promise<void> {
+    this.shutdownPromise ??= this.doShutdown();
+    return this.shutdownPromise;
+  }
+
+  // ---- RPCs from peers ---------------------------------------------------------------------
+
+  private service(): RaftService {
+    return {
+      requestVote: (request) => this.handleRequest({ kind: "vote", request }) as never,
+      appendEntries: (request) => this.handleRequest({ kind: "append", request }) as never,
+      timeoutNow: (request) => this.handleRequest({ kind: "timeoutNow", request }) as never,
+    };
+  }
+
+  private handleRequest(input: InboundRequest): Promise<unknown> {
+    const core = this.prepared?.core;
+    if (core === undefined || this.lifecycle !== "running") {
+      return Promise.reject(new RaftError("EINVAL", `node ${this.nodeId} is not running`));
+    }
+    return new Promise((resolve, reject) => {
+      const replyId = this.nextReplyId++;
+      this.pendingReplies.set(replyId, { resolve, reject });
+      this.withCore((c) => c.stepRequest(input, replyId, this.env.nowMs()));
+    });
+  }
+
+  private deliverReply(reply: Reply): void {
+    const pending = this.pendingReplies.get(reply.replyId);
+    if (pending === undefined) return;
+    this.pendingReplies.delete(reply.replyId);
+    if (reply.kind === "error") pending.reject(new RaftError(reply.code, reply.text));
+    else pending.resolve(reply.response);
+  }
+
+  // ---- the drive loop ----------------------------------------------------------------------
+
+  /** Schedules one drain of the core's outputs after the current synchronous work. */
+  private kick(): void {
+    if (this.driveScheduled || this.lifecycle !== "running") return;
+    this.driveScheduled = true;
+    queueMicrotask(() => {
+      this.driveScheduled = false;
+      this.drive();
+    });
+  }
+
+  private drive(): void {
+    const prepared = this.prepared;
+    if (prepared === undefined || this.lifecycle !== "running") return;
+    this.withCore((core) => {
+      this.proposeQueued(core);
+      while (core.hasReady()) this.handleReady(core.takeReady());
+      prepared.fsmCaller.onCommitted(Math.min(core.commitIndex, core.persistedIndex));
+    }, false);
+    this.armTimer();
+  }
+
+  private proposeQueued(core: RaftCore): void {
+    if (this.applyQueue.length === 0) return;
+    const tasks = this.applyQueue.takeAll();
+    if (
+      core.role === "leader" &&
+      this.ballotBox.size + tasks.length > this.prepared!.flags.tsraft_max_pending_applies
+    ) {
+      const busy = Status.error(
+        "EBUSY",
+        `more than ${this.prepared!.flags.tsraft_max_pending_applies} applies pending`,
+      );
+      for (const task of tasks) task.closure.run(busy);
+      return;
+    }
+    const proposals = tasks.map((task) => ({
+      type: EntryType.DATA,
+      data: task.data,
+      expectedTerm: task.expectedTerm,
+    }));
+    const results = core.propose(proposals, this.env.nowMs());
+    tasks.forEach((task, i) => {
+      const result = results[i];
+      if (result === undefined || RaftError.is(result)) {
+        task.closure.run(Status.fromError(result ?? new RaftError("EIO", "no proposal result")));
+        return;
+      }
+      if (task.closure instanceof PromiseClosure) task.closure.proposed = result;
+      this.ballotBox.append(result.index, task.closure);
+    });
+  }
+
+  private handleReady(ready: Ready): void {
+    for (const event of ready.events) this.handleEvent(event);
+    for (const send of ready.sendsNow) this.send(send);
+    const mustPersist = ready.hardState !== undefined || ready.entries.length > 0;
+    const after = ready.sendsAfterPersist.length > 0 || ready.replies.length > 0;
+    if (!mustPersist && !after) return;
+    const lastEntry: LogEntry | undefined = ready.entries[ready.entries.length - 1];
+    this.prepared!.logManager.persist({ hardState: ready.hardState, entries: ready.entries }).then(
+      () => {
+        if (this.lifecycle !== "running") return;
+        this.withCore((core) => {
+          if (lastEntry !== undefined) core.onPersisted(lastEntry.index, lastEntry.term);
+        });
+        for (const send of ready.sendsAfterPersist) this.send(send);
+        for (const reply of ready.replies) this.deliverReply(reply);
+        this.kick();
+      },
+      (error: unknown) => this.fail(RaftError.is(error) ? error : new RaftError("EIO", String(error))),
+    );
+  }
+
+  private handleEvent(event: CoreEvent): void {
+    const fsmCaller = this.prepared!.fsmCaller;
+    switch (event.type) {
+      case "leaderStart":
+        this.ballotBox.append(event.confIndex, new LeaderStartClosure(event.term));
+        return;
+      case "leaderStop": {
+        const status = Status.error("EPERM", `leader stepped down: ${event.reason}`);
+        this.ballotBox.clear(status);
+        this.applyQueue.failAll(new RaftError("EPERM", "leader stepped down"));
+        fsmCaller.onLeaderStop(event.term, status);
+        return;
+      }
+      case "startFollowing":
+      case "stopFollowing": {
+        const start = event.type === "startFollowing";
+        const status = start ? Status.OK() : Status.error("EPERM", event.reason);
+        fsmCaller.onFollowing(start, { leaderId: PeerId.parse(event.leaderId), term: event.term, status });
+        return;
+      }
+      case "roleChanged":
+        return;
+    }
+  }
+
+  private send(send: Send): void {
+    const to = send.message.to;
+    let replicator = this.replicators.get(to);
+    if (replicator === undefined) {
+      const prepared = this.prepared!;
+      replicator = new Replicator(
+        to,
+        prepared.client,
+        prepared.rpcTimeoutMs,
+        {
+          onResponse: (s, response) =>
+            this.withCore((core) =>
+              core.stepResponse({ kind: "response", send: s, response }, this.env.nowMs()),
+            ),
+          onFailure: (s) =>
+            this.withCore((core) => core.stepResponse({ kind: "failure", send: s }, this.env.nowMs())),
+        },
+        () => this.env.nowMs(),
+      );
+      this.replicators.set(to, replicator);
+    }
+    replicator.send(send);
+  }
+
+  private armTimer(): void {
+    const core = this.prepared?.core;
+    if (core === undefined || this.lifecycle !== "running") return;
+    const deadline = core.nextDeadlineMs();
+    if (deadline === this.armedDeadlineMs) return;
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
+    this.armedDeadlineMs = deadline;
+    if (deadline === Number.POSITIVE_INFINITY) return;
+    this.cancelTimer = this.env.setTimer(() => {
+      this.cancelTimer = undefined;
+      this.armedDeadlineMs = Number.POSITIVE_INFINITY;
+      this.withCore((c) => c.tick(this.env.nowMs()));
+    }, deadline - this.env.nowMs());
+  }
+
+  /** Runs an input through the core; a broken invariant puts the node into the ERROR state. */
+  private withCore(step: (core: RaftCore) => void, kickAfter = true): void {
+    const core = this.prepared?.core;
+    if (core === undefined || this.lifecycle !== "running") return;
+    try {
+      step(core);
+    } catch (error) {
+      const reason = error instanceof InvariantError ? `invariant broken: ${error.message}` : String(error);
+      this.fail(new RaftError("ESTATEMACHINE", reason, { cause: error }));
+      return;
+    }
+    if (kickAfter) this.kick();
+  }
+
+  private onApplied(index: number): void {
+    this.withCore((core) => core.onApplied(index));
+  }
+
+  private refuseApply(): RaftError | undefined {
+    if (this.lifecycle === "shutting" || this.lifecycle === "shutdown")
+      return new RaftError("ESHUTDOWN", "node is shut down");
+    if (this.lifecycle !== "running") return new RaftError("EPERM", "node is not initialized");
+    if (this.fatalError !== undefined)
+      return new RaftError("EPERM", `node is in the ERROR state: ${this.fatalError.message}`);
+    return undefined;
+  }
+
+  /** braft's ERROR state: stop leading and following, fail every pending apply, tell the state machine. */
+  private fail(error: RaftError): void {
+    if (this.fatalError !== undefined || this.prepared === undefined) return;
+    this.fatalError = error;
+    this.warn(`node ${this.nodeId} entered the ERROR state: ${error.message}`);
+    const core = this.prepared.core;
+    core.enterError(error.message, this.env.nowMs());
+    for (const event of core.takeReady().events) this.handleEvent(event);
+    const status = Status.error("EPERM", `node is in the ERROR state: ${error.message}`);
+    this.ballotBox.clear(status);
+    this.applyQueue.failAll(status.toError());
+    this.cancelTimer?.();
+    this.armedDeadlineMs = Number.POSITIVE_INFINITY;
+  }
+
+  private async doShutdown(): Promise<void> {
+    const prepared = this.prepared;
+    const wasRunning = this.lifecycle === "running";
+    this.lifecycle = "shutting";
+    if (prepared === undefined) {
+      this.lifecycle = "shutdown";
+      return;
+    }
+    this.cancelTimer?.();
+    prepared.server.unregisterNode(this.groupId, this.peerId.toString());
+    if (wasRunning) {
+      prepared.core.shutdown(this.env.nowMs());
+      for (const event of prepared.core.takeReady().events) this.handleEvent(event);
+    }
+    const stopped = new RaftError("ESHUTDOWN", `node ${this.nodeId} is shutting down`);
+    this.applyQueue.failAll(stopped);
+    this.ballotBox.clear(Status.fromError(stopped));
+    for (const pending of this.pendingReplies.values()) pending.reject(stopped);
+    this.pendingReplies.clear();
+    await prepared.logManager.drain();
+    await prepared.fsmCaller.shutdown();
+    await prepared.logManager.close();
+    this.lifecycle = "shutdown";
+  }
+
+  private warn(message: string): void {
+    console.warn(`[tsraft] ${this.nodeId}: ${message}`);
+  }
+}

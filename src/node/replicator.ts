@@ -1,0 +1,58 @@
+/**
+ * braft's Replicator, shell side: the pipe to one peer. The core decides what to send and when
+ * (next index, probing, the in-flight window); the Replicator performs the RPCs, bounds each by
+ * a timeout, and reports answers and failures back in order of arrival.
+ */
+import type { Send } from "../core/events.js";
+import type { PeerKey } from "../core/types.js";
+import type { RaftClient } from "../rpc/transport.js";
+
+export interface ReplicatorHost {
+  onResponse(send: Send, response: unknown): void;
+  onFailure(send: Send, error: unknown): void;
+}
+
+export class Replicator {
+  /** RPCs sent and not yet answered (appends, heartbeats, votes). */
+  inflight = 0;
+  /** Consecutive failed RPCs; reset by any answer. */
+  consecutiveFailures = 0;
+  lastResponseAtMs = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    readonly peer: PeerKey,
+    private readonly client: RaftClient,
+    private readonly rpcTimeoutMs: number,
+    private readonly host: ReplicatorHost,
+    private readonly nowMs: () => number,
+  ) {}
+
+  send(send: Send): void {
+    this.inflight++;
+    this.call(send).then(
+      (response) => {
+        this.inflight--;
+        this.consecutiveFailures = 0;
+        this.lastResponseAtMs = this.nowMs();
+        this.host.onResponse(send, response);
+      },
+      (error: unknown) => {
+        this.inflight--;
+        this.consecutiveFailures++;
+        this.host.onFailure(send, error);
+      },
+    );
+  }
+
+  private call(send: Send): Promise<unknown> {
+    const { message } = send;
+    switch (message.kind) {
+      case "append":
+        return this.client.appendEntries(this.peer, message.request, this.rpcTimeoutMs);
+      case "vote":
+        return this.client.requestVote(this.peer, message.request, this.rpcTimeoutMs);
+      case "timeoutNow":
+        return this.client.timeoutNow(this.peer, message.request, this.rpcTimeoutMs);
+    }
+  }
+}
