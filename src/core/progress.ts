@@ -68,7 +68,10 @@ export class Progress {
    */
   onRejected(seq: number, nextIndex: number, nextSeq: number): void {
     if (seq < this.epochStartSeq) return; // an answer to an abandoned request says nothing new
-    this.becomeProbe(Math.max(nextIndex, this.matchIndex + 1), nextSeq);
+    // Refused at or below the match point: the follower lost entries it had acknowledged (a
+    // wiped disk). Believe it, or probing would never go below the stale match point.
+    if (nextIndex <= this.matchIndex) this.matchIndex = nextIndex - 1;
+    this.becomeProbe(nextIndex, nextSeq);
   }
 
   /** The RPC failed (unreachable, timeout): restart from the match point on the next heartbeat. */

@@ -5,7 +5,6 @@ import { RaftCore } from "../core/raft.js";
 import type { Env } from "../env/env.js";
 import type { RaftClient, RaftHost } from "../rpc/transport.js";
 import type { LogStorage, RaftMetaStorage } from "../storage/interfaces.js";
-import { createLogStorage, createRaftMetaStorage } from "../storage/registry.js";
 import type { BallotBox } from "./ballot-box.js";
 import { resolveFlags, type RaftFlags } from "./flags.js";
 import { FSMCaller, type FsmCallerHost } from "./fsm-caller.js";
@@ -103,12 +102,12 @@ function positiveInteger(name: string, value: number | undefined): void {
 function logStorageOf(options: NodeOptions): LogStorage {
   if (options.logStorage !== undefined) return options.logStorage;
   if (options.logUri === undefined) throw new RaftError("EINVAL", "NodeOptions needs logUri (or logStorage)");
-  return createLogStorage(options.logUri);
+  throw new RaftError("EINVAL", `no storage registered for ${options.logUri}`);
 }
 
 function metaStorageOf(options: NodeOptions): RaftMetaStorage {
   if (options.raftMetaStorage !== undefined) return options.raftMetaStorage;
   if (options.raftMetaUri === undefined)
     throw new RaftError("EINVAL", "NodeOptions needs raftMetaUri (or raftMetaStorage)");
-  return createRaftMetaStorage(options.raftMetaUri);
+  throw new RaftError("EINVAL", `no storage registered for ${options.raftMetaUri}`);
 }

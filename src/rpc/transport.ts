@@ -11,7 +11,7 @@ import type {
   TimeoutNowRequest,
   TimeoutNowResponse,
 } from "../core/messages.js";
-import type { PeerKey } from "../core/types.js";
+import type { ConfigurationData, PeerKey } from "../core/types.js";
 
 /** braft's RaftService, as one node serves it. */
 export interface RaftService {
@@ -19,6 +19,8 @@ export interface RaftService {
   requestVote(request: RequestVoteRequest): Promise<RequestVoteResponse>;
   appendEntries(request: AppendEntriesRequest): Promise<AppendEntriesResponse>;
   timeoutNow(request: TimeoutNowRequest): Promise<TimeoutNowResponse>;
+  /** install_snapshot; a node without it answers ENOSYS. */
+  installSnapshot?(request: InstallSnapshotRequest): Promise<InstallSnapshotResponse>;
 }
 
 /** Calls RaftService on a peer; `to` is the peer's `ip:port:idx`. */
@@ -30,6 +32,12 @@ export interface RaftClient {
     timeoutMs: number,
   ): Promise<AppendEntriesResponse>;
   timeoutNow(to: PeerKey, request: TimeoutNowRequest, timeoutMs: number): Promise<TimeoutNowResponse>;
+  /** install_snapshot; braft sends it without a timeout, which `timeoutMs` <= 0 means here. */
+  installSnapshot?(
+    to: PeerKey,
+    request: InstallSnapshotRequest,
+    timeoutMs: number,
+  ): Promise<InstallSnapshotResponse>;
 }
 
 /**
@@ -42,4 +50,26 @@ export interface RaftHost {
   unregisterNode(groupId: string, peerId: PeerKey): void;
   /** The client this node uses to reach its peers. */
   readonly client: RaftClient;
+}
+
+/** braft's SnapshotMeta: the last entry a snapshot covers and the configuration at that entry. */
+export interface SnapshotMetaData {
+  readonly lastIncludedIndex: number;
+  readonly lastIncludedTerm: number;
+  readonly conf: ConfigurationData;
+}
+
+/** InstallSnapshotRequest (raft.proto); `uri` is `remote://ip:port/reader_id` for FileService. */
+export interface InstallSnapshotRequest {
+  readonly groupId: string;
+  readonly serverId: PeerKey;
+  readonly peerId: PeerKey;
+  readonly term: number;
+  readonly meta: SnapshotMetaData;
+  readonly uri: string;
+}
+
+export interface InstallSnapshotResponse {
+  readonly term: number;
+  readonly success: boolean;
 }

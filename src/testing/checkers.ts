@@ -1,0 +1,152 @@
+/**
+ * Safety checkers for simulated clusters. Each records a violation instead of throwing, so a run
+ * reports every broken property with the seed that reproduces it.
+ *
+ * - at most one leader per term (from the AppendEntries every leader sends);
+ * - log matching: two logs with an entry of the same index and term agree up to it;
+ * - state machine safety: every state machine applies a prefix of one sequence, so no committed
+ *   entry is ever lost or changed;
+ * - every apply acknowledged OK is in that sequence at the index it was acknowledged with.
+ */
+import type { LogEntry, PeerKey } from "../core/types.js";
+
+/** A comparable form of entry data. */
+export function dataKey(data: Uint8Array): string {
+  let key = "";
+  for (const byte of data) key += String.fromCharCode(byte);
+  return key;
+}
+
+interface AppliedEntry {
+  readonly term: number;
+  readonly key: string;
+}
+
+interface NodeApplies {
+  /** Indexes this incarnation's state machine applied, in order. */
+  readonly indexes: number[];
+}
+
+export class SafetyChecker {
+  readonly violations: string[] = [];
+  private readonly leaderOfTerm = new Map<number, PeerKey>();
+  /** The one sequence of applied DATA entries, by index (committed entries). */
+  private readonly sequence = new Map<number, AppliedEntry>();
+  private readonly nodes = new Map<PeerKey, NodeApplies>();
+  private readonly acked = new Map<number, string>();
+
+  get appliedCount(): number {
+    return this.sequence.size;
+  }
+
+  get ackedCount(): number {
+    return this.acked.size;
+  }
+
+  /** `leader` sent AppendEntries in `term`: it claims leadership of that term. */
+  observeLeader(term: number, leader: PeerKey): void {
+    const known = this.leaderOfTerm.get(term);
+    if (known === undefined) this.leaderOfTerm.set(term, leader);
+    else if (known !== leader) this.violate(`two leaders in term ${term}: ${known} and ${leader}`);
+  }
+
+  /** A node's state machine starts from scratch (a restart replays the log). */
+  nodeStarted(node: PeerKey): void {
+    this.nodes.set(node, { indexes: [] });
+  }
+
+  /** A node's state machine applied a DATA entry. */
+  observeApply(node: PeerKey, index: number, term: number, data: Uint8Array): void {
+    const applies = this.nodes.get(node);
+    if (applies === undefined) {
+      this.violate(`${node} applied entry ${index} before it started`);
+      return;
+    }
+    const previous = applies.indexes.at(-1) ?? 0;
+    if (index <= previous) this.violate(`${node} applied entry ${index} after entry ${previous}`);
+    applies.indexes.push(index);
+    const key = dataKey(data);
+    const known = this.sequence.get(index);
+    if (known === undefined) this.sequence.set(index, { term, key });
+    else if (known.term !== term || known.key !== key) {
+      this.violate(`entry ${index} applied as term ${known.term} elsewhere but as term ${term} on ${node}`);
+    }
+    const ackedKey = this.acked.get(index);
+    if (ackedKey !== undefined && ackedKey !== key)
+      this.violate(`${node} applied other data at acked index ${index}`);
+  }
+
+  /** A client's apply resolved OK at `index`. */
+  observeAck(index: number, data: Uint8Array): void {
+    const key = dataKey(data);
+    const previous = this.acked.get(index);
+    if (previous !== undefined && previous !== key)
+      this.violate(`two different applies acknowledged at index ${index}`);
+    this.acked.set(index, key);
+    const applied = this.sequence.get(index);
+    if (applied !== undefined && applied.key !== key) this.violate(`acked index ${index} holds other data`);
+  }
+
+  /**
+   * Every node applied a gap-free prefix of the sequence: nothing the others applied below its
+   * own last applied index is missing from it.
+   */
+  checkAppliedPrefixes(): void {
+    const dataIndexes = [...this.sequence.keys()].sort((a, b) => a - b);
+    for (const [node, { indexes }] of this.nodes) {
+      const last = indexes.at(-1) ?? 0;
+      const expected = dataIndexes.filter((index) => index <= last);
+      if (expected.length !== indexes.length || expected.some((index, i) => indexes[i] !== index)) {
+        this.violate(
+          `${node} applied ${indexes.length} entries through ${last}, the sequence has ${expected.length}`,
+        );
+      }
+    }
+  }
+
+  /** Log matching across the given (durable) logs. */
+  checkLogMatching(logs: ReadonlyMap<PeerKey, readonly LogEntry[]>): void {
+    const all = [...logs];
+    for (let i = 0; i < all.length; i++) {
+      for (let j = i + 1; j < all.length; j++) {
+        const [nameA, logA] = all[i] as [PeerKey, readonly LogEntry[]];
+        const [nameB, logB] = all[j] as [PeerKey, readonly LogEntry[]];
+        const problem = logMismatch(logA, logB);
+        if (problem !== undefined) this.violate(`logs of ${nameA} and ${nameB}: ${problem}`);
+      }
+    }
+  }
+
+  /** Every acknowledged apply is in the sequence at its index (call after convergence). */
+  checkAcknowledgedApplied(): void {
+    for (const [index, key] of this.acked) {
+      const applied = this.sequence.get(index);
+      if (applied === undefined) this.violate(`acknowledged entry ${index} was never applied`);
+      else if (applied.key !== key) this.violate(`acknowledged entry ${index} was replaced`);
+    }
+  }
+
+  violate(message: string): void {
+    if (this.violations.length < 100) this.violations.push(message);
+  }
+}
+
+/** Describes how two logs break log matching, or undefined when they don't. */
+export function logMismatch(a: readonly LogEntry[], b: readonly LogEntry[]): string | undefined {
+  const byIndexA = new Map(a.map((entry) => [entry.index, entry]));
+  let highestMatch = 0;
+  for (const entry of b) {
+    if (byIndexA.get(entry.index)?.term === entry.term) highestMatch = Math.max(highestMatch, entry.index);
+  }
+  for (const entry of b) {
+    if (entry.index > highestMatch) continue;
+    const other = byIndexA.get(entry.index);
+    if (other === undefined) continue; // compacted on one side
+    if (other.term !== entry.term)
+      return `entry ${entry.index} differs in term below matching entry ${highestMatch}`;
+    if (dataKey(other.data) !== dataKey(entry.data) || other.type !== entry.type) {
+      return `entry ${entry.index} of term ${entry.term} holds different data`;
+    }
+  }
+  return undefined;
+}

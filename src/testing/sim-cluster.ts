@@ -1,0 +1,271 @@
+/**
+ * A cluster of real RaftNodes on simulated time, network and disk, for scenario tests and the
+ * randomized simulation. Every node's RPCs pass through a checker that records the leader of
+ * each term, and every state machine reports its applies to the SafetyChecker.
+ */
+import { RaftError } from "../core/errors.js";
+import type { PeerKey } from "../core/types.js";
+import type { RaftFlags } from "../node/flags.js";
+import type { ApplyResult } from "../node/apply-queue.js";
+import type { Iterator } from "../node/iterator.js";
+import { RaftNode } from "../node/raft-node.js";
+import type { StateMachine } from "../node/state-machine.js";
+import type { RaftClient, RaftHost } from "../rpc/transport.js";
+import { SafetyChecker } from "./checkers.js";
+import { Prng } from "./prng.js";
+import { SimDisk, type SimDiskOptions } from "./sim-storage.js";
+import { SimEnv } from "./sim-env.js";
+import { SimNetwork, type SimNetworkOptions } from "./sim-network.js";
+import { SimScheduler } from "./sim-scheduler.js";
+
+export interface SimClusterOptions {
+  readonly seed: number;
+  readonly nodes: number;
+  readonly electionTimeoutMs?: number;
+  readonly network?: Partial<SimNetworkOptions>;
+  readonly disk?: SimDiskOptions;
+  readonly flags?: Partial<RaftFlags>;
+  /** Builds each incarnation's state machine; the default records applies into the checker. */
+  readonly fsmFactory?: (peer: PeerKey, cluster: SimCluster) => StateMachine;
+}
+
+/** One simulated process: its disk survives crashes, the rest is per incarnation. */
+export interface SimProcess {
+  readonly peer: PeerKey;
+  disk: SimDisk;
+  env: SimEnv | undefined;
+  node: RaftNode | undefined;
+  fsm: StateMachine | undefined;
+  /** Applies seen by this incarnation's recording state machine. */
+  appliedIndex: number;
+}
+
+const DEFAULT_NETWORK: SimNetworkOptions = { minDelayMs: 1, maxDelayMs: 10, lossRate: 0, duplicateRate: 0 };
+
+export class SimCluster {
+  readonly scheduler = new SimScheduler();
+  readonly prng: Prng;
+  readonly network: SimNetwork;
+  readonly checker = new SafetyChecker();
+  readonly peers: readonly PeerKey[];
+  readonly processes = new Map<PeerKey, SimProcess>();
+  readonly groupId = "sim";
+  private incarnation = 0;
+
+  constructor(readonly options: SimClusterOptions) {
+    this.prng = new Prng(options.seed);
+    this.network = new SimNetwork(this.scheduler, this.prng.fork("network"), {
+      ...DEFAULT_NETWORK,
+      ...options.network,
+    });
+    this.peers = Array.from({ length: options.nodes }, (_, i) => `10.0.0.${i + 1}:8100:0`);
+    for (const peer of this.peers) {
+      this.processes.set(peer, {
+        peer,
+        disk: new SimDisk(this.prng.fork(`disk ${peer}`)),
+        env: undefined,
+        node: undefined,
+        fsm: undefined,
+        appliedIndex: 0,
+      });
+    }
+  }
+
+  process(peer: PeerKey): SimProcess {
+    const process = this.processes.get(peer);
+    if (process === undefined) throw new Error(`no simulated process ${peer}`);
+    return process;
+  }
+
+  node(peer: PeerKey): RaftNode {
+    const node = this.process(peer).node;
+    if (node === undefined) throw new Error(`${peer} is not running`);
+    return node;
+  }
+
+  /** Starts every process that is not running. */
+  async startAll(): Promise<void> {
+    for (const peer of this.peers) if (this.process(peer).node === undefined) await this.start(peer);
+  }
+
+  /** Starts (or restarts) one process from its disk. */
+  async start(peer: PeerKey): Promise<void> {
+    const process = this.process(peer);
+    if (process.node !== undefined) throw new Error(`${peer} is already running`);
+    const env = new SimEnv(this.scheduler, this.prng.fork(`env ${peer} ${this.incarnation++}`));
+    const node = new RaftNode(this.groupId, peer);
+    const fsm = this.options.fsmFactory?.(peer, this) ?? this.recordingFsm(peer);
+    process.env = env;
+    process.node = node;
+    process.fsm = fsm;
+    process.appliedIndex = 0;
+    this.checker.nodeStarted(peer);
+    await this.settle(
+      node.init({
+        fsm,
+        server: this.checkedHost(this.network.host(peer)),
+        initialConf: this.peers.join(","),
+        electionTimeoutMs: this.options.electionTimeoutMs ?? 1000,
+        logStorage: process.disk.openLog(env, this.options.disk),
+        raftMetaStorage: process.disk.openMeta(env, this.options.disk),
+        env,
+        flags: { ...this.options.flags },
+      }),
+    );
+  }
+
+  /** kill -9: timers stop, in-flight messages vanish, unsynced writes are lost. */
+  crash(peer: PeerKey): void {
+    const process = this.process(peer);
+    if (process.node === undefined) return;
+    process.env?.kill();
+    process.disk.crash();
+    this.network.crash(peer);
+    process.node = undefined;
+    process.env = undefined;
+    process.fsm = undefined;
+  }
+
+  /** Replaces a stopped process's disk with an empty one (a node that lost its data). */
+  wipe(peer: PeerKey): void {
+    const process = this.process(peer);
+    if (process.node !== undefined) throw new Error(`stop ${peer} before wiping its disk`);
+    process.disk = new SimDisk(this.prng.fork(`wiped disk ${peer} ${this.incarnation++}`));
+  }
+
+  /** A graceful stop through RaftNode.shutdown. */
+  async stop(peer: PeerKey): Promise<void> {
+    const process = this.process(peer);
+    const node = process.node;
+    if (node === undefined) return;
+    await node.shutdown();
+    process.disk.crash(); // every write already completed; this just frees the incarnation
+    process.node = undefined;
+    process.env = undefined;
+  }
+
+  running(): PeerKey[] {
+    return this.peers.filter((peer) => this.process(peer).node !== undefined);
+  }
+
+  /** The leader of the highest term among running nodes, if any. */
+  leader(): PeerKey | undefined {
+    let best: { peer: PeerKey; term: number } | undefined;
+    for (const peer of this.running()) {
+      const node = this.node(peer);
+      if (node.isLeader() && (best === undefined || node.term > best.term)) best = { peer, term: node.term };
+    }
+    return best?.peer;
+  }
+
+  /** Runs until a leader exists (and a quorum follows it) or `maxMs` of virtual time passed. */
+  async waitForLeader(maxMs = 30_000): Promise<PeerKey | undefined> {
+    await this.scheduler.runUntil(() => this.leader() !== undefined, maxMs);
+    return this.leader();
+  }
+
+  /** Applies `data` through `peer`, giving up after `timeoutMs` of virtual time. Records acks. */
+  async apply(peer: PeerKey, data: Uint8Array, timeoutMs = 5000): Promise<ApplyResult> {
+    const node = this.node(peer);
+    const controller = new AbortController();
+    const cancel = this.scheduler.schedule(timeoutMs, () => controller.abort());
+    try {
+      const result = await node.apply(data, { signal: controller.signal });
+      this.checker.observeAck(result.index, data);
+      return result;
+    } finally {
+      cancel();
+    }
+  }
+
+  /** Applies through the leader and runs the simulation until the apply settles. */
+  async applyAndWait(data: Uint8Array, timeoutMs = 5000): Promise<ApplyResult> {
+    const leader = this.leader();
+    if (leader === undefined) throw new RaftError("EPERM", "no leader");
+    return this.settle(this.apply(leader, data, timeoutMs), timeoutMs + 1);
+  }
+
+  /** Runs the simulation until `promise` settles (or `maxMs` passes) and returns its outcome. */
+  async settle<T>(promise: Promise<T>, maxMs = 30_000): Promise<T> {
+    let done = false;
+    const tracked = promise.finally(() => {
+      done = true;
+    });
+    tracked.catch(() => undefined);
+    await this.scheduler.runUntil(() => done, maxMs);
+    if (!done) throw new Error(`operation did not settle within ${maxMs} ms of virtual time`);
+    return tracked;
+  }
+
+  /** Checks log matching over every durable log and the applied prefixes. */
+  checkSafety(): void {
+    const logs = new Map(this.peers.map((peer) => [peer, this.process(peer).disk.snapshotOfLog()]));
+    this.checker.checkLogMatching(logs);
+    this.checker.checkAppliedPrefixes();
+  }
+
+  /** Whether every running node applied everything the leader committed. */
+  converged(): boolean {
+    const leader = this.leader();
+    if (leader === undefined) return false;
+    const committed = this.node(leader).getStatus().committedIndex;
+    return this.running().every((peer) => this.node(peer).getStatus().appliedIndex >= committed);
+  }
+
+  /** One line per node: role, term, leader and indexes, for failure reports. */
+  describe(): string {
+    return this.peers
+      .map((peer) => {
+        const node = this.process(peer).node;
+        if (node === undefined) return `${peer} down`;
+        const s = node.getStatus();
+        return (
+          `${peer} ${s.state} term=${s.term} leader=${s.leaderId || "-"} last=${s.lastIndex}/${s.lastLogTerm} ` +
+          `disk=${s.diskIndex} commit=${s.committedIndex} applied=${s.appliedIndex}` +
+          s.replicators
+            .map(
+              (r) =>
+                ` [${r.peerId} ${r.state} next=${r.nextIndex} match=${r.matchIndex} inflight=${r.inflightAppends}/${r.inflightRpcs}]`,
+            )
+            .join("")
+        );
+      })
+      .join("; ");
+  }
+
+  /** Shuts every running node down (for test cleanup). */
+  async shutdownAll(): Promise<void> {
+    await this.settle(Promise.all(this.running().map((peer) => this.stop(peer))), 60_000);
+  }
+
+  private recordingFsm(peer: PeerKey): StateMachine {
+    const process = this.process(peer);
+    return {
+      onApply: (iter: Iterator) => {
+        for (const entry of iter) {
+          this.checker.observeApply(peer, entry.index, entry.term, entry.data);
+          process.appliedIndex = entry.index;
+          entry.done?.setResult?.(entry.index);
+        }
+      },
+    };
+  }
+
+  /** Wraps a host so every AppendEntries a node sends tells the checker who leads its term. */
+  private checkedHost(host: RaftHost): RaftHost {
+    const checker = this.checker;
+    const client: RaftClient = {
+      requestVote: (to, request, ms) => host.client.requestVote(to, request, ms),
+      appendEntries: (to, request, ms) => {
+        checker.observeLeader(request.term, request.serverId);
+        return host.client.appendEntries(to, request, ms);
+      },
+      timeoutNow: (to, request, ms) => host.client.timeoutNow(to, request, ms),
+    };
+    return {
+      client,
+      registerNode: (groupId, peerId, service) => host.registerNode(groupId, peerId, service),
+      unregisterNode: (groupId, peerId) => host.unregisterNode(groupId, peerId),
+    };
+  }
+}

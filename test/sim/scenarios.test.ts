@@ -1,0 +1,216 @@
+/**
+ * Scenarios in the style of braft's test_node.cpp, on the simulator (virtual time: no sleeps,
+ * no flakiness, and every timing assertion is exact).
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { RaftError } from "../../src/core/errors.js";
+import type { Iterator } from "../../src/node/iterator.js";
+import type { StateMachine } from "../../src/node/state-machine.js";
+import { SimCluster } from "../../src/testing/sim-cluster.js";
+
+const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+async function rejectionOf(promise: Promise<unknown>): Promise<RaftError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (RaftError.is(error)) return error;
+    throw error;
+  }
+  throw new Error("expected a rejection");
+}
+
+async function applyMany(cluster: SimCluster, count: number, prefix: string): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const result = await cluster.applyAndWait(bytes(`${prefix}${i}`));
+    assert.ok(result.index > 0);
+  }
+}
+
+async function converge(cluster: SimCluster): Promise<void> {
+  const converged = await cluster.scheduler.runUntil(() => cluster.converged(), 30_000);
+  assert.ok(converged, `cluster converged: ${cluster.describe()}`);
+  cluster.checkSafety();
+  cluster.checker.checkAcknowledgedApplied();
+  assert.deepEqual(cluster.checker.violations, []);
+}
+
+test("SingleNode: a lone voter leads at once and applies", async () => {
+  const cluster = new SimCluster({ seed: 1, nodes: 1 });
+  await cluster.startAll();
+  const leader = await cluster.waitForLeader(100);
+  assert.equal(leader, cluster.peers[0], "elected without waiting for an election timeout");
+  await applyMany(cluster, 10, "single");
+  const status = cluster.node(leader as string).getStatus();
+  assert.equal(status.state, "LEADER");
+  assert.equal(status.appliedIndex, 11, "10 entries after the leader's configuration entry");
+  await converge(cluster);
+  await cluster.shutdownAll();
+});
+
+test("NoLeader: with only one of three peers up, applies fail with EPERM", async () => {
+  const cluster = new SimCluster({ seed: 2, nodes: 3 });
+  await cluster.start(cluster.peers[0] as string);
+  await cluster.scheduler.runFor(5000);
+  assert.equal(cluster.leader(), undefined);
+  const node = cluster.node(cluster.peers[0] as string);
+  const error = await rejectionOf(cluster.settle(node.apply(bytes("x"))));
+  assert.equal(error.code, "EPERM");
+  assert.equal(error.leaderId, undefined);
+  await cluster.shutdownAll();
+});
+
+test("TripleNode: a leader is elected, and every node applies every entry", async () => {
+  const cluster = new SimCluster({ seed: 3, nodes: 3 });
+  await cluster.startAll();
+  const leader = await cluster.waitForLeader();
+  assert.ok(leader !== undefined);
+  await applyMany(cluster, 20, "triple");
+  await converge(cluster);
+  for (const peer of cluster.peers) assert.equal(cluster.node(peer).getStatus().appliedIndex, 21);
+  const follower = cluster.peers.find((peer) => peer !== leader) as string;
+  const error = await rejectionOf(cluster.settle(cluster.node(follower).apply(bytes("x"))));
+  assert.equal(error.code, "EPERM");
+  assert.equal(error.leaderId, leader, "a follower redirects to the leader");
+  await cluster.shutdownAll();
+});
+
+test("LeaderFail: a new leader takes over; the old one returns, then returns with a wiped disk", async () => {
+  const cluster = new SimCluster({ seed: 4, nodes: 3 });
+  await cluster.startAll();
+  const first = (await cluster.waitForLeader()) as string;
+  await applyMany(cluster, 10, "before");
+  cluster.crash(first);
+  const second = await cluster.waitForLeader();
+  assert.ok(second !== undefined && second !== first, "another node leads");
+  await applyMany(cluster, 10, "during");
+  await cluster.start(first);
+  await converge(cluster);
+  assert.equal(cluster.node(first).getStatus().appliedIndex, cluster.node(second).getStatus().appliedIndex);
+
+  await cluster.stop(first);
+  cluster.wipe(first);
+  await applyMany(cluster, 5, "wiped");
+  await cluster.start(first);
+  await converge(cluster);
+  assert.equal(
+    cluster.process(first).disk.snapshotOfLog().length,
+    cluster.node(second).getStatus().lastIndex,
+  );
+  await cluster.shutdownAll();
+});
+
+test("LeaderShouldNotChange: a healthy cluster keeps its leader", async () => {
+  const cluster = new SimCluster({ seed: 5, nodes: 5, network: { minDelayMs: 1, maxDelayMs: 20 } });
+  await cluster.startAll();
+  const leader = (await cluster.waitForLeader()) as string;
+  const term = cluster.node(leader).term;
+  for (let second = 0; second < 30; second++) {
+    await cluster.scheduler.runFor(1000);
+    assert.equal(cluster.leader(), leader);
+    assert.equal(cluster.node(leader).term, term);
+  }
+  await cluster.shutdownAll();
+});
+
+test("InitShutdown: shutdown is idempotent, nothing hangs, and later applies fail", async () => {
+  const cluster = new SimCluster({ seed: 6, nodes: 3 });
+  await cluster.startAll();
+  await cluster.waitForLeader();
+  const peer = cluster.peers[0] as string;
+  const node = cluster.node(peer);
+  await cluster.settle(Promise.all([node.shutdown(), node.shutdown()]));
+  assert.equal(node.getStatus().state, "SHUTDOWN");
+  const error = await rejectionOf(node.apply(bytes("late")));
+  assert.equal(error.code, "ESHUTDOWN");
+  await assert.rejects(node.init({} as never), (e: unknown) => RaftError.is(e) && e.code === "EINVAL");
+  await cluster.shutdownAll();
+});
+
+test("InitErrors: bad options reject init with EINVAL", async () => {
+  const cluster = new SimCluster({ seed: 7, nodes: 1 });
+  const { RaftNode } = await import("../../src/node/raft-node.js");
+  const node = new RaftNode("g", "127.0.0.1:8000:0");
+  const error = await rejectionOf(node.init({ fsm: {} as StateMachine, server: cluster.network.host("x") }));
+  assert.equal(error.code, "EINVAL");
+  assert.throws(
+    () => new RaftNode("g", "not-a-peer"),
+    (e: unknown) => RaftError.is(e) && e.code === "EINVAL",
+  );
+  await node.shutdown();
+});
+
+test("StateMachineError: setErrorAndRollback stops the node and later applies fail", async () => {
+  const errors: RaftError[] = [];
+  const poisoned = (): StateMachine => ({
+    onApply(iter: Iterator) {
+      for (; iter.valid(); iter.next()) {
+        if (new TextDecoder().decode(iter.data) === "poison") {
+          iter.setErrorAndRollback();
+          return;
+        }
+        iter.done?.run({ ok: () => true } as never);
+      }
+    },
+    onError(error) {
+      errors.push(error);
+    },
+  });
+  const cluster = new SimCluster({ seed: 8, nodes: 1, fsmFactory: poisoned });
+  await cluster.startAll();
+  const leader = (await cluster.waitForLeader()) as string;
+  await cluster.applyAndWait(bytes("fine"));
+  const node = cluster.node(leader);
+  const poison = await rejectionOf(cluster.settle(node.apply(bytes("poison"))));
+  assert.equal(poison.code, "ESTATEMACHINE");
+  assert.equal(node.getStatus().state, "ERROR");
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0]?.code, "ESTATEMACHINE");
+  assert.equal(node.getStatus().appliedIndex, 2, "the poisoned entry was rolled back");
+  const later = await rejectionOf(node.apply(bytes("after")));
+  assert.equal(later.code, "EPERM");
+  await cluster.shutdownAll();
+});
+
+test("ApplyOptions: expectedTerm mismatch fails with ESTALE; an aborted apply with ECANCELED", async () => {
+  const cluster = new SimCluster({ seed: 9, nodes: 3 });
+  await cluster.startAll();
+  const leader = (await cluster.waitForLeader()) as string;
+  const node = cluster.node(leader);
+  const stale = await rejectionOf(cluster.settle(node.apply(bytes("x"), { expectedTerm: node.term + 1 })));
+  assert.equal(stale.code, "ESTALE");
+  const ok = await cluster.settle(node.apply(bytes("y"), { expectedTerm: node.term }));
+  assert.ok(ok.index > 0);
+  const aborted = await rejectionOf(node.apply(bytes("z"), { signal: AbortSignal.abort() }));
+  assert.equal(aborted.code, "ECANCELED");
+  await cluster.shutdownAll();
+});
+
+test("Callbacks: onLeaderStart/Stop and onStartFollowing arrive in order", async () => {
+  const events: string[] = [];
+  const fsm = (peer: string): StateMachine => ({
+    onApply(iter) {
+      for (; iter.valid(); iter.next());
+    },
+    onLeaderStart: (term) => void events.push(`${peer} leaderStart ${term}`),
+    onLeaderStop: () => void events.push(`${peer} leaderStop`),
+    onStartFollowing: (ctx) => void events.push(`${peer} follow ${ctx.leaderId.toString()}`),
+    onShutdown: () => void events.push(`${peer} shutdown`),
+  });
+  const cluster = new SimCluster({ seed: 10, nodes: 3, fsmFactory: fsm });
+  await cluster.startAll();
+  const leader = (await cluster.waitForLeader()) as string;
+  await cluster.applyAndWait(bytes("x"));
+  await cluster.scheduler.runFor(500);
+  assert.ok(
+    events.includes(`${leader} leaderStart 1`) || events.some((e) => e.startsWith(`${leader} leaderStart`)),
+  );
+  const followers = cluster.peers.filter((peer) => peer !== leader);
+  for (const follower of followers)
+    assert.ok(events.includes(`${follower} follow ${leader}`), events.join("\n"));
+  await cluster.settle(cluster.node(leader).shutdown());
+  const tail = events.filter((e) => e.startsWith(leader)).slice(-2);
+  assert.deepEqual(tail, [`${leader} leaderStop`, `${leader} shutdown`]);
+  await cluster.shutdownAll();
+});
