@@ -47,12 +47,17 @@ export class CoreCluster {
   readonly members = new Map<PeerKey, Member>();
   /** Links cut: "a>b" drops everything from a to b. */
   readonly cut = new Set<string>();
+  /** Drops a request when it returns true (finer than cutting a link). */
+  drop: (from: PeerKey, send: Send) => boolean = () => false;
   private replyRoutes = new Map<string, InFlight>();
   private queue: InFlight[] = [];
   private nextReplyId = 1;
   private randomState = 1;
 
-  constructor(peers: PeerKey[], options: { leaderLeaseEnabled?: boolean; inflightAppendsMax?: number } = {}) {
+  constructor(
+    peers: PeerKey[],
+    options: { leaderLeaseEnabled?: boolean; inflightAppendsMax?: number; appendEntriesMax?: number } = {},
+  ) {
     for (const peer of peers) {
       const log = new MemoryLog();
       const confs = new ConfigurationManager({
@@ -71,7 +76,7 @@ export class CoreCluster {
           leaderLeaseEnabled: options.leaderLeaseEnabled ?? false,
           stepDownWhenVoteTimedOut: true,
           inflightAppendsMax: options.inflightAppendsMax ?? 4,
-          appendEntriesMax: 1024,
+          appendEntriesMax: options.appendEntriesMax ?? 1024,
           appendBytesMax: 1 << 20,
           random: () => this.random(),
         },
@@ -159,7 +164,7 @@ export class CoreCluster {
   private deliver({ from, send }: InFlight): void {
     const to = send.message.to;
     const target = this.members.get(to);
-    if (target === undefined || this.cut.has(`${from}>${to}`)) {
+    if (target === undefined || this.cut.has(`${from}>${to}`) || this.drop(from, send)) {
       // What a transport reports once its timeout fires.
       this.member(from).core.stepResponse({ kind: "failure", send }, this.nowMs);
       return;

@@ -214,3 +214,41 @@ test("Pipelining keeps at most inflightAppendsMax appends in flight per follower
   assert.equal(appends.length, 2);
   assert.equal(a.progress.get("b")?.inflight, 2);
 });
+
+test("Figure 8: a prior-term entry on a quorum is not committed until a current-term entry is", () => {
+  const peers = ["s1", "s2", "s3", "s4", "s5"];
+  const cluster = new CoreCluster(peers, { appendEntriesMax: 1 });
+  cluster.campaign("s1");
+  cluster.advance(100);
+  // Term 1: s1 writes index 2, which reaches only s2.
+  for (const peer of ["s3", "s4", "s5"]) cluster.cut.add(`s1>${peer}`);
+  propose(cluster, "s1", "from-term-1");
+  cluster.settle();
+  assert.equal(cluster.member("s2").log.lastIndex(), 2);
+  // Term 2: s5 is elected by s3 and s4, writes its own index 2, and reaches nobody.
+  cluster.heal();
+  cluster.isolate("s1");
+  cluster.nowMs += 2000;
+  cluster.drop = (from, send) => from === "s5" && send.message.kind === "append";
+  cluster.campaign("s5");
+  assert.equal(cluster.core("s5").role, "leader");
+  assert.equal(cluster.member("s5").log.term(2), cluster.core("s5").term);
+  // Term 3: s1 returns and wins; its appends carrying its own new entry are lost.
+  cluster.heal();
+  cluster.isolate("s5");
+  cluster.nowMs += 2000;
+  cluster.drop = (from, send) =>
+    from === "s1" && send.message.kind === "append" && send.message.request.entries.some((e) => e.index >= 3);
+  cluster.campaign("s1"); // term 2 is taken: s3 and s4 voted for s5
+  cluster.campaign("s1");
+  const s1 = cluster.core("s1");
+  assert.equal(s1.role, "leader");
+  assert.equal(s1.term, 3);
+  cluster.advance(300);
+  assert.ok(["s2", "s3"].every((peer) => (s1.progress.get(peer)?.matchIndex ?? 0) >= 2), "index 2 is on a quorum");
+  assert.equal(s1.commitIndex, 1, "index 2 (term 1) must not commit by counting replicas");
+  // Once the current-term entry reaches a quorum, both commit.
+  cluster.drop = () => false;
+  cluster.advance(300);
+  assert.ok(s1.commitIndex >= 3);
+});
