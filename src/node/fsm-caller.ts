@@ -223,5 +223,8 @@ function onceClosure(closure: Closure | undefined): ApplyClosure | undefined {
     ran = true;
     closure.run(status);
   };
+  const setResult = (closure as ApplyClosure).setResult;
+  // Bound to the user's object: called through the guard, `this` would be the guard.
+  if (typeof setResult === "function") once.setResult = (value: unknown) => setResult.call(closure, value);
   return once;
 }

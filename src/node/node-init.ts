@@ -5,6 +5,7 @@ import { RaftCore } from "../core/raft.js";
 import type { Env } from "../env/env.js";
 import type { RaftClient, RaftHost } from "../rpc/transport.js";
 import type { LogStorage, RaftMetaStorage } from "../storage/interfaces.js";
+import { createLogStorage, createRaftMetaStorage, type StorageOptions } from "../storage/registry.js";
 import type { BallotBox } from "./ballot-box.js";
 import { resolveFlags, type RaftFlags } from "./flags.js";
 import { FSMCaller, type FsmCallerHost } from "./fsm-caller.js";
@@ -39,7 +40,15 @@ export async function prepareNode(
   const flags = resolveFlags(options.flags);
   const electionTimeoutMs = options.electionTimeoutMs ?? DEFAULT_ELECTION_TIMEOUT_MS;
   const initialConf = Configuration.from(options.initialConf ?? "");
-  const logManager = new LogManager(logStorageOf(options), metaStorageOf(options), flags.raft_leader_batch);
+  const storageOptions: StorageOptions = {
+    raft_sync: flags.raft_sync,
+    raft_max_segment_size: flags.raft_max_segment_size,
+  };
+  const logManager = new LogManager(
+    logStorageOf(options, storageOptions),
+    metaStorageOf(options, storageOptions),
+    flags.raft_leader_batch,
+  );
   const { hardState, confs } = await logManager.init({
     peers: initialConf.peerKeys(),
     learners: initialConf.learnerKeys(),
@@ -99,15 +108,15 @@ function positiveInteger(name: string, value: number | undefined): void {
   }
 }
 
-function logStorageOf(options: NodeOptions): LogStorage {
+function logStorageOf(options: NodeOptions, storageOptions: StorageOptions): LogStorage {
   if (options.logStorage !== undefined) return options.logStorage;
   if (options.logUri === undefined) throw new RaftError("EINVAL", "NodeOptions needs logUri (or logStorage)");
-  throw new RaftError("EINVAL", `no storage registered for ${options.logUri}`);
+  return createLogStorage(options.logUri, storageOptions);
 }
 
-function metaStorageOf(options: NodeOptions): RaftMetaStorage {
+function metaStorageOf(options: NodeOptions, storageOptions: StorageOptions): RaftMetaStorage {
   if (options.raftMetaStorage !== undefined) return options.raftMetaStorage;
   if (options.raftMetaUri === undefined)
     throw new RaftError("EINVAL", "NodeOptions needs raftMetaUri (or raftMetaStorage)");
-  throw new RaftError("EINVAL", `no storage registered for ${options.raftMetaUri}`);
+  return createRaftMetaStorage(options.raftMetaUri, storageOptions);
 }

@@ -1,0 +1,28 @@
+/**
+ * tsraft: Raft consensus for Node.js, in the shape of Baidu's braft.
+ *
+ * The curated public surface; everything else is internal.
+ */
+export { RaftNode } from "./node/raft-node.js";
+export type { NodeOptions } from "./node/options.js";
+export type { StateMachine, LeaderChangeContext } from "./node/state-machine.js";
+export { Iterator, type IteratedEntry } from "./node/iterator.js";
+export type { Task, ApplyResult } from "./node/apply-queue.js";
+export { Status, type Closure, type ApplyClosure } from "./node/status.js";
+export { PeerId, Configuration, ANY_PEER } from "./node/peer-id.js";
+export { flags, defaultFlags, type RaftFlags } from "./node/flags.js";
+export type { NodeStatus, NodeState, ReplicatorStatus } from "./node/node-status.js";
+export { RaftError, ErrorCodes, errorCodeOf, type ErrorCode } from "./core/errors.js";
+export { EntryType, type LogEntry, type HardState, type ConfigurationData } from "./core/types.js";
+export type { LogStorage, RaftMetaStorage } from "./storage/interfaces.js";
+export {
+  registerLogStorage,
+  registerRaftMetaStorage,
+  registerSnapshotStorage,
+  createLogStorage,
+  createRaftMetaStorage,
+  createSnapshotStorage,
+  type StorageOptions,
+} from "./storage/registry.js";
+export type { RaftHost, RaftService, RaftClient } from "./rpc/transport.js";
+export { realEnv, type Env, type CancelTimer } from "./env/env.js";

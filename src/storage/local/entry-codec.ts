@@ -1,0 +1,108 @@
+/**
+ * braft's on-disk entry: a 24-byte big-endian header followed by the payload, no magic number.
+ *
+ *   0..7   term (int64)
+ *   8..11  meta field: entry type << 24 | checksum type << 16 (low 16 bits zero)
+ *   12..15 payload length (u32)
+ *   16..19 payload checksum
+ *   20..23 header checksum over bytes 0..19
+ *
+ * The index is not stored: it follows from the segment's first index and the entry's position.
+ */
+import { RaftError } from "../../core/errors.js";
+import { EMPTY_DATA, EntryType, type LogEntry } from "../../core/types.js";
+import { ChecksumType, checksumOf, crc32cOf, crc32cRange } from "./checksum.js";
+import { decodeConfiguration, encodeConfiguration } from "./pb-codec.js";
+
+/** Size of the fixed entry header. */
+export const ENTRY_HEADER_SIZE = 24;
+
+/** braft stores the length in a u32; one entry can never exceed it. */
+const PAYLOAD_BYTES_MAX = 0xffff_ffff;
+
+/** A header that passed its own checksum. */
+export interface EntryHeader {
+  readonly term: number;
+  readonly type: EntryType;
+  readonly checksumType: number;
+  readonly dataLen: number;
+  readonly dataChecksum: number;
+}
+
+/** The bytes stored after the header: user data, or the ConfigurationPBMeta of a conf entry. */
+export function entryPayload(entry: LogEntry): Uint8Array {
+  if (entry.type !== EntryType.CONFIGURATION) return entry.data;
+  if (entry.conf === undefined) {
+    throw new RaftError("EINVAL", `configuration entry ${entry.index} carries no configuration`);
+  }
+  return encodeConfiguration(entry.conf);
+}
+
+/** Writes header + payload of `entry` into `buf` at `offset`; returns the offset after it. */
+export function writeEntry(buf: Uint8Array, offset: number, entry: LogEntry, payload: Uint8Array): number {
+  if (payload.length > PAYLOAD_BYTES_MAX) {
+    throw new RaftError("EINVAL", `entry ${entry.index} is larger than a segment entry can hold`);
+  }
+  // A DataView is several times cheaper than Buffer#writeUInt32BE on this hot path.
+  const view = new DataView(buf.buffer, buf.byteOffset + offset, ENTRY_HEADER_SIZE);
+  view.setUint32(0, Math.floor(entry.term / 0x1_0000_0000));
+  view.setUint32(4, entry.term >>> 0);
+  view.setUint32(8, ((entry.type << 24) | (ChecksumType.CRC32 << 16)) >>> 0);
+  view.setUint32(12, payload.length);
+  view.setUint32(16, crc32cOf(payload));
+  view.setUint32(20, crc32cRange(buf, offset, offset + 20));
+  buf.set(payload, offset + ENTRY_HEADER_SIZE);
+  return offset + ENTRY_HEADER_SIZE + payload.length;
+}
+
+/**
+ * Parses and verifies the header at `offset`. Returns a reason string instead of a header when
+ * the bytes are not a valid header, so the caller decides between torn tail and corruption.
+ */
+export function parseHeader(buf: Uint8Array, offset: number): EntryHeader | string {
+  if (buf.length - offset < ENTRY_HEADER_SIZE) return "incomplete entry header";
+  const view = new DataView(buf.buffer, buf.byteOffset + offset, ENTRY_HEADER_SIZE);
+  const metaField = view.getUint32(8);
+  const checksumType = (metaField >>> 16) & 0xff;
+  const stored = view.getUint32(20);
+  const actual = checksumOf(checksumType, buf.subarray(offset, offset + 20));
+  if (actual === undefined) return `unknown checksum type ${checksumType}`;
+  if (actual !== stored) return "header checksum mismatch";
+  const type = metaField >>> 24;
+  if (!isEntryType(type)) return `unknown entry type ${type}`;
+  const term = view.getUint32(0) * 0x1_0000_0000 + view.getUint32(4);
+  if (!Number.isSafeInteger(term)) return `term out of range`;
+  return { term, type, checksumType, dataLen: view.getUint32(12), dataChecksum: view.getUint32(16) };
+}
+
+/** Checks the payload against the header; a reason string when it does not match. */
+export function checkPayload(header: EntryHeader, payload: Uint8Array): string | undefined {
+  if (payload.length < header.dataLen) return "incomplete entry data";
+  if (checksumOf(header.checksumType, payload) !== header.dataChecksum) return "data checksum mismatch";
+  return undefined;
+}
+
+/** Builds the LogEntry for a verified header and payload. */
+export function decodeEntry(index: number, header: EntryHeader, payload: Uint8Array): LogEntry {
+  if (header.type !== EntryType.CONFIGURATION) {
+    // Copy out of the read buffer so a cached segment buffer is not pinned by one entry.
+    const data = payload.length === 0 ? EMPTY_DATA : new Uint8Array(payload);
+    return { index, term: header.term, type: header.type, data };
+  }
+  return {
+    index,
+    term: header.term,
+    type: header.type,
+    data: EMPTY_DATA,
+    conf: decodeConfiguration(payload),
+  };
+}
+
+function isEntryType(type: number): type is EntryType {
+  return (
+    type === EntryType.UNKNOWN ||
+    type === EntryType.NO_OP ||
+    type === EntryType.DATA ||
+    type === EntryType.CONFIGURATION
+  );
+}

@@ -1,0 +1,178 @@
+/**
+ * braft's LocalSnapshotStorage: `snapshot_<index>` directories (20-digit index) under the storage
+ * path, each with a `__raft_snapshot_meta` file. A writer fills the `temp` directory, which is
+ * renamed into place when it is closed; readers hold a reference so a snapshot being loaded or
+ * copied is deleted only when the last of them lets go.
+ */
+import { mkdir, readdir, rename, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { RaftError } from "../../core/errors.js";
+import type {
+  SnapshotCopyRegistrar,
+  SnapshotReader,
+  SnapshotStorage,
+  SnapshotWriter,
+} from "../snapshot-storage.js";
+import { decodeFile, fsyncDir, ioError, loadProtoBufFile } from "./fs-util.js";
+import { LocalSnapshotReader, LocalSnapshotWriter, SNAPSHOT_META_FILE } from "./local-snapshot.js";
+import { resolveLocalOptions, type LocalStorageOptions, type ResolvedLocalOptions } from "./options.js";
+import { decodeSnapshotTable } from "./snapshot-meta-codec.js";
+
+/** braft's temp directory name. */
+export const SNAPSHOT_TEMP_DIR = "temp";
+const SNAPSHOT_DIR_RE = /^snapshot_(\d{20})$/;
+
+/** braft's BRAFT_SNAPSHOT_PATTERN. */
+export function snapshotDirName(index: number): string {
+  return `snapshot_${String(index).padStart(20, "0")}`;
+}
+
+export class LocalSnapshotStorage implements SnapshotStorage {
+  private readonly opts: ResolvedLocalOptions;
+  /** Index of the newest complete snapshot; 0 when there is none. */
+  private lastIndex = 0;
+  /** References per snapshot index: the storage holds one on the newest, each reader one. */
+  private readonly refs = new Map<number, number>();
+  private writer: LocalSnapshotWriter | undefined;
+  private registrar: SnapshotCopyRegistrar | undefined;
+  private readonly readers = new Set<LocalSnapshotReader>();
+
+  /** @param path the directory holding the snapshots (braft's snapshot_uri path). */
+  constructor(
+    readonly path: string,
+    options: LocalStorageOptions = {},
+  ) {
+    this.opts = resolveLocalOptions(options);
+  }
+
+  async init(): Promise<void> {
+    try {
+      await mkdir(this.path, { recursive: this.opts.createParentDirectories });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw ioError("create directory", this.path, err);
+    }
+    await this.removeDir(SNAPSHOT_TEMP_DIR);
+    const names = await readdir(this.path).catch((err: unknown) => {
+      throw ioError("list", this.path, err);
+    });
+    const indexes = names
+      .map((name) => SNAPSHOT_DIR_RE.exec(name)?.[1])
+      .filter((digits): digits is string => digits !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
+    this.lastIndex = indexes.pop() ?? 0;
+    // Only the newest snapshot is ever needed; older ones are leftovers of a crash.
+    for (const index of indexes) await this.removeDir(snapshotDirName(index));
+    if (this.lastIndex > 0) this.refs.set(this.lastIndex, 1);
+  }
+
+  async create(): Promise<SnapshotWriter> {
+    if (this.writer !== undefined)
+      throw new RaftError("EBUSY", `a snapshot is already being written in ${this.path}`);
+    const dir = join(this.path, SNAPSHOT_TEMP_DIR);
+    await this.removeDir(SNAPSHOT_TEMP_DIR);
+    try {
+      await mkdir(dir);
+    } catch (err) {
+      throw ioError("create snapshot directory", dir, err);
+    }
+    this.writer = new LocalSnapshotWriter(dir);
+    return this.writer;
+  }
+
+  async closeWriter(writer: SnapshotWriter): Promise<void> {
+    if (writer !== this.writer)
+      throw new RaftError("EINVAL", "this writer does not belong to this snapshot storage");
+    this.writer = undefined;
+    const meta = (writer as LocalSnapshotWriter).savedMeta;
+    const problem = writer.error ?? checkNewIndex(meta?.lastIncludedIndex, this.lastIndex);
+    if (problem !== undefined || meta === undefined) {
+      await this.removeDir(SNAPSHOT_TEMP_DIR);
+      throw toRaftError(problem ?? new RaftError("EINVAL", "snapshot writer closed without saveMeta"));
+    }
+    const index = meta.lastIncludedIndex;
+    const target = join(this.path, snapshotDirName(index));
+    try {
+      await (writer as LocalSnapshotWriter).sync(this.opts.sync, this.opts.syncMeta);
+      await rename(writer.path, target);
+      if (this.opts.syncMeta) await fsyncDir(this.path);
+    } catch (err) {
+      await this.removeDir(SNAPSHOT_TEMP_DIR);
+      throw RaftError.is(err) ? err : ioError("install snapshot", target, err);
+    }
+    const previous = this.lastIndex;
+    this.lastIndex = index;
+    this.ref(index);
+    await this.unref(previous);
+  }
+
+  async open(): Promise<SnapshotReader | undefined> {
+    const index = this.lastIndex;
+    if (index === 0) return undefined;
+    this.ref(index);
+    try {
+      const dir = join(this.path, snapshotDirName(index));
+      const file = join(dir, SNAPSHOT_META_FILE);
+      const bytes = await loadProtoBufFile(file);
+      if (bytes === undefined) throw new RaftError("EIO", `Fail to open snapshot: ${file} is missing`);
+      const table = decodeFile(file, bytes, decodeSnapshotTable);
+      if (table.meta === undefined) throw new RaftError("EIO", `Corrupted file ${file}: no snapshot meta`);
+      const reader = new LocalSnapshotReader(dir, table.meta, table.files, this.registrar);
+      this.readers.add(reader);
+      return reader;
+    } catch (err) {
+      await this.unref(index);
+      throw err;
+    }
+  }
+
+  async closeReader(reader: SnapshotReader): Promise<void> {
+    if (!(reader instanceof LocalSnapshotReader) || !this.readers.delete(reader)) return;
+    reader.release();
+    await this.unref(reader.index);
+  }
+
+  setCopyRegistrar(registrar: SnapshotCopyRegistrar | undefined): void {
+    this.registrar = registrar;
+  }
+
+  private ref(index: number): void {
+    this.refs.set(index, (this.refs.get(index) ?? 0) + 1);
+  }
+
+  /** Drops one reference; the last one of a superseded snapshot deletes its directory. */
+  private async unref(index: number): Promise<void> {
+    if (index === 0) return;
+    const left = (this.refs.get(index) ?? 1) - 1;
+    if (left > 0) {
+      this.refs.set(index, left);
+      return;
+    }
+    this.refs.delete(index);
+    if (index !== this.lastIndex) await this.removeDir(snapshotDirName(index));
+  }
+
+  private async removeDir(name: string): Promise<void> {
+    const dir = join(this.path, name);
+    try {
+      await rm(dir, { recursive: true, force: true });
+    } catch (err) {
+      throw ioError("remove", dir, err);
+    }
+  }
+}
+
+/** braft refuses to close a snapshot over an existing one of the same index (EEXIST). */
+function checkNewIndex(index: number | undefined, lastIndex: number): RaftError | undefined {
+  if (index === undefined) return undefined;
+  if (index === lastIndex) return new RaftError("EEXIST", `snapshot ${index} already exists`);
+  if (index < lastIndex)
+    return new RaftError("ESTALE", `snapshot ${index} is older than snapshot ${lastIndex}`);
+  return undefined;
+}
+
+function toRaftError(err: Error): RaftError {
+  return RaftError.is(err)
+    ? err
+    : new RaftError("EIO", `snapshot writer failed: ${err.message}`, { cause: err });
+}

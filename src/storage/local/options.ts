@@ -1,0 +1,73 @@
+/** Options of the local storages, named and defaulted as braft's gflags so its docs apply. */
+import { RaftError } from "../../core/errors.js";
+
+/** Where the storages report what recovery repaired. */
+export interface StorageLogger {
+  warn(message: string): void;
+}
+
+/** Per-storage forms of braft's storage flags (braft's names and defaults). */
+export interface LocalStorageOptions {
+  /** Resolve writes only once fsynced. braft default true. */
+  readonly raft_sync?: boolean;
+  /** fsync log_meta, raft_meta and snapshot meta even when raft_sync is off. braft default false. */
+  readonly raft_sync_meta?: boolean;
+  /** fsync a segment when it is closed (matters only when raft_sync is off). braft default false. */
+  readonly raft_sync_segments?: boolean;
+  /** A segment rolls over once it holds this many bytes. braft default 8 MiB. */
+  readonly raft_max_segment_size?: number;
+  /** Create missing parent directories of storage paths. braft default true. */
+  readonly raft_create_parent_directories?: boolean;
+  /** fsync rather than fdatasync. braft default true. */
+  readonly raft_use_fsync_rather_than_fdatasync?: boolean;
+  /** Bound of the recent-entries cache that serves reads without I/O (tsraft's own knob). */
+  readonly recentEntriesMax?: number;
+  /** Byte bound of the same cache. */
+  readonly recentBytesMax?: number;
+  /** Receives recovery reports (torn tails truncated). Defaults to console. */
+  readonly logger?: StorageLogger;
+}
+
+/** {@link LocalStorageOptions} with every default applied. */
+export interface ResolvedLocalOptions {
+  readonly sync: boolean;
+  readonly syncMeta: boolean;
+  readonly syncSegments: boolean;
+  readonly maxSegmentSize: number;
+  readonly createParentDirectories: boolean;
+  readonly useFsync: boolean;
+  readonly recentEntriesMax: number;
+  readonly recentBytesMax: number;
+  readonly logger: StorageLogger;
+}
+
+/** 8 MiB: braft's raft_max_segment_size. */
+export const RAFT_MAX_SEGMENT_SIZE_DEFAULT = 8 * 1024 * 1024;
+
+/**
+ * The cache only has to cover what replication to a follower that is slightly behind reads back;
+ * the LogManager keeps its own unflushed tail. 4096 entries / 16 MiB covers a few raft_leader_batch
+ * rounds without holding much memory.
+ */
+const RECENT_ENTRIES_MAX_DEFAULT = 4096;
+const RECENT_BYTES_MAX_DEFAULT = 16 * 1024 * 1024;
+
+/** Applies braft's defaults. raft meta is synced when raft_sync or raft_sync_meta is on, as in braft. */
+export function resolveLocalOptions(options: LocalStorageOptions = {}): ResolvedLocalOptions {
+  const sync = options.raft_sync ?? true;
+  const maxSegmentSize = options.raft_max_segment_size ?? RAFT_MAX_SEGMENT_SIZE_DEFAULT;
+  if (!Number.isInteger(maxSegmentSize) || maxSegmentSize <= 0) {
+    throw new RaftError("EINVAL", `raft_max_segment_size must be a positive integer, got ${maxSegmentSize}`);
+  }
+  return {
+    sync,
+    syncMeta: sync || (options.raft_sync_meta ?? false),
+    syncSegments: options.raft_sync_segments ?? false,
+    maxSegmentSize,
+    createParentDirectories: options.raft_create_parent_directories ?? true,
+    useFsync: options.raft_use_fsync_rather_than_fdatasync ?? true,
+    recentEntriesMax: options.recentEntriesMax ?? RECENT_ENTRIES_MAX_DEFAULT,
+    recentBytesMax: options.recentBytesMax ?? RECENT_BYTES_MAX_DEFAULT,
+    logger: options.logger ?? console,
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * Encoders and decoders for the few protobuf messages braft keeps on disk (local_storage.proto,
+ * raft.proto's SnapshotMeta, local_file_meta.proto). Field numbers are braft's, so files move
+ * between braft and tsraft. Fields braft lacks (learners) use new numbers that braft skips as
+ * unknown fields.
+ */
+import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import type { ConfigurationData, HardState } from "../../core/types.js";
+
+/** braft's ConfigurationPBMeta: peers=1, old_peers=2; learners=3 and old_learners=4 are ours. */
+export function encodeConfiguration(conf: ConfigurationData): Uint8Array {
+  const w = new BinaryWriter();
+  writeStrings(w, 1, conf.peers);
+  writeStrings(w, 2, conf.oldPeers);
+  writeStrings(w, 3, conf.learners);
+  writeStrings(w, 4, conf.oldLearners);
+  return w.finish();
+}
+
+/** Inverse of {@link encodeConfiguration}; absent optional sets stay undefined. */
+export function decodeConfiguration(bytes: Uint8Array): ConfigurationData {
+  const lists: string[][] = [[], [], [], []];
+  readFields(bytes, (r, field, wire) => {
+    const list = lists[field - 1];
+    if (list === undefined || wire !== WireType.LengthDelimited) return false;
+    list.push(r.string());
+    return true;
+  });
+  const [peers = [], oldPeers = [], learners = [], oldLearners = []] = lists;
+  return {
+    peers,
+    ...(oldPeers.length > 0 ? { oldPeers } : {}),
+    ...(learners.length > 0 ? { learners } : {}),
+    ...(oldLearners.length > 0 ? { oldLearners } : {}),
+  };
+}
+
+/** braft's LogPBMeta { required int64 first_log_index = 1; }. */
+export function encodeLogMeta(firstLogIndex: number): Uint8Array {
+  return new BinaryWriter().tag(1, WireType.Varint).int64(firstLogIndex).finish();
+}
+
+export function decodeLogMeta(bytes: Uint8Array): number {
+  let first: number | undefined;
+  readFields(bytes, (r, field, wire) => {
+    if (field !== 1 || wire !== WireType.Varint) return false;
+    first = toSafeNumber(r.int64());
+    return true;
+  });
+  if (first === undefined) throw new Error("LogPBMeta lacks first_log_index");
+  return first;
+}
+
+/** braft's StablePBMeta { required int64 term = 1; required string votedfor = 2; }. */
+export function encodeStableMeta(state: HardState): Uint8Array {
+  const w = new BinaryWriter();
+  w.tag(1, WireType.Varint).int64(state.term);
+  w.tag(2, WireType.LengthDelimited).string(state.votedFor);
+  return w.finish();
+}
+
+export function decodeStableMeta(bytes: Uint8Array): HardState {
+  let term: number | undefined;
+  let votedFor: string | undefined;
+  readFields(bytes, (r, field, wire) => {
+    if (field === 1 && wire === WireType.Varint) term = toSafeNumber(r.int64());
+    else if (field === 2 && wire === WireType.LengthDelimited) votedFor = r.string();
+    else return false;
+    return true;
+  });
+  if (term === undefined || votedFor === undefined) throw new Error("StablePBMeta lacks term or votedfor");
+  return { term, votedFor };
+}
+
+/** Writes each string of `values` as a repeated string field. */
+export function writeStrings(w: BinaryWriter, field: number, values: readonly string[] | undefined): void {
+  for (const value of values ?? []) w.tag(field, WireType.LengthDelimited).string(value);
+}
+
+/**
+ * Walks the fields of a message. `onField` reads the value and returns true, or returns false to
+ * have the field skipped (unknown fields are legal protobuf and must not fail a read).
+ */
+export function readFields(
+  bytes: Uint8Array,
+  onField: (r: BinaryReader, field: number, wire: WireType) => boolean,
+): void {
+  const r = new BinaryReader(bytes);
+  while (r.pos < r.len) {
+    const [field, wire] = r.tag();
+    if (!onField(r, field, wire)) r.skip(wire, field);
+  }
+  if (r.pos !== r.len) throw new Error("truncated protobuf message");
+}
+
+/** int64 values on disk are indexes and terms: they must fit in a JS safe integer. */
+export function toSafeNumber(value: bigint | string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new Error(`int64 value ${String(value)} is out of range`);
+  return n;
+}

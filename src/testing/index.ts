@@ -1,0 +1,13 @@
+/**
+ * `tsraft/testing`: the deterministic simulator and the checkers, shipped so users can test
+ * their own state machines the way tsraft tests itself.
+ */
+export { SimCluster, type SimClusterOptions, type SimProcess } from "./sim-cluster.js";
+export { runSimulation, type SimRunOptions, type SimRunResult } from "./sim-run.js";
+export { SimScheduler, type SimSchedulerOptions } from "./sim-scheduler.js";
+export { SimNetwork, type SimNetworkOptions, type SimNetworkStats } from "./sim-network.js";
+export { SimDisk, type SimDiskOptions } from "./sim-storage.js";
+export { SimEnv } from "./sim-env.js";
+export { Prng } from "./prng.js";
+export { SafetyChecker, logMismatch, dataKey } from "./checkers.js";
+export { InProcessNetwork } from "./in-process-network.js";
