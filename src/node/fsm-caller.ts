@@ -23,6 +23,7 @@ type Task =
   | { readonly type: "committed" }
   | { readonly type: "leaderStop"; readonly term: number; readonly status: Status }
   | { readonly type: "following"; readonly start: boolean; readonly ctx: LeaderChangeContext }
+  | { readonly type: "error"; readonly error: RaftError }
   | { readonly type: "shutdown"; readonly done: () => void };
 
 /** How the FSMCaller reports back to its node. */
@@ -109,6 +110,9 @@ export class FSMCaller {
         if (task.start) await this.callback("onStartFollowing", () => this.fsm.onStartFollowing?.(task.ctx));
         else await this.callback("onStopFollowing", () => this.fsm.onStopFollowing?.(task.ctx));
         return;
+      case "error":
+        await this.callback("onError", () => this.fsm.onError?.(task.error));
+        return;
       case "shutdown":
         await this.callback("onShutdown", () => this.fsm.onShutdown?.());
         task.done();
@@ -188,11 +192,21 @@ export class FSMCaller {
   }
 
   private fail(error: RaftError, unapplied: readonly (Closure | undefined)[]): void {
-    this.error = error;
     const status = Status.fromError(error);
     for (const closure of unapplied) closure?.run(status);
+    this.setError(error);
     this.host.onStateMachineError(error);
-    void this.callback("onError", () => this.fsm.onError?.(error));
+  }
+
+  /**
+   * Stops applying for good and tells the state machine through onError, after whatever is
+   * already queued. Idempotent: only the first error is reported.
+   */
+  setError(error: RaftError): void {
+    if (this.error !== undefined) return;
+    this.error = error;
+    this.tasks.push({ type: "error", error });
+    if (!this.running) void this.run();
   }
 
   private advance(index: number): void {

@@ -358,6 +358,7 @@ export class RaftNode {
     this.fatalError = error;
     this.warn(`node ${this.nodeId} entered the ERROR state: ${error.message}`);
     const core = this.prepared.core;
+    this.prepared.fsmCaller.setError(error);
     core.enterError(error.message, this.env.nowMs());
     for (const event of core.takeReady().events) this.handleEvent(event);
     const status = Status.error("EPERM", `node is in the ERROR state: ${error.message}`);

@@ -4,6 +4,7 @@
  * each term, and every state machine reports its applies to the SafetyChecker.
  */
 import { RaftError } from "../core/errors.js";
+import type { AppendEntriesRequest } from "../core/messages.js";
 import type { PeerKey } from "../core/types.js";
 import type { RaftFlags } from "../node/flags.js";
 import type { ApplyResult } from "../node/apply-queue.js";
@@ -11,6 +12,7 @@ import type { Iterator } from "../node/iterator.js";
 import { RaftNode } from "../node/raft-node.js";
 import type { StateMachine } from "../node/state-machine.js";
 import type { RaftClient, RaftHost } from "../rpc/transport.js";
+import type { LogStorage } from "../storage/interfaces.js";
 import { SafetyChecker } from "./checkers.js";
 import { Prng } from "./prng.js";
 import { SimDisk, type SimDiskOptions } from "./sim-storage.js";
@@ -27,6 +29,8 @@ export interface SimClusterOptions {
   readonly flags?: Partial<RaftFlags>;
   /** Builds each incarnation's state machine; the default records applies into the checker. */
   readonly fsmFactory?: (peer: PeerKey, cluster: SimCluster) => StateMachine;
+  /** Wraps each incarnation's log storage, e.g. to inject write errors. */
+  readonly wrapLogStorage?: (peer: PeerKey, storage: LogStorage) => LogStorage;
 }
 
 /** One simulated process: its disk survives crashes, the rest is per incarnation. */
@@ -50,6 +54,8 @@ export class SimCluster {
   readonly peers: readonly PeerKey[];
   readonly processes = new Map<PeerKey, SimProcess>();
   readonly groupId = "sim";
+  /** Drops matching AppendEntries requests (as lost on the wire), for directed scenarios. */
+  dropAppend: ((from: PeerKey, request: AppendEntriesRequest) => boolean) | undefined;
   private incarnation = 0;
 
   constructor(readonly options: SimClusterOptions) {
@@ -100,13 +106,14 @@ export class SimCluster {
     process.fsm = fsm;
     process.appliedIndex = 0;
     this.checker.nodeStarted(peer);
+    const log = process.disk.openLog(env, this.options.disk);
     await this.settle(
       node.init({
         fsm,
-        server: this.checkedHost(this.network.host(peer)),
+        server: this.checkedHost(peer, this.network.host(peer)),
         initialConf: this.peers.join(","),
         electionTimeoutMs: this.options.electionTimeoutMs ?? 1000,
-        logStorage: process.disk.openLog(env, this.options.disk),
+        logStorage: this.options.wrapLogStorage?.(peer, log) ?? log,
         raftMetaStorage: process.disk.openMeta(env, this.options.disk),
         env,
         flags: { ...this.options.flags },
@@ -251,13 +258,22 @@ export class SimCluster {
     };
   }
 
+  private lost(timeoutMs: number): Promise<never> {
+    return new Promise((_, reject) => {
+      this.scheduler.schedule(timeoutMs, () =>
+        reject(new RaftError("ERAFTTIMEDOUT", "dropped by the scenario")),
+      );
+    });
+  }
+
   /** Wraps a host so every AppendEntries a node sends tells the checker who leads its term. */
-  private checkedHost(host: RaftHost): RaftHost {
+  private checkedHost(peer: PeerKey, host: RaftHost): RaftHost {
     const checker = this.checker;
     const client: RaftClient = {
       requestVote: (to, request, ms) => host.client.requestVote(to, request, ms),
       appendEntries: (to, request, ms) => {
         checker.observeLeader(request.term, request.serverId);
+        if (this.dropAppend?.(peer, request) === true) return this.lost(ms);
         return host.client.appendEntries(to, request, ms);
       },
       timeoutNow: (to, request, ms) => host.client.timeoutNow(to, request, ms),

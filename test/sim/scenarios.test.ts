@@ -214,3 +214,50 @@ test("Callbacks: onLeaderStart/Stop and onStartFollowing arrive in order", async
   assert.deepEqual(tail, [`${leader} leaderStop`, `${leader} shutdown`]);
   await cluster.shutdownAll();
 });
+
+test("StorageError: a leader whose disk fails enters ERROR, and the group moves on", async () => {
+  const failing = new Set<string>();
+  const errors: string[] = [];
+  const cluster = new SimCluster({
+    seed: 11,
+    nodes: 3,
+    wrapLogStorage: (peer, storage) =>
+      new Proxy(storage, {
+        get(target, key, receiver) {
+          if (key === "appendEntries" && failing.has(peer)) {
+            return () => Promise.reject(new RaftError("ENOSPC", "no space left on device"));
+          }
+          const value = Reflect.get(target, key, receiver) as unknown;
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      }),
+    fsmFactory: (peer, sim) => ({
+      onApply(iter) {
+        for (const entry of iter) sim.checker.observeApply(peer, entry.index, entry.term, entry.data);
+      },
+      onError: (error) => void errors.push(`${peer} ${error.code}`),
+    }),
+  });
+  await cluster.startAll();
+  const leader = (await cluster.waitForLeader()) as string;
+  await cluster.applyAndWait(bytes("before"));
+  failing.add(leader);
+  const failed = await rejectionOf(cluster.settle(cluster.node(leader).apply(bytes("lost"))));
+  assert.ok(["ENOSPC", "EPERM"].includes(failed.code), failed.code);
+  assert.equal(cluster.node(leader).getStatus().state, "ERROR");
+  assert.deepEqual(errors, [`${leader} ENOSPC`]);
+  const later = await rejectionOf(cluster.node(leader).apply(bytes("later")));
+  assert.equal(later.code, "EPERM");
+  const next = await cluster.scheduler.runUntil(
+    () => cluster.leader() !== undefined && cluster.leader() !== leader,
+    30_000,
+  );
+  assert.ok(next, "another node leads");
+  await cluster.applyAndWait(bytes("after"));
+  // Space is back: a restart rejoins the group.
+  failing.delete(leader);
+  cluster.crash(leader);
+  await cluster.start(leader);
+  await converge(cluster);
+  await cluster.shutdownAll();
+});
