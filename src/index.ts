@@ -26,3 +26,5 @@ export {
 } from "./storage/registry.js";
 export type { RaftHost, RaftService, RaftClient } from "./rpc/transport.js";
 export { realEnv, type Env, type CancelTimer } from "./env/env.js";
+export { RaftServer } from "./rpc/raft-server.js";
+export type { RaftServerOptions, ChannelOptions, TlsOptions } from "./rpc/options.js";

@@ -69,6 +69,7 @@ export interface InstallSnapshotRequest {
   readonly uri: string;
 }
 
+/** InstallSnapshotResponse (raft.proto). */
 export interface InstallSnapshotResponse {
   readonly term: number;
   readonly success: boolean;

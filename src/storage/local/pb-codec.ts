@@ -7,13 +7,16 @@
 import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import type { ConfigurationData, HardState } from "../../core/types.js";
 
-/** braft's ConfigurationPBMeta: peers=1, old_peers=2; learners=3 and old_learners=4 are ours. */
+/**
+ * braft's ConfigurationPBMeta: peers=1, old_peers=2; learners=1000 and old_learners=1001 are ours
+ * (far above braft's numbers, as on the wire, so a future braft field cannot collide).
+ */
 export function encodeConfiguration(conf: ConfigurationData): Uint8Array {
   const w = new BinaryWriter();
   writeStrings(w, 1, conf.peers);
   writeStrings(w, 2, conf.oldPeers);
-  writeStrings(w, 3, conf.learners);
-  writeStrings(w, 4, conf.oldLearners);
+  writeStrings(w, LEARNERS_FIELD, conf.learners);
+  writeStrings(w, OLD_LEARNERS_FIELD, conf.oldLearners);
   return w.finish();
 }
 
@@ -21,7 +24,7 @@ export function encodeConfiguration(conf: ConfigurationData): Uint8Array {
 export function decodeConfiguration(bytes: Uint8Array): ConfigurationData {
   const lists: string[][] = [[], [], [], []];
   readFields(bytes, (r, field, wire) => {
-    const list = lists[field - 1];
+    const list = lists[listSlot(field)];
     if (list === undefined || wire !== WireType.LengthDelimited) return false;
     list.push(r.string());
     return true;
@@ -33,6 +36,17 @@ export function decodeConfiguration(bytes: Uint8Array): ConfigurationData {
     ...(learners.length > 0 ? { learners } : {}),
     ...(oldLearners.length > 0 ? { oldLearners } : {}),
   };
+}
+
+/** tsraft's learner fields in braft's configuration-carrying messages. */
+export const LEARNERS_FIELD = 1000;
+export const OLD_LEARNERS_FIELD = 1001;
+
+/** Slot of a peer-list field: peers, old_peers, learners, old_learners. */
+function listSlot(field: number): number {
+  if (field === LEARNERS_FIELD) return 2;
+  if (field === OLD_LEARNERS_FIELD) return 3;
+  return field === 1 || field === 2 ? field - 1 : -1;
 }
 
 /** braft's LogPBMeta { required int64 first_log_index = 1; }. */

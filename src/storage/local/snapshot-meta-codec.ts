@@ -2,11 +2,11 @@
  * braft's `__raft_snapshot_meta`: LocalSnapshotPbMeta { optional SnapshotMeta meta = 1;
  * repeated File files = 2; } with File { required string name = 1; optional LocalFileMeta meta = 2; }
  * and LocalFileMeta { optional bytes user_meta = 1; optional FileSource source = 2;
- * optional string checksum = 3; }. SnapshotMeta learners (5, 6) are tsraft's additions.
+ * optional string checksum = 3; }. SnapshotMeta learners (1000, 1001) are tsraft's additions.
  */
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import type { SnapshotFileMeta, SnapshotMeta } from "../snapshot-storage.js";
-import { readFields, toSafeNumber, writeStrings } from "./pb-codec.js";
+import { LEARNERS_FIELD, OLD_LEARNERS_FIELD, readFields, toSafeNumber, writeStrings } from "./pb-codec.js";
 
 /** The decoded meta file: the snapshot meta and its file list, in order. */
 export interface SnapshotTable {
@@ -40,6 +40,13 @@ export function decodeSnapshotTable(bytes: Uint8Array): SnapshotTable {
   return { meta, files };
 }
 
+/** Slot of a SnapshotMeta peer-list field: peers=3, old_peers=4, then our learner fields. */
+function snapshotListSlot(field: number): number {
+  if (field === LEARNERS_FIELD) return 2;
+  if (field === OLD_LEARNERS_FIELD) return 3;
+  return field === 3 || field === 4 ? field - 3 : -1;
+}
+
 /** raft.proto's SnapshotMeta. */
 export function encodeSnapshotMeta(meta: SnapshotMeta): Uint8Array {
   const w = new BinaryWriter();
@@ -47,8 +54,8 @@ export function encodeSnapshotMeta(meta: SnapshotMeta): Uint8Array {
   w.tag(2, WireType.Varint).int64(meta.lastIncludedTerm);
   writeStrings(w, 3, meta.peers);
   writeStrings(w, 4, meta.oldPeers);
-  writeStrings(w, 5, meta.learners);
-  writeStrings(w, 6, meta.oldLearners);
+  writeStrings(w, LEARNERS_FIELD, meta.learners);
+  writeStrings(w, OLD_LEARNERS_FIELD, meta.oldLearners);
   return w.finish();
 }
 
@@ -59,8 +66,8 @@ export function decodeSnapshotMeta(bytes: Uint8Array): SnapshotMeta {
   readFields(bytes, (r, field, wire) => {
     if (field === 1 && wire === WireType.Varint) index = toSafeNumber(r.int64());
     else if (field === 2 && wire === WireType.Varint) term = toSafeNumber(r.int64());
-    else if (field >= 3 && field <= 6 && wire === WireType.LengthDelimited)
-      lists[field - 3]!.push(r.string());
+    else if (wire === WireType.LengthDelimited && snapshotListSlot(field) >= 0)
+      lists[snapshotListSlot(field)]!.push(r.string());
     else return false;
     return true;
   });

@@ -1,0 +1,332 @@
+/**
+ * Maps braft's protobuf messages to the core's plain messages and back.
+ *
+ * Decoding canonicalizes every PeerId (`ip:port` and `ip:port:idx:0` become `ip:port:idx`) and
+ * turns int64 fields into numbers. AppendEntries carries entry data in the attachment, as braft
+ * does: EntryMeta i has `data_len` bytes, concatenated in entry order; entry i's index is
+ * prev_log_index + 1 + i. Decoded entry data are views into the received frame, never copies.
+ */
+import { create, toBinary } from "@bufbuild/protobuf";
+import type {
+  AppendEntriesRequest,
+  AppendEntriesResponse,
+  RequestVoteRequest,
+  RequestVoteResponse,
+  TimeoutNowRequest,
+  TimeoutNowResponse,
+} from "../core/messages.js";
+import { EMPTY_DATA, EntryType, type ConfigurationData, type LogEntry, type PeerKey } from "../core/types.js";
+import type { EntryType as PbEntryType } from "./gen/braft/enum_pb.js";
+import {
+  AppendEntriesRequestSchema,
+  AppendEntriesResponseSchema,
+  InstallSnapshotRequestSchema,
+  InstallSnapshotResponseSchema,
+  RequestVoteRequestSchema,
+  RequestVoteResponseSchema,
+  TimeoutNowRequestSchema,
+  TimeoutNowResponseSchema,
+  type EntryMeta,
+  type EntryMetaSchema,
+  type SnapshotMeta,
+} from "./gen/braft/raft_pb.js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { parsePeerId, formatPeerId } from "./peer-id.js";
+import { ProtoParseError, parseMessage, toSafeNumber } from "./proto-util.js";
+import type { InstallSnapshotRequest, InstallSnapshotResponse, SnapshotMetaData } from "./transport.js";
+
+/** An encoded request or response: the protobuf message and the attachment parts after it. */
+export interface Encoded {
+  readonly message: Uint8Array;
+  readonly attachment: readonly Uint8Array[];
+}
+
+/** A PeerId received from the wire, canonicalized; ProtoParseError when malformed. */
+export function peerFromWire(text: string, what: string): PeerKey {
+  const peer = parsePeerId(text);
+  if (peer === undefined) throw new ProtoParseError(`${what} "${text}" is not a PeerId`);
+  return formatPeerId(peer);
+}
+
+function peersFromWire(list: readonly string[], what: string): PeerKey[] {
+  return list.map((text) => peerFromWire(text, what));
+}
+
+const big = (value: number): bigint => BigInt(value);
+
+// ---- RequestVote (pre_vote and request_vote) ----
+
+/** RequestVoteRequest; `disruptLeader` becomes braft's `disrupted_leader` (see docs/wire.md). */
+export function encodeVoteRequest(r: RequestVoteRequest): Uint8Array {
+  return toBinary(
+    RequestVoteRequestSchema,
+    create(RequestVoteRequestSchema, {
+      groupId: r.groupId,
+      serverId: r.serverId,
+      peerId: r.peerId,
+      term: big(r.term),
+      lastLogTerm: big(r.lastLogTerm),
+      lastLogIndex: big(r.lastLogIndex),
+      // The core knows only that its leader stepped down for it, not which leader; braft
+      // voters then keep their lease unless it matches, which errs on the safe side.
+      ...(r.disruptLeader === true
+        ? { disruptedLeader: { peerId: "0.0.0.0:0:0", term: big(r.term - 1) } }
+        : {}),
+    }),
+  );
+}
+
+/** RequestVoteRequest from the wire; `preVote` comes from the method (pre_vote or request_vote). */
+export function decodeVoteRequest(bytes: Uint8Array, preVote: boolean): RequestVoteRequest {
+  const m = parseMessage(RequestVoteRequestSchema, bytes);
+  return {
+    groupId: m.groupId,
+    serverId: peerFromWire(m.serverId, "server_id"),
+    peerId: peerFromWire(m.peerId, "peer_id"),
+    term: toSafeNumber(m.term, "term"),
+    lastLogTerm: toSafeNumber(m.lastLogTerm, "last_log_term"),
+    lastLogIndex: toSafeNumber(m.lastLogIndex, "last_log_index"),
+    preVote,
+    disruptLeader: m.disruptedLeader !== undefined,
+  };
+}
+
+/** RequestVoteResponse; rejected_by_lease only when the core set it. */
+export function encodeVoteResponse(r: RequestVoteResponse): Uint8Array {
+  return toBinary(
+    RequestVoteResponseSchema,
+    create(RequestVoteResponseSchema, {
+      term: big(r.term),
+      granted: r.granted,
+      ...(r.rejectedByLease === undefined ? {} : { rejectedByLease: r.rejectedByLease }),
+    }),
+  );
+}
+
+/** RequestVoteResponse from the wire; disrupted and previous_term are not used. */
+export function decodeVoteResponse(bytes: Uint8Array): RequestVoteResponse {
+  const m = parseMessage(RequestVoteResponseSchema, bytes);
+  return { term: toSafeNumber(m.term, "term"), granted: m.granted, rejectedByLease: m.rejectedByLease };
+}
+
+// ---- AppendEntries ----
+
+function entryMetaOf(entry: LogEntry): MessageInitShape<typeof EntryMetaSchema> {
+  const conf = entry.conf;
+  return {
+    term: big(entry.term),
+    type: entry.type as number as PbEntryType,
+    dataLen: big(entry.data.length),
+    ...(conf === undefined ? {} : confFields(conf)),
+  };
+}
+
+function confFields(conf: ConfigurationData): {
+  peers: string[];
+  oldPeers: string[];
+  learners: string[];
+  oldLearners: string[];
+} {
+  return {
+    peers: [...conf.peers],
+    oldPeers: [...(conf.oldPeers ?? [])],
+    learners: [...(conf.learners ?? [])],
+    oldLearners: [...(conf.oldLearners ?? [])],
+  };
+}
+
+/** AppendEntriesRequest: entry metas in the message, entry data as the attachment parts. */
+export function encodeAppendEntriesRequest(r: AppendEntriesRequest): Encoded {
+  const attachment: Uint8Array[] = [];
+  for (const entry of r.entries) if (entry.data.length > 0) attachment.push(entry.data);
+  const message = toBinary(
+    AppendEntriesRequestSchema,
+    create(AppendEntriesRequestSchema, {
+      groupId: r.groupId,
+      serverId: r.serverId,
+      peerId: r.peerId,
+      term: big(r.term),
+      prevLogTerm: big(r.prevLogTerm),
+      prevLogIndex: big(r.prevLogIndex),
+      entries: r.entries.map(entryMetaOf),
+      committedIndex: big(r.committedIndex),
+    }),
+  );
+  return { message, attachment };
+}
+
+function confFromWire(m: {
+  peers: string[];
+  oldPeers: string[];
+  learners: string[];
+  oldLearners: string[];
+}): ConfigurationData {
+  return {
+    peers: peersFromWire(m.peers, "peer"),
+    ...(m.oldPeers.length > 0 ? { oldPeers: peersFromWire(m.oldPeers, "old peer") } : {}),
+    ...(m.learners.length > 0 ? { learners: peersFromWire(m.learners, "learner") } : {}),
+    ...(m.oldLearners.length > 0 ? { oldLearners: peersFromWire(m.oldLearners, "old learner") } : {}),
+  };
+}
+
+function entryFromWire(meta: EntryMeta, index: number, data: Uint8Array): LogEntry {
+  const type = meta.type as number;
+  const known = type === EntryType.NO_OP || type === EntryType.DATA || type === EntryType.CONFIGURATION;
+  return {
+    index,
+    term: toSafeNumber(meta.term, "entry term"),
+    // braft skips entries of unknown type but still counts their index; the core sees UNKNOWN.
+    type: known ? (type as EntryType) : EntryType.UNKNOWN,
+    data,
+    ...(type === EntryType.CONFIGURATION ? { conf: confFromWire(meta) } : {}),
+  };
+}
+
+/** Decodes an AppendEntriesRequest, slicing each entry's data out of `attachment`. */
+export function decodeAppendEntriesRequest(bytes: Uint8Array, attachment: Uint8Array): AppendEntriesRequest {
+  const m = parseMessage(AppendEntriesRequestSchema, bytes);
+  const prevLogIndex = toSafeNumber(m.prevLogIndex, "prev_log_index");
+  const entries: LogEntry[] = [];
+  let offset = 0;
+  for (const [i, meta] of m.entries.entries()) {
+    const dataLen = toSafeNumber(meta.dataLen, "data_len");
+    if (dataLen < 0 || offset + dataLen > attachment.length) {
+      throw new ProtoParseError(
+        `entry data_len ${dataLen} overruns the ${attachment.length}-byte attachment`,
+      );
+    }
+    const data = dataLen === 0 ? EMPTY_DATA : attachment.subarray(offset, offset + dataLen);
+    offset += dataLen;
+    entries.push(entryFromWire(meta, prevLogIndex + 1 + i, data));
+  }
+  return {
+    groupId: m.groupId,
+    serverId: peerFromWire(m.serverId, "server_id"),
+    peerId: peerFromWire(m.peerId, "peer_id"),
+    term: toSafeNumber(m.term, "term"),
+    prevLogTerm: toSafeNumber(m.prevLogTerm, "prev_log_term"),
+    prevLogIndex,
+    entries,
+    committedIndex: toSafeNumber(m.committedIndex, "committed_index"),
+  };
+}
+
+/** AppendEntriesResponse; last_log_index is always sent, as braft does on failures and heartbeats. */
+export function encodeAppendEntriesResponse(r: AppendEntriesResponse): Uint8Array {
+  return toBinary(
+    AppendEntriesResponseSchema,
+    create(AppendEntriesResponseSchema, {
+      term: big(r.term),
+      success: r.success,
+      lastLogIndex: big(r.lastLogIndex),
+      ...(r.readonly === undefined ? {} : { readonly: r.readonly }),
+    }),
+  );
+}
+
+/** A missing last_log_index decodes as 0: the leader then probes from the start, which is safe. */
+export function decodeAppendEntriesResponse(bytes: Uint8Array): AppendEntriesResponse {
+  const m = parseMessage(AppendEntriesResponseSchema, bytes);
+  return {
+    term: toSafeNumber(m.term, "term"),
+    success: m.success,
+    lastLogIndex: toSafeNumber(m.lastLogIndex, "last_log_index"),
+    readonly: m.readonly,
+  };
+}
+
+// ---- TimeoutNow ----
+
+/** TimeoutNowRequest; old_leader_stepped_down (field 5) is not sent. */
+export function encodeTimeoutNowRequest(r: TimeoutNowRequest): Uint8Array {
+  return toBinary(
+    TimeoutNowRequestSchema,
+    create(TimeoutNowRequestSchema, {
+      groupId: r.groupId,
+      serverId: r.serverId,
+      peerId: r.peerId,
+      term: big(r.term),
+    }),
+  );
+}
+
+/** TimeoutNowRequest from the wire. */
+export function decodeTimeoutNowRequest(bytes: Uint8Array): TimeoutNowRequest {
+  const m = parseMessage(TimeoutNowRequestSchema, bytes);
+  return {
+    groupId: m.groupId,
+    serverId: peerFromWire(m.serverId, "server_id"),
+    peerId: peerFromWire(m.peerId, "peer_id"),
+    term: toSafeNumber(m.term, "term"),
+  };
+}
+
+/** TimeoutNowResponse. */
+export function encodeTimeoutNowResponse(r: TimeoutNowResponse): Uint8Array {
+  return toBinary(
+    TimeoutNowResponseSchema,
+    create(TimeoutNowResponseSchema, { term: big(r.term), success: r.success }),
+  );
+}
+
+/** TimeoutNowResponse from the wire. */
+export function decodeTimeoutNowResponse(bytes: Uint8Array): TimeoutNowResponse {
+  const m = parseMessage(TimeoutNowResponseSchema, bytes);
+  return { term: toSafeNumber(m.term, "term"), success: m.success };
+}
+
+// ---- InstallSnapshot ----
+
+function snapshotMetaFromWire(m: SnapshotMeta): SnapshotMetaData {
+  return {
+    lastIncludedIndex: toSafeNumber(m.lastIncludedIndex, "last_included_index"),
+    lastIncludedTerm: toSafeNumber(m.lastIncludedTerm, "last_included_term"),
+    conf: confFromWire(m),
+  };
+}
+
+/** InstallSnapshotRequest with its SnapshotMeta. */
+export function encodeInstallSnapshotRequest(r: InstallSnapshotRequest): Uint8Array {
+  return toBinary(
+    InstallSnapshotRequestSchema,
+    create(InstallSnapshotRequestSchema, {
+      groupId: r.groupId,
+      serverId: r.serverId,
+      peerId: r.peerId,
+      term: big(r.term),
+      meta: {
+        lastIncludedIndex: big(r.meta.lastIncludedIndex),
+        lastIncludedTerm: big(r.meta.lastIncludedTerm),
+        ...confFields(r.meta.conf),
+      },
+      uri: r.uri,
+    }),
+  );
+}
+
+/** InstallSnapshotRequest from the wire. */
+export function decodeInstallSnapshotRequest(bytes: Uint8Array): InstallSnapshotRequest {
+  const m = parseMessage(InstallSnapshotRequestSchema, bytes);
+  return {
+    groupId: m.groupId,
+    serverId: peerFromWire(m.serverId, "server_id"),
+    peerId: peerFromWire(m.peerId, "peer_id"),
+    term: toSafeNumber(m.term, "term"),
+    meta: snapshotMetaFromWire(m.meta as SnapshotMeta),
+    uri: m.uri,
+  };
+}
+
+/** InstallSnapshotResponse. */
+export function encodeInstallSnapshotResponse(r: InstallSnapshotResponse): Uint8Array {
+  return toBinary(
+    InstallSnapshotResponseSchema,
+    create(InstallSnapshotResponseSchema, { term: big(r.term), success: r.success }),
+  );
+}
+
+/** InstallSnapshotResponse from the wire. */
+export function decodeInstallSnapshotResponse(bytes: Uint8Array): InstallSnapshotResponse {
+  const m = parseMessage(InstallSnapshotResponseSchema, bytes);
+  return { term: toSafeNumber(m.term, "term"), success: m.success };
+}

@@ -1,0 +1,19 @@
+/**
+ * The rpc layer: brpc's baidu_std protocol with braft's services. RaftServer is the public
+ * entry; the rest is exported for tools (the CLI), the node shell and tests.
+ */
+export { RaftServer } from "./raft-server.js";
+export type { ChannelOptions, RaftServerOptions, TlsOptions, Pem } from "./options.js";
+export { RpcDefaults } from "./options.js";
+export { Channel, type CallOptions, type CallResult } from "./channel.js";
+export { ChannelPool } from "./channel-pool.js";
+export { RaftRpcClient } from "./raft-client.js";
+export { callMethod, type TypedResult } from "./typed-call.js";
+export type { CallContext, RawMethodHandler, ServiceImpl } from "./service-registry.js";
+export type { HttpHandler } from "./http-front.js";
+export type { Attachment } from "./baidu-std.js";
+export { FrameError, FrameParser, DEFAULT_MAX_BODY_BYTES, HEADER_BYTES } from "./frame.js";
+export { canonicalPeerKey, parsePeerId, endpointOfPeer, type ParsedPeerId } from "./peer-id.js";
+export { BrpcErrno, errorFromWire } from "./rpc-errors.js";
+export { RAFT_SERVICE_NAME } from "./raft-service-router.js";
+export type * from "./transport.js";

@@ -1,0 +1,79 @@
+/** Options of RaftServer and of the channels it dials, with their bounds and why. */
+
+/** PEM material as node:tls takes it. */
+export type Pem = string | Buffer;
+
+/**
+ * TLS for the server and for the channels it dials. The same key and certificate serve both
+ * roles, so with `requireClientCert` every peer authenticates every other (mutual TLS).
+ */
+export interface TlsOptions {
+  readonly key: Pem;
+  readonly cert: Pem;
+  /** CAs that sign peers' certificates; Node's root store when absent. */
+  readonly ca?: Pem | readonly Pem[] | undefined;
+  /** Server: ask for a client certificate and refuse connections without a valid one. */
+  readonly requireClientCert?: boolean | undefined;
+  /** Channels: check the server certificate's name against the host dialed (default true). */
+  readonly checkServerName?: boolean | undefined;
+  /** Channels: the name to check instead of the host dialed (TLS SNI too). */
+  readonly serverName?: string | undefined;
+}
+
+/** How channels to remote endpoints behave. */
+export interface ChannelOptions {
+  /** Gives up a connect (TCP and TLS handshake) after this long; brpc/braft use 200 ms. */
+  readonly connectTimeoutMs?: number | undefined;
+  /** First wait after a failed connect; doubles per failure up to `reconnectBackoffMaxMs`. */
+  readonly reconnectBackoffMinMs?: number | undefined;
+  readonly reconnectBackoffMaxMs?: number | undefined;
+  /** The largest response body accepted. */
+  readonly maxBodyBytes?: number | undefined;
+  /**
+   * Calls fail with EBUSY (brpc's EOVERCROWDED) while this many bytes wait to be written:
+   * a peer that stopped reading must not make this process buffer without bound.
+   */
+  readonly maxPendingWriteBytes?: number | undefined;
+  /**
+   * Maps a peer's `ip:port` to the address actually dialed (`host:port`). Consulted at every
+   * connect, so a test can route a peer through a fault-injecting proxy.
+   */
+  readonly resolveAddress?: ((endpoint: string) => string) | undefined;
+  readonly tls?: TlsOptions | undefined;
+}
+
+/** Options of {@link RaftServer}. */
+export interface RaftServerOptions {
+  /** Largest frame body accepted (brpc's -max_body_size); beyond it the connection is closed. */
+  readonly maxBodyBytes?: number | undefined;
+  /**
+   * Requests a connection may have in flight; more are refused with ELIMIT (mapped to EBUSY)
+   * instead of queued, so one client cannot make the server buffer without bound.
+   */
+  readonly maxInflightPerConnection?: number | undefined;
+  /** Closes connections with nothing in flight and no traffic for this long; 0 disables. */
+  readonly idleTimeoutMs?: number | undefined;
+  /** Stops reading from a connection while this many response bytes wait to be written. */
+  readonly maxPendingWriteBytes?: number | undefined;
+  /** TLS for every connection to this server (HTTP included) and for its channels. */
+  readonly tls?: TlsOptions | undefined;
+  /** Options of the channels the server's `client` dials; `tls` defaults to the server's. */
+  readonly channel?: ChannelOptions | undefined;
+  /** Shorthand for `channel.resolveAddress`. */
+  readonly resolveAddress?: ((endpoint: string) => string) | undefined;
+  /**
+   * Told about each connection closed for a protocol violation (bad magic, oversized frame,
+   * unparsable meta). Nothing is logged otherwise: a port scanner must not flood the log.
+   */
+  readonly onConnectionError?: ((err: Error, remoteAddress: string) => void) | undefined;
+}
+
+/** Defaults, named so the tests and docs can refer to them. */
+export const RpcDefaults = {
+  connectTimeoutMs: 1000,
+  reconnectBackoffMinMs: 10,
+  reconnectBackoffMaxMs: 1000,
+  maxPendingWriteBytes: 64 * 1024 * 1024,
+  maxInflightPerConnection: 4096,
+  idleTimeoutMs: 10 * 60 * 1000,
+} as const;

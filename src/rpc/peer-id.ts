@@ -1,0 +1,75 @@
+/**
+ * PeerId strings on the wire. braft writes `ip:port:idx` (newer versions `ip:port:idx:role`);
+ * the core keys peers by the canonical `ip:port:idx`. Parsing here accepts every form braft
+ * accepts (2 to 4 fields) so a braft peer's ids route to the right node.
+ */
+import { RaftError } from "../core/errors.js";
+import type { PeerKey } from "../core/types.js";
+
+/** A parsed PeerId. `role` is braft's Role: 0 replica, 1 witness. */
+export interface ParsedPeerId {
+  readonly host: string;
+  readonly port: number;
+  readonly idx: number;
+  readonly role: number;
+}
+
+const MAX_PORT = 65535;
+
+function parseUint(text: string, max: number): number | undefined {
+  if (!/^\d{1,10}$/.test(text)) return undefined;
+  const value = Number(text);
+  return value <= max ? value : undefined;
+}
+
+/** Parses `ip:port[:idx[:role]]`; undefined when malformed (braft's parse() returning -1). */
+export function parsePeerId(text: string): ParsedPeerId | undefined {
+  const parts = text.split(":");
+  if (parts.length < 2 || parts.length > 4) return undefined;
+  const [host = "", portText = "", idxText = "0", roleText = "0"] = parts;
+  const port = parseUint(portText, MAX_PORT);
+  const idx = parseUint(idxText, 0x7fffffff);
+  const role = parseUint(roleText, 1);
+  if (host === "" || port === undefined || idx === undefined || role === undefined) return undefined;
+  return { host, port, idx, role };
+}
+
+/**
+ * The canonical key of a PeerId string: `ip:port:idx`, plus `:1` for a witness so the role is
+ * not lost. Throws EINVAL for a malformed id.
+ */
+export function canonicalPeerKey(text: string): PeerKey {
+  const peer = parsePeerId(text);
+  if (peer === undefined) throw new RaftError("EINVAL", `invalid PeerId "${text}"`);
+  return formatPeerId(peer);
+}
+
+/** Formats a parsed PeerId the way {@link canonicalPeerKey} does. */
+export function formatPeerId(peer: ParsedPeerId): PeerKey {
+  const base = `${peer.host}:${peer.port}:${peer.idx}`;
+  return peer.role === 0 ? base : `${base}:${peer.role}`;
+}
+
+/** The key a node registers under: `ip:port:idx` without the role, so both forms route alike. */
+export function routingKey(peer: ParsedPeerId): string {
+  return `${peer.host}:${peer.port}:${peer.idx}`;
+}
+
+/** The `ip:port` endpoint of a PeerId; the one TCP connection to it serves every group. */
+export function endpointOfPeer(text: string): string {
+  const peer = parsePeerId(text);
+  if (peer === undefined) throw new RaftError("EINVAL", `invalid PeerId "${text}"`);
+  return `${peer.host}:${peer.port}`;
+}
+
+/** Splits `host:port` (or `[v6]:port`) for net.connect. */
+export function splitEndpoint(endpoint: string): { host: string; port: number } {
+  const colon = endpoint.lastIndexOf(":");
+  const port = parseUint(endpoint.slice(colon + 1), MAX_PORT);
+  let host = endpoint.slice(0, colon);
+  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
+  if (colon <= 0 || port === undefined || host === "") {
+    throw new RaftError("EINVAL", `invalid endpoint "${endpoint}"`);
+  }
+  return { host, port };
+}

@@ -1,0 +1,232 @@
+/**
+ * RaftServer: one port for the raft RPCs of every group this process hosts, the user's own
+ * baidu_std services, and HTTP (sniffed from the first bytes, as brpc does). It is the
+ * RaftHost a RaftNode takes as NodeOptions.server.
+ */
+import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
+import { RaftError } from "../core/errors.js";
+import type { PeerKey } from "../core/types.js";
+import { DEFAULT_MAX_BODY_BYTES, startsWithMagic } from "./frame.js";
+import { ChannelPool } from "./channel-pool.js";
+import { HttpFront, type HttpHandler } from "./http-front.js";
+import { RpcDefaults, type ChannelOptions, type RaftServerOptions } from "./options.js";
+import { splitEndpoint } from "./peer-id.js";
+import { RaftRpcClient } from "./raft-client.js";
+import { NodeDirectory, addRaftService } from "./raft-service-router.js";
+import { ServerConnection, type ConnectionConfig } from "./server-connection.js";
+import { ServiceRegistry, type RawMethodHandler, type ServiceImpl } from "./service-registry.js";
+import type { DescService } from "@bufbuild/protobuf";
+import type { RaftClient, RaftHost, RaftService } from "./transport.js";
+
+/** First bytes of the HTTP methods brpc recognizes; four bytes decide the protocol. */
+const HTTP_PREFIXES = ["GET ", "POST", "PUT ", "HEAD", "DELE", "OPTI", "PATC", "TRAC", "CONN"];
+
+type Sniffed = "baidu_std" | "http" | "unknown";
+
+function sniff(bytes: Buffer): Sniffed {
+  if (startsWithMagic(bytes)) return "baidu_std";
+  const head = bytes.subarray(0, 4).toString("latin1");
+  return HTTP_PREFIXES.includes(head) ? "http" : "unknown";
+}
+
+/** One port for raft RPCs of many groups, user services and HTTP (braft's brpc::Server). */
+export class RaftServer implements RaftHost {
+  private readonly registry = new ServiceRegistry();
+  private readonly directory = new NodeDirectory();
+  private readonly http: HttpFront;
+  private readonly pool: ChannelPool;
+  private readonly connection: ConnectionConfig;
+  private readonly sockets = new Set<Socket>();
+  private listener: Server | undefined;
+  private state: "new" | "starting" | "running" | "stopped" = "new";
+  private boundAddress = "";
+
+  /** The client a node uses to reach its peers; shares this server's channels. */
+  readonly client: RaftClient;
+
+  constructor(private readonly options: RaftServerOptions = {}) {
+    const idleTimeoutMs = options.idleTimeoutMs ?? RpcDefaults.idleTimeoutMs;
+    this.connection = {
+      registry: this.registry,
+      maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+      maxInflight: options.maxInflightPerConnection ?? RpcDefaults.maxInflightPerConnection,
+      idleTimeoutMs,
+      maxPendingWriteBytes: options.maxPendingWriteBytes ?? RpcDefaults.maxPendingWriteBytes,
+      onProtocolError: (err, remoteAddress) => {
+        try {
+          options.onConnectionError?.(err, remoteAddress);
+        } catch {
+          // A failing hook must not take the server down with it.
+        }
+      },
+    };
+    this.http = new HttpFront(idleTimeoutMs);
+    this.pool = new ChannelPool(channelOptionsOf(options));
+    this.client = new RaftRpcClient(this.pool);
+    addRaftService(this.registry, this.directory);
+  }
+
+  /** `ip:port` the server listens on (the real port when started on port 0); "" before start. */
+  get address(): string {
+    return this.boundAddress;
+  }
+
+  /** The channels this server dials, one per remote endpoint (for CLI and user calls too). */
+  get channels(): ChannelPool {
+    return this.pool;
+  }
+
+  /**
+   * Listens on `"ip:port"`, or, given a bare port, on every interface (`0.0.0.0`), as brpc's
+   * `Server::Start(int port)`. Port 0 picks a free port; `address` then tells which. Rejects
+   * with EINVAL when started twice and with EIO when it cannot bind (e.g. the port is taken).
+   */
+  async start(addr: string | number): Promise<void> {
+    if (this.state !== "new") throw new RaftError("EINVAL", `RaftServer cannot start: it is ${this.state}`);
+    this.state = "starting";
+    const { host, port } = typeof addr === "number" ? { host: "0.0.0.0", port: addr } : splitEndpoint(addr);
+    const listener = this.createListener();
+    this.listener = listener;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        listener.once("error", reject);
+        listener.listen({ host, port }, () => {
+          listener.off("error", reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      this.state = "stopped";
+      throw new RaftError("EIO", `cannot listen on ${host}:${port}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    if (this.state !== "starting") {
+      listener.close();
+      throw new RaftError("ESHUTDOWN", "RaftServer stopped while starting");
+    }
+    listener.on("error", () => undefined);
+    const bound = listener.address() as AddressInfo;
+    this.boundAddress = `${bound.family === "IPv6" ? `[${bound.address}]` : bound.address}:${bound.port}`;
+    this.state = "running";
+  }
+
+  /** Closes the port, every connection and every channel. Idempotent; resolves once closed. */
+  async stop(): Promise<void> {
+    if (this.state === "stopped") return;
+    this.state = "stopped";
+    this.pool.close();
+    this.http.close();
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+    const listener = this.listener;
+    if (listener === undefined || !listener.listening) return;
+    await new Promise<void>((resolve) => listener.close(() => resolve()));
+  }
+
+  /** Routes RaftService requests for (groupId, peerId) to `service`; EEXIST if taken. */
+  registerNode(groupId: string, peerId: PeerKey, service: RaftService): void {
+    this.directory.register(groupId, peerId, service);
+  }
+
+  /** Stops routing to the node; its peers then get braft's ENOENT. */
+  unregisterNode(groupId: string, peerId: PeerKey): void {
+    this.directory.unregister(groupId, peerId);
+  }
+
+  /** The groups with a node registered here. */
+  groupIds(): string[] {
+    return this.directory.groupIds();
+  }
+
+  /** Serves a generated service (e.g. braft's CliService) on this port; EEXIST per duplicate method. */
+  addService<S extends DescService>(service: S, impl: ServiceImpl<S>): void {
+    this.registry.addService(service, impl);
+  }
+
+  /** Serves one method on raw bytes (brpc-style services without generated code). */
+  addMethod(service: string, method: string, handler: RawMethodHandler): void {
+    this.registry.addMethod(service, method, handler);
+  }
+
+  /** Serves HTTP requests under `path` on this port (status pages). */
+  addHttpRoute(path: string, handler: HttpHandler): void {
+    this.http.addRoute(path, handler);
+  }
+
+  private createListener(): Server {
+    const tls = this.options.tls;
+    if (tls === undefined) return createNetServer((socket) => this.accept(socket));
+    const server = createTlsServer(
+      {
+        key: tls.key,
+        cert: tls.cert,
+        ...(tls.ca === undefined ? {} : { ca: tls.ca as string | Buffer | (string | Buffer)[] }),
+        requestCert: tls.requireClientCert === true,
+        rejectUnauthorized: tls.requireClientCert === true,
+        handshakeTimeout: RpcDefaults.connectTimeoutMs * 10,
+      },
+      (socket) => this.accept(socket),
+    );
+    // A failed handshake is that client's problem; the server carries on.
+    server.on("tlsClientError", (err, socket) => {
+      this.connection.onProtocolError(err, `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`);
+    });
+    return server;
+  }
+
+  private accept(socket: Socket): void {
+    if (this.state !== "running") {
+      socket.destroy();
+      return;
+    }
+    this.sockets.add(socket);
+    socket.on("close", () => this.sockets.delete(socket));
+    socket.on("error", () => undefined); // 'close' follows; nothing else to clean up.
+    this.sniffProtocol(socket);
+  }
+
+  /** Reads until four bytes decide the protocol, then hands the connection over. */
+  private sniffProtocol(socket: Socket): void {
+    let head: Buffer = Buffer.alloc(0);
+    const idleTimeoutMs = this.connection.idleTimeoutMs;
+    const onTimeout = (): void => void socket.destroy();
+    if (idleTimeoutMs > 0) socket.setTimeout(idleTimeoutMs, onTimeout);
+    const onData = (chunk: Buffer): void => {
+      head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+      if (head.length < 4) return;
+      socket.off("data", onData);
+      socket.off("timeout", onTimeout);
+      socket.setTimeout(0);
+      socket.pause();
+      this.handOver(socket, head);
+    };
+    socket.on("data", onData);
+  }
+
+  private handOver(socket: Socket, head: Buffer): void {
+    const protocol = sniff(head);
+    if (protocol === "baidu_std") {
+      new ServerConnection(socket, this.connection).start(head);
+    } else if (protocol === "http") {
+      this.http.accept(socket, head);
+    } else {
+      const remote = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
+      const err = new Error(`unknown protocol (first bytes ${head.subarray(0, 4).toString("hex")})`);
+      this.connection.onProtocolError(err, remote);
+      socket.destroy();
+    }
+  }
+}
+
+function channelOptionsOf(options: RaftServerOptions): ChannelOptions {
+  const channel = options.channel ?? {};
+  return {
+    ...channel,
+    ...(channel.tls === undefined && options.tls !== undefined ? { tls: options.tls } : {}),
+    ...(channel.resolveAddress === undefined && options.resolveAddress !== undefined
+      ? { resolveAddress: options.resolveAddress }
+      : {}),
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * Error codes on the wire and their mapping to RaftError.
+ *
+ * A failed call's RpcResponseMeta carries an errno: braft's (POSIX or 10001+) when a node
+ * refused, or one of brpc's own (1001+) when the framework did. Every failure reaches the caller
+ * as a RaftError; brpc's codes, which RaftError does not name, map to the nearest braft code and
+ * keep the original number in the message ("[brpc ENOSERVICE 1001] ...").
+ */
+import { RaftError, errorCodeOf, type ErrorCode } from "../core/errors.js";
+
+/** brpc's errno.proto codes that tsraft sends or understands. */
+export const BrpcErrno = {
+  ENOSERVICE: 1001,
+  ENOMETHOD: 1002,
+  EREQUEST: 1003,
+  ERPCAUTH: 1004,
+  ERPCTIMEDOUT: 1008,
+  EFAILEDSOCKET: 1009,
+  EOVERCROWDED: 1011,
+  EEOF: 1014,
+  ESSL: 1016,
+  EINTERNAL: 2001,
+  ERESPONSE: 2002,
+  ELOGOFF: 2003,
+  ELIMIT: 2004,
+  ECLOSE: 2005,
+} as const;
+
+const brpcNames = new Map<number, string>(Object.entries(BrpcErrno).map(([name, code]) => [code, name]));
+
+/** What a brpc code means to a tsraft caller. */
+const brpcToRaft: Readonly<Record<number, ErrorCode>> = {
+  [BrpcErrno.ENOSERVICE]: "ENOSYS",
+  [BrpcErrno.ENOMETHOD]: "ENOSYS",
+  [BrpcErrno.EREQUEST]: "EINVAL",
+  [BrpcErrno.ERPCAUTH]: "EACCES",
+  [BrpcErrno.ERPCTIMEDOUT]: "ERAFTTIMEDOUT",
+  [BrpcErrno.EFAILEDSOCKET]: "EHOSTUNREACH",
+  [BrpcErrno.EOVERCROWDED]: "EBUSY",
+  [BrpcErrno.EEOF]: "EHOSTUNREACH",
+  [BrpcErrno.ESSL]: "EHOSTUNREACH",
+  [BrpcErrno.ELOGOFF]: "ESHUTDOWN",
+  [BrpcErrno.ELIMIT]: "EBUSY",
+  [BrpcErrno.ECLOSE]: "EHOSTUNREACH",
+};
+
+/** The RaftError for an error code and text received in a response meta. */
+export function errorFromWire(errno: number, text: string): RaftError {
+  const known = errorCodeOf(errno);
+  if (known !== undefined) return new RaftError(known, text);
+  const brpcName = brpcNames.get(errno);
+  const code = brpcToRaft[errno] ?? "EIO";
+  return new RaftError(code, `[${brpcName === undefined ? "errno" : `brpc ${brpcName}`} ${errno}] ${text}`);
+}
+
+/** The error code and text to send for a handler failure (brpc's SetFailed). */
+export function errorToWire(err: unknown): { code: number; text: string } {
+  if (RaftError.is(err)) return { code: err.errno, text: err.message };
+  const text = err instanceof Error ? err.message : String(err);
+  return { code: BrpcErrno.EINTERNAL, text: text === "" ? "internal error" : text };
+}
+
+/** A RaftError for a call that failed before or without a response. */
+export function transportError(code: ErrorCode, message: string, cause?: unknown): RaftError {
+  return new RaftError(code, message, cause === undefined ? {} : { cause });
+}
