@@ -245,7 +245,10 @@ test("Figure 8: a prior-term entry on a quorum is not committed until a current-
   assert.equal(s1.role, "leader");
   assert.equal(s1.term, 3);
   cluster.advance(300);
-  assert.ok(["s2", "s3"].every((peer) => (s1.progress.get(peer)?.matchIndex ?? 0) >= 2), "index 2 is on a quorum");
+  assert.ok(
+    ["s2", "s3"].every((peer) => (s1.progress.get(peer)?.matchIndex ?? 0) >= 2),
+    "index 2 is on a quorum",
+  );
   assert.equal(s1.commitIndex, 1, "index 2 (term 1) must not commit by counting replicas");
   // Once the current-term entry reaches a quorum, both commit.
   cluster.drop = () => false;
