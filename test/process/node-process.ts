@@ -1,0 +1,79 @@
+/**
+ * A tsraft server process for the real-process tests: one RaftServer on `--port`, one RaftNode per
+ * group in `--groups`, local:// storage under `--data`. It serves a small test service on the same
+ * port: `apply` (body: "<group>\n<value>") and `dump` (body: "<group>"), answering in JSON.
+ * Prints "READY <port>" once every node is up.
+ */
+import { parseArgs } from "node:util";
+import { RaftError, RaftNode, RaftServer, type Iterator, type StateMachine } from "../../src/index.js";
+
+const { values } = parseArgs({
+  options: {
+    port: { type: "string" },
+    peers: { type: "string" },
+    groups: { type: "string", default: "g1" },
+    data: { type: "string" },
+    "election-ms": { type: "string", default: "300" },
+  },
+});
+
+class Recorder implements StateMachine {
+  readonly applied: string[] = [];
+  onApply(iter: Iterator): void {
+    for (const entry of iter) {
+      this.applied.push(new TextDecoder().decode(entry.data));
+      entry.done?.setResult?.(this.applied.length);
+    }
+  }
+}
+
+const encoder = new TextEncoder();
+const reply = (value: unknown): Uint8Array => encoder.encode(JSON.stringify(value));
+
+async function main(): Promise<void> {
+  const port = Number(values.port);
+  const server = new RaftServer();
+  await server.start(`127.0.0.1:${port}`);
+  const members = new Map<string, { node: RaftNode; fsm: Recorder }>();
+  for (const group of (values.groups ?? "g1").split(",")) {
+    const fsm = new Recorder();
+    const node = new RaftNode(group, `127.0.0.1:${port}:0`);
+    await node.init({
+      fsm,
+      server,
+      initialConf: values.peers,
+      electionTimeoutMs: Number(values["election-ms"]),
+      logUri: `local://${values.data}/${group}/log`,
+      raftMetaUri: `local://${values.data}/${group}/raft_meta`,
+    });
+    members.set(group, { node, fsm });
+  }
+  const memberOf = (group: string) => {
+    const member = members.get(group);
+    if (member === undefined) throw new RaftError("ENOENT", `no group ${group}`);
+    return member;
+  };
+  server.addMethod("tsraft.test.TestService", "apply", async (body) => {
+    const [group = "", value = ""] = new TextDecoder().decode(body).split("\n");
+    try {
+      const result = await memberOf(group).node.apply(encoder.encode(value));
+      return reply({ ok: true, index: result.index });
+    } catch (error) {
+      const e = error as RaftError;
+      return reply({ ok: false, code: e.code, leaderId: e.leaderId ?? null });
+    }
+  });
+  server.addMethod("tsraft.test.TestService", "dump", (body) => {
+    const { node, fsm } = memberOf(new TextDecoder().decode(body));
+    const status = node.getStatus();
+    return reply({ applied: fsm.applied, leader: status.leaderId, state: status.state, term: status.term });
+  });
+  process.on("SIGTERM", () => {
+    void Promise.all([...members.values()].map((m) => m.node.shutdown()))
+      .then(() => server.stop())
+      .then(() => process.exit(0));
+  });
+  console.log(`READY ${port}`);
+}
+
+await main();

@@ -1,0 +1,146 @@
+/**
+ * Drives tsraft server processes (node-process.ts) from a test: start, SIGKILL, restart, and calls
+ * to their test service over baidu_std. Waits poll with deadlines; nothing sleeps and hopes.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { Channel } from "../../src/rpc/channel.js";
+
+const script = join(process.cwd(), "dist", "test", "process", "node-process.js");
+
+/** Free loopback ports, found by binding port 0 and releasing it. */
+export async function freePorts(count: number): Promise<number[]> {
+  const ports: number[] = [];
+  while (ports.length < count) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = createServer();
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => {
+        const address = server.address();
+        server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
+      });
+    });
+    if (!ports.includes(port)) ports.push(port);
+  }
+  return ports;
+}
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export interface Dump {
+  readonly applied: string[];
+  readonly leader: string;
+  readonly state: string;
+  readonly term: number;
+}
+
+export type ApplyReply = { ok: true; index: number } | { ok: false; code: string; leaderId: string | null };
+
+export class ProcessCluster {
+  private readonly children = new Map<number, ChildProcess>();
+  private readonly channels = new Map<number, Channel>();
+
+  constructor(
+    readonly ports: readonly number[],
+    readonly groups: readonly string[],
+    private readonly dataDir: string,
+  ) {}
+
+  get peers(): string[] {
+    return this.ports.map((port) => `127.0.0.1:${port}:0`);
+  }
+
+  async start(port: number): Promise<void> {
+    const args = [
+      script,
+      "--port",
+      String(port),
+      "--peers",
+      this.peers.join(","),
+      "--groups",
+      this.groups.join(","),
+      "--data",
+      join(this.dataDir, String(port)),
+    ];
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+    this.children.set(port, child);
+    await new Promise<void>((resolve, reject) => {
+      let output = "";
+      child.stdout?.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes("READY")) resolve();
+      });
+      child.once("exit", (code) => reject(new Error(`node on ${port} exited with ${code} before READY`)));
+    });
+  }
+
+  async startAll(): Promise<void> {
+    await Promise.all(this.ports.map((port) => this.start(port)));
+  }
+
+  /** kill -9, and wait until the process is gone. */
+  async kill(port: number): Promise<void> {
+    const child = this.children.get(port);
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGKILL");
+    await exited;
+    this.children.delete(port);
+  }
+
+  running(): number[] {
+    return [...this.children.keys()];
+  }
+
+  async call(port: number, method: string, body: string, timeoutMs = 3000): Promise<unknown> {
+    let channel = this.channels.get(port);
+    if (channel === undefined) {
+      channel = new Channel(`127.0.0.1:${port}`, { reconnectBackoffMinMs: 10, reconnectBackoffMaxMs: 100 });
+      this.channels.set(port, channel);
+    }
+    const result = await channel.call("tsraft.test.TestService", method, new TextEncoder().encode(body), {
+      timeoutMs,
+    });
+    return JSON.parse(new TextDecoder().decode(result.message)) as unknown;
+  }
+
+  dump(port: number, group: string): Promise<Dump> {
+    return this.call(port, "dump", group) as Promise<Dump>;
+  }
+
+  /** Applies through the group's leader, following redirects; undefined if nobody accepted it. */
+  async apply(group: string, value: string): Promise<number | undefined> {
+    let target = this.running()[0];
+    for (let hop = 0; hop < 6 && target !== undefined; hop++) {
+      const reply = (await this.call(target, "apply", `${group}\n${value}`).catch(() => undefined)) as
+        ApplyReply | undefined;
+      if (reply?.ok === true) return reply.index;
+      const leaderPort =
+        reply?.ok === false && reply.leaderId !== null ? Number(reply.leaderId.split(":")[1]) : undefined;
+      const running = this.running();
+      target =
+        leaderPort !== undefined && running.includes(leaderPort)
+          ? leaderPort
+          : running[(hop + 1) % running.length];
+    }
+    return undefined;
+  }
+
+  async stopAll(): Promise<void> {
+    for (const channel of this.channels.values()) channel.close();
+    await Promise.all(this.running().map((port) => this.kill(port)));
+  }
+}
