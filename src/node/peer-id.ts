@@ -1,8 +1,7 @@
 /** braft's PeerId (`ip:port:idx`) and Configuration, the public forms users pass around. */
 import { RaftError } from "../core/errors.js";
+import { formatPeerId, parsePeerId } from "../core/peer-id.js";
 import type { PeerKey } from "../core/types.js";
-
-const ROLE_NAMES = ["replica", "witness"] as const;
 
 /** A peer of a replication group: an endpoint plus an index telling apart nodes on one port. */
 export class PeerId {
@@ -10,29 +9,26 @@ export class PeerId {
    * @param ip   host address, e.g. "127.0.0.1"
    * @param port TCP port of the RaftServer carrying the peer
    * @param idx  index among the peers sharing that endpoint (braft's idx), 0 by default
+   * @param role braft's role: 0 a replica, 1 a witness
    */
   constructor(
     readonly ip: string,
     readonly port: number,
     readonly idx = 0,
+    readonly role = 0,
   ) {
     if (ip.length === 0) throw new RaftError("EINVAL", "peer id needs an ip");
     if (!Number.isInteger(port) || port < 0 || port > 65535)
       throw new RaftError("EINVAL", `bad port ${port}`);
     if (!Number.isInteger(idx) || idx < 0) throw new RaftError("EINVAL", `bad peer index ${idx}`);
+    if (role !== 0 && role !== 1) throw new RaftError("EINVAL", `bad peer role ${role}`);
   }
 
-  /** Parses `ip:port[:idx[:role]]`, braft's textual form; role is accepted and ignored. */
+  /** Parses `ip:port[:idx[:role]]`, braft's textual form. */
   static parse(text: string): PeerId {
-    const parts = text.trim().split(":");
-    if (parts.length < 2 || parts.length > 4) throw new RaftError("EINVAL", `bad peer id "${text}"`);
-    const [ip = "", portText = "", idxText = "0", role] = parts;
-    if (role !== undefined && !ROLE_NAMES.includes(role as never) && !/^\d+$/.test(role)) {
-      throw new RaftError("EINVAL", `bad peer role in "${text}"`);
-    }
-    const port = parseDecimal(portText, text);
-    const idx = parseDecimal(idxText, text);
-    return new PeerId(ip, port, idx);
+    const parsed = parsePeerId(text.trim());
+    if (parsed === undefined) throw new RaftError("EINVAL", `bad peer id "${text}"`);
+    return new PeerId(parsed.host, parsed.port, parsed.idx, parsed.role);
   }
 
   /** Accepts a PeerId or its text. */
@@ -45,18 +41,14 @@ export class PeerId {
     return `${this.ip}:${this.port}`;
   }
 
+  /** `ip:port:idx`, with `:1` appended for a witness (the canonical form on the wire). */
   toString(): PeerKey {
-    return `${this.ip}:${this.port}:${this.idx}`;
+    return formatPeerId({ host: this.ip, port: this.port, idx: this.idx, role: this.role });
   }
 
   equals(other: PeerId | string): boolean {
     return this.toString() === PeerId.from(other).toString();
   }
-}
-
-function parseDecimal(text: string, whole: string): number {
-  if (!/^\d+$/.test(text)) throw new RaftError("EINVAL", `bad peer id "${whole}"`);
-  return Number(text);
 }
 
 /** braft's ANY_PEER: "any follower will do", for transferLeadershipTo. */

@@ -17,7 +17,7 @@ import {
 import { CorkedWriter } from "./corked-writer.js";
 import { DEFAULT_MAX_BODY_BYTES, FrameParser } from "./frame.js";
 import { RpcDefaults, type ChannelOptions } from "./options.js";
-import { splitEndpoint } from "./peer-id.js";
+import { splitEndpoint } from "../core/peer-id.js";
 import { errorFromWire, transportError } from "./rpc-errors.js";
 
 /** What a successful call returns: the response message and its attachment, both undecoded. */

@@ -31,7 +31,7 @@ import {
   type SnapshotMeta,
 } from "./gen/braft/raft_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { parsePeerId, formatPeerId } from "./peer-id.js";
+import { parsePeerId, formatPeerId } from "../core/peer-id.js";
 import { ProtoParseError, parseMessage, toSafeNumber } from "./proto-util.js";
 import type { InstallSnapshotRequest, InstallSnapshotResponse, SnapshotMetaData } from "./transport.js";
 

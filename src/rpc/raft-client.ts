@@ -27,7 +27,7 @@ import {
   encodeVoteRequest,
   type Encoded,
 } from "./codec.js";
-import { endpointOfPeer } from "./peer-id.js";
+import { endpointOfPeer } from "../core/peer-id.js";
 import { RAFT_SERVICE_NAME } from "./raft-service-router.js";
 import type { InstallSnapshotRequest, InstallSnapshotResponse, RaftClient } from "./transport.js";
 

@@ -11,7 +11,7 @@ import { DEFAULT_MAX_BODY_BYTES, startsWithMagic } from "./frame.js";
 import { ChannelPool } from "./channel-pool.js";
 import { HttpFront, type HttpHandler } from "./http-front.js";
 import { RpcDefaults, type ChannelOptions, type RaftServerOptions } from "./options.js";
-import { splitEndpoint } from "./peer-id.js";
+import { splitEndpoint } from "../core/peer-id.js";
 import { RaftRpcClient } from "./raft-client.js";
 import { NodeDirectory, addRaftService } from "./raft-service-router.js";
 import { ServerConnection, type ConnectionConfig } from "./server-connection.js";

@@ -15,7 +15,7 @@ import {
   encodeTimeoutNowResponse,
   encodeVoteResponse,
 } from "./codec.js";
-import { parsePeerId, routingKey } from "./peer-id.js";
+import { parsePeerId, routingKey } from "../core/peer-id.js";
 import type { ServiceRegistry } from "./service-registry.js";
 import type { RaftService } from "./transport.js";
 

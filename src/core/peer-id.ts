@@ -3,8 +3,8 @@
  * the core keys peers by the canonical `ip:port:idx`. Parsing here accepts every form braft
  * accepts (2 to 4 fields) so a braft peer's ids route to the right node.
  */
-import { RaftError } from "../core/errors.js";
-import type { PeerKey } from "../core/types.js";
+import { RaftError } from "./errors.js";
+import type { PeerKey } from "./types.js";
 
 /** A parsed PeerId. `role` is braft's Role: 0 replica, 1 witness. */
 export interface ParsedPeerId {
