@@ -73,6 +73,17 @@ export class ConfigurationManager {
     }
   }
 
+  /**
+   * A snapshot now covers the log through `base.id.index`: its configuration replaces every
+   * entry up to there; later entries stay.
+   */
+  setSnapshot(base: ConfigurationEntry): void {
+    while (this.entries.length > 0 && (this.entries[0] as ConfigurationEntry).id.index <= base.id.index) {
+      this.entries.shift();
+    }
+    this.base = base;
+  }
+
   /** Replaces everything with one configuration, e.g. the one a snapshot carries. */
   reset(base: ConfigurationEntry): void {
     this.entries.length = 0;

@@ -1,5 +1,5 @@
 /** What the core hands back to the shell after each batch of inputs (etcd's Ready). */
-import type { OutboundRequest, Reply } from "./messages.js";
+import type { InstallSnapshotRequest, OutboundRequest, Reply } from "./messages.js";
 import type { HardState, LogEntry, PeerKey, Role } from "./types.js";
 
 /** A request to send, with what the core needs to match its answer. */
@@ -23,7 +23,12 @@ export type CoreEvent =
       readonly leaderId: PeerKey;
       readonly term: number;
       readonly reason: string;
-    };
+    }
+  /**
+   * The leader sent a snapshot: download and load it, then call `finishInstall(replyId, ...)`.
+   * The reply to the leader waits for that.
+   */
+  | { readonly type: "installSnapshot"; readonly replyId: number; readonly request: InstallSnapshotRequest };
 
 export interface Ready {
   /** Persist before releasing `sendsAfterPersist` and `replies`; undefined when unchanged. */

@@ -5,8 +5,10 @@
  *            or the next heartbeat.
  * replicate: the match point is known; appends stream optimistically, at most
  *            `inflightMax` at once, so a slow follower cannot make the leader buffer without bound.
+ * snapshot:  the entries the follower needs were compacted; one install is outstanding and
+ *            nothing else is sent but heartbeats until it is answered.
  */
-export type ProgressState = "probe" | "replicate";
+export type ProgressState = "probe" | "replicate" | "snapshot";
 
 export class Progress {
   state: ProgressState = "probe";
@@ -34,7 +36,27 @@ export class Progress {
 
   /** Whether another append may be sent now. */
   canSend(inflightMax: number): boolean {
+    if (this.state === "snapshot") return false;
     return this.state === "probe" ? !this.probeSent : this.inflight < inflightMax;
+  }
+
+  /** An install was sent (request sequence `seq` opens a new epoch). */
+  becomeSnapshot(seq: number): void {
+    this.state = "snapshot";
+    this.inflight = 0;
+    this.epochStartSeq = seq;
+  }
+
+  /**
+   * The install of sequence `seq` was answered. On success the follower holds everything through
+   * `lastIncludedIndex`; either way, probing resumes — after a failure only at the next heartbeat,
+   * so a follower that refuses at once is not flooded.
+   */
+  onSnapshotDone(seq: number, success: boolean, lastIncludedIndex: number, nextSeq: number): void {
+    if (success && lastIncludedIndex > this.matchIndex) this.matchIndex = lastIncludedIndex;
+    if (this.state !== "snapshot" || seq < this.epochStartSeq) return;
+    this.becomeProbe(this.matchIndex + 1, nextSeq);
+    this.probeSent = !success;
   }
 
   /** Records an append of entries up to `lastIndex` sent with sequence number `seq`. */
@@ -83,6 +105,11 @@ export class Progress {
   /** Heartbeat time: a probe that got no answer may be retried. */
   onHeartbeat(): void {
     if (this.state === "probe") this.probeSent = false;
+  }
+
+  /** The install RPC failed or timed out: retry from the match point at the next heartbeat. */
+  onSnapshotFailed(seq: number, nextSeq: number): void {
+    this.onSnapshotDone(seq, false, 0, nextSeq);
   }
 
   private becomeProbe(nextIndex: number, nextSeq: number): void {

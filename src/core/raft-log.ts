@@ -151,6 +151,13 @@ export class RaftLog {
     return true;
   }
 
+  /** The log now starts after a snapshot covering `index`; the durable log was reset to match. */
+  resetAfterSnapshot(index: number): void {
+    this.unstable = [];
+    this.unstableOffset = index + 1;
+    this.persistFrom = index + 1;
+  }
+
   /** Whether a candidate's last log id is at least as up to date as ours (Raft §5.4.1). */
   isUpToDate(lastLogIndex: number, lastLogTerm: number): boolean {
     const mine = this.lastLogId();

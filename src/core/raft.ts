@@ -12,10 +12,17 @@ import { replicationTargets, voterSets } from "./configuration.js";
 import { RaftError, invariant } from "./errors.js";
 import type { CoreEvent, Ready, Send } from "./events.js";
 import { handleVoteRequest, handleVoteResponse, tallyVotes, type VoteRound } from "./election.js";
-import type { InboundRequest, OutboundRequest, Reply } from "./messages.js";
+import type {
+  InboundRequest,
+  InstallSnapshotResult,
+  OutboundRequest,
+  Reply,
+  SnapshotMetaData,
+} from "./messages.js";
 import { Progress } from "./progress.js";
 import { isVoter, quorumValue, type VoterSets } from "./quorum.js";
 import { RaftLog, type LogReader } from "./raft-log.js";
+import { finishInstall, handleInstallRequest, handleSnapshotResult } from "./snapshot.js";
 import {
   broadcastHeartbeats,
   handleAppendRequest,
@@ -89,15 +96,17 @@ export class RaftCore {
     storage: LogReader,
     confs: ConfigurationManager,
     nowMs: number,
+    /** Last index covered by the snapshot the state machine was loaded from (0 without one). */
+    snapshotIndex = 0,
   ) {
     this.term = hardState.term;
     this.votedFor = hardState.votedFor;
     this.log = new RaftLog(storage);
     this.confs = confs;
     this.persistedIndex = storage.lastIndex();
-    // Entries below the first index were compacted into a snapshot, hence committed and applied.
-    this.commitIndex = storage.firstIndex() - 1;
-    this.appliedIndex = this.commitIndex;
+    // A snapshot holds only committed entries, and the state machine starts from it.
+    this.commitIndex = snapshotIndex;
+    this.appliedIndex = snapshotIndex;
     this.resetElectionDeadline(nowMs);
   }
 
@@ -118,6 +127,9 @@ export class RaftCore {
         return;
       case "timeoutNow":
         this.handleTimeoutNow(input.request.term, input.request.serverId, replyId, nowMs);
+        return;
+      case "installSnapshot":
+        handleInstallRequest(this, input.request, replyId, nowMs);
         return;
     }
   }
@@ -142,7 +154,19 @@ export class RaftCore {
         if (term > this.term) this.becomeFollower(term, "", nowMs, "higher term in timeout_now response");
         return;
       }
+      case "installSnapshot":
+        handleSnapshotResult(this, send, input.response as InstallSnapshotResult, nowMs);
+        return;
     }
+  }
+
+  /**
+   * Follower: the shell finished the install announced by an `installSnapshot` event, with the
+   * snapshot's meta when it was loaded (the durable log already reset to it), undefined if not.
+   */
+  finishInstall(replyId: number, meta: SnapshotMetaData | undefined, logReset: boolean): void {
+    if (!this.isActive()) return;
+    finishInstall(this, replyId, meta, logReset);
   }
 
   /** Lets time pass: election, vote, heartbeat and step-down timers fire here. */
@@ -417,6 +441,45 @@ export class RaftCore {
     }
   }
 
+  /**
+   * A request from `leaderId` in `term` (>= ours): follow it, refresh the lease and the election
+   * timer. False when another leader already holds this term (the caller refuses the request).
+   */
+  acceptLeader(term: number, leaderId: PeerKey, nowMs: number): boolean {
+    if (term > this.term || this.role !== "follower") {
+      this.becomeFollower(term, leaderId, nowMs, `request from leader ${leaderId}`);
+    }
+    if (this.leaderId !== leaderId) {
+      if (this.leaderId !== "") {
+        // Two leaders in one term cannot happen with correct peers; braft moves to a new term.
+        this.becomeFollower(this.term + 1, "", nowMs, `${leaderId} and ${this.leaderId} both lead`);
+        return false;
+      }
+      this.setLeader(leaderId, nowMs, "request from leader");
+    }
+    this.lastLeaderContactMs = nowMs;
+    this.resetElectionDeadline(nowMs);
+    return true;
+  }
+
+  /**
+   * The state machine was loaded from a snapshot covering `meta`. When the shell reset the
+   * durable log (it disagreed with the snapshot), the log view restarts after the snapshot too.
+   */
+  resetToSnapshot(meta: SnapshotMetaData, logReset: boolean): void {
+    const index = meta.lastIncludedIndex;
+    const snapshotConf = { id: { index, term: meta.lastIncludedTerm }, conf: meta.conf };
+    if (logReset || this.log.lastIndex() < index) {
+      this.log.resetAfterSnapshot(index);
+      this.confs.reset(snapshotConf);
+    } else {
+      this.confs.setSnapshot(snapshotConf);
+    }
+    this.persistedIndex = Math.max(this.persistedIndex, index);
+    this.commitIndex = Math.max(this.commitIndex, index);
+    this.appliedIndex = Math.max(this.appliedIndex, index);
+  }
+
   setLeader(leaderId: PeerKey, nowMs: number, reason: string): void {
     if (leaderId === this.leaderId) return;
     if (this.leaderId !== "" && this.leaderId !== this.config.self) {
@@ -465,6 +528,10 @@ export class RaftCore {
   }
 
   private handleFailure(send: Send, nowMs: number): void {
+    if (send.message.kind === "installSnapshot") {
+      handleSnapshotResult(this, send, undefined, nowMs);
+      return;
+    }
     if (send.message.kind !== "append" || send.heartbeat || this.role !== "leader") return;
     if (send.message.request.term !== this.term) return;
     this.progress.get(send.message.to)?.onFailed(send.seq, this.seq);

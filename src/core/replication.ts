@@ -8,6 +8,7 @@ import type { AppendEntriesRequest, AppendEntriesResponse } from "./messages.js"
 import type { Progress } from "./progress.js";
 import { quorumValue } from "./quorum.js";
 import type { RaftCore } from "./raft.js";
+import { sendSnapshot } from "./snapshot.js";
 import type { PeerKey } from "./types.js";
 
 // ---- leader side ---------------------------------------------------------------------------
@@ -24,8 +25,10 @@ export function sendAppendsTo(core: RaftCore, peer: PeerKey, progress: Progress,
     const prevLogIndex = progress.nextIndex - 1;
     const prevLogTerm = core.log.term(prevLogIndex);
     const entries = core.log.slice(progress.nextIndex, appendEntriesMax, appendBytesMax);
-    // Entries compacted away need a snapshot; installing one arrives with the snapshot layer.
-    if (prevLogTerm === undefined || entries === undefined) return;
+    if (prevLogTerm === undefined || entries === undefined) {
+      sendSnapshot(core, peer, progress, nowMs); // the entries it needs were compacted
+      return;
+    }
     if (entries.length === 0 && progress.state === "replicate") return;
     const request: AppendEntriesRequest = {
       groupId: core.config.groupId,
@@ -126,7 +129,7 @@ export function maybeCommit(core: RaftCore): void {
 
 export function handleAppendRequest(
   core: RaftCore,
-  request: AppendEntriesRequest,
+  received: AppendEntriesRequest,
   replyId: number,
   nowMs: number,
 ): void {
@@ -134,26 +137,35 @@ export function handleAppendRequest(
     const response = { term: core.term, success, lastLogIndex: core.log.lastIndex() };
     core.reply({ kind: "append", replyId, response });
   };
-  if (request.term < core.term) return respond(false);
-  if (request.term > core.term || core.role !== "follower") {
-    core.becomeFollower(request.term, request.serverId, nowMs, `append from leader ${request.serverId}`);
-  }
-  if (core.leaderId !== request.serverId) {
-    if (core.leaderId !== "") {
-      // Two leaders in one term cannot happen with correct peers; braft moves to a new term.
-      core.becomeFollower(core.term + 1, "", nowMs, `${request.serverId} and ${core.leaderId} both lead`);
-      return respond(false);
-    }
-    core.setLeader(request.serverId, nowMs, "append from leader");
-  }
-  core.lastLeaderContactMs = nowMs;
-  core.resetElectionDeadline(nowMs);
-  if (!core.log.matchTerm(request.prevLogIndex, request.prevLogTerm)) return respond(false);
+  if (received.term < core.term) return respond(false);
+  if (!core.acceptLeader(received.term, received.serverId, nowMs)) return respond(false);
+  const matched = received.prevLogIndex + received.entries.length;
+  const request = skipCommitted(core, received);
+  const prevMatches =
+    request.prevLogIndex <= core.commitIndex || core.log.matchTerm(request.prevLogIndex, request.prevLogTerm);
+  if (!prevMatches) return respond(false);
   appendFromLeader(core, request);
-  const matched = request.prevLogIndex + request.entries.length;
   const commit = Math.min(request.committedIndex, matched);
   if (commit > core.commitIndex) core.commitIndex = commit;
   respond(true);
+}
+
+/**
+ * Entries this node has committed match the leader's (a leader holds every committed entry), so
+ * the request is cut to what follows the commit point. This also covers entries compacted into
+ * this node's snapshot, whose terms the log no longer knows.
+ */
+function skipCommitted(core: RaftCore, request: AppendEntriesRequest): AppendEntriesRequest {
+  if (request.prevLogIndex >= core.commitIndex) return request;
+  const skip = Math.min(request.entries.length, core.commitIndex - request.prevLogIndex);
+  const prev = request.entries[skip - 1];
+  if (prev === undefined) return request;
+  return {
+    ...request,
+    prevLogIndex: prev.index,
+    prevLogTerm: prev.term,
+    entries: request.entries.slice(skip),
+  };
 }
 
 /** Appends the leader's entries after the matching prefix, truncating a conflicting suffix. */

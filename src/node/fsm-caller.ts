@@ -10,6 +10,7 @@ import { EntryType, type LogEntry } from "../core/types.js";
 import type { BallotBox } from "./ballot-box.js";
 import { Iterator } from "./iterator.js";
 import { Configuration } from "./peer-id.js";
+import type { SnapshotMeta, SnapshotReader, SnapshotWriter } from "../storage/snapshot-storage.js";
 import type { LeaderChangeContext, StateMachine } from "./state-machine.js";
 import { Status, type ApplyClosure, type Closure } from "./status.js";
 
@@ -24,7 +25,22 @@ type Task =
   | { readonly type: "leaderStop"; readonly term: number; readonly status: Status }
   | { readonly type: "following"; readonly start: boolean; readonly ctx: LeaderChangeContext }
   | { readonly type: "error"; readonly error: RaftError }
+  | { readonly type: "snapshotSave"; readonly save: SnapshotSave }
+  | {
+      readonly type: "snapshotLoad";
+      readonly reader: SnapshotReader;
+      readonly meta: SnapshotMeta;
+      readonly done: (error?: RaftError) => void;
+    }
   | { readonly type: "shutdown"; readonly done: () => void };
+
+/** A snapshot save as the FSMCaller runs it, at its turn in the queue. */
+export interface SnapshotSave {
+  /** Opens a writer for a snapshot at `appliedIndex`, or returns undefined to skip (too few new entries). */
+  begin(appliedIndex: number): Promise<SnapshotWriter | undefined>;
+  /** braft's `done` of on_snapshot_save: run by the state machine once its files are written. */
+  readonly done: Closure;
+}
 
 /** How the FSMCaller reports back to its node. */
 export interface FsmCallerHost {
@@ -75,6 +91,26 @@ export class FSMCaller {
     this.enqueue({ type: "following", start, ctx });
   }
 
+  /**
+   * Saves a snapshot of the state after every entry applied so far. Applies go on while the state
+   * machine finishes writing (it runs `save.done` when its files are complete, braft's contract).
+   */
+  saveSnapshot(save: SnapshotSave): void {
+    this.enqueue({ type: "snapshotSave", save });
+  }
+
+  /** Replaces the state machine's state with a snapshot's (install or restore). */
+  loadSnapshot(reader: SnapshotReader, meta: SnapshotMeta): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.enqueue({
+        type: "snapshotLoad",
+        reader,
+        meta,
+        done: (error) => (error === undefined ? resolve() : reject(error)),
+      });
+    });
+  }
+
   /** Runs onShutdown after everything queued before it; resolves when it returned. */
   shutdown(): Promise<void> {
     return new Promise((resolve) => this.enqueue({ type: "shutdown", done: resolve }));
@@ -113,11 +149,65 @@ export class FSMCaller {
       case "error":
         await this.callback("onError", () => this.fsm.onError?.(task.error));
         return;
+      case "snapshotSave":
+        await this.runSnapshotSave(task.save);
+        return;
+      case "snapshotLoad":
+        task.done(await this.runSnapshotLoad(task.reader, task.meta));
+        return;
       case "shutdown":
         await this.callback("onShutdown", () => this.fsm.onShutdown?.());
         task.done();
         return;
     }
+  }
+
+  private async runSnapshotSave(save: SnapshotSave): Promise<void> {
+    if (this.error !== undefined) {
+      save.done.run(Status.error("EPERM", `node is in the ERROR state: ${this.error.message}`));
+      return;
+    }
+    let writer: SnapshotWriter | undefined;
+    try {
+      writer = await save.begin(this.appliedIndex);
+    } catch (error) {
+      save.done.run(Status.fromError(error));
+      return;
+    }
+    if (writer === undefined) {
+      save.done.run(Status.OK());
+      return;
+    }
+    const onSnapshotSave = this.fsm.onSnapshotSave;
+    if (onSnapshotSave === undefined) {
+      save.done.run(Status.error("EINVAL", "the state machine does not implement onSnapshotSave"));
+      return;
+    }
+    try {
+      await onSnapshotSave.call(this.fsm, writer, save.done);
+    } catch (error) {
+      save.done.run(Status.error("ESTATEMACHINE", `onSnapshotSave threw: ${String(error)}`));
+    }
+  }
+
+  /** Loads a snapshot; an error leaves the state machine in an unknown state (the caller stops the node). */
+  private async runSnapshotLoad(reader: SnapshotReader, meta: SnapshotMeta): Promise<RaftError | undefined> {
+    const onSnapshotLoad = this.fsm.onSnapshotLoad;
+    if (onSnapshotLoad === undefined)
+      return new RaftError("EINVAL", "the state machine does not implement onSnapshotLoad");
+    try {
+      await onSnapshotLoad.call(this.fsm, reader);
+    } catch (error) {
+      return new RaftError("ESTATEMACHINE", `onSnapshotLoad threw: ${String(error)}`, { cause: error });
+    }
+    const index = meta.lastIncludedIndex;
+    this.appliedIndex = Math.max(this.appliedIndex, index);
+    this.committedIndex = Math.max(this.committedIndex, index);
+    if ((meta.oldPeers ?? []).length === 0) {
+      const conf = new Configuration(meta.peers, meta.learners ?? []);
+      await this.callback("onConfigurationCommitted", () => this.fsm.onConfigurationCommitted?.(conf, index));
+    }
+    return undefined;
   }
 
   private async applyCommitted(): Promise<void> {

@@ -9,7 +9,7 @@
 import { ConfigurationManager, normalizeConfiguration } from "../core/configuration.js";
 import { RaftError, invariant } from "../core/errors.js";
 import type { LogReader } from "../core/raft-log.js";
-import type { ConfigurationData, HardState, LogEntry } from "../core/types.js";
+import type { ConfigurationData, HardState, LogEntry, LogId } from "../core/types.js";
 import type { LogStorage, RaftMetaStorage } from "../storage/interfaces.js";
 
 /** What one core Ready asks to persist. */
@@ -18,7 +18,9 @@ export interface PersistJob {
   readonly entries: readonly LogEntry[];
 }
 
-interface QueuedJob extends PersistJob {
+interface QueuedJob {
+  /** Entries and hard state to persist, or an exclusive storage operation (snapshot bookkeeping). */
+  readonly work: PersistJob | (() => Promise<void>);
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
 }
@@ -34,6 +36,10 @@ export class LogManager implements LogReader {
   private queue: QueuedJob[] = [];
   private writing: Promise<void> | undefined;
   private failure: unknown;
+  /** The newest snapshot: entries through it may be gone from the log, but its term is known. */
+  private snapshot: LogId = { index: 0, term: 0 };
+  /** The snapshot before it: braft keeps the log from there on, for followers a little behind. */
+  private previousSnapshotIndex = 0;
 
   constructor(
     private readonly log: LogStorage,
@@ -42,18 +48,28 @@ export class LogManager implements LogReader {
     private readonly jobsPerBatchMax: number,
   ) {}
 
-  /** Opens both storages; returns the persisted hard state and the log's configurations. */
-  async init(initialConf: ConfigurationData): Promise<{ hardState: HardState; confs: ConfigurationManager }> {
+  /**
+   * Opens both storages; returns the persisted hard state and the configurations: the
+   * snapshot's (or the initial one), then those of the log entries after it.
+   */
+  async init(
+    initialConf: ConfigurationData,
+    snapshot: { id: LogId; conf: ConfigurationData } | undefined,
+  ): Promise<{ hardState: HardState; confs: ConfigurationManager }> {
     await this.meta.init();
     const found: LogEntry[] = [];
     await this.log.init((entry) => found.push(entry));
-    const confs = new ConfigurationManager({
-      id: { index: 0, term: 0 },
-      conf: normalizeConfiguration(initialConf),
-    });
+    const base = snapshot ?? { id: { index: 0, term: 0 }, conf: initialConf };
+    const confs = new ConfigurationManager({ id: base.id, conf: normalizeConfiguration(base.conf) });
+    if (snapshot !== undefined) {
+      this.snapshot = snapshot.id;
+      this.previousSnapshotIndex = snapshot.id.index;
+      await this.alignLogWithSnapshot(0);
+    }
     for (const entry of found) {
-      if (entry.conf !== undefined)
+      if (entry.conf !== undefined && entry.index > base.id.index && entry.index <= this.log.lastLogIndex()) {
         confs.add({ id: { index: entry.index, term: entry.term }, conf: entry.conf });
+      }
     }
     return { hardState: this.meta.getTermAndVotedFor(), confs };
   }
@@ -70,6 +86,7 @@ export class LogManager implements LogReader {
 
   term(index: number): number | undefined {
     if (index === 0) return 0;
+    if (index === this.snapshot.index) return this.snapshot.term;
     if (index < this.log.firstLogIndex() || index > this.log.lastLogIndex()) return undefined;
     return this.log.getTerm(index);
   }
@@ -82,9 +99,52 @@ export class LogManager implements LogReader {
 
   /** Persists a job after every job queued before it; resolves once durable. */
   persist(job: PersistJob): Promise<void> {
+    return this.enqueue(job);
+  }
+
+  get lastSnapshot(): LogId {
+    return this.snapshot;
+  }
+
+  /**
+   * Records the snapshot the state machine now holds (braft's set_snapshot), in order with the
+   * writes; resolves with whether the log was reset. A log holding the snapshot's last entry
+   * loses only a prefix: braft keeps entries from the previous snapshot on (or `keepEntries`
+   * before this one), so a follower a little behind still catches up from the log. A log that
+   * stops short of the snapshot, or starts right after it, keeps what follows it. A log that
+   * disagrees with the snapshot's last entry restarts after it.
+   */
+  setSnapshot(snapshot: LogId, keepEntries: number | undefined): Promise<boolean> {
+    let reset = false;
+    return this.enqueue(async () => {
+      this.previousSnapshotIndex = this.snapshot.index;
+      this.snapshot = snapshot;
+      reset = await this.alignLogWithSnapshot(keepEntries);
+    }).then(() => reset);
+  }
+
+  /** Cuts the log to fit the snapshot; true when it had to be reset entirely. */
+  private async alignLogWithSnapshot(keepEntries: number | undefined): Promise<boolean> {
+    const { index, term } = this.snapshot;
+    const termThere = this.log.getTerm(index);
+    const first = this.log.firstLogIndex();
+    if (termThere === 0 && first <= index + 1) {
+      if (first <= index) await this.log.truncatePrefix(index + 1);
+      return false;
+    }
+    if (termThere !== term) {
+      await this.log.reset(index + 1);
+      return true;
+    }
+    const keepFrom = keepEntries === undefined ? this.previousSnapshotIndex + 1 : index + 1 - keepEntries;
+    if (keepFrom > first) await this.log.truncatePrefix(Math.min(keepFrom, index + 1));
+    return false;
+  }
+
+  private enqueue(work: QueuedJob["work"]): Promise<void> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
-      this.queue.push({ ...job, resolve, reject });
+      this.queue.push({ work, resolve, reject });
       this.writing ??= this.writeLoop();
     });
   }
@@ -102,9 +162,11 @@ export class LogManager implements LogReader {
   private async writeLoop(): Promise<void> {
     try {
       while (this.queue.length > 0) {
-        const jobs = this.queue.splice(0, this.jobsPerBatchMax);
+        const jobs = this.takeBatch();
         try {
-          await this.write(this.merge(jobs));
+          const [first] = jobs;
+          if (first !== undefined && typeof first.work === "function") await first.work();
+          else await this.write(this.merge(jobs.map((job) => job.work as PersistJob)));
         } catch (error) {
           this.fail(jobs, error);
           return;
@@ -114,6 +176,15 @@ export class LogManager implements LogReader {
     } finally {
       this.writing = undefined;
     }
+  }
+
+  /** The next batch: one exclusive operation, or consecutive persist jobs up to the batch bound. */
+  private takeBatch(): QueuedJob[] {
+    const end = this.queue.findIndex((job, i) => typeof job.work === "function" && i > 0);
+    const [first] = this.queue;
+    if (first !== undefined && typeof first.work === "function") return this.queue.splice(0, 1);
+    const count = Math.min(end === -1 ? this.queue.length : end, this.jobsPerBatchMax);
+    return this.queue.splice(0, count);
   }
 
   /** A failed write leaves the log in an unknown state: every later job fails too. */

@@ -5,19 +5,28 @@ import { RaftCore } from "../core/raft.js";
 import type { Env } from "../env/env.js";
 import type { RaftClient, RaftHost } from "../rpc/transport.js";
 import type { LogStorage, RaftMetaStorage } from "../storage/interfaces.js";
-import { createLogStorage, createRaftMetaStorage, type StorageOptions } from "../storage/registry.js";
+import {
+  createLogStorage,
+  createRaftMetaStorage,
+  createSnapshotStorage,
+  type StorageOptions,
+} from "../storage/registry.js";
+import type { SnapshotMeta, SnapshotStorage } from "../storage/snapshot-storage.js";
 import type { BallotBox } from "./ballot-box.js";
 import { resolveFlags, type RaftFlags } from "./flags.js";
 import { FSMCaller, type FsmCallerHost } from "./fsm-caller.js";
 import { LogManager } from "./log-manager.js";
 import type { NodeOptions } from "./options.js";
 import { Configuration, type PeerId } from "./peer-id.js";
+import { SnapshotExecutor, toMetaData, type SnapshotExecutorHost } from "./snapshot-executor.js";
 
 /** The running parts of an initialized node. */
 export interface PreparedNode {
   readonly core: RaftCore;
   readonly logManager: LogManager;
   readonly fsmCaller: FSMCaller;
+  /** Undefined when the node has no snapshot storage. */
+  readonly snapshotExecutor: SnapshotExecutor | undefined;
   readonly server: RaftHost;
   readonly client: RaftClient;
   readonly flags: Readonly<RaftFlags>;
@@ -34,7 +43,7 @@ export async function prepareNode(
   peerId: PeerId,
   options: NodeOptions,
   env: Env,
-  deps: { ballotBox: BallotBox; fsmHost: FsmCallerHost },
+  deps: { ballotBox: BallotBox; fsmHost: FsmCallerHost; snapshotHost: SnapshotExecutorHost },
 ): Promise<PreparedNode> {
   validate(options);
   const flags = resolveFlags(options.flags);
@@ -49,10 +58,19 @@ export async function prepareNode(
     metaStorageOf(options, storageOptions),
     flags.raft_leader_batch,
   );
-  const { hardState, confs } = await logManager.init({
-    peers: initialConf.peerKeys(),
-    learners: initialConf.learnerKeys(),
-  });
+  const snapshotStorage = snapshotStorageOf(options, storageOptions);
+  const snapshot =
+    snapshotStorage === undefined ? undefined : await restoreSnapshot(snapshotStorage, options);
+  const { hardState, confs } = await logManager.init(
+    { peers: initialConf.peerKeys(), learners: initialConf.learnerKeys() },
+    snapshot === undefined
+      ? undefined
+      : {
+          id: { index: snapshot.lastIncludedIndex, term: snapshot.lastIncludedTerm },
+          conf: toMetaData(snapshot).conf,
+        },
+  );
+  const snapshotIndex = snapshot?.lastIncludedIndex ?? 0;
   const config: CoreConfig = {
     groupId,
     self: peerId.toString(),
@@ -67,12 +85,30 @@ export async function prepareNode(
     appendBytesMax: flags.raft_max_body_size,
     random: () => env.random(),
   };
-  const core = new RaftCore(config, hardState, logManager, confs, env.nowMs());
+  const core = new RaftCore(config, hardState, logManager, confs, env.nowMs(), snapshotIndex);
   const fsmCaller = new FSMCaller(options.fsm, logManager, deps.ballotBox, deps.fsmHost, core.appliedIndex);
+  const snapshotExecutor =
+    snapshotStorage === undefined
+      ? undefined
+      : new SnapshotExecutor(
+          snapshotStorage,
+          options.server.snapshotTransfer,
+          fsmCaller,
+          logManager,
+          deps.snapshotHost,
+          {
+            minIndexGap: flags.raft_do_snapshot_min_index_gap,
+            logMarginEntries: options.snapshotLogMarginEntries,
+            filterBeforeCopyRemote: options.filterBeforeCopyRemote ?? false,
+            throttle: options.snapshotThrottle,
+            installTasksMax: flags.raft_max_install_snapshot_tasks_num,
+          },
+        );
   return {
     core,
     logManager,
     fsmCaller,
+    snapshotExecutor,
     server: options.server,
     client: options.server.client,
     flags,
@@ -105,6 +141,47 @@ function validate(options: NodeOptions): void {
 function positiveInteger(name: string, value: number | undefined): void {
   if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
     throw new RaftError("EINVAL", `${name} must be a positive integer, got ${value}`);
+  }
+}
+
+function snapshotStorageOf(
+  options: NodeOptions,
+  storageOptions: StorageOptions,
+): SnapshotStorage | undefined {
+  if (options.snapshotStorage !== undefined) return options.snapshotStorage;
+  return options.snapshotUri === undefined
+    ? undefined
+    : createSnapshotStorage(options.snapshotUri, storageOptions);
+}
+
+/** Loads the newest snapshot into the state machine (braft does this before reading the log). */
+async function restoreSnapshot(
+  storage: SnapshotStorage,
+  options: NodeOptions,
+): Promise<SnapshotMeta | undefined> {
+  await storage.init();
+  const reader = await storage.open();
+  if (reader === undefined) return undefined;
+  try {
+    const meta = reader.loadMeta();
+    if (options.fsm.onSnapshotLoad === undefined) {
+      throw new RaftError(
+        "EINVAL",
+        "a snapshot exists but the state machine does not implement onSnapshotLoad",
+      );
+    }
+    try {
+      await options.fsm.onSnapshotLoad(reader);
+    } catch (error) {
+      throw new RaftError("ESTATEMACHINE", `onSnapshotLoad failed: ${String(error)}`, { cause: error });
+    }
+    if ((meta.oldPeers ?? []).length === 0) {
+      const conf = new Configuration(meta.peers, meta.learners ?? []);
+      await options.fsm.onConfigurationCommitted?.(conf, meta.lastIncludedIndex);
+    }
+    return meta;
+  } finally {
+    await storage.closeReader(reader);
   }
 }
 

@@ -12,7 +12,7 @@ export interface ReplicatorStatus {
   readonly peerId: string;
   readonly nextIndex: number;
   readonly matchIndex: number;
-  readonly state: "probe" | "replicate";
+  readonly state: "probe" | "replicate" | "snapshot";
   readonly inflightAppends: number;
   readonly inflightRpcs: number;
   readonly consecutiveFailures: number;
@@ -41,6 +41,10 @@ export interface NodeStatus {
   /** Applies waiting to be committed on this leader. */
   readonly pendingApplies: number;
   readonly electionTimeoutMs: number;
+  readonly lastSnapshotIndex: number;
+  readonly lastSnapshotTerm: number;
+  /** braft's snapshot status: IDLE, SAVING, LOADING or DOWNLOADING. */
+  readonly snapshotStatus: string;
   readonly replicators: readonly ReplicatorStatus[];
 }
 
@@ -78,6 +82,9 @@ export function nodeStatusOf(
     appliedIndex: prepared?.fsmCaller.lastAppliedIndex ?? 0,
     pendingApplies,
     electionTimeoutMs: prepared?.electionTimeoutMs ?? 0,
+    lastSnapshotIndex: prepared?.logManager.lastSnapshot.index ?? 0,
+    lastSnapshotTerm: prepared?.logManager.lastSnapshot.term ?? 0,
+    snapshotStatus: prepared?.snapshotExecutor?.status.state ?? "IDLE",
     replicators: [...(core?.progress ?? new Map())].map(([peerId, progress]) => ({
       peerId,
       nextIndex: progress.nextIndex,

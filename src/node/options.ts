@@ -1,7 +1,8 @@
 /** NodeOptions: what `RaftNode.init` takes. */
 import type { Env } from "../env/env.js";
-import type { RaftHost } from "../rpc/transport.js";
+import type { RaftHost, SnapshotThrottle } from "../rpc/transport.js";
 import type { LogStorage, RaftMetaStorage } from "../storage/interfaces.js";
+import type { SnapshotStorage } from "../storage/snapshot-storage.js";
 import type { RaftFlags } from "./flags.js";
 import type { Configuration } from "./peer-id.js";
 import type { StateMachine } from "./state-machine.js";
@@ -34,6 +35,17 @@ export interface NodeOptions {
   readonly logStorage?: LogStorage | undefined;
   /** A raft meta storage instance; takes precedence over raftMetaUri. */
   readonly raftMetaStorage?: RaftMetaStorage | undefined;
+  /** A snapshot storage instance; takes precedence over snapshotUri. Without either, no snapshots. */
+  readonly snapshotStorage?: SnapshotStorage | undefined;
+  /** On install, skip files the local snapshot already has with the same name and checksum. */
+  readonly filterBeforeCopyRemote?: boolean | undefined;
+  /** Limits the bandwidth of snapshot installs. */
+  readonly snapshotThrottle?: SnapshotThrottle | undefined;
+  /**
+   * Log entries kept before a new snapshot's last index. Unset, braft's rule: the log is kept
+   * back to the previous snapshot, so followers a little behind catch up without an install.
+   */
+  readonly snapshotLogMarginEntries?: number | undefined;
   /** Refuse CliService requests for this node. */
   readonly disableCli?: boolean | undefined;
   /** Per-node values of braft's flags, overriding the process-wide `flags`. */

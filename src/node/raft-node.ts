@@ -28,6 +28,9 @@ interface PendingReply {
   reject(error: unknown): void;
 }
 
+/** braft's default snapshot_interval_s. */
+const DEFAULT_SNAPSHOT_INTERVAL_S = 3600;
+
 type Lifecycle = "uninitialized" | "initializing" | "running" | "shutting" | "shutdown";
 
 export class RaftNode {
@@ -43,6 +46,7 @@ export class RaftNode {
   private nextReplyId = 1;
   private driveScheduled = false;
   private cancelTimer: CancelTimer | undefined;
+  private cancelSnapshotTimer: CancelTimer | undefined;
   private armedDeadlineMs = Number.POSITIVE_INFINITY;
   private shutdownPromise: Promise<void> | undefined;
   private fatalError: RaftError | undefined;
@@ -76,10 +80,17 @@ export class RaftNode {
           onStateMachineError: (error) => this.fail(error),
           warn: (message) => this.warn(message),
         },
+        snapshotHost: {
+          configurationAt: (index) => this.prepared!.core.confs.at(index).conf,
+          finishInstall: (replyId, meta, logReset) =>
+            this.withCore((core) => core.finishInstall(replyId, meta, logReset)),
+          fail: (error) => this.fail(error),
+        },
       });
       options.server.registerNode(this.groupId, this.peerId.toString(), this.service());
       this.lifecycle = "running";
       this.withCore((core) => core.campaignIfSoleVoter(this.env.nowMs()));
+      this.armSnapshotTimer(options.snapshotIntervalS ?? DEFAULT_SNAPSHOT_INTERVAL_S);
     } catch (error) {
       this.lifecycle = "shutdown";
       await this.prepared?.logManager.close().catch(() => undefined);
@@ -149,6 +160,21 @@ export class RaftNode {
     return nodeStatusOf(this, this.prepared, this.lifecycle, this.replicators, this.ballotBox.size);
   }
 
+  /**
+   * Saves a snapshot now (braft's `snapshot(done)`); resolves once it is durable and the log
+   * compacted behind it. Does nothing when fewer than raft_do_snapshot_min_index_gap entries were
+   * applied since the last one. EINVAL without snapshot storage, EBUSY while one is in progress.
+   */
+  snapshot(): Promise<void> {
+    const executor = this.prepared?.snapshotExecutor;
+    if (this.lifecycle !== "running" || this.fatalError !== undefined) {
+      return Promise.reject(this.refuseApply() ?? new RaftError("EPERM", "node is not running"));
+    }
+    if (executor === undefined)
+      return Promise.reject(new RaftError("EINVAL", "node has no snapshot storage"));
+    return executor.snapshot();
+  }
+
   /** Stops the node; idempotent. Pending applies fail with ESHUTDOWN; onShutdown is the last callback. */
   shutdown(): Promise<void> {
     this.shutdownPromise ??= this.doShutdown();
@@ -162,6 +188,7 @@ export class RaftNode {
       requestVote: (request) => this.handleRequest({ kind: "vote", request }) as never,
       appendEntries: (request) => this.handleRequest({ kind: "append", request }) as never,
       timeoutNow: (request) => this.handleRequest({ kind: "timeoutNow", request }) as never,
+      installSnapshot: (request) => this.handleRequest({ kind: "installSnapshot", request }) as never,
     };
   }
 
@@ -169,6 +196,14 @@ export class RaftNode {
     const core = this.prepared?.core;
     if (core === undefined || this.lifecycle !== "running") {
       return Promise.reject(new RaftError("EINVAL", `node ${this.nodeId} is not running`));
+    }
+    if (
+      input.kind === "append" &&
+      input.request.entries.length > 0 &&
+      this.prepared?.snapshotExecutor?.installing
+    ) {
+      // braft: entries wait until the snapshot in progress is loaded and the log reset.
+      return Promise.reject(new RaftError("EBUSY", `node ${this.nodeId} is installing a snapshot`));
     }
     return new Promise((resolve, reject) => {
       const replyId = this.nextReplyId++;
@@ -282,6 +317,12 @@ export class RaftNode {
       }
       case "roleChanged":
         return;
+      case "installSnapshot": {
+        const executor = this.prepared!.snapshotExecutor;
+        if (executor !== undefined) executor.install(event.replyId, event.request);
+        else this.prepared!.core.finishInstall(event.replyId, undefined, false);
+        return;
+      }
     }
   }
 
@@ -301,6 +342,7 @@ export class RaftNode {
             ),
           onFailure: (s) =>
             this.withCore((core) => core.stepResponse({ kind: "failure", send: s }, this.env.nowMs())),
+          openSnapshot: async () => (await this.prepared?.snapshotExecutor?.openForSend()) ?? undefined,
         },
         () => this.env.nowMs(),
       );
@@ -377,6 +419,7 @@ export class RaftNode {
       return;
     }
     this.cancelTimer?.();
+    this.cancelSnapshotTimer?.();
     prepared.server.unregisterNode(this.groupId, this.peerId.toString());
     if (wasRunning) {
       prepared.core.shutdown(this.env.nowMs());
@@ -387,10 +430,23 @@ export class RaftNode {
     this.ballotBox.clear(Status.fromError(stopped));
     for (const pending of this.pendingReplies.values()) pending.reject(stopped);
     this.pendingReplies.clear();
+    await prepared.snapshotExecutor?.shutdown();
     await prepared.logManager.drain();
     await prepared.fsmCaller.shutdown();
     await prepared.logManager.close();
     this.lifecycle = "shutdown";
+  }
+
+  /** braft's snapshot timer: a snapshot every interval (<= 0 disables it). */
+  private armSnapshotTimer(intervalS: number): void {
+    if (intervalS <= 0 || this.prepared?.snapshotExecutor === undefined) return;
+    this.cancelSnapshotTimer = this.env.setTimer(() => {
+      if (this.lifecycle !== "running" || this.fatalError !== undefined) return;
+      this.snapshot().catch((error: unknown) => {
+        if (!(RaftError.is(error) && error.code === "EBUSY")) this.warn(`snapshot failed: ${String(error)}`);
+      });
+      this.armSnapshotTimer(intervalS);
+    }, intervalS * 1000);
   }
 
   private warn(message: string): void {

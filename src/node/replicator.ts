@@ -3,14 +3,21 @@
  * (next index, probing, the in-flight window); the Replicator performs the RPCs, bounds each by
  * a timeout, and reports answers and failures back in order of arrival.
  */
+import { RaftError } from "../core/errors.js";
 import type { Send } from "../core/events.js";
+import type { InstallSnapshotHeader, InstallSnapshotResult, SnapshotMetaData } from "../core/messages.js";
 import type { PeerKey } from "../core/types.js";
 import type { RaftClient } from "../rpc/transport.js";
 
 export interface ReplicatorHost {
   onResponse(send: Send, response: unknown): void;
   onFailure(send: Send, error: unknown): void;
+  /** The snapshot to install on a follower, held until `release`; undefined when there is none. */
+  openSnapshot(): Promise<{ meta: SnapshotMetaData; uri: string; release(): void } | undefined>;
 }
+
+/** An install may take this many RPC timeouts (copying and loading happen before the answer). */
+const INSTALL_TIMEOUT_FACTOR = 10;
 
 export class Replicator {
   /** RPCs sent and not yet answered (appends, heartbeats, votes). */
@@ -53,6 +60,32 @@ export class Replicator {
         return this.client.requestVote(this.peer, message.request, this.rpcTimeoutMs);
       case "timeoutNow":
         return this.client.timeoutNow(this.peer, message.request, this.rpcTimeoutMs);
+      case "installSnapshot":
+        return this.installSnapshot(message.request);
+    }
+  }
+
+  /**
+   * Sends the newest snapshot. The follower answers only once it copied and loaded it, so the
+   * timeout is long; a timed-out install is simply sent again, and the follower joins the
+   * running copy instead of starting over.
+   */
+  private async installSnapshot(header: InstallSnapshotHeader): Promise<InstallSnapshotResult> {
+    const snapshot = await this.host.openSnapshot();
+    if (snapshot === undefined) throw new RaftError("ENOENT", "no snapshot to send");
+    try {
+      const install = this.client.installSnapshot;
+      if (install === undefined) throw new RaftError("ENOSYS", "the transport cannot send snapshots");
+      const request = { ...header, meta: snapshot.meta, uri: snapshot.uri };
+      const response = await install.call(
+        this.client,
+        this.peer,
+        request,
+        this.rpcTimeoutMs * INSTALL_TIMEOUT_FACTOR,
+      );
+      return { ...response, lastIncludedIndex: snapshot.meta.lastIncludedIndex };
+    } finally {
+      snapshot.release();
     }
   }
 }

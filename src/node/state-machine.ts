@@ -2,7 +2,8 @@
 import type { RaftError } from "../core/errors.js";
 import type { Iterator } from "./iterator.js";
 import type { Configuration, PeerId } from "./peer-id.js";
-import type { Status } from "./status.js";
+import type { SnapshotReader, SnapshotWriter } from "../storage/snapshot-storage.js";
+import type { Closure, Status } from "./status.js";
 
 /** What onStartFollowing / onStopFollowing receive (braft's LeaderChangeContext). */
 export interface LeaderChangeContext {
@@ -19,6 +20,14 @@ export interface LeaderChangeContext {
 export interface StateMachine {
   /** Applies committed entries, in order. See {@link Iterator}. */
   onApply(iter: Iterator): void | Promise<void>;
+  /**
+   * Saves the state as of the last applied entry: write files under `writer.path`, register each
+   * with `writer.addFile(name)`, then run `done` (possibly later, asynchronously; applies go on
+   * meanwhile, so copy what you need before returning). braft's on_snapshot_save.
+   */
+  onSnapshotSave?(writer: SnapshotWriter, done: Closure): void | Promise<void>;
+  /** Replaces the whole state with the snapshot's (at start, or when the leader sends one). */
+  onSnapshotLoad?(reader: SnapshotReader): void | Promise<void>;
   /** The node is shutting down; the last callback. */
   onShutdown?(): void | Promise<void>;
   /** This node became leader of `term` and its state machine has applied every earlier entry. */

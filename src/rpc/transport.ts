@@ -5,13 +5,16 @@
  */
 import type {
   AppendEntriesRequest,
+  InstallSnapshotRequest,
+  InstallSnapshotResponse,
   AppendEntriesResponse,
   RequestVoteRequest,
   RequestVoteResponse,
   TimeoutNowRequest,
   TimeoutNowResponse,
 } from "../core/messages.js";
-import type { ConfigurationData, PeerKey } from "../core/types.js";
+import type { PeerKey } from "../core/types.js";
+import type { SnapshotMeta, SnapshotReader, SnapshotWriter } from "../storage/snapshot-storage.js";
 
 /** braft's RaftService, as one node serves it. */
 export interface RaftService {
@@ -50,27 +53,34 @@ export interface RaftHost {
   unregisterNode(groupId: string, peerId: PeerKey): void;
   /** The client this node uses to reach its peers. */
   readonly client: RaftClient;
+  /** Snapshot copy between peers (braft's FileService); without it snapshots are never sent. */
+  readonly snapshotTransfer?: SnapshotTransfer | undefined;
 }
 
-/** braft's SnapshotMeta: the last entry a snapshot covers and the configuration at that entry. */
-export interface SnapshotMetaData {
-  readonly lastIncludedIndex: number;
-  readonly lastIncludedTerm: number;
-  readonly conf: ConfigurationData;
+/** Options of one snapshot copy. */
+export interface SnapshotCopyOptions {
+  /** Aborted when a newer install replaces this one, or the node shuts down. */
+  readonly signal: AbortSignal;
+  /** Skip files the local snapshot already has with the same name and checksum. */
+  readonly filterBeforeCopyRemote: boolean;
+  /** The local snapshot to reuse files from, when filtering. */
+  readonly localReader?: SnapshotReader | undefined;
+  /** Bandwidth limit for the copy. */
+  readonly throttle?: SnapshotThrottle | undefined;
 }
 
-/** InstallSnapshotRequest (raft.proto); `uri` is `remote://ip:port/reader_id` for FileService. */
-export interface InstallSnapshotRequest {
-  readonly groupId: string;
-  readonly serverId: PeerKey;
-  readonly peerId: PeerKey;
-  readonly term: number;
-  readonly meta: SnapshotMetaData;
-  readonly uri: string;
+/** Limits snapshot copy bandwidth (braft's SnapshotThrottle). */
+export interface SnapshotThrottle {
+  /** Resolves when `bytes` more may be transferred. */
+  acquire(bytes: number, signal?: AbortSignal): Promise<void>;
 }
 
-/** InstallSnapshotResponse (raft.proto). */
-export interface InstallSnapshotResponse {
-  readonly term: number;
-  readonly success: boolean;
+/** How snapshots move between peers: the leader exposes a reader, the follower copies it. */
+export interface SnapshotTransfer {
+  /** Leader: makes `reader` copyable; returns its `remote://ip:port/reader_id` URI. */
+  registerReader(reader: SnapshotReader): { uri: string; release(): void };
+  /** Follower: copies the snapshot at `uri` into `writer` (files, file meta and meta); resolves with the meta. */
+  copySnapshot(uri: string, writer: SnapshotWriter, options: SnapshotCopyOptions): Promise<SnapshotMeta>;
 }
+
+export type { InstallSnapshotRequest, InstallSnapshotResponse, SnapshotMetaData } from "../core/messages.js";

@@ -55,6 +55,18 @@ export class SafetyChecker {
     this.nodes.set(node, { indexes: [] });
   }
 
+  /**
+   * A node's state machine was loaded from a snapshot holding these applied DATA entries: they
+   * must agree with the sequence, and the node's applies continue after them.
+   */
+  observeSnapshotLoad(
+    node: PeerKey,
+    entries: readonly { index: number; term: number; data: Uint8Array }[],
+  ): void {
+    this.nodeStarted(node);
+    for (const entry of entries) this.observeApply(node, entry.index, entry.term, entry.data);
+  }
+
   /** A node's state machine applied a DATA entry. */
   observeApply(node: PeerKey, index: number, term: number, data: Uint8Array): void {
     const applies = this.nodes.get(node);

@@ -13,7 +13,12 @@ import { RaftNode } from "../node/raft-node.js";
 import type { StateMachine } from "../node/state-machine.js";
 import type { RaftClient, RaftHost } from "../rpc/transport.js";
 import type { LogStorage } from "../storage/interfaces.js";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Status } from "../node/status.js";
 import { SafetyChecker } from "./checkers.js";
+import { SimSnapshotStore, SimSnapshotTransfer } from "./sim-snapshot.js";
 import { Prng } from "./prng.js";
 import { SimDisk, type SimDiskOptions } from "./sim-storage.js";
 import { SimEnv } from "./sim-env.js";
@@ -29,6 +34,8 @@ export interface SimClusterOptions {
   readonly flags?: Partial<RaftFlags>;
   /** Builds each incarnation's state machine; the default records applies into the checker. */
   readonly fsmFactory?: (peer: PeerKey, cluster: SimCluster) => StateMachine;
+  /** Snapshots: saved every `intervalS` of virtual time (and on demand), installed when needed. */
+  readonly snapshots?: { readonly intervalS: number; readonly logMarginEntries?: number } | undefined;
   /** Wraps each incarnation's log storage, e.g. to inject write errors. */
   readonly wrapLogStorage?: (peer: PeerKey, storage: LogStorage) => LogStorage;
 }
@@ -37,6 +44,7 @@ export interface SimClusterOptions {
 export interface SimProcess {
   readonly peer: PeerKey;
   disk: SimDisk;
+  snapshotStore: SimSnapshotStore | undefined;
   env: SimEnv | undefined;
   node: RaftNode | undefined;
   fsm: StateMachine | undefined;
@@ -54,6 +62,9 @@ export class SimCluster {
   readonly peers: readonly PeerKey[];
   readonly processes = new Map<PeerKey, SimProcess>();
   readonly groupId = "sim";
+  readonly snapshotTransfer: SimSnapshotTransfer;
+  /** Holds the snapshot files of every process (only when snapshots are on); see dispose(). */
+  private snapshotRoot: string | undefined;
   /** Drops matching AppendEntries requests (as lost on the wire), for directed scenarios. */
   dropAppend: ((from: PeerKey, request: AppendEntriesRequest) => boolean) | undefined;
   private incarnation = 0;
@@ -64,11 +75,13 @@ export class SimCluster {
       ...DEFAULT_NETWORK,
       ...options.network,
     });
+    this.snapshotTransfer = new SimSnapshotTransfer(this.scheduler, this.network);
     this.peers = Array.from({ length: options.nodes }, (_, i) => `10.0.0.${i + 1}:8100:0`);
     for (const peer of this.peers) {
       this.processes.set(peer, {
         peer,
         disk: new SimDisk(this.prng.fork(`disk ${peer}`)),
+        snapshotStore: this.newSnapshotStore(peer),
         env: undefined,
         node: undefined,
         fsm: undefined,
@@ -115,6 +128,9 @@ export class SimCluster {
         electionTimeoutMs: this.options.electionTimeoutMs ?? 1000,
         logStorage: this.options.wrapLogStorage?.(peer, log) ?? log,
         raftMetaStorage: process.disk.openMeta(env, this.options.disk),
+        snapshotStorage: process.snapshotStore?.open(env),
+        snapshotIntervalS: this.options.snapshots?.intervalS ?? 0,
+        snapshotLogMarginEntries: this.options.snapshots?.logMarginEntries,
         env,
         flags: { ...this.options.flags },
       }),
@@ -128,6 +144,7 @@ export class SimCluster {
     process.env?.kill();
     process.disk.crash();
     this.network.crash(peer);
+    this.snapshotTransfer.dropOwner(peer);
     process.node = undefined;
     process.env = undefined;
     process.fsm = undefined;
@@ -138,6 +155,7 @@ export class SimCluster {
     const process = this.process(peer);
     if (process.node !== undefined) throw new Error(`stop ${peer} before wiping its disk`);
     process.disk = new SimDisk(this.prng.fork(`wiped disk ${peer} ${this.incarnation++}`));
+    process.snapshotStore = this.newSnapshotStore(`${peer}-wiped-${this.incarnation++}`);
   }
 
   /** A graceful stop through RaftNode.shutdown. */
@@ -245,15 +263,48 @@ export class SimCluster {
     await this.settle(Promise.all(this.running().map((peer) => this.stop(peer))), 60_000);
   }
 
+  /** Removes the snapshot files of every process from the disk. */
+  dispose(): void {
+    if (this.snapshotRoot !== undefined) rmSync(this.snapshotRoot, { recursive: true, force: true });
+    this.snapshotRoot = undefined;
+  }
+
+  private newSnapshotStore(name: string): SimSnapshotStore | undefined {
+    if (this.options.snapshots === undefined) return undefined;
+    this.snapshotRoot ??= mkdtempSync(join(tmpdir(), "tsraft-sim-"));
+    return new SimSnapshotStore(join(this.snapshotRoot, name.replaceAll(":", "_")));
+  }
+
+  /**
+   * Records every applied DATA entry in the checker. Its snapshot is the list of entries it
+   * applied, so loading one tells the checker exactly what state the node resumed from.
+   */
   private recordingFsm(peer: PeerKey): StateMachine {
     const process = this.process(peer);
+    let applied: { index: number; term: number; data: string }[] = [];
     return {
       onApply: (iter: Iterator) => {
         for (const entry of iter) {
           this.checker.observeApply(peer, entry.index, entry.term, entry.data);
+          applied.push({
+            index: entry.index,
+            term: entry.term,
+            data: Buffer.from(entry.data).toString("base64"),
+          });
           process.appliedIndex = entry.index;
           entry.done?.setResult?.(entry.index);
         }
+      },
+      onSnapshotSave: (writer, done) => {
+        writeFileSync(join(writer.path, "data"), JSON.stringify(applied));
+        writer.addFile("data");
+        done.run(Status.OK());
+      },
+      onSnapshotLoad: (reader) => {
+        applied = JSON.parse(readFileSync(join(reader.path, "data"), "utf8")) as typeof applied;
+        const entries = applied.map((e) => ({ ...e, data: new Uint8Array(Buffer.from(e.data, "base64")) }));
+        this.checker.observeSnapshotLoad(peer, entries);
+        process.appliedIndex = reader.loadMeta().lastIncludedIndex;
       },
     };
   }
@@ -277,9 +328,15 @@ export class SimCluster {
         return host.client.appendEntries(to, request, ms);
       },
       timeoutNow: (to, request, ms) => host.client.timeoutNow(to, request, ms),
+      installSnapshot: (to, request, ms) => {
+        const install = host.client.installSnapshot;
+        if (install === undefined) return Promise.reject(new RaftError("ENOSYS", "no install_snapshot"));
+        return install.call(host.client, to, request, ms);
+      },
     };
     return {
       client,
+      snapshotTransfer: this.snapshotTransfer.forPeer(peer),
       registerNode: (groupId, peerId, service) => host.registerNode(groupId, peerId, service),
       unregisterNode: (groupId, peerId) => host.unregisterNode(groupId, peerId),
     };

@@ -51,6 +51,11 @@ export async function runSimulation(options: SimRunOptions): Promise<SimRunResul
       raft_max_entries_size: setup.pick([1, 2, 8, 1024]),
       raft_max_parallel_append_entries_rpc_num: setup.pick([1, 2, 8]),
     },
+    // Half the runs take snapshots and compact their logs, so lagging and restarted nodes catch
+    // up by snapshot install; margin 0 compacts right up to the snapshot.
+    snapshots: setup.chance(0.5)
+      ? { intervalS: setup.pick([1, 2, 5]), logMarginEntries: setup.pick([0, 5, 50]) }
+      : undefined,
   });
   const log = options.log ?? (() => undefined);
   const faults = new FaultInjector(cluster, new Prng(options.seed, "faults"), log);
@@ -80,6 +85,7 @@ export async function runSimulation(options: SimRunOptions): Promise<SimRunResul
   }
   cluster.checkSafety();
   cluster.checker.checkAcknowledgedApplied();
+  cluster.dispose();
   return {
     seed: options.seed,
     nodes,
@@ -183,6 +189,7 @@ class FaultInjector {
       "crashLeader",
       "restart",
       "restart",
+      "snapshot",
       "quiet",
     ] as const);
     const at = `t=${cluster.scheduler.nowMs.toFixed(0)}`;
@@ -225,6 +232,17 @@ class FaultInjector {
         const peer = prng.pick(crashed);
         await cluster.start(peer);
         this.log(`${at} restart ${peer}`);
+        return;
+      }
+      case "snapshot": {
+        const running = cluster.running();
+        if (running.length === 0 || cluster.options.snapshots === undefined) return;
+        const peer = prng.pick(running);
+        cluster
+          .node(peer)
+          .snapshot()
+          .catch(() => undefined);
+        this.log(`${at} snapshot ${peer}`);
         return;
       }
       case "quiet":

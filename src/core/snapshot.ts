@@ -1,0 +1,85 @@
+/**
+ * Snapshots in the protocol: a leader whose follower needs compacted entries asks the shell to
+ * send a snapshot; a follower hands a received one to the shell and, once the shell has loaded
+ * it, replaces its log with it.
+ */
+import type { Send } from "./events.js";
+import type { InstallSnapshotRequest, InstallSnapshotResult, SnapshotMetaData } from "./messages.js";
+import type { Progress } from "./progress.js";
+import type { RaftCore } from "./raft.js";
+import type { PeerKey } from "./types.js";
+
+/** Leader: `peer` needs entries this log no longer holds; ask the shell to send the snapshot. */
+export function sendSnapshot(core: RaftCore, peer: PeerKey, progress: Progress, nowMs: number): void {
+  const request = { groupId: core.config.groupId, serverId: core.config.self, peerId: peer, term: core.term };
+  const send = core.send({ kind: "installSnapshot", to: peer, request }, nowMs, {
+    afterPersist: false,
+    heartbeat: false,
+  });
+  progress.becomeSnapshot(send.seq);
+}
+
+/** Leader: the install answered (or failed when `result` is undefined). */
+export function handleSnapshotResult(
+  core: RaftCore,
+  send: Send,
+  result: InstallSnapshotResult | undefined,
+  nowMs: number,
+): void {
+  if (send.message.kind !== "installSnapshot") return;
+  const peer = send.message.to;
+  if (result !== undefined && result.term > core.term) {
+    core.becomeFollower(
+      result.term,
+      "",
+      nowMs,
+      `higher term ${result.term} in install_snapshot response from ${peer}`,
+    );
+    return;
+  }
+  if (core.role !== "leader" || send.message.request.term !== core.term) return;
+  const progress = core.progress.get(peer);
+  if (progress === undefined) return;
+  if (result === undefined) {
+    progress.onSnapshotFailed(send.seq, core.nextSeq());
+    return;
+  }
+  progress.lastAckSentAtMs = Math.max(progress.lastAckSentAtMs, send.createdAtMs);
+  progress.onSnapshotDone(send.seq, result.success, result.lastIncludedIndex, core.nextSeq());
+}
+
+/** Follower: a leader sent a snapshot. Its reply waits until the shell calls finishInstall. */
+export function handleInstallRequest(
+  core: RaftCore,
+  request: InstallSnapshotRequest,
+  replyId: number,
+  nowMs: number,
+): void {
+  if (request.term < core.term) {
+    core.reply({ kind: "installSnapshot", replyId, response: { term: core.term, success: false } });
+    return;
+  }
+  if (!core.acceptLeader(request.term, request.serverId, nowMs)) {
+    core.reply({ kind: "installSnapshot", replyId, response: { term: core.term, success: false } });
+    return;
+  }
+  core.emit({ type: "installSnapshot", replyId, request });
+}
+
+/**
+ * Follower: the shell installed (or failed to install) a snapshot. When installed, the log is
+ * replaced by the snapshot's last entry: the shell already reset the durable log to it.
+ */
+export function finishInstall(
+  core: RaftCore,
+  replyId: number,
+  meta: SnapshotMetaData | undefined,
+  logReset: boolean,
+): void {
+  if (meta !== undefined && meta.lastIncludedIndex > core.commitIndex) core.resetToSnapshot(meta, logReset);
+  core.reply({
+    kind: "installSnapshot",
+    replyId,
+    response: { term: core.term, success: meta !== undefined },
+  });
+}

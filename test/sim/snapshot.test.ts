@@ -1,0 +1,100 @@
+/**
+ * Snapshots on the simulator, after braft's test_node.cpp: RestoreSnapshot, InstallSnapshot,
+ * NoSnapshot, AutoSnapshot, and a wiped follower rejoining a group whose log was compacted.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { RaftError } from "../../src/core/errors.js";
+import { SimCluster, type SimClusterOptions } from "../../src/testing/sim-cluster.js";
+
+const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+async function withCluster(
+  options: SimClusterOptions,
+  body: (cluster: SimCluster) => Promise<void>,
+): Promise<void> {
+  const cluster = new SimCluster(options);
+  try {
+    await cluster.startAll();
+    await body(cluster);
+    await cluster.shutdownAll();
+  } finally {
+    cluster.dispose();
+  }
+}
+
+async function applyMany(cluster: SimCluster, count: number, prefix: string): Promise<void> {
+  for (let i = 0; i < count; i++) await cluster.applyAndWait(bytes(`${prefix}${i}`));
+}
+
+async function converge(cluster: SimCluster): Promise<void> {
+  const converged = await cluster.scheduler.runUntil(() => cluster.converged(), 30_000);
+  assert.ok(converged, `cluster converged: ${cluster.describe()}`);
+  cluster.checkSafety();
+  cluster.checker.checkAcknowledgedApplied();
+  assert.deepEqual(cluster.checker.violations, []);
+}
+
+test("RestoreSnapshot: a restarted node loads its snapshot, then replays the log after it", async () => {
+  await withCluster({ seed: 21, nodes: 3, snapshots: { intervalS: 0 } }, async (cluster) => {
+    const leader = (await cluster.waitForLeader()) as string;
+    await applyMany(cluster, 20, "a");
+    await cluster.settle(cluster.node(leader).snapshot());
+    const status = cluster.node(leader).getStatus();
+    assert.equal(status.lastSnapshotIndex, status.appliedIndex);
+    await applyMany(cluster, 5, "b");
+    cluster.crash(leader);
+    await cluster.start(leader);
+    assert.equal(cluster.node(leader).getStatus().lastSnapshotIndex, status.lastSnapshotIndex);
+    await converge(cluster);
+  });
+});
+
+test("InstallSnapshot: a wiped follower catches up from a compacted leader by snapshot", async () => {
+  await withCluster(
+    { seed: 22, nodes: 3, snapshots: { intervalS: 0, logMarginEntries: 0 } },
+    async (cluster) => {
+      const leader = (await cluster.waitForLeader()) as string;
+      const follower = cluster.peers.find((peer) => peer !== leader) as string;
+      await cluster.stop(follower);
+      cluster.wipe(follower);
+      await applyMany(cluster, 30, "a");
+      await cluster.settle(cluster.node(leader).snapshot());
+      assert.ok(cluster.node(leader).getStatus().firstIndex > 1, "the leader's log was compacted");
+      await applyMany(cluster, 5, "b");
+      await cluster.start(follower);
+      await converge(cluster);
+      const status = cluster.node(follower).getStatus();
+      assert.ok(status.lastSnapshotIndex > 0, "the follower installed a snapshot");
+      assert.equal(status.appliedIndex, cluster.node(leader).getStatus().appliedIndex);
+    },
+  );
+});
+
+test("NoSnapshot: snapshot() without snapshot storage fails with EINVAL", async () => {
+  await withCluster({ seed: 23, nodes: 1 }, async (cluster) => {
+    const leader = (await cluster.waitForLeader()) as string;
+    await assert.rejects(
+      cluster.node(leader).snapshot(),
+      (e: unknown) => RaftError.is(e) && e.code === "EINVAL",
+    );
+  });
+});
+
+test("AutoSnapshot: the snapshot timer saves snapshots and keeps the log bounded under writes", async () => {
+  await withCluster({ seed: 24, nodes: 3, snapshots: { intervalS: 1 } }, async (cluster) => {
+    await cluster.waitForLeader();
+    let longestLog = 0;
+    for (let round = 0; round < 10; round++) {
+      await applyMany(cluster, 50, `r${round}-`);
+      await cluster.scheduler.runFor(1000);
+      for (const peer of cluster.peers) {
+        const status = cluster.node(peer).getStatus();
+        longestLog = Math.max(longestLog, status.lastIndex - status.firstIndex + 1);
+      }
+    }
+    for (const peer of cluster.peers) assert.ok(cluster.node(peer).getStatus().lastSnapshotIndex > 400, peer);
+    assert.ok(longestLog < 200, `the log stayed bounded (longest ${longestLog} entries of 500 written)`);
+    await converge(cluster);
+  });
+});
