@@ -11,14 +11,14 @@
  */
 import { RaftError } from "../../core/errors.js";
 import { EMPTY_DATA, EntryType, type LogEntry } from "../../core/types.js";
-import { ChecksumType, checksumOf, crc32cOf, crc32cRange } from "./checksum.js";
+import { ChecksumType, checksumOf, crc32cView } from "./checksum.js";
 import { decodeConfiguration, encodeConfiguration } from "./pb-codec.js";
 
 /** Size of the fixed entry header. */
 export const ENTRY_HEADER_SIZE = 24;
 
 /** braft stores the length in a u32; one entry can never exceed it. */
-const PAYLOAD_BYTES_MAX = 0xffff_ffff;
+export const PAYLOAD_BYTES_MAX = 0xffff_ffff;
 
 /** A header that passed its own checksum. */
 export interface EntryHeader {
@@ -43,16 +43,31 @@ export function writeEntry(buf: Uint8Array, offset: number, entry: LogEntry, pay
   if (payload.length > PAYLOAD_BYTES_MAX) {
     throw new RaftError("EINVAL", `entry ${entry.index} is larger than a segment entry can hold`);
   }
-  // A DataView is several times cheaper than Buffer#writeUInt32BE on this hot path.
-  const view = new DataView(buf.buffer, buf.byteOffset + offset, ENTRY_HEADER_SIZE);
-  view.setUint32(0, Math.floor(entry.term / 0x1_0000_0000));
-  view.setUint32(4, entry.term >>> 0);
-  view.setUint32(8, ((entry.type << 24) | (ChecksumType.CRC32 << 16)) >>> 0);
-  view.setUint32(12, payload.length);
-  view.setUint32(16, crc32cOf(payload));
-  view.setUint32(20, crc32cRange(buf, offset, offset + 20));
-  buf.set(payload, offset + ENTRY_HEADER_SIZE);
-  return offset + ENTRY_HEADER_SIZE + payload.length;
+  return encodeEntry(buf, new DataView(buf.buffer, buf.byteOffset, buf.length), offset, entry, payload);
+}
+
+/**
+ * {@link writeEntry} for the hot path: `view` spans all of `buf` and is reused across entries
+ * (creating a DataView costs about as much as encoding a small entry), and the payload length
+ * has been checked. The payload is copied first so both CRCs read it through `view`.
+ */
+export function encodeEntry(
+  buf: Uint8Array,
+  view: DataView,
+  offset: number,
+  entry: LogEntry,
+  payload: Uint8Array,
+): number {
+  const dataStart = offset + ENTRY_HEADER_SIZE;
+  const dataEnd = dataStart + payload.length;
+  buf.set(payload, dataStart);
+  view.setUint32(offset, Math.floor(entry.term / 0x1_0000_0000));
+  view.setUint32(offset + 4, entry.term >>> 0);
+  view.setUint32(offset + 8, ((entry.type << 24) | (ChecksumType.CRC32 << 16)) >>> 0);
+  view.setUint32(offset + 12, payload.length);
+  view.setUint32(offset + 16, crc32cView(view, buf, dataStart, dataEnd));
+  view.setUint32(offset + 20, crc32cView(view, buf, offset, offset + 20));
+  return dataEnd;
 }
 
 /**

@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { RaftError, invariant } from "../../core/errors.js";
 import type { LogEntry } from "../../core/types.js";
 import type { LogStorage } from "../interfaces.js";
-import { ENTRY_HEADER_SIZE, entryPayload, writeEntry } from "./entry-codec.js";
+import { ChunkEncoder } from "./chunk-encoder.js";
+import { ENTRY_HEADER_SIZE, entryPayload } from "./entry-codec.js";
 import { fsyncDir, ioError, saveProtoBufFile } from "./fs-util.js";
 import { LOG_META_FILE, recoverLog, type TornTail } from "./log-recovery.js";
 import { resolveLocalOptions, type LocalStorageOptions, type ResolvedLocalOptions } from "./options.js";
@@ -25,6 +26,7 @@ export class SegmentLogStorage implements LogStorage {
   private readonly opts: ResolvedLocalOptions;
   private readonly recent: RecentEntries;
   private readonly queue: WriteQueue<readonly LogEntry[]>;
+  private readonly encoder = new ChunkEncoder();
   private segments: Segment[] = [];
   private first = 1;
   private last = 0;
@@ -86,11 +88,11 @@ export class SegmentLogStorage implements LogStorage {
 
   async appendEntries(entries: readonly LogEntry[]): Promise<void> {
     this.checkOpen();
-    for (const [i, entry] of entries.entries()) {
-      if (entry.index !== this.pendingLast + 1 + i) {
+    for (let i = 0; i < entries.length; i++) {
+      if (entries[i]!.index !== this.pendingLast + 1 + i) {
         throw new RaftError(
           "EINVAL",
-          `append of entry ${entry.index} does not follow last index ${this.pendingLast}`,
+          `append of entry ${entries[i]!.index} does not follow last index ${this.pendingLast}`,
         );
       }
     }
@@ -144,7 +146,7 @@ export class SegmentLogStorage implements LogStorage {
         `entry ${entries[i]!.index} does not follow ${this.last}`,
       );
       const seg = await this.segmentForAppend();
-      const chunk = encodeChunk(entries, payloads, i, this.opts.maxSegmentSize - seg.bytes);
+      const chunk = this.encoder.encode(entries, payloads, i, this.opts.maxSegmentSize - seg.bytes);
       try {
         await seg.append(chunk.buf, chunk.terms, chunk.offsets, this.opts.sync, this.opts.useFsync);
       } catch (err) {
@@ -250,40 +252,6 @@ export class SegmentLogStorage implements LogStorage {
     const failure = this.queue.failure;
     if (failure !== undefined) throw failure;
   }
-}
-
-interface Chunk {
-  readonly buf: Buffer;
-  readonly terms: number[];
-  /** Offset of each entry inside `buf`. */
-  readonly offsets: number[];
-}
-
-/**
- * Encodes entries from `start` on into one buffer, stopping once `room` bytes are used (at least
- * one entry, so a segment can exceed the limit by one entry, as in braft).
- */
-function encodeChunk(
-  entries: readonly LogEntry[],
-  payloads: readonly Uint8Array[],
-  start: number,
-  room: number,
-) {
-  let end = start;
-  let bytes = 0;
-  while (end < entries.length && (end === start || bytes < room)) {
-    bytes += ENTRY_HEADER_SIZE + payloads[end]!.length;
-    end++;
-  }
-  const buf = Buffer.allocUnsafe(bytes);
-  const chunk: Chunk = { buf, terms: [], offsets: [] };
-  let offset = 0;
-  for (let i = start; i < end; i++) {
-    chunk.offsets.push(offset);
-    chunk.terms.push(entries[i]!.term);
-    offset = writeEntry(buf, offset, entries[i]!, payloads[i]!);
-  }
-  return chunk;
 }
 
 function payloadBytes(entries: readonly LogEntry[]): number {
