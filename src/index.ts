@@ -28,3 +28,12 @@ export type { RaftHost, RaftService, RaftClient } from "./rpc/transport.js";
 export { realEnv, type Env, type CancelTimer } from "./env/env.js";
 export { RaftServer } from "./rpc/raft-server.js";
 export type { RaftServerOptions, ChannelOptions, TlsOptions } from "./rpc/options.js";
+export { bootstrap, type BootstrapOptions } from "./node/bootstrap.js";
+export type {
+  SnapshotStorage,
+  SnapshotWriter,
+  SnapshotReader,
+  SnapshotMeta,
+  SnapshotFileMeta,
+} from "./storage/snapshot-storage.js";
+export type { SnapshotTransfer, SnapshotThrottle, SnapshotCopyOptions } from "./rpc/transport.js";

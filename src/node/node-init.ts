@@ -1,5 +1,7 @@
 /** Builds a node's parts from NodeOptions: validation, storage, restored state, the core. */
 import type { CoreConfig } from "../core/config.js";
+import type { ConfigurationManager } from "../core/configuration.js";
+import type { HardState } from "../core/types.js";
 import { RaftError } from "../core/errors.js";
 import { RaftCore } from "../core/raft.js";
 import type { Env } from "../env/env.js";
@@ -19,6 +21,12 @@ import { LogManager } from "./log-manager.js";
 import type { NodeOptions } from "./options.js";
 import { Configuration, type PeerId } from "./peer-id.js";
 import { SnapshotExecutor, toMetaData, type SnapshotExecutorHost } from "./snapshot-executor.js";
+
+/** The storage fields of NodeOptions (also what bootstrap takes). */
+export type StorageChoice = Pick<
+  NodeOptions,
+  "logUri" | "raftMetaUri" | "snapshotUri" | "logStorage" | "raftMetaStorage" | "snapshotStorage"
+>;
 
 /** The running parts of an initialized node. */
 export interface PreparedNode {
@@ -59,17 +67,8 @@ export async function prepareNode(
     flags.raft_leader_batch,
   );
   const snapshotStorage = snapshotStorageOf(options, storageOptions);
-  const snapshot =
-    snapshotStorage === undefined ? undefined : await restoreSnapshot(snapshotStorage, options);
-  const { hardState, confs } = await logManager.init(
-    { peers: initialConf.peerKeys(), learners: initialConf.learnerKeys() },
-    snapshot === undefined
-      ? undefined
-      : {
-          id: { index: snapshot.lastIncludedIndex, term: snapshot.lastIncludedTerm },
-          conf: toMetaData(snapshot).conf,
-        },
-  );
+  const restored = await openState(logManager, snapshotStorage, options, initialConf);
+  const { hardState, confs, snapshot } = restored;
   const snapshotIndex = snapshot?.lastIncludedIndex ?? 0;
   const config: CoreConfig = {
     groupId,
@@ -144,8 +143,36 @@ function positiveInteger(name: string, value: number | undefined): void {
   }
 }
 
-function snapshotStorageOf(
+/** Restores the snapshot and opens the log; closes the storage again if anything fails. */
+async function openState(
+  logManager: LogManager,
+  snapshotStorage: SnapshotStorage | undefined,
   options: NodeOptions,
+  initialConf: Configuration,
+): Promise<{ hardState: HardState; confs: ConfigurationManager; snapshot: SnapshotMeta | undefined }> {
+  try {
+    const snapshot =
+      snapshotStorage === undefined ? undefined : await restoreSnapshot(snapshotStorage, options);
+    const snapshotState =
+      snapshot === undefined
+        ? undefined
+        : {
+            id: { index: snapshot.lastIncludedIndex, term: snapshot.lastIncludedTerm },
+            conf: toMetaData(snapshot).conf,
+          };
+    const opened = await logManager.init(
+      { peers: initialConf.peerKeys(), learners: initialConf.learnerKeys() },
+      snapshotState,
+    );
+    return { ...opened, snapshot };
+  } catch (error) {
+    await logManager.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+export function snapshotStorageOf(
+  options: StorageChoice,
   storageOptions: StorageOptions,
 ): SnapshotStorage | undefined {
   if (options.snapshotStorage !== undefined) return options.snapshotStorage;
@@ -185,13 +212,13 @@ async function restoreSnapshot(
   }
 }
 
-function logStorageOf(options: NodeOptions, storageOptions: StorageOptions): LogStorage {
+export function logStorageOf(options: StorageChoice, storageOptions: StorageOptions): LogStorage {
   if (options.logStorage !== undefined) return options.logStorage;
   if (options.logUri === undefined) throw new RaftError("EINVAL", "NodeOptions needs logUri (or logStorage)");
   return createLogStorage(options.logUri, storageOptions);
 }
 
-function metaStorageOf(options: NodeOptions, storageOptions: StorageOptions): RaftMetaStorage {
+export function metaStorageOf(options: StorageChoice, storageOptions: StorageOptions): RaftMetaStorage {
   if (options.raftMetaStorage !== undefined) return options.raftMetaStorage;
   if (options.raftMetaUri === undefined)
     throw new RaftError("EINVAL", "NodeOptions needs raftMetaUri (or raftMetaStorage)");

@@ -1,4 +1,5 @@
 /** Options of RaftServer and of the channels it dials, with their bounds and why. */
+import type { RpcSnapshotTransferOptions } from "./snapshot-transfer.js";
 
 /** PEM material as node:tls takes it. */
 export type Pem = string | Buffer;
@@ -44,6 +45,11 @@ export interface ChannelOptions {
 
 /** Options of {@link RaftServer}. */
 export interface RaftServerOptions {
+  /**
+   * Snapshot copy: the FileService's reader expiry and read bounds, and how followers copy
+   * (chunk size = raft_max_byte_count_per_rpc, retries, a follower-side throttle).
+   */
+  readonly snapshotTransfer?: RpcSnapshotTransferOptions | undefined;
   /** Largest frame body accepted (brpc's -max_body_size); beyond it the connection is closed. */
   readonly maxBodyBytes?: number | undefined;
   /**

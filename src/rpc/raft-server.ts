@@ -12,6 +12,7 @@ import { ChannelPool } from "./channel-pool.js";
 import { HttpFront, type HttpHandler } from "./http-front.js";
 import { RpcDefaults, type ChannelOptions, type RaftServerOptions } from "./options.js";
 import { splitEndpoint } from "../core/peer-id.js";
+import { RpcSnapshotTransfer } from "./snapshot-transfer.js";
 import { RaftRpcClient } from "./raft-client.js";
 import { NodeDirectory, addRaftService } from "./raft-service-router.js";
 import { ServerConnection, type ConnectionConfig } from "./server-connection.js";
@@ -44,6 +45,8 @@ export class RaftServer implements RaftHost {
 
   /** The client a node uses to reach its peers; shares this server's channels. */
   readonly client: RaftClient;
+  /** braft's FileService on this port and remote copy through its channels, for snapshots. */
+  readonly snapshotTransfer: RpcSnapshotTransfer;
 
   constructor(private readonly options: RaftServerOptions = {}) {
     const idleTimeoutMs = options.idleTimeoutMs ?? RpcDefaults.idleTimeoutMs;
@@ -65,6 +68,7 @@ export class RaftServer implements RaftHost {
     this.pool = new ChannelPool(channelOptionsOf(options));
     this.client = new RaftRpcClient(this.pool);
     addRaftService(this.registry, this.directory);
+    this.snapshotTransfer = new RpcSnapshotTransfer(this, options.snapshotTransfer ?? {});
   }
 
   /** `ip:port` the server listens on (the real port when started on port 0); "" before start. */
@@ -116,6 +120,7 @@ export class RaftServer implements RaftHost {
   async stop(): Promise<void> {
     if (this.state === "stopped") return;
     this.state = "stopped";
+    this.snapshotTransfer.close();
     this.pool.close();
     this.http.close();
     for (const socket of this.sockets) socket.destroy();
