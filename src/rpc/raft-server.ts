@@ -154,6 +154,10 @@ export class RaftServer implements RaftHost {
   addMethod(service: string, method: string, handler: RawMethodHandler): void {
     this.registry.addMethod(service, method, handler);
   }
+  /** Stops serving a whole service (e.g. to replace the built-in FileService with an instrumented one). */
+  removeService(service: string): void {
+    this.registry.removeService(service);
+  }
 
   /** Serves HTTP requests under `path` on this port (status pages). */
   addHttpRoute(path: string, handler: HttpHandler): void {

@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { ChannelPool } from "../../src/rpc/channel-pool.js";
 import { FileReaderRegistry } from "../../src/rpc/file-reader-registry.js";
 import { SEGMENT_HEADER_BYTES, decodeSegments } from "../../src/rpc/file-seg-data.js";
-import { FileServiceImpl, SNAPSHOT_META_FILE_NAME, addFileService } from "../../src/rpc/file-service.js";
+import { FileServiceImpl, SNAPSHOT_META_FILE_NAME } from "../../src/rpc/file-service.js";
 import { FileService, type GetFileRequest } from "../../src/rpc/gen/braft/file_service_pb.js";
 import { ThroughputSnapshotThrottle } from "../../src/rpc/snapshot-throttle.js";
 import { callMethod } from "../../src/rpc/typed-call.js";
@@ -50,7 +50,7 @@ describe("FileService get_file", () => {
     ]);
     const server = await startServer();
     endpoint = server.address;
-    registry = addFileService(server);
+    registry = server.snapshotTransfer.registry;
     storage.setCopyRegistrar(registry.registrar);
     const opened = await storage.open();
     assert.ok(opened);
@@ -305,8 +305,8 @@ describe("FileReaderRegistry expiry", () => {
 
   it("ReaderExpiry: an expired reader answers ENOENT over the wire", async () => {
     const clock = new ManualClock();
-    const server = await startServer();
-    const registry = addFileService(server, { idleTimeoutMs: 100, clock });
+    const server = await startServer({ snapshotTransfer: { idleTimeoutMs: 100, clock } });
+    const registry = server.snapshotTransfer.registry;
     const { readerId } = registry.registerReader(reader);
     const pool = new ChannelPool();
     const call = () =>

@@ -78,6 +78,7 @@ async function startLeader(files: readonly FileSpec[] = LEADER_FILES): Promise<L
   const registry = new FileReaderRegistry({ address: () => server.address });
   const impl = new FileServiceImpl(registry);
   const leader: Leader = { server, reader: undefined as never, uri: "", calls: [], hook: undefined };
+  server.removeService(FileService.typeName); // replaced by an instrumented one
   server.addService(FileService, {
     get_file: async (request, ctx) => {
       leader.calls.push(request);
@@ -303,6 +304,7 @@ describe("copySnapshot", () => {
   it("HostileMeta: file names escaping the writer's directory are refused", async () => {
     const server = await startServer();
     const table = encodeSnapshotTable({ meta: META_AT(5), files: new Map([["../../escaped", {}]]) });
+    server.removeService(FileService.typeName);
     server.addService(FileService, {
       get_file: (request, ctx) => {
         ctx.responseAttachment =
@@ -345,11 +347,11 @@ describe("copySnapshot", () => {
 describe("RpcSnapshotTransfer", () => {
   it("InstallSnapshot: a node's SnapshotTransfer serves on one server and copies on another", async () => {
     const leaderServer = await startServer();
-    const followerServer = await startServer();
-    const leaderSide = new RpcSnapshotTransfer(leaderServer);
-    const followerSide: SnapshotTransfer = new RpcSnapshotTransfer(followerServer, {
-      copy: { maxByteCountPerRpc: 64 * 1024 },
+    const followerServer = await startServer({
+      snapshotTransfer: { copy: { maxByteCountPerRpc: 64 * 1024 } },
     });
+    const leaderSide = leaderServer.snapshotTransfer;
+    const followerSide: SnapshotTransfer = followerServer.snapshotTransfer;
     const source = await localSnapshot(join(await newDir(), "snap"), 7, LEADER_FILES);
     source.setCopyRegistrar((reader) => leaderSide.registerReader(reader, leaderServer.address));
     const reader = await source.open();
@@ -375,12 +377,10 @@ describe("RpcSnapshotTransfer", () => {
     await assertSameSnapshot(copy, reader);
     await source.closeReader(reader);
     assert.equal(leaderSide.registry.size, 0, "closing the reader unregisters it");
-    leaderSide.close();
   });
 
   it("Once per server: a second FileService on the same server is refused", async () => {
     const server = await startServer();
-    new RpcSnapshotTransfer(server);
     assert.throws(
       () => new RpcSnapshotTransfer(server),
       (err: unknown) => RaftError.is(err) && err.code === "EEXIST",
