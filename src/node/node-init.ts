@@ -20,7 +20,12 @@ import { FSMCaller, type FsmCallerHost } from "./fsm-caller.js";
 import { LogManager } from "./log-manager.js";
 import type { NodeOptions } from "./options.js";
 import { Configuration, type PeerId } from "./peer-id.js";
-import { SnapshotExecutor, toMetaData, type SnapshotExecutorHost } from "./snapshot-executor.js";
+import {
+  SnapshotExecutor,
+  installSlotsOf,
+  toMetaData,
+  type SnapshotExecutorHost,
+} from "./snapshot-executor.js";
 
 /** The storage fields of NodeOptions (also what bootstrap takes). */
 export type StorageChoice = Pick<
@@ -101,6 +106,7 @@ export async function prepareNode(
             filterBeforeCopyRemote: options.filterBeforeCopyRemote ?? false,
             throttle: options.snapshotThrottle,
             installTasksMax: flags.raft_max_install_snapshot_tasks_num,
+            installSlots: installSlotsOf(options.server),
           },
         );
   return {

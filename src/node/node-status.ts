@@ -45,6 +45,9 @@ export interface NodeStatus {
   readonly lastSnapshotTerm: number;
   /** braft's snapshot status: IDLE, SAVING, LOADING or DOWNLOADING. */
   readonly snapshotStatus: string;
+  /** While DOWNLOADING: the snapshot being installed. */
+  readonly snapshotDownloading?:
+    { readonly lastIncludedIndex: number; readonly lastIncludedTerm: number } | undefined;
   readonly replicators: readonly ReplicatorStatus[];
 }
 
@@ -85,6 +88,7 @@ export function nodeStatusOf(
     lastSnapshotIndex: prepared?.logManager.lastSnapshot.index ?? 0,
     lastSnapshotTerm: prepared?.logManager.lastSnapshot.term ?? 0,
     snapshotStatus: prepared?.snapshotExecutor?.status.state ?? "IDLE",
+    snapshotDownloading: downloadingOf(prepared),
     replicators: [...(core?.progress ?? new Map())].map(([peerId, progress]) => ({
       peerId,
       nextIndex: progress.nextIndex,
@@ -95,6 +99,13 @@ export function nodeStatusOf(
       consecutiveFailures: replicators.get(peerId)?.consecutiveFailures ?? 0,
     })),
   };
+}
+
+function downloadingOf(prepared: PreparedNode | undefined): NodeStatus["snapshotDownloading"] {
+  const meta = prepared?.snapshotExecutor?.status.downloading;
+  return meta === undefined
+    ? undefined
+    : { lastIncludedIndex: meta.lastIncludedIndex, lastIncludedTerm: meta.lastIncludedTerm };
 }
 
 function stateOf(role: Role | undefined, lifecycle: string): NodeState {

@@ -34,8 +34,27 @@ export interface SnapshotExecutorOptions {
   readonly logMarginEntries: number | undefined;
   readonly filterBeforeCopyRemote: boolean;
   readonly throttle: SnapshotThrottle | undefined;
-  /** raft_max_install_snapshot_tasks_num, shared by every node of the process. */
+  /** raft_max_install_snapshot_tasks_num, shared by every node of one server. */
   readonly installTasksMax: number;
+  /** The running-install count of the server this node belongs to. */
+  readonly installSlots: InstallSlots;
+}
+
+/** Installs running on one server (braft bounds them per process: one server per process). */
+export interface InstallSlots {
+  running: number;
+}
+
+const slotsByServer = new WeakMap<object, InstallSlots>();
+
+/** The install counter shared by every node on `server`. */
+export function installSlotsOf(server: object): InstallSlots {
+  let slots = slotsByServer.get(server);
+  if (slots === undefined) {
+    slots = { running: 0 };
+    slotsByServer.set(server, slots);
+  }
+  return slots;
 }
 
 interface Download {
@@ -43,9 +62,6 @@ interface Download {
   replyId: number;
   readonly controller: AbortController;
 }
-
-/** Installs running in this process (braft bounds them process-wide). */
-let installsRunning = 0;
 
 export class SnapshotExecutor {
   private state: SnapshotState = "IDLE";
@@ -118,14 +134,15 @@ export class SnapshotExecutor {
     if (this.stopped || this.transfer === undefined || this.saving !== undefined) {
       return this.host.finishInstall(replyId, undefined, false);
     }
-    if (installsRunning >= this.options.installTasksMax)
+    const slots = this.options.installSlots;
+    if (slots.running >= this.options.installTasksMax)
       return this.host.finishInstall(replyId, undefined, false);
     const download: Download = { meta: request.meta, replyId, controller: new AbortController() };
     this.download = download;
-    installsRunning++;
+    slots.running++;
     this.state = "DOWNLOADING";
     void this.runInstall(download, request.uri).finally(() => {
-      installsRunning--;
+      slots.running--;
       if (this.download === download) {
         this.download = undefined;
         this.state = "IDLE";

@@ -107,8 +107,8 @@ export class SimCluster {
     for (const peer of this.peers) if (this.process(peer).node === undefined) await this.start(peer);
   }
 
-  /** Starts (or restarts) one process from its disk. */
-  async start(peer: PeerKey): Promise<void> {
+  /** Starts (or restarts) one process from its disk, with `flags` over the cluster's. */
+  async start(peer: PeerKey, flags: Partial<RaftFlags> = {}): Promise<void> {
     const process = this.process(peer);
     if (process.node !== undefined) throw new Error(`${peer} is already running`);
     const env = new SimEnv(this.scheduler, this.prng.fork(`env ${peer} ${this.incarnation++}`));
@@ -132,7 +132,7 @@ export class SimCluster {
         snapshotIntervalS: this.options.snapshots?.intervalS ?? 0,
         snapshotLogMarginEntries: this.options.snapshots?.logMarginEntries,
         env,
-        flags: { ...this.options.flags },
+        flags: { ...this.options.flags, ...flags },
       }),
     );
   }
@@ -163,7 +163,7 @@ export class SimCluster {
     const process = this.process(peer);
     const node = process.node;
     if (node === undefined) return;
-    await node.shutdown();
+    await this.settle(node.shutdown());
     process.disk.crash(); // every write already completed; this just frees the incarnation
     process.node = undefined;
     process.env = undefined;
@@ -260,7 +260,7 @@ export class SimCluster {
 
   /** Shuts every running node down (for test cleanup). */
   async shutdownAll(): Promise<void> {
-    await this.settle(Promise.all(this.running().map((peer) => this.stop(peer))), 60_000);
+    for (const peer of this.running()) await this.stop(peer);
   }
 
   /** Removes the snapshot files of every process from the disk. */

@@ -106,6 +106,9 @@ class SimWriter implements SnapshotWriter {
 }
 
 class SimReader implements SnapshotReader {
+  /** The copy registration, released when the reader is closed (as the local storage does). */
+  registration: { uri: string; release(): void } | undefined;
+
   constructor(
     readonly snapshot: StoredSnapshot,
     private readonly registrar: SnapshotCopyRegistrar | undefined,
@@ -124,7 +127,8 @@ class SimReader implements SnapshotReader {
     return this.snapshot.meta;
   }
   generateUriForCopy(): string {
-    return this.registrar?.(this).uri ?? "";
+    this.registration ??= this.registrar?.(this);
+    return this.registration?.uri ?? "";
   }
 }
 
@@ -169,7 +173,8 @@ class SimSnapshotStorage implements SnapshotStorage {
   }
 
   closeReader(reader: SnapshotReader): Promise<void> {
-    const { snapshot } = reader as SimReader;
+    const { snapshot, registration } = reader as SimReader;
+    registration?.release();
     this.store.release(snapshot, snapshot.readers - 1);
     return Promise.resolve();
   }
@@ -196,6 +201,14 @@ class SimSnapshotStorage implements SnapshotStorage {
 export class SimSnapshotTransfer {
   private readonly readers = new Map<number, { owner: PeerKey; reader: SnapshotReader }>();
   private nextId = 1;
+  private running = 0;
+  /** How long one copy takes, in virtual time. */
+  copyDelayMs = 10;
+  /** Makes a copy fail (as a lost connection would) when it returns true. */
+  failCopy: ((to: PeerKey, uri: string) => boolean) | undefined;
+  /** Copies started, and the most that ran at once. */
+  copiesStarted = 0;
+  maxConcurrentCopies = 0;
 
   constructor(
     private readonly scheduler: SimScheduler,
@@ -225,26 +238,42 @@ export class SimSnapshotTransfer {
     writer: SnapshotWriter,
     options: SnapshotCopyOptions,
   ): Promise<SnapshotMeta> {
-    return new Promise((resolve, reject) => {
-      const id = Number(uri.slice(uri.lastIndexOf("/") + 1));
+    this.copiesStarted++;
+    this.running++;
+    this.maxConcurrentCopies = Math.max(this.maxConcurrentCopies, this.running);
+    const copying = new Promise<SnapshotMeta>((resolve, reject) => {
       const abort = (): void => reject(new RaftError("ECANCELED", "snapshot copy aborted"));
       options.signal.addEventListener("abort", abort, { once: true });
-      this.scheduler.schedule(10, () => {
+      this.scheduler.schedule(this.copyDelayMs, () => {
         options.signal.removeEventListener("abort", abort);
         if (options.signal.aborted) return;
-        const source = this.readers.get(id);
-        if (source === undefined) return reject(new RaftError("ENOENT", `no snapshot reader ${uri}`));
-        if (!this.network.linkOpen(to, source.owner) || !this.network.linkOpen(source.owner, to)) {
-          return reject(new RaftError("EHOSTUNREACH", `${source.owner} is unreachable from ${to}`));
+        try {
+          resolve(this.copyNow(to, uri, writer));
+        } catch (error) {
+          reject(error instanceof Error ? error : new Error(String(error)));
         }
-        for (const name of source.reader.listFiles()) {
-          copyFileSync(join(source.reader.path, name), join(writer.path, name));
-          writer.addFile(name, source.reader.getFileMeta(name));
-        }
-        const meta = source.reader.loadMeta();
-        writer.saveMeta(meta);
-        resolve(meta);
       });
     });
+    return copying.finally(() => this.running--);
+  }
+
+  private copyNow(to: PeerKey, uri: string, writer: SnapshotWriter): SnapshotMeta {
+    const source = this.readers.get(Number(uri.slice(uri.lastIndexOf("/") + 1)));
+    if (source === undefined) throw new RaftError("ENOENT", `no snapshot reader ${uri}`);
+    if (!this.network.linkOpen(to, source.owner) || !this.network.linkOpen(source.owner, to)) {
+      throw new RaftError("EHOSTUNREACH", `${source.owner} is unreachable from ${to}`);
+    }
+    if (this.failCopy?.(to, uri) === true) throw new RaftError("EIO", `injected failure copying ${uri}`);
+    try {
+      for (const name of source.reader.listFiles()) {
+        copyFileSync(join(source.reader.path, name), join(writer.path, name));
+        writer.addFile(name, source.reader.getFileMeta(name));
+      }
+    } catch (error) {
+      throw new RaftError("EIO", `snapshot copy from ${uri} failed: ${String(error)}`);
+    }
+    const meta = source.reader.loadMeta();
+    writer.saveMeta(meta);
+    return meta;
   }
 }

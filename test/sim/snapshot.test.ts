@@ -98,3 +98,77 @@ test("AutoSnapshot: the snapshot timer saves snapshots and keeps the log bounded
     await converge(cluster);
   });
 });
+
+/** Stops `count` followers and wipes them, then writes and compacts on the leader: they must install. */
+async function compactBehind(
+  cluster: SimCluster,
+  count: number,
+): Promise<{ leader: string; behind: string[] }> {
+  const leader = (await cluster.waitForLeader()) as string;
+  const behind = cluster.peers.filter((peer) => peer !== leader).slice(0, count);
+  for (const follower of behind) {
+    await cluster.stop(follower);
+    cluster.wipe(follower);
+  }
+  await applyMany(cluster, 20, "before");
+  await cluster.settle(cluster.node(leader).snapshot());
+  await applyMany(cluster, 3, "after");
+  return { leader, behind };
+}
+
+test("Leader_step_down_during_install_snapshot: a leader change mid-install is handled cleanly", async () => {
+  await withCluster(
+    { seed: 25, nodes: 3, snapshots: { intervalS: 0, logMarginEntries: 0 } },
+    async (cluster) => {
+      const { leader, behind } = await compactBehind(cluster, 1);
+      const follower = behind[0] as string;
+      cluster.snapshotTransfer.copyDelayMs = 3000;
+      await cluster.start(follower);
+      const downloading = await cluster.scheduler.runUntil(
+        () => cluster.node(follower).getStatus().snapshotStatus === "DOWNLOADING",
+        10_000,
+      );
+      assert.ok(downloading, "the install started");
+      assert.ok(cluster.node(follower).getStatus().snapshotDownloading !== undefined);
+      cluster.network.partition([[leader], cluster.peers.filter((peer) => peer !== leader)]);
+      await cluster.scheduler.runUntil(() => !cluster.node(leader).isLeader(), 10_000);
+      assert.equal(cluster.node(leader).isLeader(), false, "the old leader stepped down");
+      cluster.snapshotTransfer.copyDelayMs = 10;
+      cluster.network.heal();
+      await converge(cluster);
+    },
+  );
+});
+
+test("Report_error_during_install_snapshot: a failed copy is reported and retried", async () => {
+  await withCluster(
+    { seed: 26, nodes: 3, snapshots: { intervalS: 0, logMarginEntries: 0 } },
+    async (cluster) => {
+      const follower = (await compactBehind(cluster, 1)).behind[0] as string;
+      let failures = 0;
+      cluster.snapshotTransfer.failCopy = () => failures++ < 2;
+      await cluster.start(follower);
+      await converge(cluster);
+      assert.ok(failures >= 2, "two copies failed before one succeeded");
+      assert.ok(cluster.node(follower).getStatus().lastSnapshotIndex > 0);
+    },
+  );
+});
+
+test("install_snapshot_exceed_max_task_num: an install beyond the limit is refused, and retried", async () => {
+  await withCluster(
+    { seed: 27, nodes: 3, snapshots: { intervalS: 0, logMarginEntries: 0 } },
+    async (cluster) => {
+      const follower = (await compactBehind(cluster, 1)).behind[0] as string;
+      // A server that may run no install refuses every one; the leader keeps retrying.
+      await cluster.start(follower, { raft_max_install_snapshot_tasks_num: 0 });
+      await cluster.scheduler.runFor(5000);
+      assert.equal(cluster.node(follower).getStatus().lastSnapshotIndex, 0, "no install ran");
+      assert.equal(cluster.snapshotTransfer.copiesStarted, 0);
+      await cluster.stop(follower);
+      await cluster.start(follower);
+      await converge(cluster);
+      assert.ok(cluster.node(follower).getStatus().lastSnapshotIndex > 0, "the retried install ran");
+    },
+  );
+});
