@@ -1,5 +1,6 @@
 /** What the core hands back to the shell after each batch of inputs (etcd's Ready). */
 import type { InstallSnapshotRequest, OutboundRequest, Reply } from "./messages.js";
+import type { PendingRead } from "./read-index.js";
 import type { HardState, LogEntry, PeerKey, Role } from "./types.js";
 
 /** A request to send, with what the core needs to match its answer. */
@@ -28,7 +29,11 @@ export type CoreEvent =
    * The leader sent a snapshot: download and load it, then call `finishInstall(replyId, ...)`.
    * The reply to the leader waits for that.
    */
-  | { readonly type: "installSnapshot"; readonly replyId: number; readonly request: InstallSnapshotRequest };
+  | { readonly type: "installSnapshot"; readonly replyId: number; readonly request: InstallSnapshotRequest }
+  /** Leadership was confirmed for these reads: each may be served once `index` is applied. */
+  | { readonly type: "readIndexReady"; readonly reads: readonly PendingRead[] }
+  /** These reads cannot be confirmed: this node stopped leading. */
+  | { readonly type: "readIndexFailed"; readonly ids: readonly number[]; readonly reason: string };
 
 export interface Ready {
   /** Persist before releasing `sendsAfterPersist` and `replies`; undefined when unchanged. */

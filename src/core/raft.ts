@@ -22,6 +22,7 @@ import type {
 import { Progress } from "./progress.js";
 import { isVoter, quorumValue, type VoterSets } from "./quorum.js";
 import { RaftLog, type LogReader } from "./raft-log.js";
+import { ReadIndexTracker } from "./read-index.js";
 import { finishInstall, handleInstallRequest, handleSnapshotResult } from "./snapshot.js";
 import {
   broadcastHeartbeats,
@@ -72,6 +73,10 @@ export class RaftCore {
   persistedIndex: number;
   /** Per-peer replication state; only while leader. */
   readonly progress = new Map<PeerKey, Progress>();
+  /** Linearizable reads waiting for this leader to confirm its leadership. */
+  readonly reads = new ReadIndexTracker();
+  /** The time of the latest input; for work triggered by completions, which carry no time. */
+  lastNowMs = 0;
   /** Votes received in the current (pre-)election. */
   votes: VoteRound = new Map();
   /** Index of the configuration entry this leader appended on taking office. */
@@ -114,6 +119,7 @@ export class RaftCore {
 
   /** Handles a request from a peer; its reply appears in a later Ready under `replyId`. */
   stepRequest(input: InboundRequest, replyId: number, nowMs: number): void {
+    this.lastNowMs = nowMs;
     if (!this.isActive()) {
       this.reply({ kind: "error", replyId, code: "EINVAL", text: `node is ${this.role}` });
       return;
@@ -136,6 +142,7 @@ export class RaftCore {
 
   /** Handles the answer to, or the failure of, a request this core sent. */
   stepResponse(input: ResponseInput, nowMs: number): void {
+    this.lastNowMs = nowMs;
     if (!this.isActive()) return;
     const { send } = input;
     if (input.kind === "failure") {
@@ -171,6 +178,7 @@ export class RaftCore {
 
   /** Lets time pass: election, vote, heartbeat and step-down timers fire here. */
   tick(nowMs: number): void {
+    this.lastNowMs = nowMs;
     if (!this.isActive()) return;
     if (this.role === "leader") {
       if (nowMs >= this.stepDownDeadlineMs) this.checkQuorum(nowMs);
@@ -223,6 +231,26 @@ export class RaftCore {
     this.appendLocal(entries);
     sendAppends(this, nowMs);
     return results;
+  }
+
+  /**
+   * A linearizable read on this leader (ReadIndex, beyond braft). Undefined when accepted: a
+   * `readIndexReady` event follows once leadership is confirmed (at once inside a valid lease),
+   * or `readIndexFailed` if leadership ends first. The error when this node cannot serve it.
+   */
+  readIndex(id: number, nowMs: number): RaftError | undefined {
+    this.lastNowMs = nowMs;
+    if (this.role !== "leader") return this.notLeaderError();
+    const leaseRead = this.config.leaderLeaseEnabled && this.leaseExpiresAtMs(nowMs) > nowMs;
+    if (leaseRead) this.emit({ type: "readIndexReady", reads: [{ id, index: this.commitIndex }] });
+    else this.reads.add(this, id, nowMs);
+    return undefined;
+  }
+
+  /** Sends heartbeats to every follower now (a read round, or a leadership check). */
+  heartbeatNow(nowMs: number): void {
+    this.heartbeatDeadlineMs = nowMs + this.config.heartbeatIntervalMs;
+    broadcastHeartbeats(this, nowMs);
   }
 
   /** The shell made the log durable through (index, term). */
@@ -554,6 +582,8 @@ export class RaftCore {
 
   private leaveRole(nowMs: number, reason: string): void {
     if (this.role === "leader") {
+      const failedReads = this.reads.drain();
+      if (failedReads.length > 0) this.emit({ type: "readIndexFailed", ids: failedReads, reason });
       this.emit({ type: "leaderStop", term: this.term, reason });
       this.progress.clear();
       this.heartbeatDeadlineMs = NO_DEADLINE;

@@ -93,6 +93,7 @@ export function handleAppendResponse(
   const progress = core.progress.get(peer);
   if (progress === undefined) return;
   progress.lastAckSentAtMs = Math.max(progress.lastAckSentAtMs, send.createdAtMs);
+  core.reads.onAck(core, peer, send.seq, nowMs); // an answer in our term confirms our leadership
   if (send.heartbeat) return;
   if (response.success) {
     if (progress.onAccepted(request.prevLogIndex + request.entries.length, send.seq)) maybeCommit(core);
@@ -123,6 +124,7 @@ export function maybeCommit(core: RaftCore): void {
   if (quorumIndex <= core.commitIndex) return;
   if (core.log.term(quorumIndex) !== core.term) return;
   core.commitIndex = quorumIndex;
+  core.reads.onCommit(core, core.lastNowMs);
 }
 
 // ---- follower side -------------------------------------------------------------------------

@@ -192,6 +192,13 @@ export class FSMCaller {
 
   /** Loads a snapshot; an error leaves the state machine in an unknown state (the caller stops the node). */
   private async runSnapshotLoad(reader: SnapshotReader, meta: SnapshotMeta): Promise<RaftError | undefined> {
+    if (meta.lastIncludedIndex < this.appliedIndex) {
+      // The state machine is past it already; loading would move it back in time (braft refuses too).
+      return new RaftError(
+        "ESTALE",
+        `snapshot at ${meta.lastIncludedIndex} is older than applied ${this.appliedIndex}`,
+      );
+    }
     const onSnapshotLoad = this.fsm.onSnapshotLoad;
     if (onSnapshotLoad === undefined)
       return new RaftError("EINVAL", "the state machine does not implement onSnapshotLoad");

@@ -20,6 +20,7 @@ import { nodeStatusOf, type NodeStatus } from "./node-status.js";
 import { prepareNode, type PreparedNode } from "./node-init.js";
 import type { NodeOptions } from "./options.js";
 import { Configuration, PeerId } from "./peer-id.js";
+import { ReadWaiters, type ReadIndexResult } from "./read-waiters.js";
 import { Replicator } from "./replicator.js";
 import { Status } from "./status.js";
 
@@ -43,6 +44,7 @@ export class RaftNode {
   private readonly ballotBox = new BallotBox();
   private readonly replicators = new Map<string, Replicator>();
   private readonly pendingReplies = new Map<number, PendingReply>();
+  private readWaiters = new ReadWaiters(realEnv);
   private nextReplyId = 1;
   private driveScheduled = false;
   private cancelTimer: CancelTimer | undefined;
@@ -73,6 +75,7 @@ export class RaftNode {
     this.lifecycle = "initializing";
     try {
       this.env = options.env ?? realEnv;
+      this.readWaiters = new ReadWaiters(this.env);
       this.prepared = await prepareNode(this.groupId, this.peerId, options, this.env, {
         ballotBox: this.ballotBox,
         fsmHost: {
@@ -135,6 +138,26 @@ export class RaftNode {
     }
     this.applyQueue.push({ data: task.data, closure, expectedTerm: task.expectedTerm });
     this.kick();
+  }
+
+  /**
+   * A linearizable read (ReadIndex, beyond braft): resolves once this leader has confirmed with a
+   * quorum that it still leads (or holds a valid lease, with raft_enable_leader_lease) and its
+   * state machine has applied everything committed when the read arrived. Read the state machine
+   * right after. Rejects with EPERM (not the leader, or leadership lost meanwhile; `leaderId` says
+   * where to go), ERAFTTIMEDOUT (no quorum within `timeoutMs`, an election timeout by default),
+   * ECANCELED (signal) or ESHUTDOWN.
+   */
+  readIndex(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ReadIndexResult> {
+    const refusal = this.refuseApply();
+    if (refusal !== undefined) return Promise.reject(refusal);
+    const timeoutMs = options.timeoutMs ?? this.prepared?.electionTimeoutMs ?? 1000;
+    return this.readWaiters.add(timeoutMs, options.signal, (id) =>
+      this.withCore((core) => {
+        const error = core.readIndex(id, this.env.nowMs());
+        if (error !== undefined) this.readWaiters.fail([id], error);
+      }),
+    );
   }
 
   isLeader(): boolean {
@@ -317,6 +340,15 @@ export class RaftNode {
       }
       case "roleChanged":
         return;
+      case "readIndexReady":
+        this.readWaiters.confirmed(event.reads, fsmCaller.lastAppliedIndex);
+        return;
+      case "readIndexFailed":
+        this.readWaiters.fail(
+          event.ids,
+          new RaftError("EPERM", `leadership lost before the read was confirmed: ${event.reason}`),
+        );
+        return;
       case "installSnapshot": {
         const executor = this.prepared!.snapshotExecutor;
         if (executor !== undefined) executor.install(event.replyId, event.request);
@@ -383,6 +415,7 @@ export class RaftNode {
 
   private onApplied(index: number): void {
     this.withCore((core) => core.onApplied(index));
+    this.readWaiters.applied(index);
   }
 
   private refuseApply(): RaftError | undefined {
@@ -406,6 +439,7 @@ export class RaftNode {
     const status = Status.error("EPERM", `node is in the ERROR state: ${error.message}`);
     this.ballotBox.clear(status);
     this.applyQueue.failAll(status.toError());
+    this.readWaiters.failAll(status.toError());
     this.cancelTimer?.();
     this.armedDeadlineMs = Number.POSITIVE_INFINITY;
   }
@@ -427,6 +461,7 @@ export class RaftNode {
     }
     const stopped = new RaftError("ESHUTDOWN", `node ${this.nodeId} is shutting down`);
     this.applyQueue.failAll(stopped);
+    this.readWaiters.failAll(stopped);
     this.ballotBox.clear(Status.fromError(stopped));
     for (const pending of this.pendingReplies.values()) pending.reject(stopped);
     this.pendingReplies.clear();

@@ -131,6 +131,10 @@ export class SnapshotExecutor {
       }
       running.controller.abort(new RaftError("ECANCELED", "a newer snapshot arrived"));
     }
+    if (request.meta.lastIncludedIndex <= this.fsmCaller.lastAppliedIndex) {
+      // Everything it holds was applied here already: nothing to copy (braft skips it too).
+      return this.host.finishInstall(replyId, request.meta, false);
+    }
     if (this.stopped || this.transfer === undefined || this.saving !== undefined) {
       return this.host.finishInstall(replyId, undefined, false);
     }
@@ -233,7 +237,9 @@ export class SnapshotExecutor {
         await this.fsmCaller.loadSnapshot(reader, meta);
       } catch (error) {
         const failure = RaftError.is(error) ? error : new RaftError("ESTATEMACHINE", String(error));
-        this.host.fail(failure);
+        // A stale snapshot was refused before touching the state machine; anything else left
+        // it in an unknown state, so the node must stop.
+        if (failure.code !== "ESTALE") this.host.fail(failure);
         throw failure;
       }
       const id = { index: meta.lastIncludedIndex, term: meta.lastIncludedTerm };

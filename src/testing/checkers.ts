@@ -34,6 +34,10 @@ export class SafetyChecker {
   private readonly sequence = new Map<number, AppliedEntry>();
   private readonly nodes = new Map<PeerKey, NodeApplies>();
   private readonly acked = new Map<number, string>();
+  /** The highest index acknowledged to any client so far. */
+  private ackedMax = 0;
+  /** Reads that were served: a linearizable read sees every write acknowledged before it began. */
+  readsServed = 0;
 
   get appliedCount(): number {
     return this.sequence.size;
@@ -90,6 +94,7 @@ export class SafetyChecker {
 
   /** A client's apply resolved OK at `index`. */
   observeAck(index: number, data: Uint8Array): void {
+    this.ackedMax = Math.max(this.ackedMax, index);
     const key = dataKey(data);
     const previous = this.acked.get(index);
     if (previous !== undefined && previous !== key)
@@ -97,6 +102,18 @@ export class SafetyChecker {
     this.acked.set(index, key);
     const applied = this.sequence.get(index);
     if (applied !== undefined && applied.key !== key) this.violate(`acked index ${index} holds other data`);
+  }
+
+  /** Call when a read begins: what it must at least see. */
+  readStarted(): number {
+    return this.ackedMax;
+  }
+
+  /** A read that began when `floor` was the highest acknowledged index was served at `index`. */
+  observeRead(node: PeerKey, floor: number, index: number): void {
+    this.readsServed++;
+    if (index < floor)
+      this.violate(`${node} served a read at index ${index} after index ${floor} was acknowledged`);
   }
 
   /**

@@ -141,12 +141,27 @@ class Workload {
         await this.sleep(this.prng.int(10, 100));
         continue;
       }
+      if (this.prng.chance(0.2)) {
+        await this.read(target);
+        continue;
+      }
       const data = new TextEncoder().encode(`c${client}-${this.sequence++}`);
       try {
         await this.cluster.apply(target, data, 3000);
       } catch {
         await this.sleep(this.prng.int(5, 50));
       }
+    }
+  }
+
+  /** A linearizable read: it must see every write acknowledged before it began. */
+  private async read(target: PeerKey): Promise<void> {
+    const floor = this.cluster.checker.readStarted();
+    try {
+      const { index } = await this.cluster.node(target).readIndex({ timeoutMs: 3000 });
+      this.cluster.checker.observeRead(target, floor, index);
+    } catch {
+      await this.sleep(this.prng.int(5, 50));
     }
   }
 

@@ -1,0 +1,76 @@
+/**
+ * ReadIndex (Raft §6.4), beyond braft: a leader confirms it still leads with one quorum round of
+ * heartbeats, shared by every read waiting at that moment, then each read may be served once the
+ * state machine has applied the commit index recorded when the read arrived.
+ */
+import { quorumVoteResult } from "./quorum.js";
+import type { RaftCore } from "./raft.js";
+import type { PeerKey } from "./types.js";
+
+/** A read waiting for confirmation; `index` is the commit index when it arrived. */
+export interface PendingRead {
+  readonly id: number;
+  readonly index: number;
+}
+
+interface Round {
+  /** Answers to requests with a sequence number from here on prove leadership after the reads. */
+  readonly startSeq: number;
+  readonly reads: PendingRead[];
+  readonly acks: Set<PeerKey>;
+}
+
+export class ReadIndexTracker {
+  private waiting: PendingRead[] = [];
+  private round: Round | undefined;
+
+  /** Registers a read on the leader; it is confirmed by the next round. */
+  add(core: RaftCore, id: number, nowMs: number): void {
+    this.waiting.push({ id, index: core.commitIndex });
+    if (this.round === undefined) this.startRound(core, nowMs);
+  }
+
+  /** A peer answered request `seq` in the current term. */
+  onAck(core: RaftCore, peer: PeerKey, seq: number, nowMs: number): void {
+    const round = this.round;
+    if (round === undefined || seq < round.startSeq) return;
+    round.acks.add(peer);
+    this.tryFinish(core, nowMs);
+  }
+
+  /** The leader committed an entry of its term: reads held back until then may start. */
+  onCommit(core: RaftCore, nowMs: number): void {
+    if (this.round === undefined && this.waiting.length > 0) this.startRound(core, nowMs);
+  }
+
+  /** Leadership ended: every read fails. Returns their ids. */
+  drain(): number[] {
+    const ids = [...(this.round?.reads ?? []), ...this.waiting].map((read) => read.id);
+    this.round = undefined;
+    this.waiting = [];
+    return ids;
+  }
+
+  private startRound(core: RaftCore, nowMs: number): void {
+    // A new leader knows its commit index only once an entry of its own term is committed.
+    if (core.commitIndex < core.leaderStartIndex) return;
+    const reads = this.waiting.map((read) => ({
+      id: read.id,
+      index: Math.max(read.index, core.commitIndex),
+    }));
+    this.waiting = [];
+    this.round = { startSeq: core.nextSeq(), reads, acks: new Set([core.config.self]) };
+    core.heartbeatNow(nowMs);
+    this.tryFinish(core, nowMs);
+  }
+
+  private tryFinish(core: RaftCore, nowMs: number): void {
+    const round = this.round;
+    if (round === undefined) return;
+    if (quorumVoteResult(core.voters(), (peer) => (round.acks.has(peer) ? true : undefined)) !== "won")
+      return;
+    this.round = undefined;
+    core.emit({ type: "readIndexReady", reads: round.reads });
+    if (this.waiting.length > 0) this.startRound(core, nowMs);
+  }
+}
