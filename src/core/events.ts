@@ -32,6 +32,8 @@ export type CoreEvent =
   | { readonly type: "installSnapshot"; readonly replyId: number; readonly request: InstallSnapshotRequest }
   /** Leadership was confirmed for these reads: each may be served once `index` is applied. */
   | { readonly type: "readIndexReady"; readonly reads: readonly PendingRead[] }
+  /** A leadership transfer ended: leadership left this node, or it resumed leading. */
+  | { readonly type: "transferEnded"; readonly succeeded: boolean; readonly reason: string }
   /** These reads cannot be confirmed: this node stopped leading. */
   | { readonly type: "readIndexFailed"; readonly ids: readonly number[]; readonly reason: string };
 

@@ -23,6 +23,7 @@ import { Progress } from "./progress.js";
 import { isVoter, quorumValue, type VoterSets } from "./quorum.js";
 import { RaftLog, type LogReader } from "./raft-log.js";
 import { ReadIndexTracker } from "./read-index.js";
+import { expireTransfer, startTransfer, type TransferState } from "./transfer.js";
 import { finishInstall, handleInstallRequest, handleSnapshotResult } from "./snapshot.js";
 import {
   broadcastHeartbeats,
@@ -73,6 +74,8 @@ export class RaftCore {
   persistedIndex: number;
   /** Per-peer replication state; only while leader. */
   readonly progress = new Map<PeerKey, Progress>();
+  /** A leadership transfer in progress; proposals are refused meanwhile. */
+  transfer: TransferState | undefined;
   /** Linearizable reads waiting for this leader to confirm its leadership. */
   readonly reads = new ReadIndexTracker();
   /** The time of the latest input; for work triggered by completions, which carry no time. */
@@ -181,6 +184,7 @@ export class RaftCore {
     this.lastNowMs = nowMs;
     if (!this.isActive()) return;
     if (this.role === "leader") {
+      expireTransfer(this, nowMs);
       if (nowMs >= this.stepDownDeadlineMs) this.checkQuorum(nowMs);
       if (this.role === "leader" && nowMs >= this.heartbeatDeadlineMs) {
         this.heartbeatDeadlineMs = nowMs + this.config.heartbeatIntervalMs;
@@ -201,14 +205,23 @@ export class RaftCore {
   /** The earliest time at which `tick` has something to do. */
   nextDeadlineMs(): number {
     if (!this.isActive()) return NO_DEADLINE;
-    if (this.role === "leader") return Math.min(this.heartbeatDeadlineMs, this.stepDownDeadlineMs);
+    if (this.role === "leader") {
+      return Math.min(
+        this.heartbeatDeadlineMs,
+        this.stepDownDeadlineMs,
+        this.transfer?.deadlineMs ?? NO_DEADLINE,
+      );
+    }
     return this.electionDeadlineMs;
   }
 
   /** Appends proposals to the leader's log. Each gets an index or the error that rejected it. */
   propose(proposals: readonly Proposal[], nowMs: number): ProposalResult[] {
-    if (this.role !== "leader") {
-      const error = this.notLeaderError();
+    if (this.role !== "leader" || this.transfer !== undefined) {
+      const error =
+        this.transfer === undefined
+          ? this.notLeaderError()
+          : new RaftError("EBUSY", `leadership is being transferred to ${this.transfer.target}`);
       return proposals.map(() => error);
     }
     const results: ProposalResult[] = [];
@@ -245,6 +258,15 @@ export class RaftCore {
     if (leaseRead) this.emit({ type: "readIndexReady", reads: [{ id, index: this.commitIndex }] });
     else this.reads.add(this, id, nowMs);
     return undefined;
+  }
+
+  /**
+   * Hands leadership to `target` (the most up-to-date follower when undefined, braft's ANY_PEER).
+   * Undefined when started: `transferEnded` reports the outcome.
+   */
+  transferLeadership(target: PeerKey | undefined, nowMs: number): RaftError | undefined {
+    this.lastNowMs = nowMs;
+    return startTransfer(this, target, nowMs);
   }
 
   /** Sends heartbeats to every follower now (a read round, or a leadership check). */
@@ -582,6 +604,10 @@ export class RaftCore {
 
   private leaveRole(nowMs: number, reason: string): void {
     if (this.role === "leader") {
+      if (this.transfer !== undefined) {
+        this.emit({ type: "transferEnded", succeeded: true, reason });
+        this.transfer = undefined;
+      }
       const failedReads = this.reads.drain();
       if (failedReads.length > 0) this.emit({ type: "readIndexFailed", ids: failedReads, reason });
       this.emit({ type: "leaderStop", term: this.term, reason });

@@ -9,6 +9,7 @@ import type { Progress } from "./progress.js";
 import { quorumValue } from "./quorum.js";
 import type { RaftCore } from "./raft.js";
 import { sendSnapshot } from "./snapshot.js";
+import { maybeSendTimeoutNow } from "./transfer.js";
 import type { PeerKey } from "./types.js";
 
 // ---- leader side ---------------------------------------------------------------------------
@@ -97,6 +98,7 @@ export function handleAppendResponse(
   if (send.heartbeat) return;
   if (response.success) {
     if (progress.onAccepted(request.prevLogIndex + request.entries.length, send.seq)) maybeCommit(core);
+    maybeSendTimeoutNow(core, peer, nowMs);
   } else {
     progress.onRejected(send.seq, nextIndexAfterReject(request, response), core.nextSeq());
   }

@@ -69,7 +69,7 @@ export function nodeStatusOf(
   return {
     groupId: node.groupId,
     peerId: node.peerId.toString(),
-    state: stateOf(core?.role, lifecycle),
+    state: stateOf(core?.role, lifecycle, core?.transfer !== undefined),
     term: core?.term ?? 0,
     leaderId: core?.leaderId ?? "",
     votedFor: core?.votedFor ?? "",
@@ -108,12 +108,12 @@ function downloadingOf(prepared: PreparedNode | undefined): NodeStatus["snapshot
     : { lastIncludedIndex: meta.lastIncludedIndex, lastIncludedTerm: meta.lastIncludedTerm };
 }
 
-function stateOf(role: Role | undefined, lifecycle: string): NodeState {
+function stateOf(role: Role | undefined, lifecycle: string, transferring: boolean): NodeState {
   if (lifecycle === "shutdown") return "SHUTDOWN";
   if (lifecycle === "shutting") return "SHUTTING";
   switch (role) {
     case "leader":
-      return "LEADER";
+      return transferring ? "TRANSFERRING" : "LEADER";
     case "candidate":
     case "preCandidate":
       return "CANDIDATE";

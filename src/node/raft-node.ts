@@ -19,7 +19,7 @@ import { LeaderStartClosure } from "./fsm-caller.js";
 import { nodeStatusOf, type NodeStatus } from "./node-status.js";
 import { prepareNode, type PreparedNode } from "./node-init.js";
 import type { NodeOptions } from "./options.js";
-import { Configuration, PeerId } from "./peer-id.js";
+import { ANY_PEER, Configuration, PeerId } from "./peer-id.js";
 import { ReadWaiters, type ReadIndexResult } from "./read-waiters.js";
 import { Replicator } from "./replicator.js";
 import { Status } from "./status.js";
@@ -45,6 +45,7 @@ export class RaftNode {
   private readonly replicators = new Map<string, Replicator>();
   private readonly pendingReplies = new Map<number, PendingReply>();
   private readWaiters = new ReadWaiters(realEnv);
+  private pendingTransfer: { resolve(): void; reject(error: RaftError): void } | undefined;
   private nextReplyId = 1;
   private driveScheduled = false;
   private cancelTimer: CancelTimer | undefined;
@@ -158,6 +159,35 @@ export class RaftNode {
         if (error !== undefined) this.readWaiters.fail([id], error);
       }),
     );
+  }
+
+  /**
+   * Hands leadership to `peer` (braft's transfer_leadership_to), or to the most up-to-date
+   * follower with ANY_PEER: applies are refused (EBUSY) while the target catches up, then it gets
+   * TimeoutNow and starts an election at once. Resolves when this node stopped leading; rejects
+   * with ERAFTTIMEDOUT if no new leader appeared within an election timeout (this node leads on),
+   * EPERM off the leader, EINVAL for a peer outside the configuration, EHOSTUNREACH for a peer that
+   * has not answered for an election timeout, EBUSY while another transfer runs.
+   */
+  transferLeadershipTo(peer: PeerId | string): Promise<void> {
+    const refusal = this.refuseApply();
+    if (refusal !== undefined) return Promise.reject(refusal);
+    let target: string | undefined;
+    try {
+      const id = PeerId.from(peer);
+      target = id.equals(ANY_PEER) ? undefined : id.toString();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise((resolve, reject) => {
+      this.withCore((core) => {
+        const error = core.transferLeadership(target, this.env.nowMs());
+        if (error !== undefined) reject(error);
+        else if (core.transfer === undefined)
+          resolve(); // the target is this node
+        else this.pendingTransfer = { resolve, reject };
+      });
+    });
   }
 
   isLeader(): boolean {
@@ -340,6 +370,13 @@ export class RaftNode {
       }
       case "roleChanged":
         return;
+      case "transferEnded": {
+        const pending = this.pendingTransfer;
+        this.pendingTransfer = undefined;
+        if (event.succeeded) pending?.resolve();
+        else pending?.reject(new RaftError("ERAFTTIMEDOUT", `leadership transfer failed: ${event.reason}`));
+        return;
+      }
       case "readIndexReady":
         this.readWaiters.confirmed(event.reads, fsmCaller.lastAppliedIndex);
         return;
@@ -455,6 +492,7 @@ export class RaftNode {
     this.cancelTimer?.();
     this.cancelSnapshotTimer?.();
     prepared.server.unregisterNode(this.groupId, this.peerId.toString());
+    if (wasRunning && prepared.core.role === "leader") this.handOverLeadership(prepared.core);
     if (wasRunning) {
       prepared.core.shutdown(this.env.nowMs());
       for (const event of prepared.core.takeReady().events) this.handleEvent(event);
@@ -470,6 +508,19 @@ export class RaftNode {
     await prepared.fsmCaller.shutdown();
     await prepared.logManager.close();
     this.lifecycle = "shutdown";
+  }
+
+  /**
+   * A leader shutting down wakes its most up-to-date follower with TimeoutNow (braft does), so a
+   * new leader appears at once instead of after an election timeout.
+   */
+  private handOverLeadership(core: RaftCore): void {
+    try {
+      core.transferLeadership(undefined, this.env.nowMs());
+      while (core.hasReady()) this.handleReady(core.takeReady());
+    } catch (error) {
+      this.warn(`handing over leadership failed: ${String(error)}`);
+    }
   }
 
   /** braft's snapshot timer: a snapshot every interval (<= 0 disables it). */

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { RaftError } from "../../src/core/errors.js";
+import { ANY_PEER } from "../../src/node/peer-id.js";
 import type { Iterator } from "../../src/node/iterator.js";
 import type { StateMachine } from "../../src/node/state-machine.js";
 import { SimCluster } from "../../src/testing/sim-cluster.js";
@@ -259,5 +260,45 @@ test("StorageError: a leader whose disk fails enters ERROR, and the group moves 
   cluster.crash(leader);
   await cluster.start(leader);
   await converge(cluster);
+  await cluster.shutdownAll();
+});
+
+test("TransferLeadership: the target takes over, applies are refused meanwhile, ANY_PEER picks one", async () => {
+  const cluster = new SimCluster({ seed: 13, nodes: 3 });
+  await cluster.startAll();
+  const leader = (await cluster.waitForLeader()) as string;
+  await cluster.applyAndWait(bytes("x"));
+  const target = cluster.peers.find((peer) => peer !== leader) as string;
+  const transfer = cluster.node(leader).transferLeadershipTo(target);
+  const busy = await rejectionOf(cluster.node(leader).apply(bytes("during")));
+  assert.equal(busy.code, "EBUSY");
+  await cluster.settle(transfer);
+  const moved = await cluster.scheduler.runUntil(() => cluster.leader() === target, 5000);
+  assert.ok(moved, `the target leads: ${cluster.describe()}`);
+  await cluster.settle(cluster.node(target).transferLeadershipTo(ANY_PEER));
+  await cluster.scheduler.runUntil(() => cluster.leader() !== undefined && cluster.leader() !== target, 5000);
+  assert.notEqual(cluster.leader(), target);
+  const invalid = await rejectionOf(
+    cluster.node(cluster.leader() as string).transferLeadershipTo("10.9.9.9:1:0"),
+  );
+  assert.equal(invalid.code, "EINVAL");
+  await converge(cluster);
+  await cluster.shutdownAll();
+});
+
+test("ShutdownHandsOver: a leader that shuts down wakes a follower, long before an election timeout", async () => {
+  const cluster = new SimCluster({ seed: 14, nodes: 3, electionTimeoutMs: 1000 });
+  await cluster.startAll();
+  const leader = (await cluster.waitForLeader()) as string;
+  await cluster.applyAndWait(bytes("x"));
+  await cluster.scheduler.runFor(300);
+  const stoppedAt = cluster.scheduler.nowMs;
+  await cluster.stop(leader);
+  const elected = await cluster.scheduler.runUntil(() => cluster.leader() !== undefined, 5000);
+  assert.ok(elected);
+  assert.ok(
+    cluster.scheduler.nowMs - stoppedAt < 300,
+    `new leader after ${cluster.scheduler.nowMs - stoppedAt} ms`,
+  );
   await cluster.shutdownAll();
 });
