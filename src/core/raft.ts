@@ -20,10 +20,11 @@ import type {
   SnapshotMetaData,
 } from "./messages.js";
 import { Progress } from "./progress.js";
-import { isVoter, quorumValue, type VoterSets } from "./quorum.js";
+import { isVoter, type VoterSets } from "./quorum.js";
 import { RaftLog, type LogReader } from "./raft-log.js";
 import { ReadIndexTracker } from "./read-index.js";
-import { expireTransfer, startTransfer, type TransferState } from "./transfer.js";
+import { expireTransfer, handleTimeoutNow, startTransfer, type TransferState } from "./transfer.js";
+import { checkQuorum, leaseExpiresAtMs } from "./lease.js";
 import { finishInstall, handleInstallRequest, handleSnapshotResult } from "./snapshot.js";
 import {
   broadcastHeartbeats,
@@ -135,7 +136,7 @@ export class RaftCore {
         handleAppendRequest(this, input.request, replyId, nowMs);
         return;
       case "timeoutNow":
-        this.handleTimeoutNow(input.request.term, input.request.serverId, replyId, nowMs);
+        handleTimeoutNow(this, input.request.term, input.request.serverId, replyId, nowMs);
         return;
       case "installSnapshot":
         handleInstallRequest(this, input.request, replyId, nowMs);
@@ -185,7 +186,7 @@ export class RaftCore {
     if (!this.isActive()) return;
     if (this.role === "leader") {
       expireTransfer(this, nowMs);
-      if (nowMs >= this.stepDownDeadlineMs) this.checkQuorum(nowMs);
+      if (nowMs >= this.stepDownDeadlineMs) checkQuorum(this, nowMs);
       if (this.role === "leader" && nowMs >= this.heartbeatDeadlineMs) {
         this.heartbeatDeadlineMs = nowMs + this.config.heartbeatIntervalMs;
         broadcastHeartbeats(this, nowMs);
@@ -343,15 +344,9 @@ export class RaftCore {
     return this.role !== "error" && this.role !== "shutdown";
   }
 
-  /**
-   * Until when the leader may serve reads from its own state without asking anyone: the time a
-   * quorum last acknowledged it, plus an election timeout. No follower grants a vote sooner
-   * (it waits an election timeout, plus the clock drift allowance, after last hearing from us).
-   */
+  /** Until when this leader may serve reads from its own state (see lease.ts). */
   leaseExpiresAtMs(nowMs: number): number {
-    if (this.role !== "leader" || this.commitIndex < this.leaderStartIndex) return Number.NEGATIVE_INFINITY;
-    const ackedAt = quorumValue(this.voters(), (peer) => this.ackTimeOf(peer, nowMs));
-    return ackedAt + this.config.electionTimeoutMs;
+    return leaseExpiresAtMs(this, nowMs);
   }
 
   /** The error a non-leader gives a client, with the leader to redirect to. */
@@ -565,18 +560,6 @@ export class RaftCore {
     }
   }
 
-  private handleTimeoutNow(term: number, from: PeerKey, replyId: number, nowMs: number): void {
-    const accept = term === this.term && this.role === "follower" && from === this.leaderId;
-    this.reply({
-      kind: "timeoutNow",
-      replyId,
-      response: { term: accept ? term + 1 : this.term, success: accept },
-    });
-    if (!accept || !isVoter(this.voters(), this.config.self)) return;
-    this.setLeader("", nowMs, "leader transferred leadership");
-    this.becomeCandidate(nowMs, true);
-  }
-
   private handleFailure(send: Send, nowMs: number): void {
     if (send.message.kind === "installSnapshot") {
       handleSnapshotResult(this, send, undefined, nowMs);
@@ -586,20 +569,6 @@ export class RaftCore {
     if (send.message.request.term !== this.term) return;
     this.progress.get(send.message.to)?.onFailed(send.seq, this.seq);
     void nowMs;
-  }
-
-  /** braft's stepdown timer: a leader that a quorum has not answered for an election timeout steps down. */
-  private checkQuorum(nowMs: number): void {
-    this.stepDownDeadlineMs = nowMs + this.config.electionTimeoutMs;
-    const ackedAt = quorumValue(this.voters(), (peer) => this.ackTimeOf(peer, nowMs));
-    if (nowMs - ackedAt >= this.config.electionTimeoutMs) {
-      this.becomeFollower(this.term, "", nowMs, "lost contact with a quorum");
-    }
-  }
-
-  private ackTimeOf(peer: PeerKey, nowMs: number): number {
-    if (peer === this.config.self) return nowMs;
-    return this.progress.get(peer)?.lastAckSentAtMs ?? Number.NEGATIVE_INFINITY;
   }
 
   private leaveRole(nowMs: number, reason: string): void {

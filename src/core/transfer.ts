@@ -4,6 +4,7 @@
  * (ignoring leases). If no new leader appears within an election timeout, the leader resumes.
  */
 import { RaftError } from "./errors.js";
+import { isVoter } from "./quorum.js";
 import type { RaftCore } from "./raft.js";
 import type { PeerKey } from "./types.js";
 
@@ -70,4 +71,23 @@ function mostUpToDateFollower(core: RaftCore): PeerKey | undefined {
     if (best === undefined || progress.matchIndex > best.match) best = { peer, match: progress.matchIndex };
   }
   return best?.peer;
+}
+
+/** Follower: the leader asks this node to take over now (TimeoutNow); it campaigns at once. */
+export function handleTimeoutNow(
+  core: RaftCore,
+  term: number,
+  from: PeerKey,
+  replyId: number,
+  nowMs: number,
+): void {
+  const accept = term === core.term && core.role === "follower" && from === core.leaderId;
+  core.reply({
+    kind: "timeoutNow",
+    replyId,
+    response: { term: accept ? term + 1 : core.term, success: accept },
+  });
+  if (!accept || !isVoter(core.voters(), core.config.self)) return;
+  core.setLeader("", nowMs, "leader transferred leadership");
+  core.becomeCandidate(nowMs, true);
 }
