@@ -9,6 +9,7 @@ export type { StateMachine, LeaderChangeContext } from "./node/state-machine.js"
 export { Iterator, type IteratedEntry } from "./node/iterator.js";
 export type { Task, ApplyResult } from "./node/apply-queue.js";
 export type { ReadIndexResult } from "./node/read-waiters.js";
+export type { UserLog } from "./node/node-admin.js";
 export { Status, type Closure, type ApplyClosure } from "./node/status.js";
 export { PeerId, Configuration, ANY_PEER } from "./node/peer-id.js";
 export { flags, defaultFlags, type RaftFlags } from "./node/flags.js";

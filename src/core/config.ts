@@ -1,15 +1,18 @@
-/** The knobs of the core, with braft's defaults applied by the shell. */
+/**
+ * The knobs of the core, with braft's defaults applied by the shell. The two timing fields may
+ * change at run time (braft's reset_election_timeout_ms); the rest are fixed at init.
+ */
 import type { PeerKey } from "./types.js";
 
 export interface CoreConfig {
   readonly groupId: string;
   readonly self: PeerKey;
   /** braft's election_timeout_ms: followers start an election after this long without a leader. */
-  readonly electionTimeoutMs: number;
+  electionTimeoutMs: number;
   /** raft_max_election_delay_ms: the random part added to election timeouts. */
   readonly maxElectionDelayMs: number;
   /** election_timeout_ms / raft_election_heartbeat_factor. */
-  readonly heartbeatIntervalMs: number;
+  heartbeatIntervalMs: number;
   readonly maxClockDriftMs: number;
   /** raft_enable_leader_lease. */
   readonly leaderLeaseEnabled: boolean;

@@ -16,6 +16,8 @@ export class Progress {
   matchIndex = 0;
   /** Next index to send. */
   nextIndex: number;
+  /** The follower said it is in read-only mode (braft's AppendEntriesResponse.readonly). */
+  readonly = false;
   /** Appends sent and not yet answered in the current epoch. */
   inflight = 0;
   /** Requests with a sequence number below this belong to an abandoned epoch. */

@@ -20,7 +20,7 @@ import type {
   SnapshotMetaData,
 } from "./messages.js";
 import { Progress } from "./progress.js";
-import { isVoter, type VoterSets } from "./quorum.js";
+import { isVoter, quorumVoteResult, type VoterSets } from "./quorum.js";
 import { RaftLog, type LogReader } from "./raft-log.js";
 import { ReadIndexTracker } from "./read-index.js";
 import { expireTransfer, handleTimeoutNow, startTransfer, type TransferState } from "./transfer.js";
@@ -75,6 +75,8 @@ export class RaftCore {
   persistedIndex: number;
   /** Per-peer replication state; only while leader. */
   readonly progress = new Map<PeerKey, Progress>();
+  /** braft's read-only mode: this node refuses new entries; a leader refuses them when it or a quorum is. */
+  readonly = false;
   /** A leadership transfer in progress; proposals are refused meanwhile. */
   transfer: TransferState | undefined;
   /** Linearizable reads waiting for this leader to confirm its leadership. */
@@ -218,13 +220,8 @@ export class RaftCore {
 
   /** Appends proposals to the leader's log. Each gets an index or the error that rejected it. */
   propose(proposals: readonly Proposal[], nowMs: number): ProposalResult[] {
-    if (this.role !== "leader" || this.transfer !== undefined) {
-      const error =
-        this.transfer === undefined
-          ? this.notLeaderError()
-          : new RaftError("EBUSY", `leadership is being transferred to ${this.transfer.target}`);
-      return proposals.map(() => error);
-    }
+    const refusal = this.proposalRefusal();
+    if (refusal !== undefined) return proposals.map(() => refusal);
     const results: ProposalResult[] = [];
     const entries: LogEntry[] = [];
     let index = this.log.lastIndex();
@@ -268,6 +265,27 @@ export class RaftCore {
   transferLeadership(target: PeerKey | undefined, nowMs: number): RaftError | undefined {
     this.lastNowMs = nowMs;
     return startTransfer(this, target, nowMs);
+  }
+
+  /** Why this node cannot take proposals now, if it cannot. */
+  private proposalRefusal(): RaftError | undefined {
+    if (this.role !== "leader") return this.notLeaderError();
+    if (this.transfer !== undefined) {
+      return new RaftError("EBUSY", `leadership is being transferred to ${this.transfer.target}`);
+    }
+    if (this.isReadOnly()) return new RaftError("EREADONLY", "the group is in read-only mode");
+    return undefined;
+  }
+
+  /** A leader is read-only when it is, or when a quorum of its voters is (braft). */
+  isReadOnly(): boolean {
+    if (this.readonly) return true;
+    if (this.role !== "leader") return false;
+    const readonlyVote = (peer: PeerKey): boolean | undefined =>
+      peer === this.config.self ? this.readonly : (this.progress.get(peer)?.readonly ?? false);
+    return (
+      quorumVoteResult(this.voters(), (peer) => (readonlyVote(peer) === true ? true : undefined)) === "won"
+    );
   }
 
   /** Sends heartbeats to every follower now (a read round, or a leadership check). */

@@ -95,6 +95,7 @@ export function handleAppendResponse(
   if (progress === undefined) return;
   progress.lastAckSentAtMs = Math.max(progress.lastAckSentAtMs, send.createdAtMs);
   core.reads.onAck(core, peer, send.seq, nowMs); // an answer in our term confirms our leadership
+  progress.readonly = response.readonly === true;
   if (send.heartbeat) return;
   if (response.success) {
     if (progress.onAccepted(request.prevLogIndex + request.entries.length, send.seq)) maybeCommit(core);
@@ -138,7 +139,12 @@ export function handleAppendRequest(
   nowMs: number,
 ): void {
   const respond = (success: boolean): void => {
-    const response = { term: core.term, success, lastLogIndex: core.log.lastIndex() };
+    const response = {
+      term: core.term,
+      success,
+      lastLogIndex: core.log.lastIndex(),
+      readonly: core.readonly,
+    };
     core.reply({ kind: "append", replyId, response });
   };
   if (received.term < core.term) return respond(false);

@@ -38,6 +38,8 @@ export interface NodeStatus {
   readonly diskIndex: number;
   readonly committedIndex: number;
   readonly appliedIndex: number;
+  /** braft's read-only mode: applies through this node fail with EREADONLY. */
+  readonly readonly: boolean;
   /** Applies waiting to be committed on this leader. */
   readonly pendingApplies: number;
   readonly electionTimeoutMs: number;
@@ -83,6 +85,7 @@ export function nodeStatusOf(
     diskIndex: core?.persistedIndex ?? 0,
     committedIndex: core?.commitIndex ?? 0,
     appliedIndex: prepared?.fsmCaller.lastAppliedIndex ?? 0,
+    readonly: core?.isReadOnly() ?? false,
     pendingApplies,
     electionTimeoutMs: prepared?.electionTimeoutMs ?? 0,
     lastSnapshotIndex: prepared?.logManager.lastSnapshot.index ?? 0,

@@ -21,6 +21,7 @@ import { prepareNode, type PreparedNode } from "./node-init.js";
 import type { NodeOptions } from "./options.js";
 import { ANY_PEER, Configuration, PeerId } from "./peer-id.js";
 import { ReadWaiters, type ReadIndexResult } from "./read-waiters.js";
+import { readCommittedUserLog, setElectionTimeout, type UserLog } from "./node-admin.js";
 import { Replicator } from "./replicator.js";
 import { Status } from "./status.js";
 
@@ -188,6 +189,67 @@ export class RaftNode {
         else this.pendingTransfer = { resolve, reject };
       });
     });
+  }
+
+  /** braft's enter_readonly_mode: this node stops accepting new entries (EREADONLY). */
+  enterReadonlyMode(): void {
+    this.withCore((core) => {
+      core.readonly = true;
+    });
+  }
+
+  /** braft's leave_readonly_mode. */
+  leaveReadonlyMode(): void {
+    this.withCore((core) => {
+      core.readonly = false;
+    });
+  }
+
+  /** Whether applies through this node fail with EREADONLY: it, or (on a leader) a quorum, is read-only. */
+  readonly(): boolean {
+    return this.prepared?.core.isReadOnly() ?? false;
+  }
+
+  /**
+   * braft's is_leader_lease_valid: this leader may serve reads from its own state without asking a
+   * quorum (only with raft_enable_leader_lease; always false otherwise).
+   */
+  isLeaderLeaseValid(): boolean {
+    const prepared = this.prepared;
+    if (prepared === undefined || !prepared.flags.raft_enable_leader_lease) return false;
+    const now = this.env.nowMs();
+    return prepared.core.leaseExpiresAtMs(now) > now;
+  }
+
+  /** braft's reset_election_timeout_ms: changes the election timeout (and heartbeat interval) now. */
+  resetElectionTimeoutMs(electionTimeoutMs: number): void {
+    if (!Number.isInteger(electionTimeoutMs) || electionTimeoutMs <= 0) {
+      throw new RaftError("EINVAL", `election timeout must be a positive integer, got ${electionTimeoutMs}`);
+    }
+    this.withCore((core) =>
+      setElectionTimeout(core, electionTimeoutMs, this.prepared!.flags, this.env.nowMs()),
+    );
+  }
+
+  /**
+   * braft's vote(election_timeout): sets the election timeout and has this follower start an
+   * election now (for a node that should lead, e.g. after maintenance). EPERM unless a follower.
+   */
+  vote(electionTimeoutMs: number): void {
+    if (this.prepared?.core.role !== "follower")
+      throw new RaftError("EPERM", "only a follower can start a vote");
+    this.resetElectionTimeoutMs(electionTimeoutMs);
+    this.withCore((core) => core.campaign(this.env.nowMs()));
+  }
+
+  /**
+   * braft's read_committed_user_log: the first DATA entry at or after `index`, skipping
+   * configuration entries. EINVAL past the committed index, ELOGDELETED when compacted away,
+   * ENOMOREUSERLOG when only non-data entries remain up to the committed index.
+   */
+  readCommittedUserLog(index: number): UserLog {
+    if (this.prepared === undefined) throw new RaftError("EPERM", "node is not initialized");
+    return readCommittedUserLog(this.prepared, index);
   }
 
   isLeader(): boolean {
