@@ -104,6 +104,15 @@ export class Progress {
     this.becomeProbe(this.matchIndex + 1, nextSeq);
   }
 
+  /**
+   * A heartbeat naming the match point was refused: the follower lost entries it had (a wiped
+   * disk). Probe again from what it still holds.
+   */
+  onLostLog(followerLastIndex: number, nextSeq: number): void {
+    this.matchIndex = Math.min(this.matchIndex, followerLastIndex);
+    this.becomeProbe(followerLastIndex + 1, nextSeq);
+  }
+
   /** Heartbeat time: a probe that got no answer may be retried. */
   onHeartbeat(): void {
     if (this.state === "probe") this.probeSent = false;

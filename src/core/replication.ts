@@ -96,7 +96,14 @@ export function handleAppendResponse(
   progress.lastAckSentAtMs = Math.max(progress.lastAckSentAtMs, send.createdAtMs);
   core.reads.onAck(core, peer, send.seq, nowMs); // an answer in our term confirms our leadership
   progress.readonly = response.readonly === true;
-  if (send.heartbeat) return;
+  if (send.heartbeat) {
+    // Heartbeats name the match point; refusing one means the follower lost its log.
+    if (!response.success && response.lastLogIndex < progress.matchIndex && progress.state !== "snapshot") {
+      progress.onLostLog(response.lastLogIndex, core.nextSeq());
+      sendAppendsTo(core, peer, progress, nowMs);
+    }
+    return;
+  }
   if (response.success) {
     if (progress.onAccepted(request.prevLogIndex + request.entries.length, send.seq)) maybeCommit(core);
     maybeSendTimeoutNow(core, peer, nowMs);

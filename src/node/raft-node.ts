@@ -417,6 +417,7 @@ export class RaftNode {
         this.ballotBox.append(event.confIndex, new LeaderStartClosure(event.term));
         return;
       case "leaderStop": {
+        for (const replicator of this.replicators.values()) replicator.releaseSnapshot();
         const status = Status.error("EPERM", `leader stepped down: ${event.reason}`);
         this.ballotBox.clear(status);
         this.applyQueue.failAll(new RaftError("EPERM", "leader stepped down"));
@@ -565,6 +566,7 @@ export class RaftNode {
     this.ballotBox.clear(Status.fromError(stopped));
     for (const pending of this.pendingReplies.values()) pending.reject(stopped);
     this.pendingReplies.clear();
+    for (const replicator of this.replicators.values()) replicator.releaseSnapshot();
     await prepared.snapshotExecutor?.shutdown();
     await prepared.logManager.drain();
     await prepared.fsmCaller.shutdown();

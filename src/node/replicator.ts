@@ -25,6 +25,8 @@ export class Replicator {
   /** Consecutive failed RPCs; reset by any answer. */
   consecutiveFailures = 0;
   lastResponseAtMs = Number.NEGATIVE_INFINITY;
+  /** The snapshot offered to this follower, kept across install timeouts. */
+  private heldSnapshot: { meta: SnapshotMetaData; uri: string; release(): void } | undefined;
 
   constructor(
     readonly peer: PeerKey,
@@ -67,25 +69,38 @@ export class Replicator {
 
   /**
    * Sends the newest snapshot. The follower answers only once it copied and loaded it, so the
-   * timeout is long; a timed-out install is simply sent again, and the follower joins the
-   * running copy instead of starting over.
+   * timeout is long. A timeout may leave the follower still copying: the retry offers the same
+   * reader and URI, so the follower joins that copy instead of starting over (a large snapshot
+   * would otherwise never finish).
    */
   private async installSnapshot(header: InstallSnapshotHeader): Promise<InstallSnapshotResult> {
-    const snapshot = await this.host.openSnapshot();
+    const snapshot = this.heldSnapshot ?? (await this.host.openSnapshot());
     if (snapshot === undefined) throw new RaftError("ENOENT", "no snapshot to send");
+    this.heldSnapshot = snapshot;
+    const install = this.client.installSnapshot;
+    if (install === undefined) {
+      this.releaseSnapshot();
+      throw new RaftError("ENOSYS", "the transport cannot send snapshots");
+    }
+    const request = { ...header, meta: snapshot.meta, uri: snapshot.uri };
     try {
-      const install = this.client.installSnapshot;
-      if (install === undefined) throw new RaftError("ENOSYS", "the transport cannot send snapshots");
-      const request = { ...header, meta: snapshot.meta, uri: snapshot.uri };
       const response = await install.call(
         this.client,
         this.peer,
         request,
         this.rpcTimeoutMs * INSTALL_TIMEOUT_FACTOR,
       );
+      this.releaseSnapshot();
       return { ...response, lastIncludedIndex: snapshot.meta.lastIncludedIndex };
-    } finally {
-      snapshot.release();
+    } catch (error) {
+      if (!(RaftError.is(error) && error.code === "ERAFTTIMEDOUT")) this.releaseSnapshot();
+      throw error;
     }
+  }
+
+  /** Releases the snapshot held for this follower (an install answered, or leadership ended). */
+  releaseSnapshot(): void {
+    this.heldSnapshot?.release();
+    this.heldSnapshot = undefined;
   }
 }

@@ -172,3 +172,40 @@ test("install_snapshot_exceed_max_task_num: an install beyond the limit is refus
     },
   );
 });
+
+test("SlowInstall: an install longer than its RPC timeout is retried into the same copy and completes", async () => {
+  await withCluster(
+    { seed: 28, nodes: 3, snapshots: { intervalS: 0, logMarginEntries: 0 } },
+    async (cluster) => {
+      const follower = (await compactBehind(cluster, 1)).behind[0] as string;
+      cluster.snapshotTransfer.copyDelayMs = 25_000; // the install RPC times out after 10 s
+      await cluster.start(follower);
+      const installed = await cluster.scheduler.runUntil(
+        () => cluster.node(follower).getStatus().lastSnapshotIndex > 0,
+        60_000,
+      );
+      assert.ok(installed, cluster.describe());
+      assert.equal(cluster.snapshotTransfer.copiesStarted, 1, "the retries joined the first copy");
+      cluster.snapshotTransfer.copyDelayMs = 10;
+      await converge(cluster);
+    },
+  );
+});
+
+test("WipedFollowerUnderIdleLeader: a refused heartbeat makes the leader probe and repair it", async () => {
+  await withCluster({ seed: 29, nodes: 3 }, async (cluster) => {
+    const leader = (await cluster.waitForLeader()) as string;
+    await applyMany(cluster, 10, "x");
+    await cluster.scheduler.runFor(500);
+    const follower = cluster.peers.find((peer) => peer !== leader) as string;
+    await cluster.stop(follower);
+    cluster.wipe(follower);
+    await cluster.start(follower);
+    // No new writes: only heartbeats can reveal the wiped log.
+    const repaired = await cluster.scheduler.runUntil(
+      () => cluster.node(follower).getStatus().appliedIndex === cluster.node(leader).getStatus().appliedIndex,
+      10_000,
+    );
+    assert.ok(repaired, cluster.describe());
+  });
+});
