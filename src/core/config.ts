@@ -27,6 +27,8 @@ export interface CoreConfig {
   readonly appendEntriesMax: number;
   /** raft_max_body_size: data bytes per AppendEntries (at least one entry is always sent). */
   readonly appendBytesMax: number;
+  /** A new peer joins once its log is within this many entries of the leader's (braft's catchup_margin). */
+  readonly catchupMargin: number;
   /** A uniform random number in [0, 1): the shell injects a seeded source in simulation. */
   readonly random: () => number;
 }

@@ -1,6 +1,7 @@
 /** What the core hands back to the shell after each batch of inputs (etcd's Ready). */
 import type { InstallSnapshotRequest, OutboundRequest, Reply } from "./messages.js";
 import type { PendingRead } from "./read-index.js";
+import type { RaftError } from "./errors.js";
 import type { HardState, LogEntry, PeerKey, Role } from "./types.js";
 
 /** A request to send, with what the core needs to match its answer. */
@@ -32,6 +33,8 @@ export type CoreEvent =
   | { readonly type: "installSnapshot"; readonly replyId: number; readonly request: InstallSnapshotRequest }
   /** Leadership was confirmed for these reads: each may be served once `index` is applied. */
   | { readonly type: "readIndexReady"; readonly reads: readonly PendingRead[] }
+  /** The configuration change started on this leader ended: committed, or failed with `error`. */
+  | { readonly type: "changeDone"; readonly error: RaftError | undefined }
   /** A leadership transfer ended: leadership left this node, or it resumed leading. */
   | { readonly type: "transferEnded"; readonly succeeded: boolean; readonly reason: string }
   /** These reads cannot be confirmed: this node stopped leading. */

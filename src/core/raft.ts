@@ -23,6 +23,13 @@ import { Progress } from "./progress.js";
 import { isVoter, quorumVoteResult, type VoterSets } from "./quorum.js";
 import { RaftLog, type LogReader } from "./raft-log.js";
 import { ReadIndexTracker } from "./read-index.js";
+import {
+  advanceChange,
+  dropChange,
+  resumeJointChange,
+  startChange,
+  type MembershipChange,
+} from "./membership.js";
 import { expireTransfer, handleTimeoutNow, startTransfer, type TransferState } from "./transfer.js";
 import { checkQuorum, leaseExpiresAtMs } from "./lease.js";
 import { finishInstall, handleInstallRequest, handleSnapshotResult } from "./snapshot.js";
@@ -77,6 +84,8 @@ export class RaftCore {
   readonly progress = new Map<PeerKey, Progress>();
   /** braft's read-only mode: this node refuses new entries; a leader refuses them when it or a quorum is. */
   readonly = false;
+  /** The configuration change this leader is carrying out. */
+  change: MembershipChange | undefined;
   /** A leadership transfer in progress; proposals are refused meanwhile. */
   transfer: TransferState | undefined;
   /** Linearizable reads waiting for this leader to confirm its leadership. */
@@ -188,6 +197,7 @@ export class RaftCore {
     if (!this.isActive()) return;
     if (this.role === "leader") {
       expireTransfer(this, nowMs);
+      advanceChange(this, nowMs);
       if (nowMs >= this.stepDownDeadlineMs) checkQuorum(this, nowMs);
       if (this.role === "leader" && nowMs >= this.heartbeatDeadlineMs) {
         this.heartbeatDeadlineMs = nowMs + this.config.heartbeatIntervalMs;
@@ -256,6 +266,20 @@ export class RaftCore {
     if (leaseRead) this.emit({ type: "readIndexReady", reads: [{ id, index: this.commitIndex }] });
     else this.reads.add(this, id, nowMs);
     return undefined;
+  }
+
+  /**
+   * Changes the configuration to `conf` in braft's stages (catch up, joint, new). Undefined when
+   * started: `changeDone` reports the outcome.
+   */
+  changeConfiguration(conf: ConfigurationData, nowMs: number): RaftError | undefined {
+    this.lastNowMs = nowMs;
+    return startChange(this, conf, nowMs);
+  }
+
+  /** A follower's progress or the commit index moved: a configuration change may go on. */
+  advanceChange(nowMs: number): void {
+    advanceChange(this, nowMs);
   }
 
   /**
@@ -490,6 +514,7 @@ export class RaftCore {
     });
     this.leaderStartIndex = next;
     this.appendLocal([confEntry]);
+    resumeJointChange(this);
     this.emit({ type: "leaderStart", term: this.term, confIndex: next });
     sendAppends(this, nowMs);
     maybeCommit(this);
@@ -591,6 +616,7 @@ export class RaftCore {
 
   private leaveRole(nowMs: number, reason: string): void {
     if (this.role === "leader") {
+      dropChange(this, reason);
       if (this.transfer !== undefined) {
         this.emit({ type: "transferEnded", succeeded: true, reason });
         this.transfer = undefined;

@@ -107,6 +107,7 @@ export function handleAppendResponse(
   if (response.success) {
     if (progress.onAccepted(request.prevLogIndex + request.entries.length, send.seq)) maybeCommit(core);
     maybeSendTimeoutNow(core, peer, nowMs);
+    core.advanceChange(nowMs);
   } else {
     progress.onRejected(send.seq, nextIndexAfterReject(request, response), core.nextSeq());
   }
@@ -135,6 +136,7 @@ export function maybeCommit(core: RaftCore): void {
   if (core.log.term(quorumIndex) !== core.term) return;
   core.commitIndex = quorumIndex;
   core.reads.onCommit(core, core.lastNowMs);
+  core.advanceChange(core.lastNowMs);
 }
 
 // ---- follower side -------------------------------------------------------------------------

@@ -50,6 +50,7 @@ export interface PreparedNode {
 
 const DEFAULT_ELECTION_TIMEOUT_MS = 1000;
 const DEFAULT_MAX_CLOCK_DRIFT_MS = 1000;
+const DEFAULT_CATCHUP_MARGIN = 1000;
 
 export async function prepareNode(
   groupId: string,
@@ -87,6 +88,7 @@ export async function prepareNode(
     inflightAppendsMax: flags.raft_max_parallel_append_entries_rpc_num,
     appendEntriesMax: flags.raft_max_entries_size,
     appendBytesMax: flags.raft_max_body_size,
+    catchupMargin: options.catchupMargin ?? DEFAULT_CATCHUP_MARGIN,
     random: () => env.random(),
   };
   const core = new RaftCore(config, hardState, logManager, confs, env.nowMs(), snapshotIndex);

@@ -20,6 +20,7 @@ import { nodeStatusOf, type NodeStatus } from "./node-status.js";
 import { prepareNode, type PreparedNode } from "./node-init.js";
 import type { NodeOptions } from "./options.js";
 import { ANY_PEER, Configuration, PeerId } from "./peer-id.js";
+import { PendingOperation } from "./pending-operation.js";
 import { ReadWaiters, type ReadIndexResult } from "./read-waiters.js";
 import { readCommittedUserLog, setElectionTimeout, type UserLog } from "./node-admin.js";
 import { Replicator } from "./replicator.js";
@@ -46,7 +47,8 @@ export class RaftNode {
   private readonly replicators = new Map<string, Replicator>();
   private readonly pendingReplies = new Map<number, PendingReply>();
   private readWaiters = new ReadWaiters(realEnv);
-  private pendingTransfer: { resolve(): void; reject(error: RaftError): void } | undefined;
+  private readonly pendingTransfer = new PendingOperation("leadership transfer");
+  private readonly pendingChange = new PendingOperation("configuration change");
   private nextReplyId = 1;
   private driveScheduled = false;
   private cancelTimer: CancelTimer | undefined;
@@ -163,6 +165,52 @@ export class RaftNode {
   }
 
   /**
+   * braft's change_peers: moves the group to `conf` in stages (new peers catch up, then the joint
+   * configuration, then the new one; a single-peer change skips the joint stage). Resolves when
+   * the new configuration is committed. EPERM off the leader, EBUSY while another change runs,
+   * ECATCHUP when a new peer does not catch up within an election timeout, EINVAL for a bad conf.
+   */
+  changePeers(conf: Configuration | string | readonly (PeerId | string)[]): Promise<void> {
+    const refusal = this.refuseApply();
+    if (refusal !== undefined) return Promise.reject(refusal);
+    let target: Configuration;
+    try {
+      target = Configuration.from(conf);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const data = { peers: target.peerKeys(), learners: target.learnerKeys() };
+    return this.pendingChange.run(() =>
+      this.startInCore((core) => core.changeConfiguration(data, this.env.nowMs())),
+    );
+  }
+
+  /** braft's add_peer: adds `peer` to the current configuration (already present: succeeds). */
+  addPeer(peer: PeerId | string): Promise<void> {
+    return this.changeCurrentPeers((peers) => [...peers, PeerId.from(peer).toString()]);
+  }
+
+  /** braft's remove_peer: removes `peer`; a removed leader steps down and wakes a follower. */
+  removePeer(peer: PeerId | string): Promise<void> {
+    return this.changeCurrentPeers((peers) => {
+      const key = PeerId.from(peer).toString();
+      return peers.filter((p) => p !== key);
+    });
+  }
+
+  private changeCurrentPeers(edit: (peers: readonly string[]) => string[]): Promise<void> {
+    const core = this.prepared?.core;
+    if (core === undefined || core.role !== "leader") {
+      return Promise.reject(core?.notLeaderError() ?? new RaftError("EPERM", "node is not initialized"));
+    }
+    try {
+      return this.changePeers(edit(core.confs.last().conf.peers));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
    * Hands leadership to `peer` (braft's transfer_leadership_to), or to the most up-to-date
    * follower with ANY_PEER: applies are refused (EBUSY) while the target catches up, then it gets
    * TimeoutNow and starts an election at once. Resolves when this node stopped leading; rejects
@@ -180,15 +228,28 @@ export class RaftNode {
     } catch (error) {
       return Promise.reject(error);
     }
-    return new Promise((resolve, reject) => {
-      this.withCore((core) => {
-        const error = core.transferLeadership(target, this.env.nowMs());
-        if (error !== undefined) reject(error);
-        else if (core.transfer === undefined)
-          resolve(); // the target is this node
-        else this.pendingTransfer = { resolve, reject };
-      });
+    return this.pendingTransfer.run(() =>
+      this.startInCore(
+        (core) => core.transferLeadership(target, this.env.nowMs()),
+        (core) => core.transfer !== undefined,
+      ),
+    );
+  }
+
+  /** Starts a core operation; `started` tells whether it runs on (it may also end at once). */
+  private startInCore(
+    start: (core: RaftCore) => RaftError | undefined,
+    running: (core: RaftCore) => boolean = () => true,
+  ): { error: RaftError | undefined; started: boolean } {
+    let outcome: { error: RaftError | undefined; started: boolean } = {
+      error: new RaftError("EPERM", "node is not running"),
+      started: false,
+    };
+    this.withCore((core) => {
+      const error = start(core);
+      outcome = { error, started: error === undefined && running(core) };
     });
+    return outcome;
   }
 
   /** braft's enter_readonly_mode: this node stops accepting new entries (EREADONLY). */
@@ -433,13 +494,16 @@ export class RaftNode {
       }
       case "roleChanged":
         return;
-      case "transferEnded": {
-        const pending = this.pendingTransfer;
-        this.pendingTransfer = undefined;
-        if (event.succeeded) pending?.resolve();
-        else pending?.reject(new RaftError("ERAFTTIMEDOUT", `leadership transfer failed: ${event.reason}`));
+      case "changeDone":
+        this.pendingChange.finish(event.error);
         return;
-      }
+      case "transferEnded":
+        this.pendingTransfer.finish(
+          event.succeeded
+            ? undefined
+            : new RaftError("ERAFTTIMEDOUT", `leadership transfer failed: ${event.reason}`),
+        );
+        return;
       case "readIndexReady":
         this.readWaiters.confirmed(event.reads, fsmCaller.lastAppliedIndex);
         return;

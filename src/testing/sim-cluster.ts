@@ -36,6 +36,11 @@ export interface SimClusterOptions {
   readonly fsmFactory?: (peer: PeerKey, cluster: SimCluster) => StateMachine;
   /** Snapshots: saved every `intervalS` of virtual time (and on demand), installed when needed. */
   readonly snapshots?: { readonly intervalS: number; readonly logMarginEntries?: number } | undefined;
+  /**
+   * How many of the peers form the initial configuration (all by default); the others start with
+   * an empty configuration and join only when a leader adds them.
+   */
+  readonly initialVoters?: number | undefined;
   /** Wraps each incarnation's log storage, e.g. to inject write errors. */
   readonly wrapLogStorage?: (peer: PeerKey, storage: LogStorage) => LogStorage;
 }
@@ -124,7 +129,9 @@ export class SimCluster {
       node.init({
         fsm,
         server: this.checkedHost(peer, this.network.host(peer)),
-        initialConf: this.peers.join(","),
+        initialConf: this.peers.slice(0, this.options.initialVoters ?? this.peers.length).includes(peer)
+          ? this.peers.slice(0, this.options.initialVoters ?? this.peers.length).join(",")
+          : "",
         electionTimeoutMs: this.options.electionTimeoutMs ?? 1000,
         logStorage: this.options.wrapLogStorage?.(peer, log) ?? log,
         raftMetaStorage: process.disk.openMeta(env, this.options.disk),

@@ -78,6 +78,7 @@ export class CoreCluster {
           inflightAppendsMax: options.inflightAppendsMax ?? 4,
           appendEntriesMax: options.appendEntriesMax ?? 1024,
           appendBytesMax: 1 << 20,
+          catchupMargin: 1000,
           random: () => this.random(),
         },
         hardState,

@@ -1,0 +1,159 @@
+/**
+ * Membership changes as braft stages them (ConfigurationCtx): new peers first catch up (their
+ * log within `catchupMargin` of the leader's, within an election timeout, else ECATCHUP); then
+ * the joint configuration is committed, then the new one. A change of a single peer skips the
+ * joint stage, as braft does. One change at a time. A leader that is not in the new
+ * configuration steps down once it is committed and wakes the best follower.
+ */
+import { isJoint, normalizeConfiguration, replicationTargets } from "./configuration.js";
+import { RaftError } from "./errors.js";
+import { Progress } from "./progress.js";
+import type { RaftCore } from "./raft.js";
+import { sendAppendsTo } from "./replication.js";
+import { EMPTY_DATA, EntryType, type ConfigurationData, type PeerKey } from "./types.js";
+
+type Stage = "catchingUp" | "joint" | "stable";
+
+export interface MembershipChange {
+  readonly target: ConfigurationData;
+  stage: Stage;
+  /** Index of the configuration entry of the current stage, once appended. */
+  entryIndex: number;
+  /** Catching up must finish by then. */
+  readonly catchUpDeadlineMs: number;
+}
+
+/** Starts changing the configuration to `target` (leader only). Undefined when started. */
+export function startChange(core: RaftCore, target: ConfigurationData, nowMs: number): RaftError | undefined {
+  if (core.role !== "leader") return core.notLeaderError();
+  if (core.change !== undefined || isJoint(core.confs.last().conf)) {
+    return new RaftError("EBUSY", "another configuration change is in progress");
+  }
+  if (core.transfer !== undefined) return new RaftError("EBUSY", "leadership is being transferred");
+  if (core.commitIndex < core.leaderStartIndex)
+    return new RaftError("EBUSY", "the leader has not committed its first entry yet");
+  const wanted = normalizeConfiguration(target);
+  if (wanted.peers.length === 0) return new RaftError("EINVAL", "the new configuration has no peers");
+  if (sameConfiguration(wanted, core.confs.last().conf)) {
+    core.emit({ type: "changeDone", error: undefined });
+    return undefined;
+  }
+  core.change = {
+    target: wanted,
+    stage: "catchingUp",
+    entryIndex: 0,
+    catchUpDeadlineMs: nowMs + core.config.electionTimeoutMs,
+  };
+  for (const peer of replicationTargets(wanted)) addProgress(core, peer, nowMs);
+  advanceChange(core, nowMs);
+  return undefined;
+}
+
+/** Moves the change on when its stage is complete; called on acks, commits and ticks. */
+export function advanceChange(core: RaftCore, nowMs: number): void {
+  const change = core.change;
+  if (change === undefined || core.role !== "leader") return;
+  if (change.stage === "catchingUp") {
+    if (!caughtUp(core, change.target)) {
+      if (nowMs >= change.catchUpDeadlineMs)
+        abortChange(core, new RaftError("ECATCHUP", "new peers did not catch up in time"));
+      return;
+    }
+    const old = core.confs.last().conf;
+    const single = symmetricDifference(old.peers, change.target.peers) <= 1;
+    if (single) appendStage(core, change, "stable", change.target, nowMs);
+    else appendStage(core, change, "joint", { ...change.target, oldPeers: old.peers }, nowMs);
+    return;
+  }
+  if (core.commitIndex < change.entryIndex) return;
+  if (change.stage === "joint") {
+    appendStage(core, change, "stable", change.target, nowMs);
+    return;
+  }
+  finishChange(core, nowMs);
+}
+
+/** Leadership ended mid-change: the next leader finishes or rolls back what is in the log. */
+export function dropChange(core: RaftCore, reason: string): void {
+  if (core.change === undefined) return;
+  core.change = undefined;
+  core.emit({
+    type: "changeDone",
+    error: new RaftError("EPERM", `leadership lost during the change: ${reason}`),
+  });
+}
+
+/** A new leader inherits a joint configuration: it completes the change to the new half. */
+export function resumeJointChange(core: RaftCore): void {
+  const conf = core.confs.last().conf;
+  if (!isJoint(conf) || core.change !== undefined) return;
+  const target = normalizeConfiguration({ ...conf, oldPeers: undefined });
+  core.change = { target, stage: "joint", entryIndex: core.confs.last().id.index, catchUpDeadlineMs: 0 };
+}
+
+function appendStage(
+  core: RaftCore,
+  change: MembershipChange,
+  stage: Stage,
+  conf: ConfigurationData,
+  nowMs: number,
+): void {
+  const index = core.log.lastIndex() + 1;
+  change.stage = stage;
+  change.entryIndex = index;
+  core.appendLocal([{ index, term: core.term, type: EntryType.CONFIGURATION, data: EMPTY_DATA, conf }]);
+  for (const [peer, progress] of core.progress) sendAppendsTo(core, peer, progress, nowMs);
+}
+
+function finishChange(core: RaftCore, nowMs: number): void {
+  const change = core.change;
+  if (change === undefined) return;
+  core.change = undefined;
+  const keep = new Set(replicationTargets(change.target));
+  for (const peer of [...core.progress.keys()]) if (!keep.has(peer)) core.progress.delete(peer);
+  core.emit({ type: "changeDone", error: undefined });
+  if (!change.target.peers.includes(core.config.self)) {
+    // braft: a removed leader steps down and wakes the most up-to-date follower.
+    core.transferLeadership(undefined, nowMs);
+    core.becomeFollower(core.term, "", nowMs, "this leader was removed from the configuration");
+  }
+}
+
+function abortChange(core: RaftCore, error: RaftError): void {
+  const change = core.change;
+  if (change === undefined) return;
+  core.change = undefined;
+  const keep = new Set(replicationTargets(core.confs.last().conf));
+  for (const peer of [...core.progress.keys()]) if (!keep.has(peer)) core.progress.delete(peer);
+  core.emit({ type: "changeDone", error });
+}
+
+function addProgress(core: RaftCore, peer: PeerKey, nowMs: number): void {
+  if (peer === core.config.self || core.progress.has(peer)) return;
+  core.progress.set(peer, new Progress(core.log.lastIndex() + 1, nowMs));
+}
+
+function caughtUp(core: RaftCore, target: ConfigurationData): boolean {
+  const current = new Set(core.confs.last().conf.peers);
+  const last = core.log.lastIndex();
+  return target.peers.every((peer) => {
+    if (current.has(peer) || peer === core.config.self) return true;
+    const progress = core.progress.get(peer);
+    // It must have accepted an append (braft: the replicator succeeded once), not merely be near:
+    // on a short log a peer that never answered is "within the margin" too.
+    if (progress === undefined || progress.state !== "replicate") return false;
+    return last - progress.matchIndex <= core.config.catchupMargin;
+  });
+}
+
+function symmetricDifference(a: readonly PeerKey[], b: readonly PeerKey[]): number {
+  const left = new Set(a);
+  const right = new Set(b);
+  return [...left].filter((p) => !right.has(p)).length + [...right].filter((p) => !left.has(p)).length;
+}
+
+function sameConfiguration(a: ConfigurationData, b: ConfigurationData): boolean {
+  const key = (c: ConfigurationData): string =>
+    JSON.stringify([c.peers, c.oldPeers ?? [], c.learners ?? [], c.oldLearners ?? []]);
+  return key(normalizeConfiguration(a)) === key(normalizeConfiguration(b));
+}

@@ -1,0 +1,86 @@
+/** Membership changes after braft's test_node.cpp (AddPeer, RemovePeer, ChangePeers...). */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { RaftError } from "../../src/core/errors.js";
+import { SimCluster } from "../../src/testing/sim-cluster.js";
+
+const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return "OK";
+  } catch (error) {
+    if (RaftError.is(error)) return error.code;
+    throw error;
+  }
+}
+
+async function converge(cluster: SimCluster): Promise<void> {
+  const converged = await cluster.scheduler.runUntil(() => cluster.converged(), 30_000);
+  assert.ok(converged, `cluster converged: ${cluster.describe()}`);
+  cluster.checkSafety();
+  cluster.checker.checkAcknowledgedApplied();
+  assert.deepEqual(cluster.checker.violations, []);
+}
+
+test("AddPeer: a new node catches up and joins; adding it again succeeds", async () => {
+  const cluster = new SimCluster({ seed: 51, nodes: 4, initialVoters: 3 });
+  for (const peer of cluster.peers.slice(0, 3)) await cluster.start(peer);
+  const leader = (await cluster.waitForLeader()) as string;
+  for (let i = 0; i < 20; i++) await cluster.applyAndWait(bytes(`a${i}`));
+  const newcomer = cluster.peers[3] as string;
+  await cluster.start(newcomer);
+  assert.equal(await codeOf(cluster.settle(cluster.node(leader).addPeer(newcomer))), "OK");
+  assert.deepEqual(cluster.node(leader).listPeers().map(String), [...cluster.peers].sort());
+  assert.equal(await codeOf(cluster.settle(cluster.node(leader).addPeer(newcomer))), "OK", "already present");
+  await cluster.applyAndWait(bytes("after"));
+  await converge(cluster);
+  await cluster.shutdownAll();
+});
+
+test("RemovePeer: a removed follower is dropped; a removed leader steps down and a new one leads", async () => {
+  const cluster = new SimCluster({ seed: 52, nodes: 4 });
+  await cluster.startAll();
+  const leader = (await cluster.waitForLeader()) as string;
+  await cluster.applyAndWait(bytes("x"));
+  const follower = cluster.peers.find((peer) => peer !== leader) as string;
+  assert.equal(await codeOf(cluster.settle(cluster.node(leader).removePeer(follower))), "OK");
+  assert.ok(!cluster.node(leader).listPeers().map(String).includes(follower));
+  await cluster.stop(follower);
+  assert.equal(await codeOf(cluster.settle(cluster.node(leader).removePeer(leader))), "OK");
+  const next = await cluster.scheduler.runUntil(
+    () => cluster.leader() !== undefined && cluster.leader() !== leader,
+    5000,
+  );
+  assert.ok(next, `a remaining peer leads: ${cluster.describe()}`);
+  await cluster.stop(leader);
+  await cluster.applyAndWait(bytes("y"));
+  await converge(cluster);
+  await cluster.shutdownAll();
+});
+
+test("ChangePeers: a joint change replaces two peers at once; errors are braft's", async () => {
+  const cluster = new SimCluster({ seed: 53, nodes: 5, initialVoters: 3 });
+  for (const peer of cluster.peers.slice(0, 3)) await cluster.start(peer);
+  const leader = (await cluster.waitForLeader()) as string;
+  await cluster.applyAndWait(bytes("x"));
+  const follower = cluster.peers.slice(0, 3).find((peer) => peer !== leader) as string;
+  assert.equal(
+    await codeOf(cluster.settle(cluster.node(follower).changePeers(cluster.peers.slice(0, 3)))),
+    "EPERM",
+  );
+  const [, , , d, e] = cluster.peers as [string, string, string, string, string];
+  // d and e are not running: they cannot catch up.
+  assert.equal(await codeOf(cluster.settle(cluster.node(leader).changePeers([leader, d, e]))), "ECATCHUP");
+  await cluster.start(d);
+  await cluster.start(e);
+  const change = cluster.node(leader).changePeers([leader, d, e]);
+  assert.equal(await codeOf(cluster.node(leader).changePeers([leader, d])), "EBUSY");
+  assert.equal(await codeOf(cluster.settle(change)), "OK");
+  assert.deepEqual(cluster.node(leader).listPeers().map(String), [leader, d, e].sort());
+  for (const peer of cluster.peers.slice(0, 3)) if (peer !== leader) await cluster.stop(peer);
+  await cluster.applyAndWait(bytes("after"));
+  await converge(cluster);
+  await cluster.shutdownAll();
+});
