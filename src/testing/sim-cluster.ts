@@ -240,8 +240,12 @@ export class SimCluster {
   converged(): boolean {
     const leader = this.leader();
     if (leader === undefined) return false;
-    const committed = this.node(leader).getStatus().committedIndex;
-    return this.running().every((peer) => this.node(peer).getStatus().appliedIndex >= committed);
+    const status = this.node(leader).getStatus();
+    // Peers removed from the configuration get no more entries; only members must catch up.
+    const members = new Set([...status.peers, ...status.learners]);
+    return this.running()
+      .filter((peer) => members.has(peer))
+      .every((peer) => this.node(peer).getStatus().appliedIndex >= status.committedIndex);
   }
 
   /** One line per node: role, term, leader and indexes, for failure reports. */

@@ -205,6 +205,7 @@ class FaultInjector {
       "restart",
       "restart",
       "snapshot",
+      "membership",
       "quiet",
     ] as const);
     const at = `t=${cluster.scheduler.nowMs.toFixed(0)}`;
@@ -260,8 +261,30 @@ class FaultInjector {
         this.log(`${at} snapshot ${peer}`);
         return;
       }
+      case "membership":
+        this.changeMembership(at);
+        return;
       case "quiet":
         return;
+    }
+  }
+
+  /** Removes a follower (keeping three voters) or adds back a running non-member, through the leader. */
+  private changeMembership(at: string): void {
+    const { cluster, prng } = this;
+    const leader = cluster.leader();
+    if (leader === undefined) return;
+    const members = cluster.node(leader).getStatus().peers;
+    const outsiders = cluster.running().filter((peer) => !members.includes(peer));
+    const node = cluster.node(leader);
+    if (outsiders.length > 0 && (members.length <= 3 || prng.chance(0.5))) {
+      const peer = prng.pick(outsiders);
+      node.addPeer(peer).catch(() => undefined);
+      this.log(`${at} add ${peer}`);
+    } else if (members.length > 3) {
+      const peer = prng.pick(members.filter((p) => p !== leader));
+      node.removePeer(peer).catch(() => undefined);
+      this.log(`${at} remove ${peer}`);
     }
   }
 
