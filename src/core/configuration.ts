@@ -84,6 +84,16 @@ export class ConfigurationManager {
     this.base = base;
   }
 
+  /**
+   * braft's reset_peers: this node alone now takes `conf` as its configuration, in force until a
+   * later entry of the log replaces it (its first leader writes it to the log).
+   */
+  override(conf: ConfigurationData): void {
+    const last = this.last();
+    this.entries.length = 0;
+    this.base = { id: last.id, conf };
+  }
+
   /** Replaces everything with one configuration, e.g. the one a snapshot carries. */
   reset(base: ConfigurationEntry): void {
     this.entries.length = 0;

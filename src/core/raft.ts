@@ -8,7 +8,7 @@
  */
 import type { CoreConfig } from "./config.js";
 import type { ConfigurationManager } from "./configuration.js";
-import { replicationTargets, voterSets } from "./configuration.js";
+import { normalizeConfiguration, replicationTargets, voterSets } from "./configuration.js";
 import { RaftError, invariant } from "./errors.js";
 import type { CoreEvent, Ready, Send } from "./events.js";
 import { handleVoteRequest, handleVoteResponse, tallyVotes, type VoteRound } from "./election.js";
@@ -275,6 +275,22 @@ export class RaftCore {
   changeConfiguration(conf: ConfigurationData, nowMs: number): RaftError | undefined {
     this.lastNowMs = nowMs;
     return startChange(this, conf, nowMs);
+  }
+
+  /**
+   * braft's reset_peers (unsafe, for a group that lost its majority): adopts `conf` locally,
+   * steps down into a new term and campaigns if it is now the only voter.
+   */
+  resetConfiguration(conf: ConfigurationData, nowMs: number): RaftError | undefined {
+    this.lastNowMs = nowMs;
+    if (!this.isActive()) return this.notLeaderError();
+    if (conf.peers.length === 0)
+      return new RaftError("EINVAL", "reset_peers needs a non-empty configuration");
+    if (this.change !== undefined) return new RaftError("EBUSY", "a configuration change is in progress");
+    this.confs.override(normalizeConfiguration(conf));
+    this.becomeFollower(this.term + 1, "", nowMs, "configuration reset by the operator");
+    this.campaignIfSoleVoter(nowMs);
+    return undefined;
   }
 
   /** A follower's progress or the commit index moved: a configuration change may go on. */

@@ -185,29 +185,71 @@ export class RaftNode {
     );
   }
 
-  /** braft's add_peer: adds `peer` to the current configuration (already present: succeeds). */
-  addPeer(peer: PeerId | string): Promise<void> {
-    return this.changeCurrentPeers((peers) => [...peers, PeerId.from(peer).toString()]);
+  /**
+   * braft's reset_peers. UNSAFE: for a group that lost its majority for good. This node alone
+   * adopts `conf` (no replication, no quorum agreed to it), moves to a new term and, if it is the
+   * only voter, leads at once. Entries the lost majority committed but this node lacks are gone,
+   * and if the "lost" nodes come back with the old configuration two groups can form. Use it only
+   * when the other peers are known dead, then add fresh peers with addPeer.
+   */
+  resetPeers(conf: Configuration | string | readonly (PeerId | string)[]): Promise<void> {
+    const refusal = this.refuseApply();
+    if (refusal !== undefined) return Promise.reject(refusal);
+    let target: Configuration;
+    try {
+      target = Configuration.from(conf);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const data = { peers: target.peerKeys(), learners: target.learnerKeys() };
+    const { error } = this.startInCore((core) => core.resetConfiguration(data, this.env.nowMs()));
+    return error === undefined ? Promise.resolve() : Promise.reject(error);
   }
 
-  /** braft's remove_peer: removes `peer`; a removed leader steps down and wakes a follower. */
-  removePeer(peer: PeerId | string): Promise<void> {
-    return this.changeCurrentPeers((peers) => {
-      const key = PeerId.from(peer).toString();
-      return peers.filter((p) => p !== key);
-    });
+  /** Adds learners: they receive the log but never vote (beyond braft's classic API). */
+  addLearners(learners: readonly (PeerId | string)[]): Promise<void> {
+    return this.changeCurrent((conf) => new Configuration(conf.peers, [...conf.learners, ...learners]));
   }
 
-  private changeCurrentPeers(edit: (peers: readonly string[]) => string[]): Promise<void> {
+  /** Removes learners. */
+  removeLearners(learners: readonly (PeerId | string)[]): Promise<void> {
+    const gone = new Set(learners.map((l) => PeerId.from(l).toString()));
+    return this.changeCurrent(
+      (conf) =>
+        new Configuration(
+          conf.peers,
+          conf.learners.filter((l) => !gone.has(l.toString())),
+        ),
+    );
+  }
+
+  private changeCurrent(edit: (conf: Configuration) => Configuration): Promise<void> {
     const core = this.prepared?.core;
     if (core === undefined || core.role !== "leader") {
       return Promise.reject(core?.notLeaderError() ?? new RaftError("EPERM", "node is not initialized"));
     }
     try {
-      return this.changePeers(edit(core.confs.last().conf.peers));
+      const { peers, learners } = core.confs.last().conf;
+      return this.changePeers(edit(new Configuration(peers, learners ?? [])));
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /** braft's add_peer: adds `peer` to the current configuration (already present: succeeds). */
+  addPeer(peer: PeerId | string): Promise<void> {
+    return this.changeCurrent((conf) => new Configuration([...conf.peers, peer], conf.learners));
+  }
+
+  /** braft's remove_peer: removes `peer`; a removed leader steps down and wakes a follower. */
+  removePeer(peer: PeerId | string): Promise<void> {
+    return this.changeCurrent((conf) => {
+      const key = PeerId.from(peer).toString();
+      return new Configuration(
+        conf.peers.filter((p) => p.toString() !== key),
+        conf.learners,
+      );
+    });
   }
 
   /**

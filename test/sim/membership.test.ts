@@ -84,3 +84,49 @@ test("ChangePeers: a joint change replaces two peers at once; errors are braft's
   await converge(cluster);
   await cluster.shutdownAll();
 });
+
+test("Learners: a learner receives the log but never votes; removing it stops its replication", async () => {
+  const cluster = new SimCluster({ seed: 54, nodes: 4, initialVoters: 3 });
+  for (const peer of cluster.peers.slice(0, 3)) await cluster.start(peer);
+  const leader = (await cluster.waitForLeader()) as string;
+  const learner = cluster.peers[3] as string;
+  await cluster.start(learner);
+  await cluster.applyAndWait(bytes("x")); // until its first entry commits, a leader is busy (braft too)
+  assert.equal(await codeOf(cluster.settle(cluster.node(leader).addLearners([learner]))), "OK");
+  await cluster.applyAndWait(bytes("y"));
+  const caughtUp = await cluster.scheduler.runUntil(
+    () => cluster.node(learner).getStatus().appliedIndex === cluster.node(leader).getStatus().appliedIndex,
+    5000,
+  );
+  assert.ok(caughtUp, cluster.describe());
+  assert.deepEqual(cluster.node(leader).getStatus().learners, [learner]);
+  assert.equal(cluster.node(leader).listPeers().length, 3, "a learner is not a peer");
+  // The learner never campaigns, even when it hears from nobody.
+  cluster.network.partition([[learner], cluster.peers.slice(0, 3)]);
+  await cluster.scheduler.runFor(5000);
+  assert.equal(cluster.node(learner).getStatus().state, "FOLLOWER");
+  cluster.network.heal();
+  assert.equal(
+    await codeOf(cluster.settle(cluster.node(cluster.leader() as string).removeLearners([learner]))),
+    "OK",
+  );
+  await cluster.shutdownAll();
+});
+
+test("ResetPeers: the survivor of a lost majority resets to itself and leads again", async () => {
+  const cluster = new SimCluster({ seed: 55, nodes: 3 });
+  await cluster.startAll();
+  await cluster.waitForLeader();
+  await cluster.applyAndWait(bytes("x"));
+  await cluster.scheduler.runFor(500);
+  const [survivor, ...lost] = cluster.peers as [string, ...string[]];
+  for (const peer of lost) cluster.crash(peer);
+  await cluster.scheduler.runFor(3000);
+  assert.equal(cluster.leader(), undefined, "no quorum, no leader");
+  assert.equal(await codeOf(cluster.settle(cluster.node(survivor).resetPeers([survivor]))), "OK");
+  const leads = await cluster.scheduler.runUntil(() => cluster.leader() === survivor, 5000);
+  assert.ok(leads, cluster.describe());
+  await cluster.applyAndWait(bytes("after reset"));
+  assert.deepEqual(cluster.node(survivor).listPeers().map(String), [survivor]);
+  await cluster.shutdownAll();
+});
