@@ -97,6 +97,21 @@ export interface InstallSnapshotResult extends InstallSnapshotResponse {
   readonly lastIncludedIndex: number;
 }
 
+/** tsraft's ReadIndex RPC (beyond braft): a follower or learner asks the leader for a read index. */
+export interface ReadIndexRequest {
+  readonly groupId: string;
+  /** The node asking. */
+  readonly serverId: PeerKey;
+  /** The leader addressed. */
+  readonly peerId: PeerKey;
+}
+
+export interface ReadIndexResponse {
+  /** Confirmed read index; meaningful only when `success`. */
+  readonly index: number;
+  readonly success: boolean;
+}
+
 /** A request the core wants sent. The shell performs the RPC and feeds the answer back. */
 export type OutboundRequest =
   | { readonly kind: "vote"; readonly to: PeerKey; readonly request: RequestVoteRequest }

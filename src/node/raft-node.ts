@@ -1,77 +1,23 @@
 /**
- * RaftNode (braft's Node / NodeImpl): the async shell around the pure core.
- *
- * Every input (RPC, answer, timer, apply) goes into the core synchronously; a microtask later the
- * node drains the core's Ready: it hands persistence to the LogManager, sends what may go at
- * once, releases replies and vote requests when their persistence completes, feeds committed
- * entries to the FSMCaller and re-arms one timer at the core's next deadline.
+ * RaftNode (braft's Node / NodeImpl): the public API over NodeShell's machinery. See NodeShell
+ * for how inputs reach the core and its outputs are performed.
  */
-import { EntryType, type LogEntry } from "../core/types.js";
-import { RaftError, InvariantError } from "../core/errors.js";
-import type { CoreEvent, Ready, Send } from "../core/events.js";
-import type { InboundRequest, Reply } from "../core/messages.js";
-import type { RaftCore } from "../core/raft.js";
-import { realEnv, type CancelTimer, type Env } from "../env/env.js";
-import type { RaftService } from "../rpc/transport.js";
-import { ApplyQueue, PromiseClosure, type ApplyResult, type Task } from "./apply-queue.js";
-import { BallotBox } from "./ballot-box.js";
-import { LeaderStartClosure } from "./fsm-caller.js";
-import { nodeStatusOf, type NodeStatus } from "./node-status.js";
-import { prepareNode, type PreparedNode } from "./node-init.js";
+import { RaftError } from "../core/errors.js";
+import { realEnv } from "../env/env.js";
+import type { ApplyResult, Task } from "./apply-queue.js";
+import { PromiseClosure } from "./apply-queue.js";
+import { readCommittedUserLog, setElectionTimeout, type UserLog } from "./node-admin.js";
+import { prepareNode } from "./node-init.js";
+import type { NodeStatus } from "./node-status.js";
+import { nodeStatusOf } from "./node-status.js";
+import { NodeShell, DEFAULT_SNAPSHOT_INTERVAL_S } from "./node-shell.js";
 import type { NodeOptions } from "./options.js";
 import { ANY_PEER, Configuration, PeerId } from "./peer-id.js";
-import { PendingOperation } from "./pending-operation.js";
 import { ReadWaiters, type ReadIndexResult } from "./read-waiters.js";
-import { readCommittedUserLog, setElectionTimeout, type UserLog } from "./node-admin.js";
-import { Replicator } from "./replicator.js";
 import { Status } from "./status.js";
+import type { RaftCore } from "../core/raft.js";
 
-interface PendingReply {
-  resolve(response: unknown): void;
-  reject(error: unknown): void;
-}
-
-/** braft's default snapshot_interval_s. */
-const DEFAULT_SNAPSHOT_INTERVAL_S = 3600;
-
-type Lifecycle = "uninitialized" | "initializing" | "running" | "shutting" | "shutdown";
-
-export class RaftNode {
-  readonly groupId: string;
-  readonly peerId: PeerId;
-  private lifecycle: Lifecycle = "uninitialized";
-  private prepared: PreparedNode | undefined;
-  private env: Env = realEnv;
-  private readonly applyQueue = new ApplyQueue();
-  private readonly ballotBox = new BallotBox();
-  private readonly replicators = new Map<string, Replicator>();
-  private readonly pendingReplies = new Map<number, PendingReply>();
-  private readWaiters = new ReadWaiters(realEnv);
-  private readonly pendingTransfer = new PendingOperation("leadership transfer");
-  private readonly pendingChange = new PendingOperation("configuration change");
-  private nextReplyId = 1;
-  private driveScheduled = false;
-  private cancelTimer: CancelTimer | undefined;
-  private cancelSnapshotTimer: CancelTimer | undefined;
-  private armedDeadlineMs = Number.POSITIVE_INFINITY;
-  private shutdownPromise: Promise<void> | undefined;
-  private fatalError: RaftError | undefined;
-
-  constructor(groupId: string, peerId: PeerId | string) {
-    if (groupId.length === 0) throw new RaftError("EINVAL", "group id must not be empty");
-    this.groupId = groupId;
-    this.peerId = PeerId.from(peerId);
-  }
-
-  /** braft's NodeId: `<group>:<peer>`. */
-  get nodeId(): string {
-    return `${this.groupId}:${this.peerId.toString()}`;
-  }
-
-  get term(): number {
-    return this.prepared?.core.term ?? 0;
-  }
-
+export class RaftNode extends NodeShell {
   /** Starts the node: opens storage, restores state, joins the server. Rejects on any failure. */
   async init(options: NodeOptions): Promise<void> {
     if (this.lifecycle !== "uninitialized")
@@ -156,12 +102,46 @@ export class RaftNode {
     const refusal = this.refuseApply();
     if (refusal !== undefined) return Promise.reject(refusal);
     const timeoutMs = options.timeoutMs ?? this.prepared?.electionTimeoutMs ?? 1000;
-    return this.readWaiters.add(timeoutMs, options.signal, (id) =>
-      this.withCore((core) => {
-        const error = core.readIndex(id, this.env.nowMs());
-        if (error !== undefined) this.readWaiters.fail([id], error);
-      }),
+    const leader = this.prepared?.core.leaderId ?? "";
+    const self = this.peerId.toString();
+    if (leader !== "" && leader !== self) {
+      return this.readWaiters.add(timeoutMs, options.signal, (id) =>
+        this.askLeaderForReadIndex(id, leader, timeoutMs),
+      );
+    }
+    return this.readWaiters.add(timeoutMs, options.signal, (id) => this.startReadInCore(id));
+  }
+
+  /** A follower's or learner's read: the leader confirms an index, then the local apply catches up. */
+  private askLeaderForReadIndex(id: number, leader: string, timeoutMs: number): void {
+    const client = this.prepared?.client;
+    const request = { groupId: this.groupId, serverId: this.peerId.toString(), peerId: leader };
+    if (client?.readIndex === undefined) {
+      this.readWaiters.fail(
+        [id],
+        new RaftError("ENOSYS", "the transport cannot ask the leader for a read index"),
+      );
+      return;
+    }
+    client.readIndex(leader, request, timeoutMs).then(
+      (response) => {
+        if (response.success)
+          this.readWaiters.confirmed([{ id, index: response.index }], this.appliedIndex());
+        else
+          this.readWaiters.fail(
+            [id],
+            new RaftError("EPERM", `${leader} could not confirm a read`, {
+              leaderId: this.leaderId()?.toString(),
+            }),
+          );
+      },
+      (error: unknown) =>
+        this.readWaiters.fail([id], RaftError.is(error) ? error : new RaftError("EIO", String(error))),
     );
+  }
+
+  private appliedIndex(): number {
+    return this.prepared?.fsmCaller.lastAppliedIndex ?? 0;
   }
 
   /**
@@ -397,315 +377,5 @@ export class RaftNode {
   shutdown(): Promise<void> {
     this.shutdownPromise ??= this.doShutdown();
     return this.shutdownPromise;
-  }
-
-  // ---- RPCs from peers ---------------------------------------------------------------------
-
-  private service(): RaftService {
-    return {
-      requestVote: (request) => this.handleRequest({ kind: "vote", request }) as never,
-      appendEntries: (request) => this.handleRequest({ kind: "append", request }) as never,
-      timeoutNow: (request) => this.handleRequest({ kind: "timeoutNow", request }) as never,
-      installSnapshot: (request) => this.handleRequest({ kind: "installSnapshot", request }) as never,
-    };
-  }
-
-  private handleRequest(input: InboundRequest): Promise<unknown> {
-    const core = this.prepared?.core;
-    if (core === undefined || this.lifecycle !== "running") {
-      return Promise.reject(new RaftError("EINVAL", `node ${this.nodeId} is not running`));
-    }
-    if (
-      input.kind === "append" &&
-      input.request.entries.length > 0 &&
-      this.prepared?.snapshotExecutor?.installing
-    ) {
-      // braft: entries wait until the snapshot in progress is loaded and the log reset.
-      return Promise.reject(new RaftError("EBUSY", `node ${this.nodeId} is installing a snapshot`));
-    }
-    return new Promise((resolve, reject) => {
-      const replyId = this.nextReplyId++;
-      this.pendingReplies.set(replyId, { resolve, reject });
-      this.withCore((c) => c.stepRequest(input, replyId, this.env.nowMs()));
-    });
-  }
-
-  private deliverReply(reply: Reply): void {
-    const pending = this.pendingReplies.get(reply.replyId);
-    if (pending === undefined) return;
-    this.pendingReplies.delete(reply.replyId);
-    if (reply.kind === "error") pending.reject(new RaftError(reply.code, reply.text));
-    else pending.resolve(reply.response);
-  }
-
-  // ---- the drive loop ----------------------------------------------------------------------
-
-  /** Schedules one drain of the core's outputs after the current synchronous work. */
-  private kick(): void {
-    if (this.driveScheduled || this.lifecycle !== "running") return;
-    this.driveScheduled = true;
-    queueMicrotask(() => {
-      this.driveScheduled = false;
-      this.drive();
-    });
-  }
-
-  private drive(): void {
-    const prepared = this.prepared;
-    if (prepared === undefined || this.lifecycle !== "running") return;
-    this.withCore((core) => {
-      this.proposeQueued(core);
-      while (core.hasReady()) this.handleReady(core.takeReady());
-      prepared.fsmCaller.onCommitted(Math.min(core.commitIndex, core.persistedIndex));
-    }, false);
-    this.armTimer();
-  }
-
-  private proposeQueued(core: RaftCore): void {
-    if (this.applyQueue.length === 0) return;
-    const tasks = this.applyQueue.takeAll();
-    if (
-      core.role === "leader" &&
-      this.ballotBox.size + tasks.length > this.prepared!.flags.tsraft_max_pending_applies
-    ) {
-      const busy = Status.error(
-        "EBUSY",
-        `more than ${this.prepared!.flags.tsraft_max_pending_applies} applies pending`,
-      );
-      for (const task of tasks) task.closure.run(busy);
-      return;
-    }
-    const proposals = tasks.map((task) => ({
-      type: EntryType.DATA,
-      data: task.data,
-      expectedTerm: task.expectedTerm,
-    }));
-    const results = core.propose(proposals, this.env.nowMs());
-    tasks.forEach((task, i) => {
-      const result = results[i];
-      if (result === undefined || RaftError.is(result)) {
-        task.closure.run(Status.fromError(result ?? new RaftError("EIO", "no proposal result")));
-        return;
-      }
-      if (task.closure instanceof PromiseClosure) task.closure.proposed = result;
-      this.ballotBox.append(result.index, task.closure);
-    });
-  }
-
-  private handleReady(ready: Ready): void {
-    for (const event of ready.events) this.handleEvent(event);
-    for (const send of ready.sendsNow) this.send(send);
-    const mustPersist = ready.hardState !== undefined || ready.entries.length > 0;
-    const after = ready.sendsAfterPersist.length > 0 || ready.replies.length > 0;
-    if (!mustPersist && !after) return;
-    const lastEntry: LogEntry | undefined = ready.entries[ready.entries.length - 1];
-    this.prepared!.logManager.persist({ hardState: ready.hardState, entries: ready.entries }).then(
-      () => {
-        if (this.lifecycle !== "running") return;
-        this.withCore((core) => {
-          if (lastEntry !== undefined) core.onPersisted(lastEntry.index, lastEntry.term);
-        });
-        for (const send of ready.sendsAfterPersist) this.send(send);
-        for (const reply of ready.replies) this.deliverReply(reply);
-        this.kick();
-      },
-      (error: unknown) => this.fail(RaftError.is(error) ? error : new RaftError("EIO", String(error))),
-    );
-  }
-
-  private handleEvent(event: CoreEvent): void {
-    const fsmCaller = this.prepared!.fsmCaller;
-    switch (event.type) {
-      case "leaderStart":
-        this.ballotBox.append(event.confIndex, new LeaderStartClosure(event.term));
-        return;
-      case "leaderStop": {
-        for (const replicator of this.replicators.values()) replicator.releaseSnapshot();
-        const status = Status.error("EPERM", `leader stepped down: ${event.reason}`);
-        this.ballotBox.clear(status);
-        this.applyQueue.failAll(new RaftError("EPERM", "leader stepped down"));
-        fsmCaller.onLeaderStop(event.term, status);
-        return;
-      }
-      case "startFollowing":
-      case "stopFollowing": {
-        const start = event.type === "startFollowing";
-        const status = start ? Status.OK() : Status.error("EPERM", event.reason);
-        fsmCaller.onFollowing(start, { leaderId: PeerId.parse(event.leaderId), term: event.term, status });
-        return;
-      }
-      case "roleChanged":
-        return;
-      case "changeDone":
-        this.pendingChange.finish(event.error);
-        return;
-      case "transferEnded":
-        this.pendingTransfer.finish(
-          event.succeeded
-            ? undefined
-            : new RaftError("ERAFTTIMEDOUT", `leadership transfer failed: ${event.reason}`),
-        );
-        return;
-      case "readIndexReady":
-        this.readWaiters.confirmed(event.reads, fsmCaller.lastAppliedIndex);
-        return;
-      case "readIndexFailed":
-        this.readWaiters.fail(
-          event.ids,
-          new RaftError("EPERM", `leadership lost before the read was confirmed: ${event.reason}`),
-        );
-        return;
-      case "installSnapshot": {
-        const executor = this.prepared!.snapshotExecutor;
-        if (executor !== undefined) executor.install(event.replyId, event.request);
-        else this.prepared!.core.finishInstall(event.replyId, undefined, false);
-        return;
-      }
-    }
-  }
-
-  private send(send: Send): void {
-    const to = send.message.to;
-    let replicator = this.replicators.get(to);
-    if (replicator === undefined) {
-      const prepared = this.prepared!;
-      replicator = new Replicator(
-        to,
-        prepared.client,
-        prepared.rpcTimeoutMs,
-        {
-          onResponse: (s, response) =>
-            this.withCore((core) =>
-              core.stepResponse({ kind: "response", send: s, response }, this.env.nowMs()),
-            ),
-          onFailure: (s) =>
-            this.withCore((core) => core.stepResponse({ kind: "failure", send: s }, this.env.nowMs())),
-          openSnapshot: async () => (await this.prepared?.snapshotExecutor?.openForSend()) ?? undefined,
-        },
-        () => this.env.nowMs(),
-      );
-      this.replicators.set(to, replicator);
-    }
-    replicator.send(send);
-  }
-
-  private armTimer(): void {
-    const core = this.prepared?.core;
-    if (core === undefined || this.lifecycle !== "running") return;
-    const deadline = core.nextDeadlineMs();
-    if (deadline === this.armedDeadlineMs) return;
-    this.cancelTimer?.();
-    this.cancelTimer = undefined;
-    this.armedDeadlineMs = deadline;
-    if (deadline === Number.POSITIVE_INFINITY) return;
-    this.cancelTimer = this.env.setTimer(() => {
-      this.cancelTimer = undefined;
-      this.armedDeadlineMs = Number.POSITIVE_INFINITY;
-      this.withCore((c) => c.tick(this.env.nowMs()));
-    }, deadline - this.env.nowMs());
-  }
-
-  /** Runs an input through the core; a broken invariant puts the node into the ERROR state. */
-  private withCore(step: (core: RaftCore) => void, kickAfter = true): void {
-    const core = this.prepared?.core;
-    if (core === undefined || this.lifecycle !== "running") return;
-    try {
-      step(core);
-    } catch (error) {
-      const reason = error instanceof InvariantError ? `invariant broken: ${error.message}` : String(error);
-      this.fail(new RaftError("ESTATEMACHINE", reason, { cause: error }));
-      return;
-    }
-    if (kickAfter) this.kick();
-  }
-
-  private onApplied(index: number): void {
-    this.withCore((core) => core.onApplied(index));
-    this.readWaiters.applied(index);
-  }
-
-  private refuseApply(): RaftError | undefined {
-    if (this.lifecycle === "shutting" || this.lifecycle === "shutdown")
-      return new RaftError("ESHUTDOWN", "node is shut down");
-    if (this.lifecycle !== "running") return new RaftError("EPERM", "node is not initialized");
-    if (this.fatalError !== undefined)
-      return new RaftError("EPERM", `node is in the ERROR state: ${this.fatalError.message}`);
-    return undefined;
-  }
-
-  /** braft's ERROR state: stop leading and following, fail every pending apply, tell the state machine. */
-  private fail(error: RaftError): void {
-    if (this.fatalError !== undefined || this.prepared === undefined) return;
-    this.fatalError = error;
-    this.warn(`node ${this.nodeId} entered the ERROR state: ${error.message}`);
-    const core = this.prepared.core;
-    this.prepared.fsmCaller.setError(error);
-    core.enterError(error.message, this.env.nowMs());
-    for (const event of core.takeReady().events) this.handleEvent(event);
-    const status = Status.error("EPERM", `node is in the ERROR state: ${error.message}`);
-    this.ballotBox.clear(status);
-    this.applyQueue.failAll(status.toError());
-    this.readWaiters.failAll(status.toError());
-    this.cancelTimer?.();
-    this.armedDeadlineMs = Number.POSITIVE_INFINITY;
-  }
-
-  private async doShutdown(): Promise<void> {
-    const prepared = this.prepared;
-    const wasRunning = this.lifecycle === "running";
-    this.lifecycle = "shutting";
-    if (prepared === undefined) {
-      this.lifecycle = "shutdown";
-      return;
-    }
-    this.cancelTimer?.();
-    this.cancelSnapshotTimer?.();
-    prepared.server.unregisterNode(this.groupId, this.peerId.toString());
-    if (wasRunning && prepared.core.role === "leader") this.handOverLeadership(prepared.core);
-    if (wasRunning) {
-      prepared.core.shutdown(this.env.nowMs());
-      for (const event of prepared.core.takeReady().events) this.handleEvent(event);
-    }
-    const stopped = new RaftError("ESHUTDOWN", `node ${this.nodeId} is shutting down`);
-    this.applyQueue.failAll(stopped);
-    this.readWaiters.failAll(stopped);
-    this.ballotBox.clear(Status.fromError(stopped));
-    for (const pending of this.pendingReplies.values()) pending.reject(stopped);
-    this.pendingReplies.clear();
-    for (const replicator of this.replicators.values()) replicator.releaseSnapshot();
-    await prepared.snapshotExecutor?.shutdown();
-    await prepared.logManager.drain();
-    await prepared.fsmCaller.shutdown();
-    await prepared.logManager.close();
-    this.lifecycle = "shutdown";
-  }
-
-  /**
-   * A leader shutting down wakes its most up-to-date follower with TimeoutNow (braft does), so a
-   * new leader appears at once instead of after an election timeout.
-   */
-  private handOverLeadership(core: RaftCore): void {
-    try {
-      core.transferLeadership(undefined, this.env.nowMs());
-      while (core.hasReady()) this.handleReady(core.takeReady());
-    } catch (error) {
-      this.warn(`handing over leadership failed: ${String(error)}`);
-    }
-  }
-
-  /** braft's snapshot timer: a snapshot every interval (<= 0 disables it). */
-  private armSnapshotTimer(intervalS: number): void {
-    if (intervalS <= 0 || this.prepared?.snapshotExecutor === undefined) return;
-    this.cancelSnapshotTimer = this.env.setTimer(() => {
-      if (this.lifecycle !== "running" || this.fatalError !== undefined) return;
-      this.snapshot().catch((error: unknown) => {
-        if (!(RaftError.is(error) && error.code === "EBUSY")) this.warn(`snapshot failed: ${String(error)}`);
-      });
-      this.armSnapshotTimer(intervalS);
-    }, intervalS * 1000);
-  }
-
-  private warn(message: string): void {
-    console.warn(`[tsraft] ${this.nodeId}: ${message}`);
   }
 }

@@ -18,6 +18,8 @@ interface Waiter {
   readonly detachSignal: () => void;
   /** Set once leadership was confirmed. */
   index: number | undefined;
+  /** Resolve once the local state machine applied `index` (a local read), or at confirmation. */
+  readonly waitForApply: boolean;
 }
 
 export class ReadWaiters {
@@ -26,11 +28,15 @@ export class ReadWaiters {
 
   constructor(private readonly env: Env) {}
 
-  /** Registers a read; `start(id)` hands it to the core. */
+  /**
+   * Registers a read; `start(id)` hands it to the core (or asks the leader). With `waitForApply`
+   * false (a leader serving a follower's read) it resolves as soon as the index is confirmed.
+   */
   add(
     timeoutMs: number,
     signal: AbortSignal | undefined,
     start: (id: number) => void,
+    waitForApply = true,
   ): Promise<ReadIndexResult> {
     return new Promise((resolve, reject) => {
       if (signal?.aborted === true) {
@@ -46,7 +52,7 @@ export class ReadWaiters {
         timeoutMs,
       );
       const detachSignal = (): void => signal?.removeEventListener("abort", onAbort);
-      this.waiters.set(id, { resolve, reject, cancelTimer, detachSignal, index: undefined });
+      this.waiters.set(id, { resolve, reject, cancelTimer, detachSignal, index: undefined, waitForApply });
       start(id);
     });
   }
@@ -63,7 +69,7 @@ export class ReadWaiters {
   /** The state machine applied through `index`. */
   applied(index: number): void {
     for (const [id, waiter] of this.waiters) {
-      if (waiter.index !== undefined && waiter.index <= index) {
+      if (waiter.index !== undefined && (waiter.index <= index || !waiter.waitForApply)) {
         this.settle(id, waiter);
         waiter.resolve({ index: waiter.index });
       }

@@ -10,6 +10,8 @@ import type {
   AppendEntriesResponse,
   RequestVoteRequest,
   RequestVoteResponse,
+  ReadIndexRequest,
+  ReadIndexResponse,
   TimeoutNowRequest,
   TimeoutNowResponse,
 } from "../core/messages.js";
@@ -29,6 +31,11 @@ import {
 } from "./codec.js";
 import { endpointOfPeer } from "../core/peer-id.js";
 import { RAFT_SERVICE_NAME } from "./raft-service-router.js";
+import {
+  READ_INDEX_SERVICE_NAME,
+  decodeReadIndexResponse,
+  encodeReadIndexRequest,
+} from "./read-index-codec.js";
 import type { InstallSnapshotRequest, InstallSnapshotResponse, RaftClient } from "./transport.js";
 
 /** The RaftClient of a RaftServer: braft.RaftService calls over its ChannelPool. */
@@ -47,6 +54,11 @@ export class RaftRpcClient implements RaftClient {
   ): Promise<AppendEntriesResponse> {
     const encode = (): Encoded => encodeAppendEntriesRequest(request);
     return this.call(to, "append_entries", encode, timeoutMs, decodeAppendEntriesResponse);
+  }
+
+  readIndex(to: PeerKey, request: ReadIndexRequest, timeoutMs: number): Promise<ReadIndexResponse> {
+    const encode = (): Encoded => plain(encodeReadIndexRequest(request));
+    return this.call(to, "read_index", encode, timeoutMs, decodeReadIndexResponse, READ_INDEX_SERVICE_NAME);
   }
 
   timeoutNow(to: PeerKey, request: TimeoutNowRequest, timeoutMs: number): Promise<TimeoutNowResponse> {
@@ -70,6 +82,7 @@ export class RaftRpcClient implements RaftClient {
     encode: () => Encoded,
     timeoutMs: number,
     decode: (bytes: Uint8Array) => T,
+    service = RAFT_SERVICE_NAME,
   ): Promise<T> {
     const channel = this.pool.get(endpointOfPeer(to));
     let encoded: Encoded;
@@ -80,7 +93,7 @@ export class RaftRpcClient implements RaftClient {
         cause: err,
       });
     }
-    const result: CallResult = await channel.call(RAFT_SERVICE_NAME, method, encoded.message, {
+    const result: CallResult = await channel.call(service, method, encoded.message, {
       timeoutMs,
       attachment: encoded.attachment,
     });

@@ -17,6 +17,11 @@ import {
 } from "./codec.js";
 import { parsePeerId, routingKey } from "../core/peer-id.js";
 import type { ServiceRegistry } from "./service-registry.js";
+import {
+  READ_INDEX_SERVICE_NAME,
+  decodeReadIndexRequest,
+  encodeReadIndexResponse,
+} from "./read-index-codec.js";
 import type { RaftService } from "./transport.js";
 
 /** braft's service name on the wire. */
@@ -74,6 +79,13 @@ export function addRaftService(registry: ServiceRegistry, directory: NodeDirecto
     const response = await directory.find(request.groupId, request.peerId).requestVote(request);
     return encodeVoteResponse(response);
   };
+  registry.addMethod(READ_INDEX_SERVICE_NAME, "read_index", async (bytes) => {
+    const request = decodeReadIndexRequest(bytes);
+    const service = directory.find(request.groupId, request.peerId);
+    if (service.readIndex === undefined)
+      throw new RaftError("ENOSYS", "read_index is not served by this node");
+    return encodeReadIndexResponse(await service.readIndex(request));
+  });
   registry.addMethod(RAFT_SERVICE_NAME, "pre_vote", vote(true));
   registry.addMethod(RAFT_SERVICE_NAME, "request_vote", vote(false));
   registry.addMethod(RAFT_SERVICE_NAME, "append_entries", async (bytes, ctx) => {

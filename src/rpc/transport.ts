@@ -7,6 +7,8 @@ import type {
   AppendEntriesRequest,
   InstallSnapshotRequest,
   InstallSnapshotResponse,
+  ReadIndexRequest,
+  ReadIndexResponse,
   AppendEntriesResponse,
   RequestVoteRequest,
   RequestVoteResponse,
@@ -22,6 +24,8 @@ export interface RaftService {
   requestVote(request: RequestVoteRequest): Promise<RequestVoteResponse>;
   appendEntries(request: AppendEntriesRequest): Promise<AppendEntriesResponse>;
   timeoutNow(request: TimeoutNowRequest): Promise<TimeoutNowResponse>;
+  /** tsraft's read_index (beyond braft); a node without it answers ENOSYS. */
+  readIndex?(request: ReadIndexRequest): Promise<ReadIndexResponse>;
   /** install_snapshot; a node without it answers ENOSYS. */
   installSnapshot?(request: InstallSnapshotRequest): Promise<InstallSnapshotResponse>;
 }
@@ -35,6 +39,8 @@ export interface RaftClient {
     timeoutMs: number,
   ): Promise<AppendEntriesResponse>;
   timeoutNow(to: PeerKey, request: TimeoutNowRequest, timeoutMs: number): Promise<TimeoutNowResponse>;
+  /** tsraft's read_index: asks the leader `to` for a confirmed read index. */
+  readIndex?(to: PeerKey, request: ReadIndexRequest, timeoutMs: number): Promise<ReadIndexResponse>;
   /** install_snapshot; braft sends it without a timeout, which `timeoutMs` <= 0 means here. */
   installSnapshot?(
     to: PeerKey,

@@ -80,6 +80,12 @@ class InProcessHost implements RaftHost {
       requestVote: (to, request, ms) => call(to, request.groupId, ms, (s) => s.requestVote(request)),
       appendEntries: (to, request, ms) => call(to, request.groupId, ms, (s) => s.appendEntries(request)),
       timeoutNow: (to, request, ms) => call(to, request.groupId, ms, (s) => s.timeoutNow(request)),
+      readIndex: (to, request, ms) =>
+        call(to, request.groupId, ms, (s) =>
+          s.readIndex === undefined
+            ? Promise.reject(new RaftError("ENOSYS", "read_index is not served"))
+            : s.readIndex(request),
+        ),
     };
   }
 

@@ -339,6 +339,11 @@ export class SimCluster {
         return host.client.appendEntries(to, request, ms);
       },
       timeoutNow: (to, request, ms) => host.client.timeoutNow(to, request, ms),
+      readIndex: (to, request, ms) => {
+        const read = host.client.readIndex;
+        if (read === undefined) return Promise.reject(new RaftError("ENOSYS", "no read_index"));
+        return read.call(host.client, to, request, ms);
+      },
       installSnapshot: (to, request, ms) => {
         const install = host.client.installSnapshot;
         if (install === undefined) return Promise.reject(new RaftError("ENOSYS", "no install_snapshot"));

@@ -5,6 +5,7 @@
  * they reach a real RaftServer.
  */
 import { RaftError, type ErrorCode } from "../core/errors.js";
+import type { ReadIndexRequest, ReadIndexResponse } from "../core/messages.js";
 import type { PeerKey } from "../core/types.js";
 import type { CancelTimer } from "../env/env.js";
 import type {
@@ -371,6 +372,7 @@ class SimHost implements RaftHost {
       appendEntries: (to, req, ms) => port.call(to, req.groupId, req, ms, (s, r) => s.appendEntries(r)),
       timeoutNow: (to, req, ms) => port.call(to, req.groupId, req, ms, (s, r) => s.timeoutNow(r)),
       installSnapshot: (to, req, ms) => port.call(to, req.groupId, req, ms, installSnapshotOf),
+      readIndex: (to, req, ms) => port.call(to, req.groupId, req, ms, readIndexOf),
     };
   }
 
@@ -384,6 +386,12 @@ class SimHost implements RaftHost {
 }
 
 /** A node that does not serve install_snapshot answers ENOSYS, as over the wire. */
+function readIndexOf(service: RaftService, request: ReadIndexRequest): Promise<ReadIndexResponse> {
+  if (service.readIndex === undefined)
+    return Promise.reject(new RaftError("ENOSYS", "read_index is not served"));
+  return service.readIndex(request);
+}
+
 function installSnapshotOf(
   service: RaftService,
   request: InstallSnapshotRequest,
