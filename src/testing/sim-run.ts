@@ -106,7 +106,9 @@ async function convergence(cluster: SimCluster, maxMs: number): Promise<boolean>
     try {
       await cluster.settle(cluster.apply(leader, new TextEncoder().encode("heal-probe"), 3000), 3001);
     } catch {
-      continue; // leadership moved while probing; try again
+      // Leadership moved (or a transfer refused the write at once): let time pass, then retry.
+      await cluster.scheduler.runFor(50);
+      continue;
     }
     if (await cluster.scheduler.runUntil(() => cluster.converged(), deadline - cluster.scheduler.nowMs))
       return true;
@@ -206,6 +208,7 @@ class FaultInjector {
       "restart",
       "snapshot",
       "membership",
+      "transfer",
       "quiet",
     ] as const);
     const at = `t=${cluster.scheduler.nowMs.toFixed(0)}`;
@@ -264,6 +267,17 @@ class FaultInjector {
       case "membership":
         this.changeMembership(at);
         return;
+      case "transfer": {
+        const leader = cluster.leader();
+        if (leader === undefined) return;
+        const target = prng.chance(0.5) ? prng.pick(cluster.peers) : "0.0.0.0:0:0";
+        cluster
+          .node(leader)
+          .transferLeadershipTo(target)
+          .catch(() => undefined);
+        this.log(`${at} transfer ${leader} -> ${target}`);
+        return;
+      }
       case "quiet":
         return;
     }
