@@ -11,6 +11,7 @@ const { values } = parseArgs({
   options: {
     port: { type: "string" },
     peers: { type: "string" },
+    voters: { type: "string" },
     groups: { type: "string", default: "g1" },
     data: { type: "string" },
     "election-ms": { type: "string", default: "300" },
@@ -41,7 +42,7 @@ async function main(): Promise<void> {
     await node.init({
       fsm,
       server,
-      initialConf: values.peers,
+      initialConf: values.voters ?? values.peers,
       electionTimeoutMs: Number(values["election-ms"]),
       logUri: `local://${values.data}/${group}/log`,
       raftMetaUri: `local://${values.data}/${group}/raft_meta`,
@@ -61,6 +62,16 @@ async function main(): Promise<void> {
     } catch (error) {
       const e = error as RaftError;
       return reply({ ok: false, code: e.code, leaderId: e.leaderId ?? null });
+    }
+  });
+  server.addMethod("tsraft.test.TestService", "change", async (body) => {
+    const [group = "", op = "", peer = ""] = new TextDecoder().decode(body).split("\n");
+    const { node } = memberOf(group);
+    try {
+      await (op === "add" ? node.addPeer(peer) : node.removePeer(peer));
+      return reply({ ok: true });
+    } catch (error) {
+      return reply({ ok: false, code: (error as RaftError).code });
     }
   });
   server.addMethod("tsraft.test.TestService", "dump", (body) => {

@@ -53,10 +53,15 @@ export class ProcessCluster {
   private readonly children = new Map<number, ChildProcess>();
   private readonly channels = new Map<number, Channel>();
 
+  /** Codes of applies that failed for good (after following redirects). */
+  readonly failures: string[] = [];
+
   constructor(
     readonly ports: readonly number[],
     readonly groups: readonly string[],
     private readonly dataDir: string,
+    /** The initial voters (all ports by default); the others start outside the configuration. */
+    private readonly voterPorts: readonly number[] = ports,
   ) {}
 
   get peers(): string[] {
@@ -72,6 +77,8 @@ export class ProcessCluster {
       this.peers.join(","),
       "--groups",
       this.groups.join(","),
+      "--voters",
+      this.voterPorts.includes(port) ? this.voterPorts.map((p) => `127.0.0.1:${p}:0`).join(",") : "",
       "--data",
       join(this.dataDir, String(port)),
     ];
@@ -121,13 +128,18 @@ export class ProcessCluster {
     return this.call(port, "dump", group) as Promise<Dump>;
   }
 
-  /** Applies through the group's leader, following redirects; undefined if nobody accepted it. */
+  /**
+   * Applies through the group's leader, following redirects; undefined if nobody accepted it
+   * (its last error code is recorded in `failures`).
+   */
   async apply(group: string, value: string): Promise<number | undefined> {
-    let target = this.running()[0];
+    let target = this.running().find((port) => this.voterPorts.includes(port));
+    let lastCode = "EHOSTUNREACH";
     for (let hop = 0; hop < 6 && target !== undefined; hop++) {
       const reply = (await this.call(target, "apply", `${group}\n${value}`).catch(() => undefined)) as
         ApplyReply | undefined;
       if (reply?.ok === true) return reply.index;
+      if (reply?.ok === false) lastCode = reply.code;
       const leaderPort =
         reply?.ok === false && reply.leaderId !== null ? Number(reply.leaderId.split(":")[1]) : undefined;
       const running = this.running();
@@ -136,6 +148,7 @@ export class ProcessCluster {
           ? leaderPort
           : running[(hop + 1) % running.length];
     }
+    this.failures.push(lastCode);
     return undefined;
   }
 
