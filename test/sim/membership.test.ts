@@ -130,3 +130,60 @@ test("ResetPeers: the survivor of a lost majority resets to itself and leads aga
   assert.deepEqual(cluster.node(survivor).listPeers().map(String), [survivor]);
   await cluster.shutdownAll();
 });
+
+test("leader_transfer_resume_on_failure: a target that never takes over leaves the leader leading", async () => {
+  const cluster = new SimCluster({ seed: 56, nodes: 3 });
+  await cluster.startAll();
+  const leader = (await cluster.waitForLeader()) as string;
+  await cluster.applyAndWait(bytes("x"));
+  const target = cluster.peers.find((peer) => peer !== leader) as string;
+  cluster.network.cutOneWay(leader, target); // TimeoutNow never arrives
+  assert.equal(
+    await codeOf(cluster.settle(cluster.node(leader).transferLeadershipTo(target))),
+    "ERAFTTIMEDOUT",
+  );
+  cluster.network.heal();
+  assert.equal(cluster.leader(), leader, "the old leader resumed");
+  assert.equal(await codeOf(cluster.settle(cluster.node(leader).apply(bytes("after")))), "OK");
+  await cluster.shutdownAll();
+});
+
+test("transfer_should_work_after_install_snapshot: a follower that installed a snapshot can take over", async () => {
+  const cluster = new SimCluster({ seed: 57, nodes: 3, snapshots: { intervalS: 0, logMarginEntries: 0 } });
+  try {
+    await cluster.startAll();
+    const leader = (await cluster.waitForLeader()) as string;
+    const follower = cluster.peers.find((peer) => peer !== leader) as string;
+    await cluster.stop(follower);
+    cluster.wipe(follower);
+    for (let i = 0; i < 10; i++) await cluster.applyAndWait(bytes(`a${i}`));
+    await cluster.settle(cluster.node(leader).snapshot());
+    await cluster.start(follower);
+    await cluster.scheduler.runUntil(() => cluster.node(follower).getStatus().lastSnapshotIndex > 0, 10_000);
+    assert.equal(await codeOf(cluster.settle(cluster.node(leader).transferLeadershipTo(follower))), "OK");
+    assert.ok(await cluster.scheduler.runUntil(() => cluster.leader() === follower, 5000));
+    await converge(cluster);
+    await cluster.shutdownAll();
+  } finally {
+    cluster.dispose();
+  }
+});
+
+test("change_peers_steps_down_in_joint_consensus: a leader outside the new half steps down at the end", async () => {
+  const cluster = new SimCluster({ seed: 58, nodes: 5, initialVoters: 3 });
+  for (const peer of cluster.peers.slice(0, 3)) await cluster.start(peer);
+  const leader = (await cluster.waitForLeader()) as string;
+  await cluster.applyAndWait(bytes("x"));
+  const stay = cluster.peers.slice(0, 3).find((peer) => peer !== leader) as string;
+  const [, , , d, e] = cluster.peers as [string, string, string, string, string];
+  await cluster.start(d);
+  await cluster.start(e);
+  assert.equal(await codeOf(cluster.settle(cluster.node(leader).changePeers([stay, d, e]))), "OK");
+  const moved = await cluster.scheduler.runUntil(
+    () => cluster.leader() !== undefined && cluster.leader() !== leader,
+    5000,
+  );
+  assert.ok(moved, cluster.describe());
+  assert.ok([stay, d, e].includes(cluster.leader() as string));
+  await cluster.shutdownAll();
+});
