@@ -187,3 +187,55 @@ test("change_peers_steps_down_in_joint_consensus: a leader outside the new half 
   assert.ok([stay, d, e].includes(cluster.leader() as string));
   await cluster.shutdownAll();
 });
+
+test("leader_transfer_before_log_is_completed: the target catches up first, then takes over", async () => {
+  const cluster = new SimCluster({ seed: 59, nodes: 3 });
+  await cluster.startAll();
+  const leader = (await cluster.waitForLeader()) as string;
+  const target = cluster.peers.find((peer) => peer !== leader) as string;
+  cluster.network.cutOneWay(leader, target);
+  for (let i = 0; i < 10; i++) await cluster.applyAndWait(bytes(`behind${i}`));
+  const transfer = cluster.node(leader).transferLeadershipTo(target);
+  await cluster.scheduler.runFor(100);
+  assert.equal(cluster.leader(), leader, "no TimeoutNow while the target lacks entries");
+  cluster.network.heal();
+  assert.equal(await codeOf(cluster.settle(transfer)), "OK");
+  assert.ok(await cluster.scheduler.runUntil(() => cluster.leader() === target, 5000));
+  assert.equal(cluster.node(target).getStatus().lastIndex >= 11, true, "it took over with the whole log");
+  await cluster.shutdownAll();
+});
+
+test("removing_leader_triggers_timeout_now and on_stop_following: the group re-elects within a round trip", async () => {
+  const stopped: string[] = [];
+  const cluster = new SimCluster({
+    seed: 60,
+    nodes: 3,
+    fsmFactory: (peer, sim) => ({
+      onApply(iter) {
+        for (const entry of iter) sim.checker.observeApply(peer, entry.index, entry.term, entry.data);
+      },
+      onStopFollowing: (ctx) => void stopped.push(`${peer} stops following ${ctx.leaderId.toString()}`),
+    }),
+  });
+  await cluster.startAll();
+  const leader = (await cluster.waitForLeader()) as string;
+  await cluster.applyAndWait(bytes("x"));
+  await cluster.scheduler.runFor(300);
+  const started = cluster.scheduler.nowMs;
+  assert.equal(await codeOf(cluster.settle(cluster.node(leader).removePeer(leader))), "OK");
+  assert.ok(
+    await cluster.scheduler.runUntil(
+      () => cluster.leader() !== undefined && cluster.leader() !== leader,
+      5000,
+    ),
+  );
+  assert.ok(
+    cluster.scheduler.nowMs - started < 500,
+    `re-elected after ${cluster.scheduler.nowMs - started} ms`,
+  );
+  assert.ok(
+    stopped.some((line) => line.endsWith(`stops following ${leader}`)),
+    stopped.join("; "),
+  );
+  await cluster.shutdownAll();
+});
