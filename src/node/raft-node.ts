@@ -16,6 +16,10 @@ import { ANY_PEER, Configuration, PeerId } from "./peer-id.js";
 import { ReadWaiters, type ReadIndexResult } from "./read-waiters.js";
 import { Status } from "./status.js";
 import type { RaftCore } from "../core/raft.js";
+import type { ConfigurationData } from "../core/types.js";
+
+/** A configuration as callers may give it: a Configuration, its text, or a list of peers. */
+export type ConfigurationInput = Configuration | string | readonly (PeerId | string)[];
 
 export class RaftNode extends NodeShell {
   /** Starts the node: opens storage, restores state, joins the server. Rejects on any failure. */
@@ -150,18 +154,11 @@ export class RaftNode extends NodeShell {
    * the new configuration is committed. EPERM off the leader, EBUSY while another change runs,
    * ECATCHUP when a new peer does not catch up within an election timeout, EINVAL for a bad conf.
    */
-  changePeers(conf: Configuration | string | readonly (PeerId | string)[]): Promise<void> {
-    const refusal = this.refuseApply();
-    if (refusal !== undefined) return Promise.reject(refusal);
-    let target: Configuration;
-    try {
-      target = Configuration.from(conf);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const data = { peers: target.peerKeys(), learners: target.learnerKeys() };
+  changePeers(conf: ConfigurationInput): Promise<void> {
+    const parsed = this.configurationFor(conf);
+    if (parsed instanceof RaftError) return Promise.reject(parsed);
     return this.pendingChange.run(() =>
-      this.startInCore((core) => core.changeConfiguration(data, this.env.nowMs())),
+      this.startInCore((core) => core.changeConfiguration(parsed, this.env.nowMs())),
     );
   }
 
@@ -172,18 +169,23 @@ export class RaftNode extends NodeShell {
    * and if the "lost" nodes come back with the old configuration two groups can form. Use it only
    * when the other peers are known dead, then add fresh peers with addPeer.
    */
-  resetPeers(conf: Configuration | string | readonly (PeerId | string)[]): Promise<void> {
-    const refusal = this.refuseApply();
-    if (refusal !== undefined) return Promise.reject(refusal);
-    let target: Configuration;
-    try {
-      target = Configuration.from(conf);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const data = { peers: target.peerKeys(), learners: target.learnerKeys() };
-    const { error } = this.startInCore((core) => core.resetConfiguration(data, this.env.nowMs()));
+  resetPeers(conf: ConfigurationInput): Promise<void> {
+    const parsed = this.configurationFor(conf);
+    if (parsed instanceof RaftError) return Promise.reject(parsed);
+    const { error } = this.startInCore((core) => core.resetConfiguration(parsed, this.env.nowMs()));
     return error === undefined ? Promise.resolve() : Promise.reject(error);
+  }
+
+  /** The core form of a configuration argument, or the error refusing it (node state or syntax). */
+  private configurationFor(conf: ConfigurationInput): ConfigurationData | RaftError {
+    const refusal = this.refuseApply();
+    if (refusal !== undefined) return refusal;
+    try {
+      const target = Configuration.from(conf);
+      return { peers: target.peerKeys(), learners: target.learnerKeys() };
+    } catch (error) {
+      return RaftError.is(error) ? error : new RaftError("EINVAL", String(error));
+    }
   }
 
   /** Adds learners: they receive the log but never vote (beyond braft's classic API). */

@@ -1,28 +1,8 @@
 /** Membership changes after braft's test_node.cpp (AddPeer, RemovePeer, ChangePeers...). */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { RaftError } from "../../src/core/errors.js";
 import { SimCluster } from "../../src/testing/sim-cluster.js";
-
-const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return "OK";
-  } catch (error) {
-    if (RaftError.is(error)) return error.code;
-    throw error;
-  }
-}
-
-async function converge(cluster: SimCluster): Promise<void> {
-  const converged = await cluster.scheduler.runUntil(() => cluster.converged(), 30_000);
-  assert.ok(converged, `cluster converged: ${cluster.describe()}`);
-  cluster.checkSafety();
-  cluster.checker.checkAcknowledgedApplied();
-  assert.deepEqual(cluster.checker.violations, []);
-}
+import { bytes, codeOf, converge } from "./helpers.js";
 
 test("AddPeer: a new node catches up and joins; adding it again succeeds", async () => {
   const cluster = new SimCluster({ seed: 51, nodes: 4, initialVoters: 3 });

@@ -4,20 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { RaftError } from "../../src/core/errors.js";
 import { SimCluster } from "../../src/testing/sim-cluster.js";
-
-const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
-
-async function rejectionOf(promise: Promise<unknown>): Promise<RaftError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (RaftError.is(error)) return error;
-    throw error;
-  }
-  throw new Error("expected a rejection");
-}
+import { bytes, rejectionOf } from "./helpers.js";
 
 test("ReadIndex: a read on the leader sees every write acknowledged before it", async () => {
   const cluster = new SimCluster({ seed: 31, nodes: 3 });

@@ -9,32 +9,13 @@ import { ANY_PEER } from "../../src/node/peer-id.js";
 import type { Iterator } from "../../src/node/iterator.js";
 import type { StateMachine } from "../../src/node/state-machine.js";
 import { SimCluster } from "../../src/testing/sim-cluster.js";
-
-const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
-
-async function rejectionOf(promise: Promise<unknown>): Promise<RaftError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (RaftError.is(error)) return error;
-    throw error;
-  }
-  throw new Error("expected a rejection");
-}
+import { bytes, converge, rejectionOf } from "./helpers.js";
 
 async function applyMany(cluster: SimCluster, count: number, prefix: string): Promise<void> {
   for (let i = 0; i < count; i++) {
     const result = await cluster.applyAndWait(bytes(`${prefix}${i}`));
     assert.ok(result.index > 0);
   }
-}
-
-async function converge(cluster: SimCluster): Promise<void> {
-  const converged = await cluster.scheduler.runUntil(() => cluster.converged(), 30_000);
-  assert.ok(converged, `cluster converged: ${cluster.describe()}`);
-  cluster.checkSafety();
-  cluster.checker.checkAcknowledgedApplied();
-  assert.deepEqual(cluster.checker.violations, []);
 }
 
 test("SingleNode: a lone voter leads at once and applies", async () => {
