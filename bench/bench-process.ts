@@ -4,8 +4,10 @@
  * event or exit instead of polling.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import { createInterface } from "node:readline";
+import { freePorts } from "../src/testing/free-ports.js";
+
+export { freePorts };
 
 /** One event line of a node process: `event` plus its fields. */
 export type BenchEvent = { readonly event: string } & Record<string, unknown>;
@@ -117,21 +119,4 @@ export class BenchProcess {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
     await this.exited;
   }
-}
-
-/** Free loopback ports, found by binding port 0 and releasing it. */
-export async function freePorts(count: number): Promise<number[]> {
-  const ports: number[] = [];
-  while (ports.length < count) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const server = createServer();
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => {
-        const address = server.address();
-        server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
-      });
-    });
-    if (!ports.includes(port)) ports.push(port);
-  }
-  return ports;
 }

@@ -11,3 +11,4 @@ export { SimEnv } from "./sim-env.js";
 export { Prng } from "./prng.js";
 export { SafetyChecker, logMismatch, dataKey } from "./checkers.js";
 export { InProcessNetwork } from "./in-process-network.js";
+export { freePorts } from "./free-ports.js";

@@ -3,28 +3,13 @@
  * to their test service over baidu_std. Waits poll with deadlines; nothing sleeps and hopes.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { Channel } from "../../src/rpc/channel.js";
+import { freePorts } from "../../src/testing/free-ports.js";
+
+export { freePorts };
 
 const script = join(process.cwd(), "dist", "test", "process", "node-process.js");
-
-/** Free loopback ports, found by binding port 0 and releasing it. */
-export async function freePorts(count: number): Promise<number[]> {
-  const ports: number[] = [];
-  while (ports.length < count) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const server = createServer();
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => {
-        const address = server.address();
-        server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
-      });
-    });
-    if (!ports.includes(port)) ports.push(port);
-  }
-  return ports;
-}
 
 export async function waitFor<T>(
   what: string,
