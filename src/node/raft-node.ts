@@ -17,9 +17,29 @@ import { ReadWaiters, type ReadIndexResult } from "./read-waiters.js";
 import { Status } from "./status.js";
 import type { RaftCore } from "../core/raft.js";
 import type { ConfigurationData } from "../core/types.js";
+import type { NodeAdmin } from "../rpc/transport.js";
 
 /** A configuration as callers may give it: a Configuration, its text, or a list of peers. */
 export type ConfigurationInput = Configuration | string | readonly (PeerId | string)[];
+
+/** The operator handle of `node` (CliService, status pages), with plain-string arguments. */
+function adminOf(node: RaftNode, cliDisabled: boolean): NodeAdmin {
+  return {
+    groupId: node.groupId,
+    peerId: node.peerId.toString(),
+    cliDisabled,
+    getStatus: () => node.getStatus(),
+    leaderId: () => node.leaderId()?.toString(),
+    addPeer: (peer) => node.addPeer(peer),
+    removePeer: (peer) => node.removePeer(peer),
+    changePeers: (newPeers) => node.changePeers(newPeers),
+    resetPeers: (newPeers) => node.resetPeers(newPeers),
+    snapshot: () => node.snapshot(),
+    transferLeadershipTo: (peer) => node.transferLeadershipTo(peer),
+    addLearners: (learners) => node.addLearners(learners),
+    removeLearners: (learners) => node.removeLearners(learners),
+  };
+}
 
 export class RaftNode extends NodeShell {
   /** Starts the node: opens storage, restores state, joins the server. Rejects on any failure. */
@@ -44,7 +64,8 @@ export class RaftNode extends NodeShell {
           fail: (error) => this.fail(error),
         },
       });
-      options.server.registerNode(this.groupId, this.peerId.toString(), this.service());
+      const service = { ...this.service(), admin: adminOf(this, options.disableCli === true) };
+      options.server.registerNode(this.groupId, this.peerId.toString(), service);
       this.lifecycle = "running";
       this.withCore((core) => core.campaignIfSoleVoter(this.env.nowMs()));
       this.armSnapshotTimer(options.snapshotIntervalS ?? DEFAULT_SNAPSHOT_INTERVAL_S);

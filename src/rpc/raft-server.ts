@@ -18,7 +18,7 @@ import { NodeDirectory, addRaftService } from "./raft-service-router.js";
 import { ServerConnection, type ConnectionConfig } from "./server-connection.js";
 import { ServiceRegistry, type RawMethodHandler, type ServiceImpl } from "./service-registry.js";
 import type { DescService } from "@bufbuild/protobuf";
-import type { RaftClient, RaftHost, RaftService } from "./transport.js";
+import type { NodeAdmin, RaftClient, RaftHost, RaftService } from "./transport.js";
 
 /** First bytes of the HTTP methods brpc recognizes; four bytes decide the protocol. */
 const HTTP_PREFIXES = ["GET ", "POST", "PUT ", "HEAD", "DELE", "OPTI", "PATC", "TRAC", "CONN"];
@@ -143,6 +143,13 @@ export class RaftServer implements RaftHost {
   /** The groups with a node registered here. */
   groupIds(): string[] {
     return this.directory.groupIds();
+  }
+
+  /** The operator handles of the nodes hosted here (all groups, or one), ordered by group then peer. */
+  nodes(groupId?: string): NodeAdmin[] {
+    return this.directory
+      .nodes(groupId)
+      .flatMap((service) => (service.admin === undefined ? [] : [service.admin]));
   }
 
   /** Serves a generated service (e.g. braft's CliService) on this port; EEXIST per duplicate method. */

@@ -66,6 +66,15 @@ export class NodeDirectory {
     return service;
   }
 
+  /** Every node, or those of one group, ordered by group then peer. */
+  nodes(groupId?: string): RaftService[] {
+    const groups = groupId === undefined ? [...this.groups.keys()].sort() : [groupId];
+    return groups.flatMap((group) => {
+      const nodes = this.groups.get(group);
+      return nodes === undefined ? [] : [...nodes.keys()].sort().map((key) => nodes.get(key)!);
+    });
+  }
+
   /** The groups hosted, for status pages. */
   groupIds(): string[] {
     return [...this.groups.keys()];

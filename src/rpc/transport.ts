@@ -17,6 +17,32 @@ import type {
 } from "../core/messages.js";
 import type { PeerKey } from "../core/types.js";
 import type { SnapshotMeta, SnapshotReader, SnapshotWriter } from "../storage/snapshot-storage.js";
+import type { NodeStatus } from "../node/node-status.js";
+
+/**
+ * What a server's operator surfaces (CliService, /raft_stat, /metrics, the dashboard) reach on
+ * one node. RaftNode provides it; hosts without operators (the simulator) leave it out.
+ */
+export interface NodeAdmin {
+  readonly groupId: string;
+  /** `ip:port:idx` of the node. */
+  readonly peerId: string;
+  /** CliService refuses this node (NodeOptions.disableCli). */
+  readonly cliDisabled: boolean;
+  getStatus(): NodeStatus;
+  /** The leader this node knows, `ip:port:idx`; undefined when none. */
+  leaderId(): string | undefined;
+  addPeer(peer: string): Promise<void>;
+  removePeer(peer: string): Promise<void>;
+  changePeers(newPeers: readonly string[]): Promise<void>;
+  /** UNSAFE, see RaftNode.resetPeers. */
+  resetPeers(newPeers: readonly string[]): Promise<void>;
+  snapshot(): Promise<void>;
+  /** `0.0.0.0:0:0` (ANY_PEER) lets the leader pick the most up-to-date follower. */
+  transferLeadershipTo(peer: string): Promise<void>;
+  addLearners(learners: readonly string[]): Promise<void>;
+  removeLearners(learners: readonly string[]): Promise<void>;
+}
 
 /** braft's RaftService, as one node serves it. */
 export interface RaftService {
@@ -28,6 +54,8 @@ export interface RaftService {
   readIndex?(request: ReadIndexRequest): Promise<ReadIndexResponse>;
   /** install_snapshot; a node without it answers ENOSYS. */
   installSnapshot?(request: InstallSnapshotRequest): Promise<InstallSnapshotResponse>;
+  /** The node's operator handle; without it, CliService and the status pages skip the node. */
+  readonly admin?: NodeAdmin | undefined;
 }
 
 /** Calls RaftService on a peer; `to` is the peer's `ip:port:idx`. */
