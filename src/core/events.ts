@@ -16,6 +16,8 @@ export interface Send {
 /** Changes the state machine hears about, in order, through the FSMCaller. */
 export type CoreEvent =
   | { readonly type: "roleChanged"; readonly role: Role; readonly term: number }
+  /** An election round started: a pre-vote (for `term` + 1), or a vote in the new `term`. */
+  | { readonly type: "electionStarted"; readonly preVote: boolean; readonly term: number }
   /** This node became leader; `confIndex` is the configuration entry it appended on taking office. */
   | { readonly type: "leaderStart"; readonly term: number; readonly confIndex: number }
   | { readonly type: "leaderStop"; readonly term: number; readonly reason: string }

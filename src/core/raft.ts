@@ -492,6 +492,7 @@ export class RaftCore {
       return;
     }
     this.setRole("preCandidate");
+    this.emit({ type: "electionStarted", preVote: true, term: this.term });
     this.votes = new Map([[this.config.self, true]]);
     this.resetElectionDeadline(nowMs);
     this.requestVotes(true, false, nowMs);
@@ -502,6 +503,7 @@ export class RaftCore {
     this.setRole("candidate");
     this.term++;
     this.setVote(this.config.self);
+    this.emit({ type: "electionStarted", preVote: false, term: this.term });
     this.leaderId = "";
     this.votes = new Map([[this.config.self, true]]);
     this.resetElectionDeadline(nowMs);
