@@ -11,6 +11,15 @@ import { RaftError, invariant } from "../core/errors.js";
 import type { LogReader } from "../core/raft-log.js";
 import type { ConfigurationData, HardState, LogEntry, LogId } from "../core/types.js";
 import type { LogStorage, RaftMetaStorage } from "../storage/interfaces.js";
+import { noopNodeMetrics, type NodeMetrics } from "../env/metrics.js";
+
+/** How the LogManager times its write batches (the node's clock and metrics). */
+export interface LogManagerMetrics {
+  readonly nowMs: () => number;
+  readonly metrics: NodeMetrics;
+}
+
+const UNTIMED: LogManagerMetrics = { nowMs: () => 0, metrics: noopNodeMetrics };
 
 /** What one core Ready asks to persist. */
 export interface PersistJob {
@@ -46,6 +55,8 @@ export class LogManager implements LogReader {
     private readonly meta: RaftMetaStorage,
     /** At most this many jobs are merged into one write (raft_leader_batch). */
     private readonly jobsPerBatchMax: number,
+    /** Observes each batch that appends entries: one observation per batch, never per entry. */
+    private readonly timing: LogManagerMetrics = UNTIMED,
   ) {}
 
   /**
@@ -166,7 +177,7 @@ export class LogManager implements LogReader {
         try {
           const [first] = jobs;
           if (first !== undefined && typeof first.work === "function") await first.work();
-          else await this.write(this.merge(jobs.map((job) => job.work as PersistJob)));
+          else await this.writeTimed(this.merge(jobs.map((job) => job.work as PersistJob)));
         } catch (error) {
           this.fail(jobs, error);
           return;
@@ -218,6 +229,14 @@ export class LogManager implements LogReader {
       if (first <= durableLast) batch.truncateAfter = first - 1;
     }
     for (const entry of entries) batch.entries.push(entry);
+  }
+
+  /** Writes a batch; one appending entries is timed, truncation and fsync included. */
+  private async writeTimed(batch: WriteBatch): Promise<void> {
+    if (batch.entries.length === 0) return this.write(batch);
+    const startMs = this.timing.nowMs();
+    await this.write(batch);
+    this.timing.metrics.observeAppend((this.timing.nowMs() - startMs) / 1000);
   }
 
   private async write(batch: WriteBatch): Promise<void> {

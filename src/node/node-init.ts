@@ -5,6 +5,8 @@ import type { HardState } from "../core/types.js";
 import { RaftError } from "../core/errors.js";
 import { RaftCore } from "../core/raft.js";
 import type { Env } from "../env/env.js";
+import { globalLogger, withContext, type Logger } from "../env/logger.js";
+import { noopNodeMetrics, type NodeMetrics } from "../env/metrics.js";
 import type { RaftClient, RaftHost } from "../rpc/transport.js";
 import type { LogStorage, RaftMetaStorage } from "../storage/interfaces.js";
 import {
@@ -13,7 +15,7 @@ import {
   createSnapshotStorage,
   type StorageOptions,
 } from "../storage/registry.js";
-import type { SnapshotMeta, SnapshotStorage } from "../storage/snapshot-storage.js";
+import type { SnapshotMeta, SnapshotReader, SnapshotStorage } from "../storage/snapshot-storage.js";
 import type { BallotBox } from "./ballot-box.js";
 import { resolveFlags, type RaftFlags } from "./flags.js";
 import { FSMCaller, type FsmCallerHost } from "./fsm-caller.js";
@@ -26,6 +28,7 @@ import {
   toMetaData,
   type SnapshotExecutorHost,
 } from "./snapshot-executor.js";
+import { observeSnapshot, type SnapshotObserver } from "./snapshot-observer.js";
 
 /** The storage fields of NodeOptions (also what bootstrap takes). */
 export type StorageChoice = Pick<
@@ -46,6 +49,10 @@ export interface PreparedNode {
   readonly options: NodeOptions;
   readonly electionTimeoutMs: number;
   readonly rpcTimeoutMs: number;
+  /** The node's logger, its group and peer added to every line. */
+  readonly logger: Logger;
+  /** The node's metrics (its host's, labels bound); the no-op when the host keeps none. */
+  readonly metrics: NodeMetrics;
 }
 
 const DEFAULT_ELECTION_TIMEOUT_MS = 1000;
@@ -60,20 +67,46 @@ export async function prepareNode(
   deps: { ballotBox: BallotBox; fsmHost: FsmCallerHost; snapshotHost: SnapshotExecutorHost },
 ): Promise<PreparedNode> {
   validate(options);
+  const logger = withContext(options.logger ?? options.server.logger ?? globalLogger, {
+    group: groupId,
+    peer: peerId.toString(),
+  });
+  const metrics = options.server.metrics?.node(groupId, peerId.toString()) ?? noopNodeMetrics;
+  try {
+    return await prepareParts(groupId, peerId, options, env, deps, logger, metrics);
+  } catch (error) {
+    metrics.close();
+    throw error;
+  }
+}
+
+async function prepareParts(
+  groupId: string,
+  peerId: PeerId,
+  options: NodeOptions,
+  env: Env,
+  deps: { ballotBox: BallotBox; fsmHost: FsmCallerHost; snapshotHost: SnapshotExecutorHost },
+  logger: Logger,
+  metrics: NodeMetrics,
+): Promise<PreparedNode> {
   const flags = resolveFlags(options.flags);
   const electionTimeoutMs = options.electionTimeoutMs ?? DEFAULT_ELECTION_TIMEOUT_MS;
   const initialConf = Configuration.from(options.initialConf ?? "");
   const storageOptions: StorageOptions = {
     raft_sync: flags.raft_sync,
     raft_max_segment_size: flags.raft_max_segment_size,
+    logger,
+    metrics,
   };
   const logManager = new LogManager(
     logStorageOf(options, storageOptions),
     metaStorageOf(options, storageOptions),
     flags.raft_leader_batch,
+    { nowMs: () => env.nowMs(), metrics },
   );
   const snapshotStorage = snapshotStorageOf(options, storageOptions);
-  const restored = await openState(logManager, snapshotStorage, options, initialConf);
+  const observer: SnapshotObserver = { logger, metrics, nowMs: () => env.nowMs() };
+  const restored = await openState(logManager, snapshotStorage, options, initialConf, observer);
   const { hardState, confs, snapshot } = restored;
   const snapshotIndex = snapshot?.lastIncludedIndex ?? 0;
   const config: CoreConfig = {
@@ -109,6 +142,7 @@ export async function prepareNode(
             throttle: options.snapshotThrottle,
             installTasksMax: flags.raft_max_install_snapshot_tasks_num,
             installSlots: installSlotsOf(options.server),
+            observer,
           },
         );
   return {
@@ -122,6 +156,8 @@ export async function prepareNode(
     options,
     electionTimeoutMs,
     rpcTimeoutMs: electionTimeoutMs,
+    logger,
+    metrics,
   };
 }
 
@@ -157,10 +193,11 @@ async function openState(
   snapshotStorage: SnapshotStorage | undefined,
   options: NodeOptions,
   initialConf: Configuration,
+  observer: SnapshotObserver,
 ): Promise<{ hardState: HardState; confs: ConfigurationManager; snapshot: SnapshotMeta | undefined }> {
   try {
     const snapshot =
-      snapshotStorage === undefined ? undefined : await restoreSnapshot(snapshotStorage, options);
+      snapshotStorage === undefined ? undefined : await restoreSnapshot(snapshotStorage, options, observer);
     const snapshotState =
       snapshot === undefined
         ? undefined
@@ -193,30 +230,46 @@ export function snapshotStorageOf(
 async function restoreSnapshot(
   storage: SnapshotStorage,
   options: NodeOptions,
+  observer: SnapshotObserver,
 ): Promise<SnapshotMeta | undefined> {
   await storage.init();
   const reader = await storage.open();
   if (reader === undefined) return undefined;
+  const startMs = observer.nowMs();
+  let meta: SnapshotMeta | undefined;
   try {
-    const meta = reader.loadMeta();
-    if (options.fsm.onSnapshotLoad === undefined) {
-      throw new RaftError(
-        "EINVAL",
-        "a snapshot exists but the state machine does not implement onSnapshotLoad",
-      );
-    }
-    try {
-      await options.fsm.onSnapshotLoad(reader);
-    } catch (error) {
-      throw new RaftError("ESTATEMACHINE", `onSnapshotLoad failed: ${String(error)}`, { cause: error });
-    }
-    if ((meta.oldPeers ?? []).length === 0) {
-      const conf = new Configuration(meta.peers, meta.learners ?? []);
-      await options.fsm.onConfigurationCommitted?.(conf, meta.lastIncludedIndex);
-    }
+    meta = reader.loadMeta();
+    observer.logger.info("snapshot load started", { index: meta.lastIncludedIndex, at: "init" });
+    await loadIntoStateMachine(reader, meta, options);
+    observeSnapshot(observer, "load", startMs, undefined, meta.lastIncludedIndex);
     return meta;
+  } catch (error) {
+    observeSnapshot(observer, "load", startMs, error, meta?.lastIncludedIndex);
+    throw error;
   } finally {
     await storage.closeReader(reader);
+  }
+}
+
+async function loadIntoStateMachine(
+  reader: SnapshotReader,
+  meta: SnapshotMeta,
+  options: NodeOptions,
+): Promise<void> {
+  if (options.fsm.onSnapshotLoad === undefined) {
+    throw new RaftError(
+      "EINVAL",
+      "a snapshot exists but the state machine does not implement onSnapshotLoad",
+    );
+  }
+  try {
+    await options.fsm.onSnapshotLoad(reader);
+  } catch (error) {
+    throw new RaftError("ESTATEMACHINE", `onSnapshotLoad failed: ${String(error)}`, { cause: error });
+  }
+  if ((meta.oldPeers ?? []).length === 0) {
+    const conf = new Configuration(meta.peers, meta.learners ?? []);
+    await options.fsm.onConfigurationCommitted?.(conf, meta.lastIncludedIndex);
   }
 }
 

@@ -11,7 +11,9 @@ import { RaftError, InvariantError } from "../core/errors.js";
 import type { CoreEvent, Ready, Send } from "../core/events.js";
 import type { InboundRequest, Reply } from "../core/messages.js";
 import type { RaftCore } from "../core/raft.js";
+import type { ConfigurationData, Role } from "../core/types.js";
 import { realEnv, type CancelTimer, type Env } from "../env/env.js";
+import { globalLogger, isEnabled, type Logger } from "../env/logger.js";
 import type { RaftService } from "../rpc/transport.js";
 import { ApplyQueue, PromiseClosure } from "./apply-queue.js";
 import { BallotBox } from "./ballot-box.js";
@@ -26,6 +28,11 @@ import { Status } from "./status.js";
 interface PendingReply {
   resolve(response: unknown): void;
   reject(error: unknown): void;
+}
+
+/** A configuration as one comparable string (for logging changes only). */
+export function confText(conf: ConfigurationData): string {
+  return `${conf.peers.join(",")}|${conf.oldPeers?.join(",") ?? ""}|${conf.learners?.join(",") ?? ""}`;
 }
 
 /** braft's default snapshot_interval_s. */
@@ -59,6 +66,13 @@ export abstract class NodeShell {
   protected armedDeadlineMs = Number.POSITIVE_INFINITY;
   protected shutdownPromise: Promise<void> | undefined;
   protected fatalError: RaftError | undefined;
+  /** What was last logged, so term and configuration changes are logged once each. */
+  protected logged: { term: number; confIndex: number; conf: string; role: Role | undefined } = {
+    term: 0,
+    confIndex: -1,
+    conf: "",
+    role: undefined,
+  };
 
   constructor(groupId: string, peerId: PeerId | string) {
     if (groupId.length === 0) throw new RaftError("EINVAL", "group id must not be empty");
@@ -153,8 +167,39 @@ export abstract class NodeShell {
       this.proposeQueued(core);
       while (core.hasReady()) this.handleReady(core.takeReady());
       prepared.fsmCaller.onCommitted(Math.min(core.commitIndex, core.persistedIndex));
+      this.logChanges(core);
     }, false);
     this.armTimer();
+  }
+
+  /** Logs a new term or configuration: two comparisons per drive, a line only when one changed. */
+  protected logChanges(core: RaftCore): void {
+    const logged = this.logged;
+    if (core.term !== logged.term) {
+      this.logger.info("term changed", { from: logged.term, to: core.term, role: core.role });
+      logged.term = core.term;
+    }
+    const conf = core.confs.last();
+    if (conf.id.index !== logged.confIndex) {
+      // A new leader re-appends the configuration in force: only a different one is news.
+      logged.confIndex = conf.id.index;
+      const { peers, oldPeers, learners } = conf.conf;
+      const text = confText(conf.conf);
+      if (text === logged.conf) return;
+      logged.conf = text;
+      this.logger.info("configuration changed", {
+        index: conf.id.index,
+        term: conf.id.term,
+        peers: peers.join(","),
+        oldPeers: oldPeers?.join(","),
+        learners: learners?.join(","),
+      });
+    }
+  }
+
+  /** The node's logger (its group and peer on every line); the process-wide one before init. */
+  protected get logger(): Logger {
+    return this.prepared?.logger ?? globalLogger;
   }
 
   protected proposeQueued(core: RaftCore): void {
@@ -213,9 +258,12 @@ export abstract class NodeShell {
     const fsmCaller = this.prepared!.fsmCaller;
     switch (event.type) {
       case "leaderStart":
+        this.prepared!.metrics.leaderChanged();
+        this.logger.info("election won: leading", { term: event.term });
         this.ballotBox.append(event.confIndex, new LeaderStartClosure(event.term));
         return;
       case "leaderStop": {
+        this.logger.info("stepped down", { term: event.term, reason: event.reason });
         for (const replicator of this.replicators.values()) replicator.releaseSnapshot();
         const status = Status.error("EPERM", `leader stepped down: ${event.reason}`);
         this.ballotBox.clear(status);
@@ -226,13 +274,26 @@ export abstract class NodeShell {
       case "startFollowing":
       case "stopFollowing": {
         const start = event.type === "startFollowing";
+        if (start) {
+          this.prepared!.metrics.leaderChanged();
+          this.logger.info("following a new leader", { leader: event.leaderId, term: event.term });
+        }
         const status = start ? Status.OK() : Status.error("EPERM", event.reason);
         fsmCaller.onFollowing(start, { leaderId: PeerId.parse(event.leaderId), term: event.term, status });
         return;
       }
       case "roleChanged":
+        this.noticeRole(event.role, event.term);
+        return;
+      case "electionStarted":
+        this.prepared!.metrics.electionStarted(event.preVote);
+        this.logger.info(event.preVote ? "pre-vote started" : "election started", {
+          term: event.preVote ? event.term + 1 : event.term,
+        });
         return;
       case "changeDone":
+        if (event.error === undefined) this.logger.info("configuration change done");
+        else this.logger.warn("configuration change failed", { error: event.error.message });
         this.pendingChange.finish(event.error);
         return;
       case "transferEnded":
@@ -274,8 +335,10 @@ export abstract class NodeShell {
             this.withCore((core) =>
               core.stepResponse({ kind: "response", send: s, response }, this.env.nowMs()),
             ),
-          onFailure: (s) =>
-            this.withCore((core) => core.stepResponse({ kind: "failure", send: s }, this.env.nowMs())),
+          onFailure: (s, error) => {
+            if (isEnabled(this.logger, "debug")) this.logRpcFailure(s, error);
+            this.withCore((core) => core.stepResponse({ kind: "failure", send: s }, this.env.nowMs()));
+          },
           openSnapshot: async () => (await this.prepared?.snapshotExecutor?.openForSend()) ?? undefined,
         },
         () => this.env.nowMs(),
@@ -283,6 +346,25 @@ export abstract class NodeShell {
       this.replicators.set(to, replicator);
     }
     replicator.send(send);
+  }
+
+  /** An election that ends with this node following (not leading) was lost. */
+  protected noticeRole(role: Role, term: number): void {
+    const previous = this.logged.role;
+    this.logged.role = role;
+    if ((previous === "candidate" || previous === "preCandidate") && role === "follower") {
+      this.logger.info("election lost", { term, as: previous });
+    }
+  }
+
+  /** Debug only (the caller checks the level): one line per failed RPC to a peer. */
+  protected logRpcFailure(send: Send, error: unknown): void {
+    this.logger.debug("rpc to peer failed", {
+      to: send.message.to,
+      kind: send.message.kind,
+      heartbeat: send.heartbeat,
+      error: RaftError.is(error) ? `${error.code}: ${error.message}` : String(error),
+    });
   }
 
   protected armTimer(): void {
@@ -333,7 +415,7 @@ export abstract class NodeShell {
   protected fail(error: RaftError): void {
     if (this.fatalError !== undefined || this.prepared === undefined) return;
     this.fatalError = error;
-    this.warn(`node ${this.nodeId} entered the ERROR state: ${error.message}`);
+    this.logger.error("node entered the ERROR state", { code: error.code, error: error.message });
     const core = this.prepared.core;
     this.prepared.fsmCaller.setError(error);
     core.enterError(error.message, this.env.nowMs());
@@ -374,6 +456,8 @@ export abstract class NodeShell {
     await prepared.fsmCaller.shutdown();
     await prepared.logManager.close();
     this.lifecycle = "shutdown";
+    prepared.metrics.close();
+    this.logger.info("node shut down", { term: prepared.core.term });
   }
 
   /**
@@ -402,6 +486,6 @@ export abstract class NodeShell {
   }
 
   protected warn(message: string): void {
-    console.warn(`[tsraft] ${this.nodeId}: ${message}`);
+    this.logger.warn(message);
   }
 }

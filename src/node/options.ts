@@ -1,5 +1,6 @@
 /** NodeOptions: what `RaftNode.init` takes. */
 import type { Env } from "../env/env.js";
+import type { Logger } from "../env/logger.js";
 import type { RaftHost, SnapshotThrottle } from "../rpc/transport.js";
 import type { LogStorage, RaftMetaStorage } from "../storage/interfaces.js";
 import type { SnapshotStorage } from "../storage/snapshot-storage.js";
@@ -52,4 +53,9 @@ export interface NodeOptions {
   readonly flags?: Partial<RaftFlags> | undefined;
   /** Clock, timers and randomness; the simulator injects virtual ones. */
   readonly env?: Env | undefined;
+  /**
+   * This node's logger; defaults to its server's (RaftServerOptions.logger), then to the
+   * process-wide one (setLogger). Every line carries the node's `group` and `peer`.
+   */
+  readonly logger?: Logger | undefined;
 }

@@ -10,7 +10,7 @@ import { readCommittedUserLog, setElectionTimeout, type UserLog } from "./node-a
 import { prepareNode } from "./node-init.js";
 import type { NodeStatus } from "./node-status.js";
 import { nodeStatusOf } from "./node-status.js";
-import { NodeShell, DEFAULT_SNAPSHOT_INTERVAL_S } from "./node-shell.js";
+import { NodeShell, DEFAULT_SNAPSHOT_INTERVAL_S, confText } from "./node-shell.js";
 import type { NodeOptions } from "./options.js";
 import { ANY_PEER, Configuration, PeerId } from "./peer-id.js";
 import { ReadWaiters, type ReadIndexResult } from "./read-waiters.js";
@@ -66,6 +66,7 @@ export class RaftNode extends NodeShell {
       });
       const service = { ...this.service(), admin: adminOf(this, options.disableCli === true) };
       options.server.registerNode(this.groupId, this.peerId.toString(), service);
+      this.logStarted(this.prepared.core);
       this.lifecycle = "running";
       this.withCore((core) => core.campaignIfSoleVoter(this.env.nowMs()));
       this.armSnapshotTimer(options.snapshotIntervalS ?? DEFAULT_SNAPSHOT_INTERVAL_S);
@@ -77,6 +78,19 @@ export class RaftNode extends NodeShell {
         ? error
         : new RaftError("EIO", `init failed: ${String(error)}`, { cause: error });
     }
+  }
+
+  /** One line with what the node restored; later term and configuration changes log as they happen. */
+  private logStarted(core: RaftCore): void {
+    const conf = core.confs.last();
+    this.logged = { term: core.term, confIndex: conf.id.index, conf: confText(conf.conf), role: core.role };
+    this.logger.info("node started", {
+      term: core.term,
+      lastIndex: core.log.lastLogId().index,
+      snapshotIndex: this.prepared?.logManager.lastSnapshot.index,
+      peers: conf.conf.peers.join(","),
+      learners: conf.conf.learners?.join(","),
+    });
   }
 
   /**

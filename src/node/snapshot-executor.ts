@@ -10,6 +10,7 @@ import type { SnapshotMeta, SnapshotStorage, SnapshotWriter } from "../storage/s
 import type { FSMCaller } from "./fsm-caller.js";
 import type { LogManager } from "./log-manager.js";
 import type { Status } from "./status.js";
+import { observeSnapshot, type SnapshotObserver } from "./snapshot-observer.js";
 
 /** braft's snapshot status on raft_stat. */
 export type SnapshotState = "IDLE" | "SAVING" | "LOADING" | "DOWNLOADING";
@@ -38,6 +39,8 @@ export interface SnapshotExecutorOptions {
   readonly installTasksMax: number;
   /** The running-install count of the server this node belongs to. */
   readonly installSlots: InstallSlots;
+  /** Logs and times saves, installs and loads. */
+  readonly observer: SnapshotObserver;
 }
 
 /** Installs running on one server (braft bounds them per process: one server per process). */
@@ -164,12 +167,15 @@ export class SnapshotExecutor {
   private async save(): Promise<void> {
     let writer: SnapshotWriter | undefined;
     let meta: SnapshotMeta | undefined;
+    let startMs = 0;
     const finished = new Promise<Status>((resolve) => {
       this.fsmCaller.saveSnapshot({
         begin: async (appliedIndex) => {
           if (appliedIndex - this.logManager.lastSnapshot.index < Math.max(1, this.options.minIndexGap))
             return undefined;
           this.state = "SAVING";
+          startMs = this.options.observer.nowMs();
+          this.options.observer.logger.info("snapshot save started", { index: appliedIndex });
           const term = this.logManager.term(appliedIndex) ?? 0;
           meta = toSnapshotMeta({
             lastIncludedIndex: appliedIndex,
@@ -187,6 +193,17 @@ export class SnapshotExecutor {
       if (!status.ok()) throw status.toError();
       return;
     }
+    try {
+      await this.finishSave(status, writer, meta);
+    } catch (error) {
+      observeSnapshot(this.options.observer, "save", startMs, error, meta.lastIncludedIndex);
+      throw error;
+    }
+    observeSnapshot(this.options.observer, "save", startMs, undefined, meta.lastIncludedIndex);
+  }
+
+  /** Closes the writer the state machine filled and compacts the log behind the new snapshot. */
+  private async finishSave(status: Status, writer: SnapshotWriter, meta: SnapshotMeta): Promise<void> {
     if (!status.ok()) {
       writer.setError(status.toError());
       await this.storage.closeWriter(writer).catch(() => undefined);
@@ -200,6 +217,10 @@ export class SnapshotExecutor {
 
   private async runInstall(download: Download, uri: string): Promise<void> {
     const { signal } = download.controller;
+    const { observer } = this.options;
+    const index = download.meta.lastIncludedIndex;
+    const startMs = observer.nowMs();
+    observer.logger.info("snapshot install started", { index, term: download.meta.lastIncludedTerm, uri });
     let writer: SnapshotWriter | undefined;
     try {
       writer = await this.storage.create();
@@ -218,7 +239,9 @@ export class SnapshotExecutor {
       await this.storage.closeWriter(writer);
       writer = undefined;
       await this.load(download);
+      observeSnapshot(observer, "install", startMs, undefined, index);
     } catch (error) {
+      observeSnapshot(observer, "install", startMs, error, index);
       if (writer !== undefined) {
         writer.setError(error instanceof Error ? error : new Error(String(error)));
         await this.storage.closeWriter(writer).catch(() => undefined);
@@ -233,10 +256,15 @@ export class SnapshotExecutor {
     try {
       const meta = reader.loadMeta();
       this.state = "LOADING";
+      const { observer } = this.options;
+      const startMs = observer.nowMs();
+      observer.logger.info("snapshot load started", { index: meta.lastIncludedIndex, at: "install" });
       try {
         await this.fsmCaller.loadSnapshot(reader, meta);
+        observeSnapshot(observer, "load", startMs, undefined, meta.lastIncludedIndex);
       } catch (error) {
         const failure = RaftError.is(error) ? error : new RaftError("ESTATEMACHINE", String(error));
+        observeSnapshot(observer, "load", startMs, failure, meta.lastIncludedIndex);
         // A stale snapshot was refused before touching the state machine; anything else left
         // it in an unknown state, so the node must stop.
         if (failure.code !== "ESTALE") this.host.fail(failure);

@@ -18,6 +18,8 @@ import type {
 import type { PeerKey } from "../core/types.js";
 import type { SnapshotMeta, SnapshotReader, SnapshotWriter } from "../storage/snapshot-storage.js";
 import type { NodeStatus } from "../node/node-status.js";
+import type { Logger } from "../env/logger.js";
+import type { RaftMetrics } from "../env/metrics.js";
 
 /**
  * What a server's operator surfaces (CliService, /raft_stat, /metrics, the dashboard) reach on
@@ -89,6 +91,10 @@ export interface RaftHost {
   readonly client: RaftClient;
   /** Snapshot copy between peers (braft's FileService); without it snapshots are never sent. */
   readonly snapshotTransfer?: SnapshotTransfer | undefined;
+  /** Where the host's nodes report metrics (RaftServer: its /metrics registry); none when absent. */
+  readonly metrics?: RaftMetrics | undefined;
+  /** The logger of the host's nodes that have no NodeOptions.logger; the process-wide one when absent. */
+  readonly logger?: Logger | undefined;
 }
 
 /** Options of one snapshot copy. */

@@ -12,6 +12,7 @@ import type { Iterator } from "../node/iterator.js";
 import { RaftNode } from "../node/raft-node.js";
 import type { StateMachine } from "../node/state-machine.js";
 import type { RaftClient, RaftHost } from "../rpc/transport.js";
+import { silentLogger, type Logger } from "../env/logger.js";
 import type { LogStorage } from "../storage/interfaces.js";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -43,6 +44,8 @@ export interface SimClusterOptions {
   readonly initialVoters?: number | undefined;
   /** Wraps each incarnation's log storage, e.g. to inject write errors. */
   readonly wrapLogStorage?: (peer: PeerKey, storage: LogStorage) => LogStorage;
+  /** The nodes' logger; silent by default. */
+  readonly logger?: Logger | undefined;
 }
 
 /** One simulated process: its disk survives crashes, the rest is per incarnation. */
@@ -140,6 +143,7 @@ export class SimCluster {
         snapshotLogMarginEntries: this.options.snapshots?.logMarginEntries,
         env,
         flags: { ...this.options.flags, ...flags },
+        logger: this.options.logger ?? silentLogger,
       }),
     );
   }

@@ -198,6 +198,7 @@ async function loadLastSegment(
     opts.logger.warn(
       `tsraft: truncated torn tail of log segment ${path} at offset ${tornTail.offset} ` +
         `(${tornTail.droppedBytes} bytes dropped: ${tornTail.reason})`,
+      { file: path, offset: tornTail.offset, droppedBytes: tornTail.droppedBytes, reason: tornTail.reason },
     );
   }
   const closed = file.last !== undefined;

@@ -1,9 +1,15 @@
 /** Options of the local storages, named and defaulted as braft's gflags so its docs apply. */
 import { RaftError } from "../../core/errors.js";
+import { globalLogger, type LogFields } from "../../env/logger.js";
 
-/** Where the storages report what recovery repaired. */
+/** Where the storages report what recovery repaired (a tsraft Logger, console, or anything with `warn`). */
 export interface StorageLogger {
-  warn(message: string): void;
+  warn(message: string, fields?: LogFields): void;
+}
+
+/** Where the log reports its fsync latency (a node's metrics). */
+export interface StorageMetrics {
+  observeFsync(seconds: number): void;
 }
 
 /** Per-storage forms of braft's storage flags (braft's names and defaults). */
@@ -24,8 +30,10 @@ export interface LocalStorageOptions {
   readonly recentEntriesMax?: number;
   /** Byte bound of the same cache. */
   readonly recentBytesMax?: number;
-  /** Receives recovery reports (torn tails truncated). Defaults to console. */
-  readonly logger?: StorageLogger;
+  /** Receives recovery reports (torn tails truncated). Defaults to the process-wide logger (setLogger). */
+  readonly logger?: StorageLogger | undefined;
+  /** Receives the latency of each log fsync; none when absent. */
+  readonly metrics?: StorageMetrics | undefined;
 }
 
 /** {@link LocalStorageOptions} with every default applied. */
@@ -39,6 +47,7 @@ export interface ResolvedLocalOptions {
   readonly recentEntriesMax: number;
   readonly recentBytesMax: number;
   readonly logger: StorageLogger;
+  readonly metrics: StorageMetrics | undefined;
 }
 
 /** 8 MiB: braft's raft_max_segment_size. */
@@ -68,6 +77,7 @@ export function resolveLocalOptions(options: LocalStorageOptions = {}): Resolved
     useFsync: options.raft_use_fsync_rather_than_fdatasync ?? true,
     recentEntriesMax: options.recentEntriesMax ?? RECENT_ENTRIES_MAX_DEFAULT,
     recentBytesMax: options.recentBytesMax ?? RECENT_BYTES_MAX_DEFAULT,
-    logger: options.logger ?? console,
+    logger: options.logger ?? globalLogger,
+    metrics: options.metrics,
   };
 }

@@ -10,6 +10,7 @@ import { RaftError } from "../../core/errors.js";
 import type { LogEntry } from "../../core/types.js";
 import { ENTRY_HEADER_SIZE, checkPayload, decodeEntry, parseHeader } from "./entry-codec.js";
 import { ioError, syncFile, writeFully } from "./fs-util.js";
+import type { StorageMetrics } from "./options.js";
 
 /** `log_inprogress_%020ld`. */
 export const OPEN_SEGMENT_RE = /^log_inprogress_(\d{20})$/;
@@ -140,10 +141,17 @@ export class Segment {
     offsets: readonly number[],
     sync: boolean,
     useFsync: boolean,
+    metrics?: StorageMetrics,
   ) {
     const fh = this.writable();
     await writeFully(fh, buf, this.size);
-    if (sync) await syncFile(fh, useFsync);
+    if (sync && metrics !== undefined) {
+      const startMs = performance.now();
+      await syncFile(fh, useFsync);
+      metrics.observeFsync((performance.now() - startMs) / 1000);
+    } else if (sync) {
+      await syncFile(fh, useFsync);
+    }
     for (let i = 0; i < terms.length; i++) {
       this.offsets.push(this.size + offsets[i]!);
       this.terms.push(terms[i]!);
