@@ -39,3 +39,14 @@ export type {
   SnapshotFileMeta,
 } from "./storage/snapshot-storage.js";
 export type { SnapshotTransfer, SnapshotThrottle, SnapshotCopyOptions } from "./rpc/transport.js";
+export {
+  setLogger,
+  getLogger,
+  createDefaultLogger,
+  silentLogger,
+  type Logger,
+  type LogLevel,
+  type LogFields,
+  type DefaultLoggerOptions,
+} from "./env/logger.js";
+export type { RaftMetrics, NodeMetrics, RpcMetrics, TrafficCounter, SnapshotOp } from "./env/metrics.js";

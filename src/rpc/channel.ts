@@ -19,6 +19,14 @@ import { DEFAULT_MAX_BODY_BYTES, FrameParser } from "./frame.js";
 import { RpcDefaults, type ChannelOptions } from "./options.js";
 import { splitEndpoint } from "../core/peer-id.js";
 import { errorFromWire, transportError } from "./rpc-errors.js";
+import { globalLogger, isEnabled, type Logger } from "../env/logger.js";
+import { noopRpcMetrics, type RpcMetrics, type TrafficCounter } from "../env/metrics.js";
+
+/** Where a channel reports: its server's metrics and logger (RPC failures and reconnects at debug). */
+export interface ChannelObservers {
+  readonly metrics?: RpcMetrics | undefined;
+  readonly logger?: Logger | undefined;
+}
 
 /** What a successful call returns: the response message and its attachment, both undecoded. */
 export interface CallResult {
@@ -38,6 +46,8 @@ interface PendingCall {
   readonly resolve: (result: CallResult) => void;
   readonly reject: (err: RaftError) => void;
   readonly what: string;
+  readonly service: string;
+  readonly method: string;
   timer: NodeJS.Timeout | undefined;
   detachSignal: (() => void) | undefined;
 }
@@ -54,12 +64,20 @@ export class Channel {
   private failedConnects = 0;
   private retryAtMs = 0;
   private connectTimer: NodeJS.Timeout | undefined;
+  private readonly metrics: RpcMetrics;
+  private readonly traffic: TrafficCounter;
+  private readonly logger: Logger;
 
   /** @param endpoint the peer's `ip:port`, as its PeerIds name it. */
   constructor(
     readonly endpoint: string,
     private readonly options: ChannelOptions = {},
-  ) {}
+    observers: ChannelObservers = {},
+  ) {
+    this.metrics = observers.metrics ?? noopRpcMetrics;
+    this.traffic = this.metrics.channel(endpoint);
+    this.logger = observers.logger ?? globalLogger;
+  }
 
   /** Calls in flight. */
   get inflight(): number {
@@ -77,11 +95,20 @@ export class Channel {
       const what = `${service}.${method} to ${this.endpoint}`;
       const refused = this.refusal(what, message, options.attachment);
       if (refused !== undefined) {
+        this.metrics.clientError(service, method, refused.code);
         reject(refused);
         return;
       }
       const id = this.nextCorrelationId++;
-      const call: PendingCall = { resolve, reject, what, timer: undefined, detachSignal: undefined };
+      const call: PendingCall = {
+        resolve,
+        reject,
+        what,
+        service,
+        method,
+        timer: undefined,
+        detachSignal: undefined,
+      };
       this.pending.set(id, call);
       this.armTimeout(id, call, options.timeoutMs);
       this.watchSignal(id, call, options.signal);
@@ -150,6 +177,9 @@ export class Channel {
 
   private open(): void {
     const resolved = this.options.resolveAddress?.(this.endpoint) ?? this.endpoint;
+    if (this.failedConnects > 0 && isEnabled(this.logger, "debug")) {
+      this.logger.debug("reconnecting", { endpoint: this.endpoint, failedConnects: this.failedConnects });
+    }
     const { host, port } = splitEndpoint(resolved);
     const tls = this.options.tls;
     const socket = tls
@@ -165,7 +195,7 @@ export class Channel {
       : netConnect({ host, port });
     socket.setNoDelay(true);
     this.socket = socket;
-    this.writer = new CorkedWriter(socket);
+    this.writer = new CorkedWriter(socket, this.traffic);
     this.state = "connecting";
     const parser = new FrameParser(this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
     const connectTimeoutMs = this.options.connectTimeoutMs ?? RpcDefaults.connectTimeoutMs;
@@ -187,6 +217,7 @@ export class Channel {
 
   private onData(socket: Socket, parser: FrameParser, chunk: Buffer): void {
     if (socket !== this.socket) return;
+    this.traffic.bytesIn += chunk.length;
     try {
       for (const raw of parser.push(chunk)) this.onResponse(decodeFrame(raw));
     } catch (err) {
@@ -201,9 +232,9 @@ export class Channel {
     this.settle(id, call);
     const errorCode = frame.meta.response?.errorCode ?? 0;
     if (errorCode !== 0) {
-      call.reject(errorFromWire(errorCode, frame.meta.response?.errorText ?? ""));
+      this.failCall(call, errorFromWire(errorCode, frame.meta.response?.errorText ?? ""));
     } else if (frame.badAttachmentSize) {
-      call.reject(new RaftError("EIO", `${call.what}: response attachment_size exceeds its body`));
+      this.failCall(call, new RaftError("EIO", `${call.what}: response attachment_size exceeds its body`));
     } else {
       this.resolveDecompressed(call, frame);
     }
@@ -215,7 +246,7 @@ export class Channel {
       const message = decompressMessage(frame.message, frame.meta.compressType, maxBodyBytes);
       call.resolve({ message, attachment: frame.attachment });
     } catch (err) {
-      call.reject(transportError("EIO", `${call.what}: ${(err as Error).message}`, err));
+      this.failCall(call, transportError("EIO", `${call.what}: ${(err as Error).message}`, err));
     }
   }
 
@@ -226,6 +257,13 @@ export class Channel {
     if (this.state !== "closed") this.state = "idle";
     if (!wasConnected && this.state === "idle") this.scheduleRetry();
     const detail = reason ? `: ${reason.message}` : "";
+    if (this.state !== "closed" && isEnabled(this.logger, "debug")) {
+      this.logger.debug(wasConnected ? "connection lost" : "connect failed", {
+        endpoint: this.endpoint,
+        error: reason?.message,
+        failedCalls: this.pending.size,
+      });
+    }
     this.teardown(
       new RaftError(
         "EHOSTUNREACH",
@@ -254,7 +292,7 @@ export class Channel {
     this.pending.clear();
     for (const [id, call] of calls) {
       this.settle(id, call);
-      call.reject(new RaftError(err.code, `${call.what}: ${err.message}`, { cause: err.cause }));
+      this.failCall(call, new RaftError(err.code, `${call.what}: ${err.message}`, { cause: err.cause }));
     }
   }
 
@@ -263,7 +301,7 @@ export class Channel {
     call.timer = setTimeout(() => {
       if (this.pending.get(id) !== call) return;
       this.settle(id, call);
-      call.reject(new RaftError("ERAFTTIMEDOUT", `${call.what} timed out after ${timeoutMs} ms`));
+      this.failCall(call, new RaftError("ERAFTTIMEDOUT", `${call.what} timed out after ${timeoutMs} ms`));
     }, timeoutMs);
   }
 
@@ -272,7 +310,7 @@ export class Channel {
     const onAbort = (): void => {
       if (this.pending.get(id) !== call) return;
       this.settle(id, call);
-      call.reject(new RaftError("ECANCELED", `${call.what} aborted`, { cause: signal.reason }));
+      this.failCall(call, new RaftError("ECANCELED", `${call.what} aborted`, { cause: signal.reason }));
     };
     if (signal.aborted) {
       queueMicrotask(onAbort);
@@ -280,6 +318,12 @@ export class Channel {
     }
     signal.addEventListener("abort", onAbort, { once: true });
     call.detachSignal = () => signal.removeEventListener("abort", onAbort);
+  }
+
+  /** Rejects a call, counting the failure by method and code. */
+  private failCall(call: PendingCall, err: RaftError): void {
+    this.metrics.clientError(call.service, call.method, err.code);
+    call.reject(err);
   }
 
   /** Forgets a call before it is resolved or rejected. */

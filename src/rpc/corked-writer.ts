@@ -4,12 +4,17 @@
  * parts of each frame) leave in one syscall instead of one per buffer.
  */
 import type { Socket } from "node:net";
+import type { TrafficCounter } from "../env/metrics.js";
 
 /** Writes frames to one socket, one writev per tick. */
 export class CorkedWriter {
   private corked = false;
 
-  constructor(private readonly socket: Socket) {}
+  /** @param traffic counts the bytes written (one addition per buffer, none per message). */
+  constructor(
+    private readonly socket: Socket,
+    private readonly traffic?: TrafficCounter,
+  ) {}
 
   /** Queues the parts of one frame. Dropped silently on a destroyed socket (its calls fail elsewhere). */
   write(parts: readonly Uint8Array[]): void {
@@ -19,7 +24,12 @@ export class CorkedWriter {
       this.socket.cork();
       process.nextTick(this.uncork);
     }
-    for (const part of parts) if (part.length > 0) this.socket.write(part);
+    const traffic = this.traffic;
+    for (const part of parts) {
+      if (part.length === 0) continue;
+      this.socket.write(part);
+      if (traffic !== undefined) traffic.bytesOut += part.length;
+    }
   }
 
   /** Bytes accepted but not yet handed to the kernel. */

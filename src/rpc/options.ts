@@ -1,5 +1,6 @@
 /** Options of RaftServer and of the channels it dials, with their bounds and why. */
 import type { RpcSnapshotTransferOptions } from "./snapshot-transfer.js";
+import type { Logger } from "../env/logger.js";
 
 /** PEM material as node:tls takes it. */
 export type Pem = string | Buffer;
@@ -72,6 +73,11 @@ export interface RaftServerOptions {
    * unparsable meta). Nothing is logged otherwise: a port scanner must not flood the log.
    */
   readonly onConnectionError?: ((err: Error, remoteAddress: string) => void) | undefined;
+  /**
+   * The logger of this server's channels and of the nodes it hosts that have no
+   * NodeOptions.logger; the process-wide one (setLogger) when absent.
+   */
+  readonly logger?: Logger | undefined;
 }
 
 /** Defaults, named so the tests and docs can refer to them. */

@@ -18,6 +18,10 @@ import { NodeDirectory, addRaftService } from "./raft-service-router.js";
 import { ServerConnection, type ConnectionConfig } from "./server-connection.js";
 import { ServiceRegistry, type RawMethodHandler, type ServiceImpl } from "./service-registry.js";
 import type { DescService } from "@bufbuild/protobuf";
+import type { Registry } from "prom-client";
+import { globalLogger, type Logger } from "../env/logger.js";
+import type { RaftMetrics } from "../env/metrics.js";
+import { installMetrics } from "../status/metrics.js";
 import type { NodeAdmin, RaftClient, RaftHost, RaftService } from "./transport.js";
 
 /** First bytes of the HTTP methods brpc recognizes; four bytes decide the protocol. */
@@ -47,15 +51,27 @@ export class RaftServer implements RaftHost {
   readonly client: RaftClient;
   /** braft's FileService on this port and remote copy through its channels, for snapshots. */
   readonly snapshotTransfer: RpcSnapshotTransfer;
+  /** Where this server's nodes and connections report; served at `/metrics`. */
+  readonly metrics: RaftMetrics;
+  /** The prom-client registry behind `/metrics` (this server's own): register your metrics in it. */
+  readonly metricsRegistry: Registry;
+  /** The logger of this server's channels and of its nodes without NodeOptions.logger. */
+  readonly logger: Logger;
 
   constructor(private readonly options: RaftServerOptions = {}) {
     const idleTimeoutMs = options.idleTimeoutMs ?? RpcDefaults.idleTimeoutMs;
+    this.logger = options.logger ?? globalLogger;
+    this.http = new HttpFront(idleTimeoutMs);
+    const { sink, registry } = installMetrics(this);
+    this.metrics = sink;
+    this.metricsRegistry = registry;
     this.connection = {
       registry: this.registry,
       maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       maxInflight: options.maxInflightPerConnection ?? RpcDefaults.maxInflightPerConnection,
       idleTimeoutMs,
       maxPendingWriteBytes: options.maxPendingWriteBytes ?? RpcDefaults.maxPendingWriteBytes,
+      metrics: sink.rpc,
       onProtocolError: (err, remoteAddress) => {
         try {
           options.onConnectionError?.(err, remoteAddress);
@@ -64,8 +80,7 @@ export class RaftServer implements RaftHost {
         }
       },
     };
-    this.http = new HttpFront(idleTimeoutMs);
-    this.pool = new ChannelPool(channelOptionsOf(options));
+    this.pool = new ChannelPool(channelOptionsOf(options), { metrics: sink.rpc, logger: this.logger });
     this.client = new RaftRpcClient(this.pool);
     addRaftService(this.registry, this.directory);
     this.snapshotTransfer = new RpcSnapshotTransfer(this, options.snapshotTransfer ?? {});

@@ -10,6 +10,7 @@ import { FrameError, FrameParser, HEADER_BYTES } from "./frame.js";
 import { ProtoParseError } from "./proto-util.js";
 import { BrpcErrno, errorToWire } from "./rpc-errors.js";
 import type { CallContext, ServiceRegistry } from "./service-registry.js";
+import type { RpcMetrics } from "../env/metrics.js";
 
 /** The limits and hooks a connection runs with (resolved RaftServerOptions). */
 export interface ConnectionConfig {
@@ -19,6 +20,8 @@ export interface ConnectionConfig {
   readonly idleTimeoutMs: number;
   readonly maxPendingWriteBytes: number;
   readonly onProtocolError: (err: Error, remoteAddress: string) => void;
+  /** Counts this server's traffic and failed requests. */
+  readonly metrics: RpcMetrics;
 }
 
 /** Serves baidu_std requests on one accepted connection. */
@@ -34,7 +37,7 @@ export class ServerConnection {
     private readonly config: ConnectionConfig,
   ) {
     this.parser = new FrameParser(config.maxBodyBytes);
-    this.writer = new CorkedWriter(socket);
+    this.writer = new CorkedWriter(socket, config.metrics.server);
     this.remoteAddress = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
   }
 
@@ -56,6 +59,7 @@ export class ServerConnection {
 
   private onData(chunk: Buffer): void {
     if (this.socket.destroyed) return;
+    this.config.metrics.server.bytesIn += chunk.length;
     try {
       for (const raw of this.parser.push(chunk)) this.onFrame(decodeFrame(raw));
     } catch (err) {
@@ -100,6 +104,7 @@ export class ServerConnection {
     try {
       message = decompressMessage(frame.message, frame.meta.compressType, this.config.maxBodyBytes);
     } catch (err) {
+      this.config.metrics.serverError(request.serviceName, request.methodName);
       refuse(BrpcErrno.EREQUEST, `Fail to parse request message: ${(err as Error).message}`);
       return;
     }
@@ -128,6 +133,7 @@ export class ServerConnection {
       .then(
         (response) => this.respond(correlationId, response, ctx),
         (err: unknown) => {
+          this.config.metrics.serverError(ctx.service, ctx.method);
           if (err instanceof ProtoParseError) {
             this.respondError(
               correlationId,
