@@ -96,6 +96,10 @@ export class PrometheusRaftMetrics implements RaftMetrics {
         error: this.snapshots.labels({ ...labels, op, result: "error" }),
       });
     }
+    // Counters start at 0, so rate() and increase() see their first event.
+    for (const counter of [leaderChanges, preVotes, votes]) counter.inc(0);
+    for (const children of snapshot.values())
+      for (const counter of [children.ok, children.error]) counter.inc(0);
     let closed = false;
     return {
       leaderChanged: () => leaderChanges.inc(),
