@@ -8,7 +8,10 @@
  * alternating short slices over a longer window, and the criterion is judged on the median of the
  * per-slice ratios: noise hits both sides of each ratio alike.
  *
- *   npm run bench:log-storage -- [--dir DIR] [--duration-ms N] [--goal-slices N] [--goal-slice-ms N] [--goal-only]
+ *   npm run bench:log-storage -- [--dir DIR] [--duration-ms N] [--goal-slices N] [--goal-slice-ms N] [--goal-only] [--metrics]
+ *
+ * `--metrics` attaches a node's Prometheus metrics (fsync latency histogram) to the log, to
+ * measure what the instrumentation costs.
  *
  * Prints one JSON line per measurement, then a table.
  */
@@ -18,6 +21,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { EntryType, type LogEntry } from "../src/core/types.js";
 import { SegmentLogStorage } from "../src/storage/local/segment-log-storage.js";
+import { Registry } from "prom-client";
+import { PrometheusRaftMetrics } from "../src/status/metrics-events.js";
 
 const ENTRY_SIZES = [32, 256, 4096, 65536];
 const BATCH_SIZES = [1, 16, 256];
@@ -39,8 +44,10 @@ const { values } = parseArgs({
     "goal-slices": { type: "string", default: "24" },
     "goal-slice-ms": { type: "string", default: "250" },
     "goal-only": { type: "boolean", default: false },
+    metrics: { type: "boolean", default: false },
   },
 });
+const metrics = values.metrics ? new PrometheusRaftMetrics(new Registry()).node("bench", "bench") : undefined;
 const durationMs = Number(values["duration-ms"]);
 const goalSlices = Number(values["goal-slices"]);
 const goalSliceMs = Number(values["goal-slice-ms"]);
@@ -78,7 +85,7 @@ interface LogRun {
 
 async function openRun(dir: string, name: string): Promise<LogRun> {
   const logDir = join(dir, name);
-  const log = new SegmentLogStorage(logDir);
+  const log = new SegmentLogStorage(logDir, metrics === undefined ? {} : { metrics });
   await log.init(() => undefined);
   return { log, dir: logDir, next: 1 };
 }
