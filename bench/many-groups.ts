@@ -58,7 +58,15 @@ async function idleCpu(cluster: ProcessCluster, seconds: number): Promise<number
   return pids.map((pid, i) => Math.round(((cpuSecondsOf(pid) - (before[i] ?? 0)) / elapsed) * 1000) / 10);
 }
 
+/**
+ * Each group's log fsyncs on libuv's threadpool (4 threads by default), so with hundreds of groups
+ * per process the pool, not the disk, caps concurrent fsyncs. The servers get a larger pool, as
+ * docs/operations.md recommends for many groups (it doubled ops/s here).
+ */
+const THREADPOOL_SIZE = "32";
+
 export async function runManyGroups(options: Options): Promise<ManyGroupsResult> {
+  process.env.UV_THREADPOOL_SIZE ??= THREADPOOL_SIZE; // inherited by the server processes
   const dir = mkdtempSync(join(tmpdir(), "tsraft-groups-"));
   const ports = await freePorts(3);
   const groups = Array.from({ length: options.groups }, (_, i) => `g${i}`);
