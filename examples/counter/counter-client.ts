@@ -2,7 +2,8 @@
  * The client side of example.CounterService, in the way braft's RouteTable works: it keeps the
  * group's leader, asks for it when unknown (braft.CliService get_leader on each peer; a server
  * without CliService is simply tried in turn), follows `redirect`, and forgets a leader whose calls
- * fail. One Channel per endpoint carries every caller's requests, many in flight at once.
+ * fail. One PipelinedChannel per endpoint carries every caller's requests, many in flight at once;
+ * get_leader goes through the library's Channel.
  */
 import { create, toBinary } from "@bufbuild/protobuf";
 import { PeerId } from "../../src/index.js";
@@ -11,6 +12,7 @@ import { CliService } from "../../src/rpc/gen/braft/cli_pb.js";
 import { FetchAddRequestSchema } from "../../src/rpc/gen/example/counter_pb.js";
 import { callMethod } from "../../src/rpc/typed-call.js";
 import { decodeCounterResponse, type CounterReply } from "./counter-response.js";
+import { PipelinedChannel, requestMetaPrefix } from "./pipelined-channel.js";
 
 export const COUNTER_SERVICE = "example.CounterService";
 
@@ -22,11 +24,17 @@ export function fetchAddRequest(value: bigint): Uint8Array {
 /** The empty GetRequest. */
 export const GET_REQUEST = new Uint8Array(0);
 
+const METHOD_PREFIX = {
+  fetch_add: requestMetaPrefix(COUNTER_SERVICE, "fetch_add"),
+  get: requestMetaPrefix(COUNTER_SERVICE, "get"),
+} as const;
+
 export class CounterClient {
   /** The leader's `ip:port`, when known. */
   leader: string | undefined;
   readonly peers: readonly string[];
-  private readonly channels = new Map<string, Channel>();
+  private readonly channels = new Map<string, PipelinedChannel>();
+  private readonly cliChannels = new Map<string, Channel>();
   private readonly callOptions: CallOptions;
   private refreshing: Promise<string | undefined> | undefined;
   private rotation = 0;
@@ -47,24 +55,23 @@ export class CounterClient {
     this.callOptions = { timeoutMs };
   }
 
-  /** The one channel to `endpoint`. */
-  channel(endpoint: string): Channel {
-    let channel = this.channels.get(endpoint);
-    if (channel === undefined) {
-      channel = new Channel(endpoint, {
-        connectTimeoutMs: this.timeoutMs,
-        reconnectBackoffMinMs: 10,
-        reconnectBackoffMaxMs: 200,
-      });
-      this.channels.set(endpoint, channel);
-    }
-    return channel;
-  }
-
   /** Sends one CounterService call to `endpoint`, decoding the reply into `out`. */
   async call(endpoint: string, method: "fetch_add" | "get", request: Uint8Array, out: CounterReply) {
-    const result = await this.channel(endpoint).call(COUNTER_SERVICE, method, request, this.callOptions);
-    return decodeCounterResponse(result.message, out);
+    let channel = this.channels.get(endpoint);
+    if (channel === undefined) {
+      channel = new PipelinedChannel(endpoint, this.timeoutMs);
+      this.channels.set(endpoint, channel);
+    }
+    return decodeCounterResponse(await channel.call(METHOD_PREFIX[method], request), out);
+  }
+
+  private cliChannel(endpoint: string): Channel {
+    let channel = this.cliChannels.get(endpoint);
+    if (channel === undefined) {
+      channel = new Channel(endpoint, { connectTimeoutMs: this.timeoutMs, reconnectBackoffMaxMs: 200 });
+      this.cliChannels.set(endpoint, channel);
+    }
+    return channel;
   }
 
   /** The leader, asking the peers when it is unknown; concurrent callers share one refresh. */
@@ -93,6 +100,7 @@ export class CounterClient {
 
   close(): void {
     for (const channel of this.channels.values()) channel.close();
+    for (const channel of this.cliChannels.values()) channel.close();
   }
 
   /** braft's refresh_leader: get_leader on each peer; without an answer, guess the next peer. */
@@ -101,7 +109,7 @@ export class CounterClient {
       const endpoint = this.peers[(this.rotation + i) % this.peers.length] ?? "";
       try {
         const { response } = await callMethod(
-          this.channel(endpoint),
+          this.cliChannel(endpoint),
           CliService,
           "get_leader",
           { groupId: this.group },

@@ -19,7 +19,10 @@ import {
   loadProtoBufFile,
   saveProtoBufFile,
 } from "../../examples/counter/protobuf-file.js";
+import { CallError, PipelinedChannel, requestMetaPrefix } from "../../examples/counter/pipelined-channel.js";
+import { RaftError, RaftServer } from "../../src/index.js";
 import { CounterResponseSchema, SnapshotSchema } from "../../src/rpc/gen/example/counter_pb.js";
+import { freePorts } from "../../src/testing/free-ports.js";
 import { CLIENT, CounterCluster, exited, waitFor } from "./counter-cluster.js";
 
 interface Report {
@@ -98,6 +101,45 @@ describe("ProtoBufFile", () => {
       assert.equal(reply.value, Number(parsed.value));
       assert.equal(reply.redirect, init.redirect);
     }
+  });
+});
+
+describe("PipelinedChannel", () => {
+  test("many calls in flight on one connection; errors and timeouts are told apart", async () => {
+    const server = new RaftServer();
+    const [port] = await freePorts(1);
+    await server.start(`127.0.0.1:${port}`);
+    server.addMethod("t.Echo", "echo", async (message) => {
+      await new Promise((resolve) => setTimeout(resolve, (message[0] ?? 0) % 5));
+      return message;
+    });
+    server.addMethod("t.Echo", "fail", () => Promise.reject(new RaftError("EPERM", "not leader")));
+    server.addMethod("t.Echo", "hang", () => new Promise<Uint8Array>(() => undefined));
+    const channel = new PipelinedChannel(`127.0.0.1:${port}`, 5000);
+    const impatient = new PipelinedChannel(`127.0.0.1:${port}`, 500);
+    try {
+      const echo = requestMetaPrefix("t.Echo", "echo");
+      const sent = Array.from({ length: 500 }, (_, i) => Uint8Array.of(i % 256, i >> 8, 7));
+      const replies = await Promise.all(sent.map((message) => channel.call(echo, message)));
+      assert.deepEqual(
+        replies.map((r) => [...r]),
+        sent.map((m) => [...m]),
+      );
+      await assert.rejects(channel.call(requestMetaPrefix("t.Echo", "fail"), new Uint8Array(0)), (e) => {
+        return e instanceof CallError && e.kind === "rpc" && /\[1\] not leader/.test(e.message);
+      });
+      await assert.rejects(channel.call(requestMetaPrefix("t.Nope", "x"), new Uint8Array(0)), /\[1001\]/);
+      await assert.rejects(
+        impatient.call(requestMetaPrefix("t.Echo", "hang"), new Uint8Array(0)),
+        (e) => e instanceof CallError && e.kind === "timeout",
+      );
+      assert.deepEqual([...(await impatient.call(echo, Uint8Array.of(1)))], [1], "usable after a timeout");
+    } finally {
+      channel.close();
+      impatient.close();
+      await server.stop();
+    }
+    await assert.rejects(channel.call(requestMetaPrefix("t.Echo", "echo"), Uint8Array.of(1)), /closed/);
   });
 });
 
