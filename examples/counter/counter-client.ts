@@ -56,7 +56,12 @@ export class CounterClient {
   }
 
   /** Sends one CounterService call to `endpoint`, decoding the reply into `out`. */
-  async call(endpoint: string, method: "fetch_add" | "get", request: Uint8Array, out: CounterReply) {
+  async call(
+    endpoint: string,
+    method: "fetch_add" | "get",
+    request: Uint8Array,
+    out: CounterReply,
+  ): Promise<CounterReply> {
     let channel = this.channels.get(endpoint);
     if (channel === undefined) {
       channel = new PipelinedChannel(endpoint, this.timeoutMs);
