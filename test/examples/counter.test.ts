@@ -174,7 +174,7 @@ describe("Counter cluster", () => {
   test("LeaderFail: kill -9 of the leader mid-run; the client follows the redirect and goes on", async () => {
     const before = await cluster.value();
     const leader = await cluster.leader();
-    const run = new ClientRun(cluster.conf, ["--thread_num=8", "--duration_s=6", "--timeout_ms=500"]);
+    const run = new ClientRun(cluster.conf, ["--thread_num=8", "--duration_s=8", "--timeout_ms=500"]);
     await waitFor("the client to report ops", () =>
       run.reports.some((r) => r.ops_s > 0) ? true : undefined,
     );
