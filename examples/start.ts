@@ -35,6 +35,10 @@ const ports = flags.ports.split(",").map((p) => Number(p.trim()));
 const conf = ports.map((port) => `${flags.ip}:${port}:0`).join(",");
 const say = (line: string): void => console.log(`[start] ${line}`);
 
+/** Set once Ctrl-C or SIGTERM arrived. */
+let stopping = false;
+let exitedNodes = 0;
+
 interface Member {
   readonly name: string;
   readonly child: ChildProcess;
@@ -60,6 +64,10 @@ function startNode(port: number, index: number): Member {
   const exited = new Promise<number | string>((resolve) =>
     child.once("exit", (code, signal) => {
       if (!stopping) say(`${name} exited (${code ?? signal})`);
+      if (++exitedNodes === ports.length && !stopping) {
+        say("every node has exited; giving up");
+        process.exit(1);
+      }
       resolve(code ?? signal ?? -1);
     }),
   );
@@ -98,8 +106,6 @@ async function addOne(client: CounterClient, request: Uint8Array, reply: Counter
   }
   return undefined;
 }
-
-let stopping = false;
 
 async function main(): Promise<void> {
   const members = ports.map(startNode);

@@ -19,6 +19,7 @@ import {
   loadProtoBufFile,
   saveProtoBufFile,
 } from "../../examples/counter/protobuf-file.js";
+import { parseFlags } from "../../examples/counter/flags.js";
 import { CallError, PipelinedChannel, requestMetaPrefix } from "../../examples/counter/pipelined-channel.js";
 import { RaftError, RaftServer } from "../../src/index.js";
 import { CounterResponseSchema, SnapshotSchema } from "../../src/rpc/gen/example/counter_pb.js";
@@ -222,5 +223,32 @@ describe("Counter cluster", () => {
     await cluster.start(wiped);
     await cluster.line(wiped, /Loaded snapshot from .*value=\d+$/, wipedFrom);
     assert.equal(await cluster.value(), value);
+  });
+});
+
+describe("Flags", () => {
+  test("braft's gflags forms: --name=value, --name value, bare and --no booleans", () => {
+    const spec = {
+      port: { default: 8100, help: "" },
+      conf: { default: "", help: "" },
+      check_term: { default: true, help: "" },
+      json: { default: false, help: "" },
+    };
+    assert.deepEqual(parseFlags("t", spec, []), { port: 8100, conf: "", check_term: true, json: false });
+    assert.deepEqual(
+      parseFlags("t", spec, ["--port=9", "--conf", "a:1:0,b:2:0", "--nocheck_term", "--json"]),
+      {
+        port: 9,
+        conf: "a:1:0,b:2:0",
+        check_term: false,
+        json: true,
+      },
+    );
+    assert.deepEqual(parseFlags("t", spec, ["--check_term=false", "--json", "true", "--conf="]), {
+      port: 8100,
+      conf: "",
+      check_term: false,
+      json: true,
+    });
   });
 });
