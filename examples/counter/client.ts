@@ -43,6 +43,7 @@ class Figures {
   /** errors and redirects at the start of the window. */
   windowErrors = 0;
   windowRedirects = 0;
+  readonly cpuAtStart = process.cpuUsage();
 }
 
 const BACKOFF_MIN_MS = 5;
@@ -94,6 +95,7 @@ async function caller(client: CounterClient, figures: Figures, running: () => bo
 
 /** One report: over the last window, or (final) over the whole run. */
 function report(figures: Figures, histogram: LatencyHistogram, seconds: number, final: boolean): string {
+  const cpu = process.cpuUsage(figures.cpuAtStart);
   const fields = {
     ops_s: Math.round(histogram.count / Math.max(seconds, 1e-9)),
     p50_us: histogram.percentile(0.5),
@@ -111,6 +113,9 @@ function report(figures: Figures, histogram: LatencyHistogram, seconds: number, 
           elapsed_s: Number(seconds.toFixed(3)),
           thread_num: flags.thread_num,
           add_percentage: flags.add_percentage,
+          // The client's own CPU seconds since its callers started (connection set-up and JIT
+          // warm-up included): to check the client is not what limits the figures.
+          client_cpu_s: Number(((cpu.user + cpu.system) / 1e6).toFixed(3)),
         }
       : {}),
   };
