@@ -26,3 +26,4 @@ export {
   type LinearizabilityResult,
   type Verdict,
 } from "./linearizability.js";
+export { FaultProxy, ProxyLink, type LinkState } from "./fault-proxy.js";
