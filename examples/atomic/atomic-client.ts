@@ -28,6 +28,14 @@ export interface AtomicClientOptions {
   readonly timeoutMs?: number | undefined;
   /** Pause before trying again after a refusal with no leader known. */
   readonly retryDelayMs?: number | undefined;
+  /** Which server to try first (an index into the peers), so many clients spread their guesses. */
+  readonly firstGuess?: number | undefined;
+  /**
+   * Sends each get to a random server instead of the leader. Only meaningful against servers
+   * started with `--unsafe_local_reads` (which answer from their local map): a deliberately
+   * non-linearizable setup that the chaos run must catch.
+   */
+  readonly readFromAny?: boolean | undefined;
 }
 
 type Request =
@@ -53,7 +61,8 @@ export class AtomicClient {
   ) {
     this.servers = peers.map(endpointOf);
     if (this.servers.length === 0) throw new RaftError("EINVAL", "no servers");
-    this.leader = this.servers[0] as string;
+    this.nextGuess = (options.firstGuess ?? 0) % this.servers.length;
+    this.leader = this.servers[this.nextGuess] as string;
   }
 
   get(id: bigint): Promise<CallOutcome> {
@@ -80,13 +89,19 @@ export class AtomicClient {
     for (;;) {
       const leftMs = deadline - performance.now();
       if (leftMs <= 0) return { outcome: "fail", reason: lastReason };
-      const server = this.leader;
+      const server =
+        this.options.readFromAny === true && request.method === "get"
+          ? (this.servers[Math.floor(Math.random() * this.servers.length)] as string)
+          : this.leader;
       let response: AtomicResponse;
       try {
         response = await this.send(server, request, leftMs);
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
-        if (!neverSent(error) && request.method !== "get") return { outcome: "unknown", reason: message };
+        if (!neverSent(error) && request.method !== "get") {
+          this.guessAnother(); // braft's client forgets the leader after a failed RPC too
+          return { outcome: "unknown", reason: message };
+        }
         lastReason = message;
         this.guessAnother();
         await this.pause(deadline);

@@ -11,7 +11,9 @@
  *
  * Test-only flags: `--proxy_map ip:port=host:port,...` dials a peer at another address (a
  * fault-injecting proxy); `--admin` serves `tsraft.test.AtomicAdmin` (status and membership calls
- * in JSON) for the chaos harness.
+ * in JSON) for the chaos harness; `--unsafe_local_reads` answers gets from the local map on any node
+ * without ReadIndex (followers and deposed leaders serve stale reads), to check that the chaos
+ * run catches it.
  */
 import { parseArgs } from "node:util";
 import { RaftError, RaftNode, RaftServer, type ApplyClosure, type Status } from "../../src/index.js";
@@ -41,6 +43,7 @@ const { values: flags } = parseArgs({
     disable_cli: { type: "boolean", default: false },
     proxy_map: { type: "string", default: "" },
     admin: { type: "boolean", default: false },
+    unsafe_local_reads: { type: "boolean", default: false },
   },
 });
 
@@ -97,11 +100,13 @@ class AtomicServer {
 
   /** A linearizable read: confirm leadership (ReadIndex), then read the applied map. */
   async get(id: bigint): Promise<ResponseInit> {
-    if (this.fsm.leaderTerm < 0) return this.redirect(true);
-    try {
-      await this.node.readIndex();
-    } catch {
-      return this.redirect(true); // a get that failed had no effect either way
+    if (!flags.unsafe_local_reads) {
+      if (this.fsm.leaderTerm < 0) return this.redirect(true);
+      try {
+        await this.node.readIndex();
+      } catch {
+        return this.redirect(true); // a get that failed had no effect either way
+      }
     }
     const value = this.fsm.get(id);
     return { success: true, id, oldValue: value, newValue: value };

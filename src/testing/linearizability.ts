@@ -79,6 +79,11 @@ export interface LinearizabilityResult {
   readonly failingKey?: string | undefined;
   /** A small non-linearizable sub-history of `failingKey`, in call order. */
   readonly counterexample?: readonly RegisterOperation[] | undefined;
+  /**
+   * Context for reading the counterexample: the operations of the full history that wrote the
+   * values it observes but that shrinking dropped (they are not needed for the violation).
+   */
+  readonly context?: readonly RegisterOperation[] | undefined;
 }
 
 const DEFAULT_MAX_STEPS = 20_000_000;
@@ -103,7 +108,8 @@ export function checkLinearizability(
     keys.push({ key, ...result, operations: ops.length });
     if (result.verdict === false) {
       const counterexample = options.shrink === false ? ops : shrink(ops, options);
-      return { linearizable: false, keys, failingKey: key, counterexample };
+      const context = writersOfObserved(counterexample, ops);
+      return { linearizable: false, keys, failingKey: key, counterexample, context };
     }
     if (result.verdict === "unknown") sawUnknown = true;
   }
@@ -359,16 +365,35 @@ function shrink(ops: readonly RegisterOperation[], options: CheckOptions): Regis
   return current;
 }
 
-/** One line per operation, in call order, times relative to the first call. */
-export function formatHistory(ops: readonly RegisterOperation[]): string {
-  const ordered = [...ops].sort((a, b) => a.callMs - b.callMs);
+/** The operations of `all` that wrote a value `subset` observes, when `subset` lacks them. */
+function writersOfObserved(
+  subset: readonly RegisterOperation[],
+  all: readonly RegisterOperation[],
+): RegisterOperation[] {
+  const written = (op: RegisterOperation): bigint | undefined =>
+    op.input.type === "get" ? undefined : op.input.value;
+  const observed = new Set(subset.map((op) => op.output?.previous).filter((v) => v !== undefined));
+  for (const op of subset) observed.delete(written(op) as bigint);
+  return all.filter((op) => !subset.includes(op) && observed.has(written(op) as bigint));
+}
+
+/**
+ * One line per operation, in call order, times relative to the first call. `context` operations
+ * (e.g. {@link LinearizabilityResult.context}) are merged in and marked with "ctx".
+ */
+export function formatHistory(
+  ops: readonly RegisterOperation[],
+  context: readonly RegisterOperation[] = [],
+): string {
+  const marked = new Set(context);
+  const ordered = [...ops, ...context].sort((a, b) => a.callMs - b.callMs);
   const origin = ordered[0]?.callMs ?? 0;
   const time = (ms: number | undefined): string =>
     ms === undefined || !Number.isFinite(ms) ? "       ∞" : (ms - origin).toFixed(1).padStart(8);
   return ordered
     .map(
       (op) =>
-        `  client ${String(op.client).padEnd(4)} [${time(op.callMs)} ..${time(op.outcome === "ok" ? op.returnMs : undefined)} ms] ${describe(op)}`,
+        `  ${marked.has(op) ? "ctx" : "   "} client ${String(op.client).padEnd(4)} [${time(op.callMs)} ..${time(op.outcome === "ok" ? op.returnMs : undefined)} ms] ${describe(op)}`,
     )
     .join("\n");
 }

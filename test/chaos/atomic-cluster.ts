@@ -24,6 +24,8 @@ export interface AtomicClusterOptions {
   readonly electionTimeoutMs?: number | undefined;
   readonly snapshotIntervalS?: number | undefined;
   readonly proxy?: FaultProxy | undefined;
+  /** Serve gets without ReadIndex (a deliberate bug, to check the checker). */
+  readonly unsafeLocalReads?: boolean | undefined;
   /** Extra lines of server stderr are passed through when true. */
   readonly verbose?: boolean | undefined;
 }
@@ -76,6 +78,7 @@ export class AtomicCluster {
       `--snapshot_interval=${this.options.snapshotIntervalS ?? 30}`,
       "--admin",
     ];
+    if (this.options.unsafeLocalReads === true) args.push("--unsafe_local_reads");
     if (proxyMap !== undefined) {
       args.push(`--proxy_map=${[...proxyMap].map(([from, to]) => `${from}=${to}`).join(",")}`);
     }
