@@ -249,8 +249,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const summary = `ops=${history.length} ok=${count("ok")} fail=${count("fail")} unknown=${count("unknown")} linearizable=${check.linearizable} converged=${converged}`;
   let report = summary;
   if (check.linearizable === false) {
+    const firstMs = Math.min(
+      ...[...(check.counterexample ?? []), ...(check.context ?? [])].map((op) => op.callMs),
+    );
+    const firstCallS = ((firstMs - started) / 1000).toFixed(1);
     report +=
-      `\nkey ${check.failingKey} is not linearizable; a failing sub-history` +
+      `\nkey ${check.failingKey} is not linearizable; a failing sub-history from ${firstCallS} s into the run` +
       ` ("ctx": writers of values it observes, not needed for the violation):\n` +
       formatHistory(check.counterexample ?? [], check.context ?? []);
   }

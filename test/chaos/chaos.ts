@@ -15,6 +15,8 @@ const { values } = parseArgs({
     keys: { type: "string", default: "4" },
     verbose: { type: "boolean", default: false },
     nemeses: { type: "string" },
+    "election-timeout-ms": { type: "string", default: "1000" },
+    "client-timeout-ms": { type: "string", default: "2000" },
     "unsafe-local-reads": { type: "boolean", default: false },
   },
 });
@@ -28,6 +30,8 @@ const result = await runChaos({
   keys: Number(values.keys),
   verbose: values.verbose,
   nemeses: values.nemeses?.split(","),
+  electionTimeoutMs: Number(values["election-timeout-ms"]),
+  clientTimeoutMs: Number(values["client-timeout-ms"]),
   unsafeLocalReads: values["unsafe-local-reads"],
   log: (line) => console.log(line),
 });
