@@ -30,6 +30,15 @@ export interface Dump {
   readonly leader: string;
   readonly state: string;
   readonly term: number;
+  readonly peers: string[];
+  readonly learners: string[];
+  readonly lastSnapshotIndex: number;
+}
+
+/** Extra per-process options (node-process.ts flags). */
+export interface ProcessOptions {
+  /** More arguments for the process on `port`, e.g. `["--snapshot"]` or `["--disable-cli"]`. */
+  readonly args?: ((port: number) => string[]) | undefined;
 }
 
 export type ApplyReply = { ok: true; index: number } | { ok: false; code: string; leaderId: string | null };
@@ -47,6 +56,7 @@ export class ProcessCluster {
     private readonly dataDir: string,
     /** The initial voters (all ports by default); the others start outside the configuration. */
     private readonly voterPorts: readonly number[] = ports,
+    private readonly options: ProcessOptions = {},
   ) {}
 
   get peers(): string[] {
@@ -66,6 +76,7 @@ export class ProcessCluster {
       this.voterPorts.includes(port) ? this.voterPorts.map((p) => `127.0.0.1:${p}:0`).join(",") : "",
       "--data",
       join(this.dataDir, String(port)),
+      ...(this.options.args?.(port) ?? []),
     ];
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
     this.children.set(port, child);
