@@ -33,7 +33,12 @@ interface Spec {
 const LEADER_LOOKUP = ["group!", "conf", "leader"] as const;
 
 const COMMANDS: readonly Spec[] = [
-  { name: "get_leader", summary: "print the leader of the group", flags: LEADER_LOOKUP, run: op.getLeader },
+  {
+    name: "get_leader",
+    summary: "print the leader of the group",
+    flags: ["group!", "conf!"],
+    run: op.getLeader,
+  },
   {
     name: "add_peer",
     summary: "add --peer to the group",
