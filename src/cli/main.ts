@@ -10,9 +10,11 @@ import { UsageError } from "./args.js";
 import { CliClient, brief } from "./cli-client.js";
 import { buildProgram, type Invocation } from "./program.js";
 
-/** Exit codes. */
+/** Exit code: done. */
 export const EXIT_OK = 0;
+/** Exit code: the operation failed or was refused. */
 export const EXIT_FAILED = 1;
+/** Exit code: bad command line. */
 export const EXIT_USAGE = 2;
 
 const oneLine = (text: string): string =>

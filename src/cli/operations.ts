@@ -20,6 +20,7 @@ export interface Flags {
   readonly max_retry: number;
 }
 
+/** One command's work: resolves with the line to print, rejects with a RaftError or UsageError. */
 export type Operation = (flags: Flags, client: CliClient) => Promise<string>;
 
 function need<K extends keyof Flags>(flags: Flags, name: K): NonNullable<Flags[K]> {
@@ -40,8 +41,10 @@ const list = (peers: readonly string[]): string => (peers.length === 0 ? "-" : p
 const changeLine = (what: string, r: { oldPeers: string[]; newPeers: string[] }): string =>
   `${what}: old=${list(r.oldPeers)} new=${list(r.newPeers)}`;
 
+/** get_leader: the leader's id. */
 export const getLeader: Operation = (flags, client) => leaderFor(flags, client);
 
+/** add_peer (braft_cli), through the leader. */
 export const addPeer: Operation = async (flags, client) => {
   const [groupId, peerId] = [need(flags, "group"), need(flags, "peer")];
   const leaderId = await leaderFor(flags, client);
@@ -49,6 +52,7 @@ export const addPeer: Operation = async (flags, client) => {
   return changeLine(`Added peer ${peerId} to group ${groupId}`, r);
 };
 
+/** remove_peer (braft_cli), through the leader. */
 export const removePeer: Operation = async (flags, client) => {
   const [groupId, peerId] = [need(flags, "group"), need(flags, "peer")];
   const leaderId = await leaderFor(flags, client);
@@ -56,6 +60,7 @@ export const removePeer: Operation = async (flags, client) => {
   return changeLine(`Removed peer ${peerId} from group ${groupId}`, r);
 };
 
+/** change_peers (braft_cli), through the leader. */
 export const changePeers: Operation = async (flags, client) => {
   const [groupId, newPeers] = [need(flags, "group"), need(flags, "new_peers")];
   const leaderId = await leaderFor(flags, client);
@@ -67,18 +72,21 @@ export const changePeers: Operation = async (flags, client) => {
   return changeLine(`Changed peers of group ${groupId}`, r);
 };
 
+/** reset_peer (braft_cli), on --peer itself. UNSAFE, see RaftNode.resetPeers. */
 export const resetPeer: Operation = async (flags, client) => {
   const [groupId, peerId, newPeers] = [need(flags, "group"), need(flags, "peer"), need(flags, "new_peers")];
   await client.call(peerId, CliService, "reset_peer", { groupId, peerId, newPeers: [...newPeers] });
   return `Reset peers of ${peerId} in group ${groupId} to ${list(newPeers)}`;
 };
 
+/** snapshot (braft_cli), on --peer itself. */
 export const snapshot: Operation = async (flags, client) => {
   const [groupId, peerId] = [need(flags, "group"), need(flags, "peer")];
   await client.call(peerId, CliService, "snapshot", { groupId, peerId });
   return `Snapshot taken on ${peerId} in group ${groupId}`;
 };
 
+/** transfer_leader (braft's cli.cpp): to --peer, or ANY_PEER without one. */
 export const transferLeader: Operation = async (flags, client) => {
   const groupId = need(flags, "group");
   const leaderId = await leaderFor(flags, client);
@@ -104,8 +112,12 @@ const learnerOperation =
     return `${verb} learners ${list(learners)} of group ${groupId}: old=${list(r.oldLearners)} new=${list(r.newLearners)}`;
   };
 
+/** add_learners (tsraft.LearnerService), through the leader. */
 export const addLearners = learnerOperation("add_learners", "Added");
+/** remove_learners (tsraft.LearnerService), through the leader. */
 export const removeLearners = learnerOperation("remove_learners", "Removed");
+/** reset_learners (tsraft.LearnerService), through the leader. */
 export const resetLearners = learnerOperation("reset_learners", "Reset");
 
+/** status: the node's /raft_stat page over HTTP. */
 export const status: Operation = (flags) => fetchStatus(need(flags, "peer"), flags.group, flags.timeout_ms);
