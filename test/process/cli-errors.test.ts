@@ -12,7 +12,7 @@ import { errorLine, okLine, tsraft } from "./run-cli.js";
 
 const peerOf = (port: number): string => `127.0.0.1:${port}:0`;
 
-test("TsraftCommandErrors: wrong group, unreachable peer, non-leader, disableCli, bad flags", async () => {
+test("TsraftCommandErrors: wrong group, unreachable peer, non-leader, disableCli, timeout, bad flags", async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "tsraft-cli-errors-"));
   const [p0, p1, p2, locked, dead] = (await freePorts(5)) as [number, number, number, number, number];
   const cluster = new ProcessCluster([p0, p1, p2], ["g1"], dataDir);
@@ -112,6 +112,14 @@ test("TsraftCommandErrors: wrong group, unreachable peer, non-leader, disableCli
       okLine(await tsraft("get_leader", "--group=g1", `--conf=${peerOf(locked)}`)),
       peerOf(locked),
     );
+    // A server that accepts connections but never answers (SIGSTOP): --timeout_ms bounds the call.
+    process.kill(lockedNode.pidOf(locked), "SIGSTOP");
+    try {
+      const run = await tsraft("snapshot", "--group=g1", `--peer=${peerOf(locked)}`, "--timeout_ms=300");
+      assert.match(errorLine(run), /^tsraft: snapshot failed: ERAFTTIMEDOUT: .* timed out after 300 ms$/);
+    } finally {
+      process.kill(lockedNode.pidOf(locked), "SIGCONT");
+    }
   } finally {
     await Promise.all([cluster.stopAll(), lockedNode.stopAll()]);
     rmSync(dataDir, { recursive: true, force: true });
