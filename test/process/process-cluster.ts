@@ -37,6 +37,8 @@ export interface Dump {
 
 /** Extra per-process options (node-process.ts flags). */
 export interface ProcessOptions {
+  /** The nodes' election timeout (node-process.ts `--election-ms`, 300 by default). */
+  readonly electionMs?: number | undefined;
   /** More arguments for the process on `port`, e.g. `["--snapshot"]` or `["--disable-cli"]`. */
   readonly args?: ((port: number) => string[]) | undefined;
 }
@@ -76,6 +78,7 @@ export class ProcessCluster {
       this.voterPorts.includes(port) ? this.voterPorts.map((p) => `127.0.0.1:${p}:0`).join(",") : "",
       "--data",
       join(this.dataDir, String(port)),
+      ...(this.options.electionMs === undefined ? [] : ["--election-ms", String(this.options.electionMs)]),
       ...(this.options.args?.(port) ?? []),
     ];
     // Extra node flags for the servers, e.g. TSRAFT_CHILD_NODE_ARGS="--cpu-prof" to profile them.
