@@ -9,6 +9,7 @@ import { RaftError } from "../core/errors.js";
 import type { PeerKey } from "../core/types.js";
 import { DEFAULT_MAX_BODY_BYTES, startsWithMagic } from "./frame.js";
 import { ChannelPool } from "./channel-pool.js";
+import { addCliService } from "./cli-service.js";
 import { HttpFront, type HttpHandler } from "./http-front.js";
 import { RpcDefaults, type ChannelOptions, type RaftServerOptions } from "./options.js";
 import { splitEndpoint } from "../core/peer-id.js";
@@ -68,6 +69,7 @@ export class RaftServer implements RaftHost {
     this.pool = new ChannelPool(channelOptionsOf(options));
     this.client = new RaftRpcClient(this.pool);
     addRaftService(this.registry, this.directory);
+    addCliService(this.registry, this);
     this.snapshotTransfer = new RpcSnapshotTransfer(this, options.snapshotTransfer ?? {});
   }
 
