@@ -202,7 +202,10 @@ test("FlagsSetValue: a live flag changes the process-wide value; bad input is 40
     const set = await get(servers[0]!, "/flags/raft_max_entries_size?setvalue=77");
     assert.equal(set.status, 200, set.body);
     assert.equal(flags.raft_max_entries_size, 77);
-    assert.match((await get(servers[1]!, "/flags/raft_max_entries_size")).body, /\| 77 \(changed\) \| default: 1024/);
+    assert.match(
+      (await get(servers[1]!, "/flags/raft_max_entries_size")).body,
+      /\| 77 \(changed\) \| default: 1024/,
+    );
     const bool = await get(servers[0]!, "/flags/raft_step_down_when_vote_timedout?setvalue=false");
     assert.equal(bool.status, 200);
     assert.equal(flags.raft_step_down_when_vote_timedout, false);
