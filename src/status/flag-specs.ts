@@ -67,7 +67,7 @@ export const flagSpecs: Readonly<Record<keyof RaftFlags, FlagSpec>> = {
   raft_election_heartbeat_factor: {
     description: "heartbeat interval = election timeout / this factor (at least 10 ms)",
     live: true,
-    note: `${NEXT_NODES}, and reset_election_timeout_ms of any node`,
+    note: NEXT_NODES,
     min: 1,
   },
   raft_enable_leader_lease: {
