@@ -80,17 +80,26 @@ function fetchServer(endpoint) {
           function (err) { return { endpoint: endpoint, ok: false, error: String(err && err.message || err), nodes: [] }; });
 }
 
-/** Polls this server first, then every other server its nodes (and their peers) name. */
+/**
+ * Polls this server, then the other servers of its groups' configurations. While this server
+ * does not answer, the groups and servers it named last time are polled.
+ */
+var ownGroups = [];
+var otherServers = [];
 async function poll() {
-  var results = [await fetchServer(self)];
-  var covered = new Set([self]);
-  results[0].nodes.forEach(function (n) { covered.add(endpointOf(n.peerId)); });
-  var others = new Set();
-  results[0].nodes.forEach(function (n) {
-    membersOf(n).forEach(function (p) { var e = endpointOf(p); if (!covered.has(e)) others.add(e); });
-  });
-  var more = await Promise.all(Array.from(others).map(fetchServer));
-  return results.concat(more);
+  var first = await fetchServer(self);
+  if (first.ok) {
+    var covered = new Set([self]);
+    var named = new Set();
+    first.nodes.forEach(function (n) {
+      covered.add(endpointOf(n.peerId));
+      membersOf(n).forEach(function (p) { named.add(endpointOf(p)); });
+    });
+    ownGroups = Array.from(new Set(first.nodes.map(function (n) { return n.groupId; })));
+    otherServers = Array.from(named).filter(function (e) { return !covered.has(e); });
+  }
+  var more = await Promise.all(otherServers.map(fetchServer));
+  return [first].concat(more);
 }
 
 function membersOf(n) {
@@ -106,6 +115,7 @@ function buildView(results) {
     reach.set(r.endpoint, r);
     r.nodes.forEach(function (n) {
       reach.set(endpointOf(n.peerId), r);
+      if (ownGroups.indexOf(n.groupId) < 0) return;
       status.set(n.groupId + "\\n" + n.peerId, n);
       if (!groups.has(n.groupId)) groups.set(n.groupId, new Set());
       var members = groups.get(n.groupId);
@@ -189,10 +199,12 @@ document.getElementById("groups").addEventListener("click", function (event) {
 
 async function loop() {
   try {
-    lastView = buildView(await poll());
+    var results = await poll();
+    lastView = buildView(results);
     render(lastView);
     document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
-    document.getElementById("error").textContent = "";
+    document.getElementById("error").textContent = results[0].ok ? "" :
+      self + " does not answer (" + results[0].error + "): showing what its peers report";
     if (selected) showDetail();
   } catch (err) {
     document.getElementById("error").textContent = "refresh failed: " + (err && err.message || err);

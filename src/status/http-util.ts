@@ -12,14 +12,17 @@ export interface PageRequest {
 
 /** Splits `req.url` below `route`; undefined when the path is not valid percent-encoding. */
 export function parsePageRequest(req: IncomingMessage, route: string): PageRequest | undefined {
-  const url = new URL(req.url ?? "/", "http://status.invalid");
+  const url = req.url ?? "/";
+  const mark = url.indexOf("?");
+  const pathname = mark < 0 ? url : url.slice(0, mark);
+  const query = new URLSearchParams(mark < 0 ? "" : url.slice(mark + 1));
   let rest: string;
   try {
-    rest = decodeURIComponent(url.pathname.slice(route.length)).replace(/^\/+|\/+$/g, "");
+    rest = decodeURIComponent(pathname.slice(route.length)).replace(/^\/+|\/+$/g, "");
   } catch {
     return undefined;
   }
-  return { rest, query: url.searchParams, json: url.searchParams.get("format") === "json" };
+  return { rest, query, json: query.get("format") === "json" };
 }
 
 const HTML_ESCAPES: Readonly<Record<string, string>> = {

@@ -30,7 +30,7 @@ async function startNode(server: RaftServer, group: string, peers: readonly stri
     fsm: new Counter(),
     server,
     initialConf: peers.join(","),
-    electionTimeoutMs: 300,
+    electionTimeoutMs: 1000,
     logUri: `memory://${run}/${group}/${peer}/log`,
     raftMetaUri: `memory://${run}/${group}/${peer}/meta`,
   });
@@ -81,9 +81,9 @@ test("RaftStatText: every node of the server in braft's layout, groups in bracke
     "term: ",
     "conf_index: ",
     "peers: ",
-    "election_timer: timeout(300ms)",
-    "vote_timer: timeout(300ms) STOPPED",
-    "stepdown_timer: timeout(300ms)",
+    "election_timer: timeout(1000ms)",
+    "vote_timer: timeout(1000ms) STOPPED",
+    "stepdown_timer: timeout(1000ms)",
     "snapshot_timer: ",
     "storage: [1, ",
     "disk_index: ",
@@ -104,8 +104,8 @@ test("RaftStatLeader: a leader lists each replicator with next index, state, mat
   assert.equal(page.status, 200);
   assert.match(page.body, /state: LEADER\r\n/);
   assert.match(page.body, /changing_conf: NO {4}stage: STAGE_NONE\r\n/);
-  assert.match(page.body, /stepdown_timer: timeout\(300ms\) SCHEDULING\(in \d+ms\)/);
-  assert.match(page.body, /election_timer: timeout\(300ms\) STOPPED/);
+  assert.match(page.body, /stepdown_timer: timeout\(1000ms\) SCHEDULING\(in \d+ms\)/);
+  assert.match(page.body, /election_timer: timeout\(1000ms\) STOPPED/);
   const replicators = page.body.split("\r\n").filter((line) => line.startsWith("replicator_"));
   assert.equal(replicators.length, 2, page.body);
   for (const line of replicators) {
@@ -121,7 +121,7 @@ test("RaftStatFollower: a follower names its leader and how long ago it heard fr
   const page = await get(servers[i]!, "/raft_stat/alpha");
   assert.match(page.body, /state: FOLLOWER\r\n/);
   assert.match(page.body, /leader: 127\.0\.0\.1:\d+:0\r\nlast_msg_to_now: \d+\r\n/);
-  assert.match(page.body, /election_timer: timeout\(300ms\) SCHEDULING\(in \d+ms\)/);
+  assert.match(page.body, /election_timer: timeout\(1000ms\) SCHEDULING\(in \d+ms\)/);
   assert.doesNotMatch(page.body, /replicator_/);
 });
 
@@ -155,6 +155,55 @@ test("RaftStatJson: the documented shape, with CORS for the dashboard", async ()
   assert.ok(node.committedIndex >= 2 && node.appliedIndex === node.committedIndex);
   assert.equal(node.timers.stepdown.running, true);
   assert.equal(node.timers.election.running, false);
+  // The documented shape (docs/operations.md): a change here must update the docs and maybe `version`.
+  assert.deepEqual(Object.keys(node).sort(), [
+    "appliedIndex",
+    "changingConf",
+    "committedIndex",
+    "confIndex",
+    "confStage",
+    "diskIndex",
+    "electionTimeoutMs",
+    "firstIndex",
+    "groupId",
+    "heartbeatIntervalMs",
+    "lastIndex",
+    "lastLogTerm",
+    "lastSnapshotIndex",
+    "lastSnapshotTerm",
+    "leaderId",
+    "learners",
+    "newPeers",
+    "oldPeers",
+    "peerId",
+    "peers",
+    "pendingApplies",
+    "pendingIndex",
+    "readonly",
+    "replicators",
+    "snapshotStatus",
+    "state",
+    "stateMachine",
+    "term",
+    "timers",
+    "votedFor",
+  ]);
+  assert.deepEqual(Object.keys(node.replicators[0]!).sort(), [
+    "appendEntriesCount",
+    "consecutiveFailures",
+    "heartbeatCount",
+    "inflightAppends",
+    "inflightRpcs",
+    "installSnapshotCount",
+    "lag",
+    "lastHeartbeatSendAgeMs",
+    "lastResponseAgeMs",
+    "lastRpcSendAgeMs",
+    "matchIndex",
+    "nextIndex",
+    "peerId",
+    "state",
+  ]);
   assert.equal(node.replicators.length, 2);
   for (const r of node.replicators) {
     assert.equal(typeof r.lag, "number");
