@@ -30,7 +30,7 @@ tr.selected{background:#e3ecf9}
 .s-ERROR,.h-unreachable,.h-missing{color:#b42318;font-weight:bold}
 #detail{margin:0 1.2em 1.2em;background:#fff;border:1px solid #ddd;border-radius:6px;padding:.4em .9em}
 #detail pre{white-space:pre-wrap;font-size:12px}
-#error{color:#b42318}
+#error{color:#b42318;margin:0 1.2em}
 </style></head>
 <body>
 <header><strong>tsraft</strong><span>server <span id="server"></span></span><span id="updated">loading…</span>
