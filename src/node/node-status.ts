@@ -1,7 +1,7 @@
 /**
  * NodeStatus: the raft_stat fields of one node, as plain data. Everything here is computed when
- * asked (a status page request), from state the node keeps anyway; nothing is tracked for it on
- * the replication path beyond a few counters in the Replicator.
+ * asked (a status page request), from state the node keeps anyway; all that is tracked for it on
+ * the hot path is a few counters and send times per Replicator and the FSMCaller's current task.
  */
 import type { Role } from "../core/types.js";
 import type { PreparedNode } from "./node-init.js";
