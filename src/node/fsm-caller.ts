@@ -8,6 +8,7 @@ import { RaftError, invariant } from "../core/errors.js";
 import type { LogReader } from "../core/raft-log.js";
 import { EntryType, type LogEntry } from "../core/types.js";
 import type { BallotBox } from "./ballot-box.js";
+import { PromiseClosure } from "./apply-queue.js";
 import { Iterator } from "./iterator.js";
 import { Configuration } from "./peer-id.js";
 import type { SnapshotMeta, SnapshotReader, SnapshotWriter } from "../storage/snapshot-storage.js";
@@ -353,7 +354,8 @@ export class FSMCaller {
  * `instanceof` (braft code reaches the request through its own closure type).
  */
 function onceClosure(closure: Closure | undefined): ApplyClosure | undefined {
-  if (closure === undefined) return undefined;
+  // apply()'s own closure already runs once; wrapping it would cost a prototype object per entry.
+  if (closure === undefined || closure instanceof PromiseClosure) return closure;
   let ran = false;
   const once = Object.create(closure) as ApplyClosure;
   once.run = (status: Status): void => {

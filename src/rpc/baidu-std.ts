@@ -2,11 +2,15 @@
  * baidu_std messages: RpcMeta plus payload, encoded as the list of buffers one writev sends,
  * and decoded from a RawFrame. The message and attachment are never copied on either side.
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { gunzipSync, inflateSync } from "node:zlib";
 import { CompressType } from "./gen/brpc/options_pb.js";
-import { RpcMetaSchema, type RpcMeta } from "./gen/brpc/policy/baidu_rpc_meta_pb.js";
 import { FrameError, encodeHeader, type RawFrame } from "./frame.js";
+import {
+  decodeRpcMeta,
+  encodeRequestMeta,
+  encodeResponseMeta,
+  type WireRpcMeta,
+} from "./wire/rpc-meta-codec.js";
 
 /** The attachment of a call: one buffer or several sent back to back (no copy). */
 export type Attachment = Uint8Array | readonly Uint8Array[];
@@ -33,7 +37,7 @@ export interface OutgoingResponse {
 
 /** A received frame: its meta and its payload cut into message and attachment. */
 export interface DecodedFrame {
-  readonly meta: RpcMeta;
+  readonly meta: WireRpcMeta;
   readonly message: Uint8Array;
   readonly attachment: Uint8Array;
   /** attachment_size did not fit the payload: the call must fail with EREQUEST. */
@@ -51,8 +55,7 @@ function sumBytes(parts: readonly Uint8Array[]): number {
   return total;
 }
 
-function frameParts(meta: RpcMeta, message: Uint8Array, parts: readonly Uint8Array[]): Uint8Array[] {
-  const metaBytes = toBinary(RpcMetaSchema, meta);
+function frameParts(metaBytes: Uint8Array, message: Uint8Array, parts: readonly Uint8Array[]): Uint8Array[] {
   const header = encodeHeader(metaBytes.length, message.length + sumBytes(parts));
   return [header, metaBytes, message, ...parts];
 }
@@ -60,38 +63,33 @@ function frameParts(meta: RpcMeta, message: Uint8Array, parts: readonly Uint8Arr
 /** The buffers of a request frame, in order. */
 export function encodeRequest(request: OutgoingRequest): Uint8Array[] {
   const parts = attachmentParts(request.attachment);
-  const attachmentBytes = sumBytes(parts);
-  const meta = create(RpcMetaSchema, {
-    request: {
-      serviceName: request.service,
-      methodName: request.method,
-      ...(request.logId === undefined ? {} : { logId: request.logId }),
-      ...(request.timeoutMs === undefined ? {} : { timeoutMs: Math.ceil(request.timeoutMs) }),
-    },
+  const meta = encodeRequestMeta({
+    service: request.service,
+    method: request.method,
     correlationId: request.correlationId,
     // brpc sets attachment_size only when there is an attachment.
-    ...(attachmentBytes > 0 ? { attachmentSize: attachmentBytes } : {}),
+    attachmentSize: sumBytes(parts),
+    logId: request.logId,
+    timeoutMs: request.timeoutMs === undefined ? undefined : Math.ceil(request.timeoutMs),
   });
   return frameParts(meta, request.message, parts);
 }
 
+const EMPTY = new Uint8Array(0);
+
 /** The buffers of a response frame, in order. */
 export function encodeResponse(response: OutgoingResponse): Uint8Array[] {
-  const failed = (response.errorCode ?? 0) !== 0;
+  const errorCode = response.errorCode ?? 0;
+  const failed = errorCode !== 0;
   // As brpc: a failed call sends neither message nor attachment.
   const parts = failed ? [] : attachmentParts(response.attachment);
-  const attachmentBytes = sumBytes(parts);
-  const meta = create(RpcMetaSchema, {
-    response: failed
-      ? {
-          errorCode: response.errorCode ?? 0,
-          ...(response.errorText ? { errorText: response.errorText } : {}),
-        }
-      : {},
-    correlationId: response.correlationId,
-    ...(attachmentBytes > 0 ? { attachmentSize: attachmentBytes } : {}),
-  });
-  return frameParts(meta, failed ? new Uint8Array(0) : (response.message ?? new Uint8Array(0)), parts);
+  const meta = encodeResponseMeta(
+    response.correlationId,
+    sumBytes(parts),
+    errorCode,
+    failed ? (response.errorText ?? "") : "",
+  );
+  return frameParts(meta, failed ? EMPTY : (response.message ?? EMPTY), parts);
 }
 
 /**
@@ -99,9 +97,9 @@ export function encodeResponse(response: OutgoingResponse): Uint8Array[] {
  * RpcMeta (the connection must close: even the correlation id is unknown).
  */
 export function decodeFrame(raw: RawFrame): DecodedFrame {
-  let meta: RpcMeta;
+  let meta: WireRpcMeta;
   try {
-    meta = fromBinary(RpcMetaSchema, raw.meta);
+    meta = decodeRpcMeta(raw.meta);
   } catch (err) {
     throw new FrameError("bad-meta", `cannot parse RpcMeta: ${(err as Error).message}`);
   }

@@ -15,24 +15,24 @@ import type {
   TimeoutNowRequest,
   TimeoutNowResponse,
 } from "../core/messages.js";
-import { EMPTY_DATA, EntryType, type ConfigurationData, type LogEntry, type PeerKey } from "../core/types.js";
-import type { EntryType as PbEntryType } from "./gen/braft/enum_pb.js";
+import type { ConfigurationData, PeerKey } from "../core/types.js";
 import {
-  AppendEntriesRequestSchema,
-  AppendEntriesResponseSchema,
   InstallSnapshotRequestSchema,
   InstallSnapshotResponseSchema,
   RequestVoteRequestSchema,
   RequestVoteResponseSchema,
   TimeoutNowRequestSchema,
   TimeoutNowResponseSchema,
-  type EntryMeta,
-  type EntryMetaSchema,
   type SnapshotMeta,
 } from "./gen/braft/raft_pb.js";
-import type { MessageInitShape } from "@bufbuild/protobuf";
 import { parsePeerId, formatPeerId } from "../core/peer-id.js";
 import { ProtoParseError, parseMessage, toSafeNumber } from "./proto-util.js";
+import {
+  decodeAppendEntriesMessage,
+  decodeAppendEntriesResponseMessage,
+  encodeAppendEntriesMessage,
+  encodeAppendEntriesResponseMessage,
+} from "./wire/append-entries-codec.js";
 import type { InstallSnapshotRequest, InstallSnapshotResponse, SnapshotMetaData } from "./transport.js";
 
 /** An encoded request or response: the protobuf message and the attachment parts after it. */
@@ -111,16 +111,6 @@ export function decodeVoteResponse(bytes: Uint8Array): RequestVoteResponse {
 
 // ---- AppendEntries ----
 
-function entryMetaOf(entry: LogEntry): MessageInitShape<typeof EntryMetaSchema> {
-  const conf = entry.conf;
-  return {
-    term: big(entry.term),
-    type: entry.type as number as PbEntryType,
-    dataLen: big(entry.data.length),
-    ...(conf === undefined ? {} : confFields(conf)),
-  };
-}
-
 function confFields(conf: ConfigurationData): {
   peers: string[];
   oldPeers: string[];
@@ -139,100 +129,22 @@ function confFields(conf: ConfigurationData): {
 export function encodeAppendEntriesRequest(r: AppendEntriesRequest): Encoded {
   const attachment: Uint8Array[] = [];
   for (const entry of r.entries) if (entry.data.length > 0) attachment.push(entry.data);
-  const message = toBinary(
-    AppendEntriesRequestSchema,
-    create(AppendEntriesRequestSchema, {
-      groupId: r.groupId,
-      serverId: r.serverId,
-      peerId: r.peerId,
-      term: big(r.term),
-      prevLogTerm: big(r.prevLogTerm),
-      prevLogIndex: big(r.prevLogIndex),
-      entries: r.entries.map(entryMetaOf),
-      committedIndex: big(r.committedIndex),
-    }),
-  );
-  return { message, attachment };
-}
-
-function confFromWire(m: {
-  peers: string[];
-  oldPeers: string[];
-  learners: string[];
-  oldLearners: string[];
-}): ConfigurationData {
-  return {
-    peers: peersFromWire(m.peers, "peer"),
-    ...(m.oldPeers.length > 0 ? { oldPeers: peersFromWire(m.oldPeers, "old peer") } : {}),
-    ...(m.learners.length > 0 ? { learners: peersFromWire(m.learners, "learner") } : {}),
-    ...(m.oldLearners.length > 0 ? { oldLearners: peersFromWire(m.oldLearners, "old learner") } : {}),
-  };
-}
-
-function entryFromWire(meta: EntryMeta, index: number, data: Uint8Array): LogEntry {
-  const type = meta.type as number;
-  const known = type === EntryType.NO_OP || type === EntryType.DATA || type === EntryType.CONFIGURATION;
-  return {
-    index,
-    term: toSafeNumber(meta.term, "entry term"),
-    // braft skips entries of unknown type but still counts their index; the core sees UNKNOWN.
-    type: known ? (type as EntryType) : EntryType.UNKNOWN,
-    data,
-    ...(type === EntryType.CONFIGURATION ? { conf: confFromWire(meta) } : {}),
-  };
+  return { message: encodeAppendEntriesMessage(r), attachment };
 }
 
 /** Decodes an AppendEntriesRequest, slicing each entry's data out of `attachment`. */
 export function decodeAppendEntriesRequest(bytes: Uint8Array, attachment: Uint8Array): AppendEntriesRequest {
-  const m = parseMessage(AppendEntriesRequestSchema, bytes);
-  const prevLogIndex = toSafeNumber(m.prevLogIndex, "prev_log_index");
-  const entries: LogEntry[] = [];
-  let offset = 0;
-  for (const [i, meta] of m.entries.entries()) {
-    const dataLen = toSafeNumber(meta.dataLen, "data_len");
-    if (dataLen < 0 || offset + dataLen > attachment.length) {
-      throw new ProtoParseError(
-        `entry data_len ${dataLen} overruns the ${attachment.length}-byte attachment`,
-      );
-    }
-    const data = dataLen === 0 ? EMPTY_DATA : attachment.subarray(offset, offset + dataLen);
-    offset += dataLen;
-    entries.push(entryFromWire(meta, prevLogIndex + 1 + i, data));
-  }
-  return {
-    groupId: m.groupId,
-    serverId: peerFromWire(m.serverId, "server_id"),
-    peerId: peerFromWire(m.peerId, "peer_id"),
-    term: toSafeNumber(m.term, "term"),
-    prevLogTerm: toSafeNumber(m.prevLogTerm, "prev_log_term"),
-    prevLogIndex,
-    entries,
-    committedIndex: toSafeNumber(m.committedIndex, "committed_index"),
-  };
+  return decodeAppendEntriesMessage(bytes, attachment, peerFromWire);
 }
 
 /** AppendEntriesResponse; last_log_index is always sent, as braft does on failures and heartbeats. */
 export function encodeAppendEntriesResponse(r: AppendEntriesResponse): Uint8Array {
-  return toBinary(
-    AppendEntriesResponseSchema,
-    create(AppendEntriesResponseSchema, {
-      term: big(r.term),
-      success: r.success,
-      lastLogIndex: big(r.lastLogIndex),
-      ...(r.readonly === undefined ? {} : { readonly: r.readonly }),
-    }),
-  );
+  return encodeAppendEntriesResponseMessage(r);
 }
 
 /** A missing last_log_index decodes as 0: the leader then probes from the start, which is safe. */
 export function decodeAppendEntriesResponse(bytes: Uint8Array): AppendEntriesResponse {
-  const m = parseMessage(AppendEntriesResponseSchema, bytes);
-  return {
-    term: toSafeNumber(m.term, "term"),
-    success: m.success,
-    lastLogIndex: toSafeNumber(m.lastLogIndex, "last_log_index"),
-    readonly: m.readonly,
-  };
+  return decodeAppendEntriesResponseMessage(bytes);
 }
 
 // ---- TimeoutNow ----
@@ -276,6 +188,20 @@ export function decodeTimeoutNowResponse(bytes: Uint8Array): TimeoutNowResponse 
 }
 
 // ---- InstallSnapshot ----
+
+function confFromWire(m: {
+  peers: string[];
+  oldPeers: string[];
+  learners: string[];
+  oldLearners: string[];
+}): ConfigurationData {
+  return {
+    peers: peersFromWire(m.peers, "peer"),
+    ...(m.oldPeers.length > 0 ? { oldPeers: peersFromWire(m.oldPeers, "old peer") } : {}),
+    ...(m.learners.length > 0 ? { learners: peersFromWire(m.learners, "learner") } : {}),
+    ...(m.oldLearners.length > 0 ? { oldLearners: peersFromWire(m.oldLearners, "old learner") } : {}),
+  };
+}
 
 function snapshotMetaFromWire(m: SnapshotMeta): SnapshotMetaData {
   return {

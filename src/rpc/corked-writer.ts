@@ -1,11 +1,13 @@
 /**
- * Coalesces the frames written during one tick into one writev: the socket is corked at the
- * first write of a tick and uncorked on the next tick, so under load many frames (and all the
- * parts of each frame) leave in one syscall instead of one per buffer.
+ * Coalesces the frames written during one event-loop turn into one writev: the socket is corked
+ * at the first write and uncorked in the turn's check phase (setImmediate), after every timer and
+ * every read of the turn has run. Under load many frames (and all the parts of each frame) leave
+ * in one syscall instead of one per buffer, and the heartbeats of many groups whose timers fire
+ * together share one. The cost is nothing: the check phase follows before the loop can block.
  */
 import type { Socket } from "node:net";
 
-/** Writes frames to one socket, one writev per tick. */
+/** Writes frames to one socket, one writev per event-loop turn. */
 export class CorkedWriter {
   private corked = false;
 
@@ -17,7 +19,7 @@ export class CorkedWriter {
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
-      process.nextTick(this.uncork);
+      setImmediate(this.uncork);
     }
     for (const part of parts) if (part.length > 0) this.socket.write(part);
   }

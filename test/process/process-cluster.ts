@@ -67,7 +67,9 @@ export class ProcessCluster {
       "--data",
       join(this.dataDir, String(port)),
     ];
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+    // Extra node flags for the servers, e.g. TSRAFT_CHILD_NODE_ARGS="--cpu-prof" to profile them.
+    const nodeArgs = process.env.TSRAFT_CHILD_NODE_ARGS?.split(" ").filter((a) => a !== "") ?? [];
+    const child = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ["ignore", "pipe", "inherit"] });
     this.children.set(port, child);
     await new Promise<void>((resolve, reject) => {
       let output = "";
@@ -91,6 +93,26 @@ export class ProcessCluster {
     child.kill("SIGKILL");
     await exited;
     this.children.delete(port);
+  }
+
+  /** The OS pid of the process on `port`; throws if it is not running. */
+  pidOf(port: number): number {
+    const pid = this.children.get(port)?.pid;
+    if (pid === undefined) throw new Error(`no process on port ${port}`);
+    return pid;
+  }
+
+  /** SIGTERM every process (a clean exit, e.g. to write a CPU profile) and wait until they are gone. */
+  async terminateAll(): Promise<void> {
+    await Promise.all(
+      [...this.children].map(async ([port, child]) => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise((resolve) => child.once("exit", resolve));
+        child.kill("SIGTERM");
+        await exited;
+        this.children.delete(port);
+      }),
+    );
   }
 
   running(): number[] {
