@@ -23,7 +23,13 @@ const ODD_GROUP = "<b>&odd group";
 let servers: RaftServer[] = [];
 let nodes: RaftNode[] = [];
 
-async function startNode(server: RaftServer, group: string, peers: readonly string[]): Promise<RaftNode> {
+/** A node of `group` on `server`; with `snapshots`, memory snapshot storage and the hourly snapshot timer. */
+async function startNode(
+  server: RaftServer,
+  group: string,
+  peers: readonly string[],
+  snapshots = false,
+): Promise<RaftNode> {
   const peer = `${server.address}:0`;
   const node = new RaftNode(group, peer);
   await node.init({
@@ -33,6 +39,9 @@ async function startNode(server: RaftServer, group: string, peers: readonly stri
     electionTimeoutMs: 1000,
     logUri: `memory://${run}/${group}/${peer}/log`,
     raftMetaUri: `memory://${run}/${group}/${peer}/meta`,
+    ...(snapshots
+      ? { snapshotUri: `memory://${run}/${group}/${peer}/snapshot`, snapshotIntervalS: 3600 }
+      : {}),
   });
   return node;
 }
@@ -51,7 +60,7 @@ before(async () => {
   servers = await Promise.all([startServer(), startServer(), startServer()]);
   const peers = servers.map((s) => `${s.address}:0`);
   nodes = await Promise.all(servers.map((s) => startNode(s, "alpha", peers)));
-  nodes.push(await startNode(servers[0]!, ODD_GROUP, [peers[0]!]));
+  nodes.push(await startNode(servers[0]!, ODD_GROUP, [peers[0]!], true));
   await waitFor(() => nodes.slice(0, 3).some((n) => n.isLeader()), "a leader of alpha", 10_000);
   const leader = nodes.slice(0, 3).find((n) => n.isLeader())!;
   await leader.apply(Uint8Array.of(1));
@@ -130,6 +139,9 @@ test("RaftStatGroup: /raft_stat/<group> shows only that group; names are percent
   assert.equal(page.status, 200);
   assert.ok(page.body.startsWith(`[${ODD_GROUP}]\r\n`), page.body);
   assert.ok(!page.body.includes("[alpha]"));
+  // The only voter leads at once; with snapshot storage its snapshot timer runs.
+  assert.match(page.body, /\r\nstate: LEADER\r\n/);
+  assert.match(page.body, /\r\nsnapshot_timer: timeout\(3600000ms\) SCHEDULING\(in \d+ms\)\r\n/);
 });
 
 test("RaftStatUnknownGroup: 404 with one clear line", async () => {
