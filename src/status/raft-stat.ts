@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { NodeStatus, ReplicatorStatus, TimerStatus } from "../node/node-status.js";
 import type { StatusHost } from "./status-host.js";
-import { parsePageRequest, refuseMethod, sendJson, sendText } from "./http-util.js";
+import { escapeHtml, parsePageRequest, refuseMethod, sendHtml, sendJson, sendText } from "./http-util.js";
 
 /** Bumped on any incompatible change of {@link RaftStatJson}. */
 export const RAFT_STAT_JSON_VERSION = 1;
@@ -42,8 +42,33 @@ export function raftStatHandler(host: StatusHost) {
       };
       return sendJson(res, 200, body);
     }
+    // brpc answers browsers with HTML (braft then links every peer to its own raft_stat).
+    if ((req.headers.accept ?? "").includes("text/html"))
+      return sendHtml(res, 200, renderRaftStatHtml(statuses));
     sendText(res, 200, renderRaftStat(statuses));
   };
+}
+
+/** Peer ids as raft_stat prints them: `ip:port:idx`, IPv4 or a bracketed IPv6 address. */
+const PEER_ID = /(\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]):(\d+):\d+/g;
+
+/** The HTML page: each group under a heading, each node's text with its peers linked to their raft_stat. */
+export function renderRaftStatHtml(statuses: readonly NodeStatus[]): string {
+  let body = "";
+  let previousGroup: string | undefined;
+  for (const status of statuses) {
+    const group = escapeHtml(status.groupId);
+    if (status.groupId !== previousGroup) body += `<h1>${group}</h1>\n`;
+    previousGroup = status.groupId;
+    const path = `/raft_stat/${escapeHtml(encodeURIComponent(status.groupId))}`;
+    const text = escapeHtml(describeNode(status).replaceAll(NL, "\n"));
+    body += `<pre>${text.replace(PEER_ID, (peer, host: string, port: string) => `<a href="http://${host}:${port}${path}">${peer}</a>`)}</pre>\n`;
+  }
+  return `<!DOCTYPE html><html><head><meta charset="utf-8"><title>raft_stat</title>
+<style>body{font:14px system-ui,sans-serif;margin:1.5em}pre{font-size:13px}</style></head>
+<body><p><a href="/">dashboard</a> · <a href="/flags">flags</a></p>
+${body}</body></html>
+`;
 }
 
 /** The text page: `[group]` once per group, then each node's describe and an empty line (braft's layout). */

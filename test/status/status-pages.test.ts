@@ -144,6 +144,19 @@ test("RaftStatGroup: /raft_stat/<group> shows only that group; names are percent
   assert.match(page.body, /\r\nsnapshot_timer: timeout\(3600000ms\) SCHEDULING\(in \d+ms\)\r\n/);
 });
 
+test("RaftStatHtml: browsers get HTML, group names escaped, peers linked to their raft_stat", async () => {
+  const page = await get(leaderServer(), "/raft_stat", { accept: "text/html" });
+  assert.equal(page.status, 200);
+  assert.match(page.type, /^text\/html/);
+  assert.ok(page.body.includes("<h1>&lt;b&gt;&amp;odd group</h1>"), page.body);
+  assert.ok(!page.body.includes("<b>&odd"));
+  for (const server of servers) {
+    const link = `<a href="http://${server.address}/raft_stat/alpha">${server.address}:0</a>`;
+    assert.ok(page.body.includes(link), `missing ${link}`);
+  }
+  assert.ok(page.body.includes(`/raft_stat/${encodeURIComponent(ODD_GROUP)}"`));
+});
+
 test("RaftStatUnknownGroup: 404 with one clear line", async () => {
   const page = await get(servers[0]!, "/raft_stat/nope");
   assert.equal(page.status, 404);
