@@ -145,7 +145,7 @@ test("RaftStatGroup: /raft_stat/<group> shows only that group; names are percent
 });
 
 test("RaftStatHtml: browsers get HTML, group names escaped, peers linked to their raft_stat", async () => {
-  const page = await get(leaderServer(), "/raft_stat", { accept: "text/html" });
+  const page = await get(servers[0]!, "/raft_stat", { accept: "text/html" });
   assert.equal(page.status, 200);
   assert.match(page.type, /^text\/html/);
   assert.ok(page.body.includes("<h1>&lt;b&gt;&amp;odd group</h1>"), page.body);
