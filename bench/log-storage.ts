@@ -12,7 +12,8 @@
  *
  * Prints one JSON line per measurement, then a table.
  */
-import { mkdtemp, open, rm } from "node:fs/promises";
+import { rawSyncRate, type Rate } from "./disk-rate.js";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -44,30 +45,6 @@ const { values } = parseArgs({
 const durationMs = Number(values["duration-ms"]);
 const goalSlices = Number(values["goal-slices"]);
 const goalSliceMs = Number(values["goal-slice-ms"]);
-
-interface Rate {
-  readonly ops: number;
-  readonly seconds: number;
-}
-
-/** The disk's own rate: append `bytes` then fdatasync (or fsync), one at a time, for `ms`. */
-async function rawSyncRate(dir: string, bytes: number, useFsync: boolean, ms: number): Promise<Rate> {
-  const file = join(dir, "raw");
-  const fh = await open(file, "w");
-  const buf = Buffer.alloc(bytes, 7);
-  let ops = 0;
-  const start = performance.now();
-  while (performance.now() - start < ms) {
-    await fh.write(buf, 0, bytes, ops * bytes);
-    if (useFsync) await fh.sync();
-    else await fh.datasync();
-    ops++;
-  }
-  const seconds = (performance.now() - start) / 1000;
-  await fh.close();
-  await rm(file);
-  return { ops, seconds };
-}
 
 /** An open log and the next index to append. */
 interface LogRun {

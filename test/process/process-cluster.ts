@@ -47,6 +47,7 @@ export class ProcessCluster {
     private readonly dataDir: string,
     /** The initial voters (all ports by default); the others start outside the configuration. */
     private readonly voterPorts: readonly number[] = ports,
+    private readonly options: { readonly electionMs?: number } = {},
   ) {}
 
   get peers(): string[] {
@@ -66,6 +67,7 @@ export class ProcessCluster {
       this.voterPorts.includes(port) ? this.voterPorts.map((p) => `127.0.0.1:${p}:0`).join(",") : "",
       "--data",
       join(this.dataDir, String(port)),
+      ...(this.options.electionMs === undefined ? [] : ["--election-ms", String(this.options.electionMs)]),
     ];
     // Extra node flags for the servers, e.g. TSRAFT_CHILD_NODE_ARGS="--cpu-prof" to profile them.
     const nodeArgs = process.env.TSRAFT_CHILD_NODE_ARGS?.split(" ").filter((a) => a !== "") ?? [];

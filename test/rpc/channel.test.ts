@@ -43,17 +43,16 @@ describe("Channel", () => {
       }),
     );
     const caller = await startServer();
-    const started = performance.now();
     await assert.rejects(
       caller.client.requestVote(peerOn(server), voteRequest("g", peerOn(server)), 50),
       (err) => {
         return isCode("ERAFTTIMEDOUT")(err) && /timed out after 50 ms/.test((err as Error).message);
       },
     );
-    assert.ok(performance.now() - started < 1000);
     answer = true;
+    // On a loaded machine the connect itself may outlast 50 ms; the timeout must not drop it.
     const channel = caller.channels.get(server.address);
-    assert.equal(channel.connected, true);
+    await waitFor(() => channel.connected, "the channel stays connected", 10_000);
     const ok = await caller.client.requestVote(peerOn(server), voteRequest("g", peerOn(server)), 1000);
     assert.equal(ok.granted, true);
   });
@@ -64,10 +63,10 @@ describe("Channel", () => {
     });
     const channel = new Channel(address);
     const started = performance.now();
-    await assert.rejects(channel.call("s", "m", new Uint8Array(1), { timeoutMs: 5000 }), (err) => {
+    await assert.rejects(channel.call("s", "m", new Uint8Array(1), { timeoutMs: 60_000 }), (err) => {
       return isCode("EHOSTUNREACH")(err) && /lost/.test((err as Error).message);
     });
-    assert.ok(performance.now() - started < 1000, "not after the 5 s timeout");
+    assert.ok(performance.now() - started < 30_000, "well before the call's 60 s timeout");
     channel.close();
     server.close();
   });
