@@ -25,4 +25,3 @@ export async function rawSyncRate(dir: string, bytes: number, useFsync: boolean,
   await rm(file);
   return { ops, seconds };
 }
-

@@ -12,3 +12,18 @@ export { Prng } from "./prng.js";
 export { SafetyChecker, logMismatch, dataKey } from "./checkers.js";
 export { InProcessNetwork } from "./in-process-network.js";
 export { freePorts } from "./free-ports.js";
+export {
+  checkLinearizability,
+  checkKey,
+  formatHistory,
+  describe as describeOperation,
+  type RegisterOperation,
+  type RegisterInput,
+  type RegisterOutput,
+  type Outcome,
+  type CheckOptions,
+  type KeyResult,
+  type LinearizabilityResult,
+  type Verdict,
+} from "./linearizability.js";
+export { FaultProxy, ProxyLink, type LinkState } from "./fault-proxy.js";

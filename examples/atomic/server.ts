@@ -1,0 +1,199 @@
+/**
+ * braft's atomic example server, wire-compatible: `example.AtomicService` (get, exchange,
+ * compare_exchange on int64 ids) on the same port as the raft services, braft's flags and
+ * defaults, braft's redirect (success=false, no old_value, `redirect` = the leader when known).
+ *
+ *   node dist/examples/atomic/server.js --port 8100 --conf 127.0.0.1:8100:0,127.0.0.1:8101:0,... \
+ *     --data_path ./data/8100
+ *
+ * Unlike braft's example, `get` does not go through the log: it is a linearizable read through
+ * `node.readIndex()` (one heartbeat round confirms leadership; the leader lease is not used).
+ *
+ * Test-only flags: `--proxy_map ip:port=host:port,...` dials a peer at another address (a
+ * fault-injecting proxy); `--admin` serves `tsraft.test.AtomicAdmin` (status and membership calls
+ * in JSON) for the chaos harness; `--unsafe_local_reads` answers gets from the local map on any node
+ * without ReadIndex (followers and deposed leaders serve stale reads), to check that the chaos
+ * run catches it.
+ */
+import { parseArgs } from "node:util";
+import { RaftError, RaftNode, RaftServer, type ApplyClosure, type Status } from "../../src/index.js";
+import { AtomicService } from "../../src/rpc/gen/example/atomic_pb.js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { AtomicResponseSchema } from "../../src/rpc/gen/example/atomic_pb.js";
+import {
+  AtomicStateMachine,
+  OpType,
+  encodeEntry,
+  type AtomicRequest,
+  type AtomicResult,
+} from "./atomic-state-machine.js";
+
+type ResponseInit = MessageInitShape<typeof AtomicResponseSchema>;
+
+const { values: flags } = parseArgs({
+  options: {
+    port: { type: "string", default: "8100" },
+    ip: { type: "string", default: "127.0.0.1" },
+    conf: { type: "string", default: "" },
+    data_path: { type: "string", default: "./data" },
+    group: { type: "string", default: "Atomic" },
+    election_timeout_ms: { type: "string", default: "5000" },
+    snapshot_interval: { type: "string", default: "30" },
+    check_term: { type: "string", default: "true" },
+    disable_cli: { type: "boolean", default: false },
+    proxy_map: { type: "string", default: "" },
+    admin: { type: "boolean", default: false },
+    unsafe_local_reads: { type: "boolean", default: false },
+  },
+});
+
+/** Codes that prove an apply was refused before its entry reached the log. */
+const REFUSED_BEFORE_PROPOSING = new Set(["ESTALE", "EBUSY"]);
+
+function parseProxyMap(text: string): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const pair of text.split(",").filter((p) => p !== "")) {
+    const [from, to] = pair.split("=");
+    if (from === undefined || to === undefined) throw new Error(`bad --proxy_map entry ${pair}`);
+    map.set(from, to);
+  }
+  return map;
+}
+
+class AtomicServer {
+  readonly fsm = new AtomicStateMachine();
+  readonly node: RaftNode;
+
+  constructor(readonly self: string) {
+    this.node = new RaftNode(flags.group, self);
+  }
+
+  redirect(refused: boolean): ResponseInit {
+    const leader = this.node.leaderId()?.toString();
+    return { success: false, ...(leader === undefined ? {} : { redirect: leader }), refused };
+  }
+
+  /** braft's Atomic::apply: leaders only, with expected_term against ABA across terms. */
+  apply(op: AtomicRequest): Promise<ResponseInit> {
+    const term = this.fsm.leaderTerm;
+    if (term < 0) return Promise.resolve(this.redirect(true));
+    return new Promise((resolve) => {
+      let result: AtomicResult | undefined;
+      let synchronous = true;
+      const done: ApplyClosure = {
+        setResult: (value: unknown) => {
+          result = value as AtomicResult;
+        },
+        run: (status: Status) => {
+          if (status.ok() && result !== undefined) resolve(result);
+          else resolve(this.redirect(synchronous || REFUSED_BEFORE_PROPOSING.has(status.code ?? "")));
+        },
+      };
+      this.node.applyTask({
+        data: encodeEntry(op),
+        ...(flags.check_term === "false" ? {} : { expectedTerm: term }),
+        done,
+      });
+      synchronous = false;
+    });
+  }
+
+  /** A linearizable read: confirm leadership (ReadIndex), then read the applied map. */
+  async get(id: bigint): Promise<ResponseInit> {
+    if (!flags.unsafe_local_reads) {
+      if (this.fsm.leaderTerm < 0) return this.redirect(true);
+      try {
+        await this.node.readIndex();
+      } catch {
+        return this.redirect(true); // a get that failed had no effect either way
+      }
+    }
+    const value = this.fsm.get(id);
+    return { success: true, id, oldValue: value, newValue: value };
+  }
+}
+
+async function main(): Promise<void> {
+  const port = Number(flags.port);
+  const self = `${flags.ip}:${port}:0`;
+  const proxies = parseProxyMap(flags.proxy_map);
+  const server = new RaftServer({ resolveAddress: (endpoint) => proxies.get(endpoint) ?? endpoint });
+  const atomic = new AtomicServer(self);
+  server.addService(AtomicService, {
+    get: (request) => atomic.get(request.id),
+    exchange: (request) => atomic.apply({ type: OpType.EXCHANGE, request }),
+    compare_exchange: (request) => atomic.apply({ type: OpType.CAS, request }),
+  });
+  if (flags.admin) addAdmin(server, atomic);
+  await server.start(`${flags.ip}:${port}`);
+  const prefix = `local://${flags.data_path}`;
+  await atomic.node.init({
+    fsm: atomic.fsm,
+    server,
+    initialConf: flags.conf,
+    electionTimeoutMs: Number(flags.election_timeout_ms),
+    snapshotIntervalS: Number(flags.snapshot_interval),
+    logUri: `${prefix}/log`,
+    raftMetaUri: `${prefix}/raft_meta`,
+    snapshotUri: `${prefix}/snapshot`,
+    disableCli: flags.disable_cli,
+  });
+  process.once("SIGTERM", () => {
+    void atomic.node
+      .shutdown()
+      .then(() => server.stop())
+      .then(() => process.exit(0));
+  });
+  console.log(`READY ${port} Atomic service is running on ${server.address}`);
+}
+
+/** Test-only: what the chaos harness needs to see and change, as JSON over raw methods. */
+function addAdmin(server: RaftServer, atomic: AtomicServer): void {
+  const encoder = new TextEncoder();
+  const json = (value: unknown): Uint8Array => encoder.encode(JSON.stringify(value));
+  const fail = (error: unknown): Uint8Array =>
+    json({ ok: false, code: RaftError.is(error) ? error.code : "EIO", message: String(error) });
+  const service = "tsraft.test.AtomicAdmin";
+  server.addMethod(service, "status", () => {
+    const status = atomic.node.getStatus();
+    return json({
+      state: status.state,
+      term: status.term,
+      leader: status.leaderId,
+      peers: status.peers,
+      committedIndex: status.committedIndex,
+      appliedIndex: status.appliedIndex,
+      values: atomic.fsm.dump(),
+    });
+  });
+  const run = (what: (arg: string) => Promise<void>) => async (body: Uint8Array) => {
+    try {
+      await what(new TextDecoder().decode(body));
+      return json({ ok: true });
+    } catch (error) {
+      return fail(error);
+    }
+  };
+  server.addMethod(
+    service,
+    "add_peer",
+    run((peer) => atomic.node.addPeer(peer)),
+  );
+  server.addMethod(
+    service,
+    "remove_peer",
+    run((peer) => atomic.node.removePeer(peer)),
+  );
+  server.addMethod(
+    service,
+    "transfer_leader",
+    run((peer) => atomic.node.transferLeadershipTo(peer)),
+  );
+  server.addMethod(
+    service,
+    "snapshot",
+    run(() => atomic.node.snapshot()),
+  );
+}
+
+await main();

@@ -1,0 +1,78 @@
+/**
+ * braft's counter server (example/counter/server.cpp) on tsraft: one RaftServer carrying the raft
+ * services and example.CounterService on `--port`, one node of group `--group` storing under
+ * `--data_path` (log, raft_meta and snapshot, fsync on). Flags keep braft's names and defaults.
+ *
+ *   node dist/examples/counter/server.js --port=8100 \
+ *     --conf=127.0.0.1:8100:0,127.0.0.1:8101:0,127.0.0.1:8102:0 --data_path=./data/8100
+ *
+ * SIGINT or SIGTERM shuts the node down, then the server, and exits 0.
+ */
+import { RaftNode, RaftServer } from "../../src/index.js";
+import { CounterService } from "../../src/rpc/gen/example/counter_pb.js";
+import { counterService } from "./counter-service.js";
+import { CounterStateMachine } from "./counter-state-machine.js";
+import { parseFlags } from "./flags.js";
+
+const flags = parseFlags("counter server", {
+  ip: { default: "127.0.0.1", help: "Address of this peer (braft uses the host's IP)" },
+  port: { default: 8100, help: "Listen port of this peer" },
+  conf: { default: "", help: "Initial configuration of the replication group; empty: none" },
+  data_path: { default: "./data", help: "Path of data stored on" },
+  group: { default: "Counter", help: "Id of the replication group" },
+  election_timeout_ms: {
+    default: 5000,
+    help: "Start election in such milliseconds if disconnect with the leader",
+  },
+  snapshot_interval: { default: 30, help: "Interval between each snapshot, in seconds" },
+  check_term: { default: true, help: "Check if the leader changed to another term" },
+  disable_cli: { default: false, help: "Don't allow raft_cli access this node" },
+  log_applied_task: { default: false, help: "Print notice log when a task is applied" },
+  read_index: { default: true, help: "get confirms leadership with a quorum (linearizable)" },
+});
+
+const log = (line: string): void => console.log(`${new Date().toISOString()} ${line}`);
+
+async function main(): Promise<void> {
+  const fsm = new CounterStateMachine(log, flags.log_applied_task);
+  const server = new RaftServer();
+  const peer = `${flags.ip}:${flags.port}:0`;
+  const node = new RaftNode(flags.group, peer);
+  server.addService(
+    CounterService,
+    counterService(node, fsm, { checkTerm: flags.check_term, readIndex: flags.read_index }),
+  );
+  let stopping: Promise<void> | undefined;
+  const stop = (signal: string): Promise<void> =>
+    (stopping ??= (async () => {
+      log(`Counter service is going to quit (${signal})`);
+      await node.shutdown();
+      await server.stop();
+      log("Counter service stopped");
+    })());
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => void stop(signal).then(() => process.exit(0)));
+  }
+
+  // Start the server before the node, as braft's counter does, so a new leader is reachable.
+  await server.start(`${flags.ip}:${flags.port}`);
+  const prefix = `local://${flags.data_path}`;
+  await node.init({
+    fsm,
+    server,
+    initialConf: flags.conf === "" ? undefined : flags.conf,
+    electionTimeoutMs: flags.election_timeout_ms,
+    snapshotIntervalS: flags.snapshot_interval,
+    logUri: `${prefix}/log`,
+    raftMetaUri: `${prefix}/raft_meta`,
+    snapshotUri: `${prefix}/snapshot`,
+    disableCli: flags.disable_cli,
+    flags: { raft_sync: true },
+  });
+  log(`Counter service is running on ${server.address} as ${peer} of group ${flags.group}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(`Fail to start counter server: ${String(error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,189 @@
+/**
+ * Atomic example servers (examples/atomic/server.ts) as child processes: start, kill -9, restart,
+ * SIGSTOP/SIGCONT, and their test-only admin service (status, membership, transfer). Peer traffic
+ * optionally goes through a FaultProxy; clients dial the servers directly.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { Channel } from "../../src/rpc/channel.js";
+import type { FaultProxy } from "../../src/testing/fault-proxy.js";
+
+const script = join(process.cwd(), "dist", "examples", "atomic", "server.js");
+
+export interface AtomicStatus {
+  readonly state: string;
+  readonly term: number;
+  readonly leader: string;
+  readonly peers: readonly string[];
+  readonly committedIndex: number;
+  readonly appliedIndex: number;
+  readonly values: readonly [string, string][];
+}
+
+export interface AtomicClusterOptions {
+  readonly electionTimeoutMs?: number | undefined;
+  readonly snapshotIntervalS?: number | undefined;
+  readonly proxy?: FaultProxy | undefined;
+  /** Serve gets without ReadIndex (a deliberate bug, to check the checker). */
+  readonly unsafeLocalReads?: boolean | undefined;
+  /** Extra lines of server stderr are passed through when true. */
+  readonly verbose?: boolean | undefined;
+}
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+export class AtomicCluster {
+  private readonly children = new Map<number, ChildProcess>();
+  private readonly stopped = new Set<number>();
+  private readonly channels = new Map<number, Channel>();
+
+  constructor(
+    readonly ports: readonly number[],
+    private readonly dataDir: string,
+    private readonly options: AtomicClusterOptions = {},
+  ) {}
+
+  get peers(): string[] {
+    return this.ports.map((port) => `127.0.0.1:${port}:0`);
+  }
+
+  get conf(): string {
+    return this.peers.join(",");
+  }
+
+  peerOf(port: number): string {
+    return `127.0.0.1:${port}:0`;
+  }
+
+  async start(port: number): Promise<void> {
+    const proxyMap = this.options.proxy?.addressMap(`127.0.0.1:${port}`);
+    const args = [
+      script,
+      `--port=${port}`,
+      `--conf=${this.conf}`,
+      `--data_path=${join(this.dataDir, String(port))}`,
+      `--election_timeout_ms=${this.options.electionTimeoutMs ?? 1000}`,
+      `--snapshot_interval=${this.options.snapshotIntervalS ?? 30}`,
+      "--admin",
+    ];
+    if (this.options.unsafeLocalReads === true) args.push("--unsafe_local_reads");
+    if (proxyMap !== undefined) {
+      args.push(`--proxy_map=${[...proxyMap].map(([from, to]) => `${from}=${to}`).join(",")}`);
+    }
+    const child = spawn(process.execPath, args, {
+      stdio: ["ignore", "pipe", this.options.verbose === true ? "inherit" : "ignore"],
+    });
+    this.children.set(port, child);
+    this.stopped.delete(port);
+    await new Promise<void>((resolve, reject) => {
+      let output = "";
+      child.stdout?.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes("READY")) resolve();
+      });
+      child.once("exit", (code, signal) =>
+        reject(new Error(`atomic server on ${port} exited (${code ?? signal}) before READY`)),
+      );
+    });
+  }
+
+  async startAll(): Promise<void> {
+    await Promise.all(this.ports.map((port) => this.start(port)));
+  }
+
+  /** kill -9, and wait until the process is gone. */
+  async kill(port: number): Promise<void> {
+    const child = this.children.get(port);
+    this.children.delete(port);
+    this.stopped.delete(port);
+    this.channels.get(port)?.close();
+    this.channels.delete(port);
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGKILL");
+    await exited;
+  }
+
+  /** SIGSTOP: the process freezes with its sockets open. */
+  pause(port: number): void {
+    if (this.children.get(port)?.kill("SIGSTOP") === true) this.stopped.add(port);
+  }
+
+  resume(port: number): void {
+    if (this.children.get(port)?.kill("SIGCONT") === true) this.stopped.delete(port);
+  }
+
+  /** Ports with a live, not stopped, process. */
+  running(): number[] {
+    return [...this.children.keys()].filter((port) => !this.stopped.has(port));
+  }
+
+  /** Ports with a process (stopped or not). */
+  alive(): number[] {
+    return [...this.children.keys()];
+  }
+
+  private channel(port: number): Channel {
+    let channel = this.channels.get(port);
+    if (channel === undefined) {
+      channel = new Channel(`127.0.0.1:${port}`, { reconnectBackoffMinMs: 10, reconnectBackoffMaxMs: 100 });
+      this.channels.set(port, channel);
+    }
+    return channel;
+  }
+
+  async admin(port: number, method: string, body = "", timeoutMs = 3000): Promise<unknown> {
+    const result = await this.channel(port).call(
+      "tsraft.test.AtomicAdmin",
+      method,
+      new TextEncoder().encode(body),
+      { timeoutMs },
+    );
+    return JSON.parse(new TextDecoder().decode(result.message)) as unknown;
+  }
+
+  status(port: number, timeoutMs = 1000): Promise<AtomicStatus> {
+    return this.admin(port, "status", "", timeoutMs) as Promise<AtomicStatus>;
+  }
+
+  /** The port of a node that says it leads (among running ones), if any. */
+  async leader(): Promise<number | undefined> {
+    const statuses = await Promise.all(
+      this.running().map((port) =>
+        this.status(port).then(
+          (s) => ({ port, s }),
+          () => undefined,
+        ),
+      ),
+    );
+    let best: { port: number; term: number } | undefined;
+    for (const entry of statuses) {
+      if (entry?.s.state !== "LEADER") continue;
+      if (best === undefined || entry.s.term > best.term) best = { port: entry.port, term: entry.s.term };
+    }
+    return best?.port;
+  }
+
+  waitForLeader(timeoutMs = 20_000): Promise<number> {
+    return waitFor("a leader", () => this.leader(), timeoutMs);
+  }
+
+  async stopAll(): Promise<void> {
+    for (const port of [...this.stopped]) this.resume(port);
+    for (const channel of this.channels.values()) channel.close();
+    this.channels.clear();
+    await Promise.all(this.alive().map((port) => this.kill(port)));
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * `npm run chaos -- [--time 60] [--seed N] [--nemeses kill-9,sigstop,...] [--verbose]`: a chaos run of the atomic example
+ * (see chaos-run.ts and docs/testing.md). Prints what each nemesis did, then
+ * `ops=N ok=A fail=B unknown=C linearizable=... converged=...`; exits non-zero on a
+ * linearizability violation or when the nodes do not converge.
+ */
+import { parseArgs } from "node:util";
+import { runChaos } from "./chaos-run.js";
+
+const { values } = parseArgs({
+  options: {
+    time: { type: "string", default: "60" },
+    seed: { type: "string" },
+    clients: { type: "string", default: "8" },
+    keys: { type: "string", default: "4" },
+    verbose: { type: "boolean", default: false },
+    nemeses: { type: "string" },
+    "election-timeout-ms": { type: "string", default: "1000" },
+    "client-timeout-ms": { type: "string", default: "2000" },
+    "unsafe-local-reads": { type: "boolean", default: false },
+  },
+});
+
+const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
+console.log(`chaos: seed=${seed} (replay the same faults with --seed ${seed})`);
+const result = await runChaos({
+  timeS: Number(values.time),
+  seed,
+  clients: Number(values.clients),
+  keys: Number(values.keys),
+  verbose: values.verbose,
+  nemeses: values.nemeses?.split(","),
+  electionTimeoutMs: Number(values["election-timeout-ms"]),
+  clientTimeoutMs: Number(values["client-timeout-ms"]),
+  unsafeLocalReads: values["unsafe-local-reads"],
+  log: (line) => console.log(line),
+});
+console.log(result.report);
+process.exitCode = result.linearizable === false || !result.converged ? 1 : 0;
