@@ -378,7 +378,14 @@ export class RaftNode extends NodeShell {
   }
 
   getStatus(): NodeStatus {
-    return nodeStatusOf(this, this.prepared, this.lifecycle, this.replicators, this.ballotBox.size);
+    return nodeStatusOf(this, this.prepared, {
+      lifecycle: this.lifecycle,
+      replicators: this.replicators,
+      pendingApplies: this.ballotBox.size,
+      pendingIndex: this.ballotBox.firstPendingIndex,
+      snapshotTimer: this.snapshotTimer,
+      nowMs: this.env.nowMs(),
+    });
   }
 
   /**
