@@ -84,6 +84,17 @@ test("AtomicRestart: after kill -9 of every process the map comes back from snap
     await cluster.startAll();
     await eventually(() => client.exchange(1n, 10n));
     ok(await client.exchange(2n, 20n));
+    // A follower learns the commit with the next append or heartbeat: wait until every node
+    // applied what the leader did, so each snapshot holds both writes.
+    const leaderApplied = Math.max(
+      ...(await Promise.all(cluster.ports.map(async (p) => (await cluster.status(p)).appliedIndex))),
+    );
+    await waitFor("every node applied the second write", async () => {
+      const applied = await Promise.all(
+        cluster.ports.map(async (p) => (await cluster.status(p)).appliedIndex),
+      );
+      return applied.every((index) => index >= leaderApplied) ? true : undefined;
+    });
     for (const port of cluster.ports) assert.deepEqual(await cluster.admin(port, "snapshot"), { ok: true });
     ok(await client.compareExchange(1n, 10n, 11n)); // only in the log
     ok(await client.exchange(3n, 30n));
