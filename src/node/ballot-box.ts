@@ -20,6 +20,11 @@ export class BallotBox {
     return this.pending.length - this.head;
   }
 
+  /** Index of the oldest entry still waiting (braft's pending_index); 0 when none is. */
+  get firstPendingIndex(): number {
+    return this.pending[this.head]?.index ?? 0;
+  }
+
   /** Registers the closure of the entry at `index`. */
   append(index: number, closure: Closure): void {
     const last = this.pending[this.pending.length - 1];

@@ -61,6 +61,8 @@ export class FSMCaller {
   private committedIndex: number;
   private startedLeaderTerm: number | undefined;
   private error: RaftError | undefined;
+  /** The task being executed, for raft_stat's state_machine line. */
+  private current: Task | undefined;
 
   constructor(
     private readonly fsm: StateMachine,
@@ -126,10 +128,35 @@ export class FSMCaller {
     this.running = true;
     try {
       for (let task = this.tasks.shift(); task !== undefined; task = this.tasks.shift()) {
+        this.current = task;
         await this.execute(task);
       }
     } finally {
+      this.current = undefined;
       this.running = false;
+    }
+  }
+
+  /** What the state machine is busy with, in braft's words (raft_stat's `state_machine`). */
+  describeActivity(): string {
+    const task = this.current;
+    switch (task?.type) {
+      case undefined:
+        return "Idle";
+      case "committed":
+        return `Applying log_index=${this.appliedIndex + 1}`;
+      case "leaderStop":
+        return "Notifying leader stop";
+      case "following":
+        return task.start ? "Notifying start following" : "Notifying stop following";
+      case "error":
+        return "Notifying error";
+      case "snapshotSave":
+        return "Saving snapshot";
+      case "snapshotLoad":
+        return "Loading snapshot";
+      case "shutdown":
+        return "Shutting down";
     }
   }
 

@@ -63,6 +63,8 @@ export abstract class NodeShell {
   protected driveScheduled = false;
   protected cancelTimer: CancelTimer | undefined;
   protected cancelSnapshotTimer: CancelTimer | undefined;
+  /** The snapshot timer's period and next firing, for raft_stat; undefined while it is off. */
+  protected snapshotTimer: { readonly intervalMs: number; readonly dueAtMs: number } | undefined;
   protected armedDeadlineMs = Number.POSITIVE_INFINITY;
   protected shutdownPromise: Promise<void> | undefined;
   protected fatalError: RaftError | undefined;
@@ -438,6 +440,7 @@ export abstract class NodeShell {
     }
     this.cancelTimer?.();
     this.cancelSnapshotTimer?.();
+    this.snapshotTimer = undefined;
     prepared.server.unregisterNode(this.groupId, this.peerId.toString());
     if (wasRunning && prepared.core.role === "leader") this.handOverLeadership(prepared.core);
     if (wasRunning) {
@@ -476,6 +479,7 @@ export abstract class NodeShell {
   /** braft's snapshot timer: a snapshot every interval (<= 0 disables it). */
   protected armSnapshotTimer(intervalS: number): void {
     if (intervalS <= 0 || this.prepared?.snapshotExecutor === undefined) return;
+    this.snapshotTimer = { intervalMs: intervalS * 1000, dueAtMs: this.env.nowMs() + intervalS * 1000 };
     this.cancelSnapshotTimer = this.env.setTimer(() => {
       if (this.lifecycle !== "running" || this.fatalError !== undefined) return;
       this.snapshot().catch((error: unknown) => {

@@ -32,8 +32,8 @@ function adminOf(node: RaftNode, cliDisabled: boolean): NodeAdmin {
     leaderId: () => node.leaderId()?.toString(),
     addPeer: (peer) => node.addPeer(peer),
     removePeer: (peer) => node.removePeer(peer),
-    changePeers: (newPeers) => node.changePeers(newPeers),
-    resetPeers: (newPeers) => node.resetPeers(newPeers),
+    changePeers: (newPeers) => node.changePeers(Configuration.parse(newPeers.join(","))),
+    resetPeers: (newPeers) => node.resetPeers(Configuration.parse(newPeers.join(","))),
     snapshot: () => node.snapshot(),
     transferLeadershipTo: (peer) => node.transferLeadershipTo(peer),
     addLearners: (learners) => node.addLearners(learners),
@@ -392,7 +392,14 @@ export class RaftNode extends NodeShell {
   }
 
   getStatus(): NodeStatus {
-    return nodeStatusOf(this, this.prepared, this.lifecycle, this.replicators, this.ballotBox.size);
+    return nodeStatusOf(this, this.prepared, {
+      lifecycle: this.lifecycle,
+      replicators: this.replicators,
+      pendingApplies: this.ballotBox.size,
+      pendingIndex: this.ballotBox.firstPendingIndex,
+      snapshotTimer: this.snapshotTimer,
+      nowMs: this.env.nowMs(),
+    });
   }
 
   /**

@@ -25,6 +25,14 @@ export class Replicator {
   /** Consecutive failed RPCs; reset by any answer. */
   consecutiveFailures = 0;
   lastResponseAtMs = Number.NEGATIVE_INFINITY;
+  /** Core time of the newest request sent (braft's last_rpc_send_timestamp). */
+  lastSendAtMs = Number.NEGATIVE_INFINITY;
+  /** Core time of the newest heartbeat sent. */
+  lastHeartbeatSendAtMs = Number.NEGATIVE_INFINITY;
+  /** Requests sent, by kind (braft's hc, ac and ic counters). */
+  heartbeatCount = 0;
+  appendEntriesCount = 0;
+  installSnapshotCount = 0;
   /** The snapshot offered to this follower, kept across install timeouts. */
   private heldSnapshot: { meta: SnapshotMetaData; uri: string; release(): void } | undefined;
 
@@ -38,6 +46,7 @@ export class Replicator {
 
   send(send: Send): void {
     this.inflight++;
+    this.count(send);
     this.call(send).then(
       (response) => {
         this.inflight--;
@@ -51,6 +60,19 @@ export class Replicator {
         this.host.onFailure(send, error);
       },
     );
+  }
+
+  /** Bookkeeping for the status page: two field writes per request, no clock read. */
+  private count(send: Send): void {
+    this.lastSendAtMs = send.createdAtMs;
+    if (send.heartbeat) {
+      this.heartbeatCount++;
+      this.lastHeartbeatSendAtMs = send.createdAtMs;
+    } else if (send.message.kind === "append") {
+      this.appendEntriesCount++;
+    } else if (send.message.kind === "installSnapshot") {
+      this.installSnapshotCount++;
+    }
   }
 
   private call(send: Send): Promise<unknown> {

@@ -9,7 +9,9 @@ import { RaftError } from "../core/errors.js";
 import type { PeerKey } from "../core/types.js";
 import { DEFAULT_MAX_BODY_BYTES, startsWithMagic } from "./frame.js";
 import { ChannelPool } from "./channel-pool.js";
+import { addCliService } from "./cli-service.js";
 import { HttpFront, type HttpHandler } from "./http-front.js";
+import { installStatusPages } from "../status/index.js";
 import { RpcDefaults, type ChannelOptions, type RaftServerOptions } from "./options.js";
 import { splitEndpoint } from "../core/peer-id.js";
 import { RpcSnapshotTransfer } from "./snapshot-transfer.js";
@@ -83,7 +85,9 @@ export class RaftServer implements RaftHost {
     this.pool = new ChannelPool(channelOptionsOf(options), { metrics: sink.rpc, logger: this.logger });
     this.client = new RaftRpcClient(this.pool);
     addRaftService(this.registry, this.directory);
+    addCliService(this.registry, this);
     this.snapshotTransfer = new RpcSnapshotTransfer(this, options.snapshotTransfer ?? {});
+    installStatusPages(this);
   }
 
   /** `ip:port` the server listens on (the real port when started on port 0); "" before start. */

@@ -36,8 +36,9 @@ export interface NodeAdmin {
   leaderId(): string | undefined;
   addPeer(peer: string): Promise<void>;
   removePeer(peer: string): Promise<void>;
+  /** The whole new configuration; learners are given as `ip:port:idx/learner` (Configuration.parse). */
   changePeers(newPeers: readonly string[]): Promise<void>;
-  /** UNSAFE, see RaftNode.resetPeers. */
+  /** UNSAFE, see RaftNode.resetPeers. Learners as in changePeers. */
   resetPeers(newPeers: readonly string[]): Promise<void>;
   snapshot(): Promise<void>;
   /** `0.0.0.0:0:0` (ANY_PEER) lets the leader pick the most up-to-date follower. */

@@ -84,12 +84,16 @@ test("AtomicRestart: after kill -9 of every process the map comes back from snap
     await cluster.startAll();
     await eventually(() => client.exchange(1n, 10n));
     ok(await client.exchange(2n, 20n));
-    // A follower learns that the last exchange committed with the leader's next append: wait for
-    // it, or a follower's snapshot may stop one entry short (which node leads is up to the race).
-    await waitFor("every node to apply both exchanges", async () => {
-      const statuses = await Promise.all(cluster.ports.map((port) => cluster.status(port)));
-      const committed = Math.max(...statuses.map((s) => s.committedIndex));
-      return statuses.every((s) => s.appliedIndex >= committed) ? true : undefined;
+    // A follower learns the commit with the next append or heartbeat: wait until every node
+    // applied what the leader did, so each snapshot holds both writes.
+    const leaderApplied = Math.max(
+      ...(await Promise.all(cluster.ports.map(async (p) => (await cluster.status(p)).appliedIndex))),
+    );
+    await waitFor("every node applied the second write", async () => {
+      const applied = await Promise.all(
+        cluster.ports.map(async (p) => (await cluster.status(p)).appliedIndex),
+      );
+      return applied.every((index) => index >= leaderApplied) ? true : undefined;
     });
     for (const port of cluster.ports) assert.deepEqual(await cluster.admin(port, "snapshot"), { ok: true });
     ok(await client.compareExchange(1n, 10n, 11n)); // only in the log

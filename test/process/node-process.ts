@@ -2,10 +2,23 @@
  * A tsraft server process for the real-process tests: one RaftServer on `--port`, one RaftNode per
  * group in `--groups`, local:// storage under `--data`. It serves a small test service on the same
  * port: `apply` (body: "<group>\n<value>") and `dump` (body: "<group>"), answering in JSON.
- * Prints "READY <port>" once every node is up.
+ * Prints "READY <port>" once every node is up. `--snapshot` gives the nodes snapshot storage (the
+ * state machine saves what it applied); `--disable-cli` starts them with NodeOptions.disableCli.
  */
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { RaftError, RaftNode, RaftServer, type Iterator, type StateMachine } from "../../src/index.js";
+import {
+  RaftError,
+  RaftNode,
+  RaftServer,
+  Status,
+  type Closure,
+  type Iterator,
+  type SnapshotReader,
+  type SnapshotWriter,
+  type StateMachine,
+} from "../../src/index.js";
 
 const { values } = parseArgs({
   options: {
@@ -15,6 +28,8 @@ const { values } = parseArgs({
     groups: { type: "string", default: "g1" },
     data: { type: "string" },
     "election-ms": { type: "string", default: "300" },
+    snapshot: { type: "boolean", default: false },
+    "disable-cli": { type: "boolean", default: false },
   },
 });
 
@@ -25,6 +40,18 @@ class Recorder implements StateMachine {
       this.applied.push(new TextDecoder().decode(entry.data));
       entry.done?.setResult?.(this.applied.length);
     }
+  }
+  onSnapshotSave(writer: SnapshotWriter, done: Closure): void {
+    writeFileSync(join(writer.path, "applied"), JSON.stringify(this.applied));
+    writer.addFile("applied");
+    done.run(Status.OK());
+  }
+  onSnapshotLoad(reader: SnapshotReader): void {
+    this.applied.splice(
+      0,
+      Infinity,
+      ...(JSON.parse(readFileSync(join(reader.path, "applied"), "utf8")) as string[]),
+    );
   }
 }
 
@@ -46,6 +73,8 @@ async function main(): Promise<void> {
       electionTimeoutMs: Number(values["election-ms"]),
       logUri: `local://${values.data}/${group}/log`,
       raftMetaUri: `local://${values.data}/${group}/raft_meta`,
+      ...(values.snapshot === true ? { snapshotUri: `local://${values.data}/${group}/snapshot` } : {}),
+      disableCli: values["disable-cli"] === true,
     });
     members.set(group, { node, fsm });
   }
@@ -77,7 +106,15 @@ async function main(): Promise<void> {
   server.addMethod("tsraft.test.TestService", "dump", (body) => {
     const { node, fsm } = memberOf(new TextDecoder().decode(body));
     const status = node.getStatus();
-    return reply({ applied: fsm.applied, leader: status.leaderId, state: status.state, term: status.term });
+    return reply({
+      applied: fsm.applied,
+      leader: status.leaderId,
+      state: status.state,
+      term: status.term,
+      peers: status.peers,
+      learners: status.learners,
+      lastSnapshotIndex: status.lastSnapshotIndex,
+    });
   });
   process.on("SIGTERM", () => {
     void Promise.all([...members.values()].map((m) => m.node.shutdown()))

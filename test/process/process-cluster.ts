@@ -30,6 +30,17 @@ export interface Dump {
   readonly leader: string;
   readonly state: string;
   readonly term: number;
+  readonly peers: string[];
+  readonly learners: string[];
+  readonly lastSnapshotIndex: number;
+}
+
+/** Extra per-process options (node-process.ts flags). */
+export interface ProcessOptions {
+  /** The nodes' election timeout (node-process.ts `--election-ms`, 300 by default). */
+  readonly electionMs?: number | undefined;
+  /** More arguments for the process on `port`, e.g. `["--snapshot"]` or `["--disable-cli"]`. */
+  readonly args?: ((port: number) => string[]) | undefined;
 }
 
 export type ApplyReply = { ok: true; index: number } | { ok: false; code: string; leaderId: string | null };
@@ -47,7 +58,7 @@ export class ProcessCluster {
     private readonly dataDir: string,
     /** The initial voters (all ports by default); the others start outside the configuration. */
     private readonly voterPorts: readonly number[] = ports,
-    private readonly options: { readonly electionMs?: number } = {},
+    private readonly options: ProcessOptions = {},
   ) {}
 
   get peers(): string[] {
@@ -68,6 +79,7 @@ export class ProcessCluster {
       "--data",
       join(this.dataDir, String(port)),
       ...(this.options.electionMs === undefined ? [] : ["--election-ms", String(this.options.electionMs)]),
+      ...(this.options.args?.(port) ?? []),
     ];
     // Extra node flags for the servers, e.g. TSRAFT_CHILD_NODE_ARGS="--cpu-prof" to profile them.
     const nodeArgs = process.env.TSRAFT_CHILD_NODE_ARGS?.split(" ").filter((a) => a !== "") ?? [];

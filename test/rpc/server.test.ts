@@ -177,6 +177,8 @@ describe("RaftServer", () => {
   it("serves user services on the same port, typed and raw, with attachments", async () => {
     const server = await startServer();
     const caller = await startServer();
+    // Every server serves braft's CliService; replace it with a sample user implementation.
+    server.removeService(CliService.typeName);
     server.addService(CliService, {
       get_leader: (request, ctx) => {
         ctx.responseAttachment = Buffer.from(`att:${Buffer.from(ctx.requestAttachment).toString()}`);
