@@ -78,13 +78,15 @@ type Page = Awaited<ReturnType<typeof get>> & { server: RaftServer };
  * The first page of `path` among the three servers whose body says `state: <state>`, retried
  * until one does: an election may move the leader on a busy machine at any time.
  */
-async function pageOfNodeIn(state: "LEADER" | "FOLLOWER", path: string): Promise<Page> {
+/** The page of a node in `state` (whose body also matches `ready`, e.g. once heartbeats went out). */
+async function pageOfNodeIn(state: "LEADER" | "FOLLOWER", path: string, ready = /(?:)/): Promise<Page> {
   let found: Page | undefined;
   const deadline = Date.now() + 10_000;
   while (found === undefined) {
     for (const server of servers) {
       const page = await get(server, path);
-      if (page.body.includes(`state: ${state}\r\n`) || page.body.includes(`"state":"${state}"`)) {
+      const inState = page.body.includes(`state: ${state}\r\n`) || page.body.includes(`"state":"${state}"`);
+      if (inState && ready.test(page.body)) {
         found = { ...page, server };
         break;
       }
@@ -126,7 +128,8 @@ test("RaftStatText: every node of the server in braft's layout, groups in bracke
 });
 
 test("RaftStatLeader: a leader lists each replicator with next index, state, match index, lag and send times", async () => {
-  const page = await pageOfNodeIn("LEADER", "/raft_stat/alpha");
+  // A new leader's first heartbeat follows its first append by a heartbeat interval.
+  const page = await pageOfNodeIn("LEADER", "/raft_stat/alpha", /^(?![\s\S]*last_heartbeat_send=never)/);
   assert.equal(page.status, 200);
   assert.match(page.body, /state: LEADER\r\n/);
   assert.match(page.body, /changing_conf: NO {4}stage: STAGE_NONE\r\n/);
