@@ -14,7 +14,7 @@ const coreImpurities = [
 ];
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "coverage/", "src/rpc/gen/"] },
+  { ignores: ["dist/", "node_modules/", "coverage/", "src/rpc/gen/", "docs/api/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
