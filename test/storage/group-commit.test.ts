@@ -18,7 +18,8 @@ afterEach(restoreFileHandle);
 async function newLog(options: ConstructorParameters<typeof SegmentLogStorage>[1] = {}) {
   const dir = await tempDir("tsraft-group-");
   dirs.push(dir);
-  const log = new SegmentLogStorage(dir, options);
+  // The injection counts FileHandle calls: the threadpool path (inline writes skip FileHandle).
+  const log = new SegmentLogStorage(dir, { inlineSync: false, ...options });
   await log.init(() => undefined);
   return log;
 }

@@ -35,13 +35,13 @@ async function failNextWriteHalfway(): Promise<void> {
 async function newLog(): Promise<{ dir: string; log: SegmentLogStorage }> {
   const dir = await tempDir("tsraft-ioerr-");
   dirs.push(dir);
-  const log = new SegmentLogStorage(dir, { logger: { warn: () => undefined } });
+  const log = new SegmentLogStorage(dir, { logger: { warn: () => undefined }, inlineSync: false });
   await log.init(() => undefined);
   return { dir, log };
 }
 
 async function reopen(dir: string): Promise<SegmentLogStorage> {
-  const log = new SegmentLogStorage(dir, { logger: { warn: () => undefined } });
+  const log = new SegmentLogStorage(dir, { logger: { warn: () => undefined }, inlineSync: false });
   await log.init(() => undefined);
   return log;
 }

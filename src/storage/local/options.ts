@@ -34,6 +34,12 @@ export interface LocalStorageOptions {
   readonly logger?: StorageLogger | undefined;
   /** Receives the latency of each log fsync; none when absent. */
   readonly metrics?: StorageMetrics | undefined;
+  /**
+   * Write and fsync log appends on the event loop when no other log write of the process is in
+   * flight (lower latency; see segment-writer.ts). tsraft's own knob: default true, or false when
+   * the environment sets TSRAFT_INLINE_SYNC=0.
+   */
+  readonly inlineSync?: boolean;
 }
 
 /** {@link LocalStorageOptions} with every default applied. */
@@ -48,6 +54,7 @@ export interface ResolvedLocalOptions {
   readonly recentBytesMax: number;
   readonly logger: StorageLogger;
   readonly metrics: StorageMetrics | undefined;
+  readonly inlineSync: boolean;
 }
 
 /** 8 MiB: braft's raft_max_segment_size. */
@@ -79,5 +86,6 @@ export function resolveLocalOptions(options: LocalStorageOptions = {}): Resolved
     recentBytesMax: options.recentBytesMax ?? RECENT_BYTES_MAX_DEFAULT,
     logger: options.logger ?? globalLogger,
     metrics: options.metrics,
+    inlineSync: options.inlineSync ?? process.env.TSRAFT_INLINE_SYNC !== "0",
   };
 }

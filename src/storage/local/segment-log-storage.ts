@@ -148,14 +148,12 @@ export class SegmentLogStorage implements LogStorage {
       const seg = await this.segmentForAppend();
       const chunk = this.encoder.encode(entries, payloads, i, this.opts.maxSegmentSize - seg.bytes);
       try {
-        await seg.append(
-          chunk.buf,
-          chunk.terms,
-          chunk.offsets,
-          this.opts.sync,
-          this.opts.useFsync,
-          this.opts.metrics,
-        );
+        await seg.append(chunk.buf, chunk.terms, chunk.offsets, {
+          sync: this.opts.sync,
+          useFsync: this.opts.useFsync,
+          inline: this.opts.inlineSync,
+          metrics: this.opts.metrics,
+        });
       } catch (err) {
         // Cut the partial write off so no later append lands behind garbage; if even that fails
         // the storage stays failed and recovery truncates the torn tail on restart.

@@ -9,8 +9,8 @@ import { join } from "node:path";
 import { RaftError } from "../../core/errors.js";
 import type { LogEntry } from "../../core/types.js";
 import { ENTRY_HEADER_SIZE, checkPayload, decodeEntry, parseHeader } from "./entry-codec.js";
-import { ioError, syncFile, writeFully } from "./fs-util.js";
-import type { StorageMetrics } from "./options.js";
+import { ioError, syncFile } from "./fs-util.js";
+import { writeAppend, type AppendWrite } from "./segment-writer.js";
 
 /** `log_inprogress_%020ld`. */
 export const OPEN_SEGMENT_RE = /^log_inprogress_(\d{20})$/;
@@ -139,19 +139,9 @@ export class Segment {
     buf: Buffer,
     terms: readonly number[],
     offsets: readonly number[],
-    sync: boolean,
-    useFsync: boolean,
-    metrics?: StorageMetrics,
+    how: Omit<AppendWrite, "buf" | "position">,
   ) {
-    const fh = this.writable();
-    await writeFully(fh, buf, this.size);
-    if (sync && metrics !== undefined) {
-      const startMs = performance.now();
-      await syncFile(fh, useFsync);
-      metrics.observeFsync((performance.now() - startMs) / 1000);
-    } else if (sync) {
-      await syncFile(fh, useFsync);
-    }
+    await writeAppend(this.writable(), { ...how, buf, position: this.size });
     for (let i = 0; i < terms.length; i++) {
       this.offsets.push(this.size + offsets[i]!);
       this.terms.push(terms[i]!);

@@ -1,0 +1,64 @@
+/**
+ * How a log append reaches the disk: inline (writeSync + fsync on the event loop) or on libuv's
+ * threadpool (two promise-based file operations).
+ *
+ * Measured on a 2-core VM with three server processes, a threadpool write + fsync took about
+ * 0.8 ms where the same calls made inline took 0.3-0.4 ms: each threadpool operation costs a
+ * thread hand-off and a wake-up. Inline is the latency path of a process with one busy group
+ * (counter benchmark: 1 caller 260 -> 390 ops/s, 8 callers 1,670 -> 2,160, median of three).
+ *
+ * Inline blocks the loop for one fsync, so it is used only when no other log write of this
+ * process is on the threadpool: with many groups writing at once, their fsyncs overlap on the
+ * threadpool instead of queueing behind each other on the loop. Before blocking, the append
+ * waits for the loop's check phase, so frames corked in this turn (the leader's AppendEntries to
+ * its followers) go out first and the followers' fsyncs overlap the leader's.
+ */
+import { fdatasyncSync, fsyncSync, writeSync } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
+import { syncFile, writeFully } from "./fs-util.js";
+import type { StorageMetrics } from "./options.js";
+
+/** Log writes of this process now on the threadpool. */
+let threadpoolWrites = 0;
+
+export interface AppendWrite {
+  readonly buf: Uint8Array;
+  readonly position: number;
+  readonly sync: boolean;
+  readonly useFsync: boolean;
+  /** Allow the inline path (LocalStorageOptions.inlineSync). */
+  readonly inline: boolean;
+  readonly metrics: StorageMetrics | undefined;
+}
+
+/** Writes `buf` at `position` and syncs it when asked; rejects with the I/O error. */
+export async function writeAppend(fh: FileHandle, w: AppendWrite): Promise<void> {
+  if (w.inline && threadpoolWrites === 0) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (threadpoolWrites === 0) return writeInline(fh.fd, w);
+  }
+  threadpoolWrites++;
+  try {
+    await writeFully(fh, w.buf, w.position);
+    if (!w.sync) return;
+    const startMs = performance.now();
+    await syncFile(fh, w.useFsync);
+    w.metrics?.observeFsync((performance.now() - startMs) / 1000);
+  } finally {
+    threadpoolWrites--;
+  }
+}
+
+function writeInline(fd: number, w: AppendWrite): void {
+  let done = 0;
+  while (done < w.buf.length) {
+    const written = writeSync(fd, w.buf, done, w.buf.length - done, w.position + done);
+    if (written <= 0) throw Object.assign(new Error("write made no progress"), { code: "EIO" });
+    done += written;
+  }
+  if (!w.sync) return;
+  const startMs = performance.now();
+  if (w.useFsync) fsyncSync(fd);
+  else fdatasyncSync(fd);
+  w.metrics?.observeFsync((performance.now() - startMs) / 1000);
+}
