@@ -15,29 +15,74 @@ export interface Env {
   random(): number;
 }
 
-/** Timers this long or longer are aligned to {@link TIMER_GRID_MS}; shorter ones fire exactly. */
-const ALIGN_TIMERS_FROM_MS = 50;
-/** The grid long timers are rounded up to. */
-const TIMER_GRID_MS = 10;
+/** Timers shorter than this fire exactly, on their own setTimeout. */
+const SHARED_SLOTS_FROM_MS = 20;
+/** The coarsest slot a long timer is rounded to. */
+const SLOT_MAX_MS = 50;
 
 /**
- * The delay that makes a long timer fire on the next TIMER_GRID_MS boundary of the process clock
- * at or after `delayMs`. Heartbeat and election timers of many groups then fire in the same
- * event-loop turn, and their messages to one peer leave in one write (see CorkedWriter): with
- * hundreds of groups per process this is most of the idle cost. Raft timers tolerate the
- * few milliseconds of lateness.
+ * The slot (a time on the process clock) a timer of `delayMs` set at `nowMs` fires in: the next
+ * boundary of a grid of a tenth of the delay, at most 50 ms (a heartbeat every 500 ms fires up
+ * to 50 ms late; an election timeout randomized over a second keeps 20 distinct slots).
  */
-export function alignedDelayMs(nowMs: number, delayMs: number): number {
-  if (delayMs < ALIGN_TIMERS_FROM_MS) return Math.max(0, delayMs);
-  return Math.ceil((nowMs + delayMs) / TIMER_GRID_MS) * TIMER_GRID_MS - nowMs;
+export function timerSlot(nowMs: number, delayMs: number): number {
+  const grid = Math.min(SLOT_MAX_MS, Math.floor(delayMs / 10));
+  return Math.ceil((nowMs + delayMs) / grid) * grid;
 }
 
-/** The real environment: performance.now, setTimeout (long ones aligned) and Math.random. */
+/**
+ * Long timers share one setTimeout per slot: the heartbeat and election timers of many groups
+ * run in one callback, in one event-loop turn, and their messages to one peer leave in one write
+ * (see CorkedWriter). With hundreds of groups per process, wake-ups and writes are most of the
+ * idle cost. Raft timers tolerate the lateness; leases count from send times.
+ */
+const slots = new Map<number, { readonly callbacks: Set<() => void>; readonly handle: NodeJS.Timeout }>();
+
+function runSlot(slot: number): void {
+  const entry = slots.get(slot);
+  slots.delete(slot);
+  for (const callback of entry?.callbacks ?? []) {
+    try {
+      callback();
+    } catch (error) {
+      // As if thrown by its own timer: the process sees it, the other timers still run.
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
+}
+
+function setSlottedTimer(callback: () => void, delayMs: number): CancelTimer {
+  const now = performance.now();
+  const slot = timerSlot(now, delayMs);
+  let entry = slots.get(slot);
+  if (entry === undefined) {
+    entry = { callbacks: new Set(), handle: setTimeout(() => runSlot(slot), slot - now) };
+    slots.set(slot, entry);
+  }
+  const { callbacks, handle } = entry;
+  // Each timer gets its own function, so one callback set twice runs twice, as with setTimeout.
+  const once = (): void => callback();
+  callbacks.add(once);
+  return () => {
+    callbacks.delete(once);
+    if (callbacks.size === 0 && slots.get(slot)?.handle === handle) {
+      clearTimeout(handle);
+      slots.delete(slot);
+    }
+  };
+}
+
+/** The real environment: performance.now, setTimeout (long ones in shared slots) and Math.random. */
 export const realEnv: Env = {
   nowMs: () => performance.now(),
   setTimer(callback, delayMs) {
-    const handle = setTimeout(callback, alignedDelayMs(performance.now(), delayMs));
-    return () => clearTimeout(handle);
+    if (delayMs < SHARED_SLOTS_FROM_MS) {
+      const handle = setTimeout(callback, Math.max(0, delayMs));
+      return () => clearTimeout(handle);
+    }
+    return setSlottedTimer(callback, delayMs);
   },
   random: () => Math.random(),
 };

@@ -108,6 +108,11 @@ export class LogManager implements LogReader {
 
   // ---- writes ------------------------------------------------------------------------------
 
+  /** No write queued or running: everything persisted so far is durable. */
+  get idle(): boolean {
+    return this.writing === undefined && this.queue.length === 0;
+  }
+
   /** Persists a job after every job queued before it; resolves once durable. */
   persist(job: PersistJob): Promise<void> {
     return this.enqueue(job);

@@ -41,11 +41,20 @@ export interface Encoded {
   readonly attachment: readonly Uint8Array[];
 }
 
+/** Canonical forms of the PeerIds seen lately: a group's few peers arrive in every message. */
+const canonicalPeers = new Map<string, PeerKey>();
+const CANONICAL_PEERS_MAX = 4096;
+
 /** A PeerId received from the wire, canonicalized; ProtoParseError when malformed. */
 export function peerFromWire(text: string, what: string): PeerKey {
+  const known = canonicalPeers.get(text);
+  if (known !== undefined) return known;
   const peer = parsePeerId(text);
   if (peer === undefined) throw new ProtoParseError(`${what} "${text}" is not a PeerId`);
-  return formatPeerId(peer);
+  const canonical = formatPeerId(peer);
+  if (canonicalPeers.size >= CANONICAL_PEERS_MAX) canonicalPeers.clear();
+  canonicalPeers.set(text, canonical);
+  return canonical;
 }
 
 function peersFromWire(list: readonly string[], what: string): PeerKey[] {

@@ -59,6 +59,9 @@ export class NodeDirectory {
 
   /** The node for a request, or braft's ENOENT. */
   find(groupId: string, peerId: PeerKey): RaftService {
+    // Decoded requests carry canonical ids, which are the routing key unless a witness role is set.
+    const direct = this.groups.get(groupId)?.get(peerId);
+    if (direct !== undefined) return direct;
     const peer = parsePeerId(peerId);
     if (peer === undefined) throw new RaftError("EINVAL", "peer_id invalid");
     const service = this.groups.get(groupId)?.get(routingKey(peer));
