@@ -36,6 +36,9 @@ const { values } = parseArgs({
   },
 });
 
+// The servers' info lines (elections of 300 groups) would drown the figures.
+process.env.TSRAFT_LOG_LEVEL ??= "warn";
+
 const seconds = Number(values.seconds);
 const warmupSeconds = Number(values.warmup);
 const callerCounts = (values.callers ?? "").split(",").map(Number);
