@@ -29,6 +29,13 @@ async function runStart(ports: readonly number[], dataPath: string, count: numbe
   try {
     await waitFor(`${count} counter values`, () => (values().length >= count ? true : undefined), 30_000);
     assert.ok(lines.some((line) => line.includes(`dashboard: http://127.0.0.1:${ports[0]}/`)));
+    // The URL it prints answers: the dashboard page, and the status JSON it polls.
+    const page = await fetch(`http://127.0.0.1:${ports[0]}/`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<html/i);
+    const stat = await fetch(`http://127.0.0.1:${ports[0]}/raft_stat?format=json`);
+    assert.equal(stat.status, 200);
+    assert.match(await stat.text(), /"groupId":"Counter"/);
     assert.ok(
       lines.some((line) => /^\[n\d:\d+\] .*Node becomes leader/.test(line)),
       "node output is prefixed",
