@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { Channel } from "../../src/rpc/channel.js";
 import type { FaultProxy } from "../../src/testing/fault-proxy.js";
+import { waitFor } from "../process/process-cluster.js";
 
 const script = join(process.cwd(), "dist", "examples", "atomic", "server.js");
 
@@ -30,19 +31,8 @@ export interface AtomicClusterOptions {
   readonly verbose?: boolean | undefined;
 }
 
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+/** Polls with a deadline; shared with the other real-process tests. */
+export { waitFor };
 
 export class AtomicCluster {
   private readonly children = new Map<number, ChildProcess>();
