@@ -25,7 +25,7 @@ const SLOT_MAX_MS = 50;
  * boundary of a grid of a tenth of the delay, at most 50 ms (a heartbeat every 500 ms fires up
  * to 50 ms late; an election timeout randomized over a second keeps 20 distinct slots).
  */
-export function timerSlot(nowMs: number, delayMs: number): number {
+function timerSlot(nowMs: number, delayMs: number): number {
   const grid = Math.min(SLOT_MAX_MS, Math.floor(delayMs / 10));
   return Math.ceil((nowMs + delayMs) / grid) * grid;
 }

@@ -244,8 +244,7 @@ export abstract class NodeShell {
     if (!mustPersist && this.prepared!.logManager.idle) {
       // Nothing of ours is in flight to disk, so what these answers claim is durable already:
       // answer now instead of a round through the write queue (a heartbeat's common case).
-      for (const send of ready.sendsAfterPersist) this.send(send);
-      for (const reply of ready.replies) this.deliverReply(reply);
+      this.sendPersistedAnswers(ready);
       return;
     }
     const lastEntry: LogEntry | undefined = ready.entries[ready.entries.length - 1];
@@ -255,12 +254,17 @@ export abstract class NodeShell {
         this.withCore((core) => {
           if (lastEntry !== undefined) core.onPersisted(lastEntry.index, lastEntry.term);
         });
-        for (const send of ready.sendsAfterPersist) this.send(send);
-        for (const reply of ready.replies) this.deliverReply(reply);
+        this.sendPersistedAnswers(ready);
         this.kick();
       },
       (error: unknown) => this.fail(RaftError.is(error) ? error : new RaftError("EIO", String(error))),
     );
+  }
+
+  /** The messages and replies of `ready` that had to wait until its writes were durable. */
+  private sendPersistedAnswers(ready: Ready): void {
+    for (const send of ready.sendsAfterPersist) this.send(send);
+    for (const reply of ready.replies) this.deliverReply(reply);
   }
 
   protected handleEvent(event: CoreEvent): void {

@@ -168,10 +168,6 @@ export class ProtoReader {
     return this.pos + length;
   }
 
-  get position(): number {
-    return this.pos;
-  }
-
   /** A reader over [position, end) of the same bytes, for an embedded message. */
   sub(end: number, what: string): ProtoReader {
     const reader = new ProtoReader(this.view, what, this.pos, end);
@@ -206,12 +202,6 @@ export class ProtoReader {
       default:
         this.fail(`unsupported wire type ${tag & 7}`);
     }
-  }
-
-  /** Asserts that the field's wire type is the expected one. */
-  expect(tag: number, wireType: WireType): void {
-    if ((tag & 7) !== wireType)
-      this.fail(`field ${tag >>> 3} has wire type ${tag & 7}, expected ${wireType}`);
   }
 
   fail(reason: string): never {
