@@ -8,7 +8,11 @@
  * linearizes the earliest call it can (lifting the call and its return out of the list),
  * backtracks when it meets a return whose call it has not linearized, and memoizes every
  * (set of linearized operations, register value) it has reached, so no configuration is explored
- * twice. The set is a bitset with an incremental Zobrist hash; cache hits are confirmed exactly.
+ * twice. The set is hashed incrementally (Zobrist) and stored compactly for the exact check of a
+ * cache hit: operations are numbered by call time, and the set is kept as `h` (one past the
+ * highest linearized number) plus the sorted numbers below `h` not linearized. That list holds
+ * only the unknown operations left out and the few still concurrent, so a long history costs
+ * memory in proportion to its length, not to its length squared.
  *
  * Outcomes: `ok` operations happened between their call and return with the recorded output;
  * `fail` operations certainly did not happen and are dropped; `unknown` operations may or may not
@@ -152,14 +156,19 @@ class KeySearch {
   private readonly head: number;
   private readonly zobristA: Int32Array;
   private readonly zobristB: Int32Array;
-  private readonly bits: Uint32Array;
-  private readonly cache = new Map<number, { state: number; bits: Uint32Array }[]>();
+  /** One past the highest linearized operation. */
+  private h = 0;
+  /** The operations below `h` not linearized, ascending. */
+  private readonly unset: number[] = [];
+  private readonly cache = new Map<number, { state: number; h: number; unset: Int32Array }[]>();
 
   constructor(
-    ops: readonly RegisterOperation[],
+    history: readonly RegisterOperation[],
     initial: bigint,
     private readonly maxSteps: number,
   ) {
+    // Numbered by call time, so the linearized set is nearly a prefix (see `unset`).
+    const ops = [...history].sort((a, b) => a.callMs - b.callMs);
     this.n = ops.length;
     const interned = new Map<bigint, number>();
     const intern = (v: bigint): number => {
@@ -206,7 +215,6 @@ class KeySearch {
     const random = splitmix32(0x5eed);
     this.zobristA = Int32Array.from({ length: this.n }, () => random());
     this.zobristB = Int32Array.from({ length: this.n }, () => random());
-    this.bits = new Uint32Array(Math.ceil(this.n / 32));
   }
 
   /** The register's value after op k from `state`, or NO_VALUE if k cannot run there. */
@@ -230,6 +238,7 @@ class KeySearch {
     const { next, head } = this;
     const stackOps: number[] = [];
     const stackStates: number[] = [];
+    const stackH: number[] = [];
     let state = this.initial;
     let hashA = 0;
     let hashB = 0;
@@ -243,10 +252,11 @@ class KeySearch {
         if (after !== NO_VALUE) {
           const a = hashA ^ (this.zobristA[k] as number);
           const b = hashB ^ (this.zobristB[k] as number);
-          this.setBit(k, true);
+          const previousH = this.include(k);
           if (this.remember(a, b, after)) {
             stackOps.push(k);
             stackStates.push(state);
+            stackH.push(previousH);
             state = after;
             hashA = a;
             hashB = b;
@@ -254,7 +264,7 @@ class KeySearch {
             event = next[head] as number;
             continue;
           }
-          this.setBit(k, false);
+          this.exclude(k, previousH);
         }
         event = next[event] as number;
         continue;
@@ -267,31 +277,59 @@ class KeySearch {
       state = stackStates.pop() as number;
       hashA ^= this.zobristA[undone] as number;
       hashB ^= this.zobristB[undone] as number;
-      this.setBit(undone, false);
+      this.exclude(undone, stackH.pop() as number);
       this.unlift(2 * undone);
       event = next[2 * undone] as number;
     }
     return { verdict: true, steps };
   }
 
-  private setBit(k: number, on: boolean): void {
-    const word = k >>> 5;
-    const mask = 1 << (k & 31);
-    this.bits[word] = on ? (this.bits[word] as number) | mask : (this.bits[word] as number) & ~mask;
+  /** Adds op k to the linearized set; returns the `h` to restore in `exclude`. */
+  private include(k: number): number {
+    const previousH = this.h;
+    if (k >= previousH) {
+      for (let i = previousH; i < k; i++) this.unset.push(i);
+      this.h = k + 1;
+    } else {
+      this.unset.splice(this.unsetPosition(k), 1);
+    }
+    return previousH;
   }
 
-  /** Records (bits, state); false if it was seen before. */
+  /** Undoes `include(k)`; calls pair up last-in first-out, as the search's stack does. */
+  private exclude(k: number, previousH: number): void {
+    if (k >= previousH) {
+      this.unset.length -= k - previousH;
+      this.h = previousH;
+    } else {
+      this.unset.splice(this.unsetPosition(k), 0, k);
+    }
+  }
+
+  /** Where k is, or belongs, in `unset` (binary search). */
+  private unsetPosition(k: number): number {
+    let lo = 0;
+    let hi = this.unset.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.unset[mid] as number) < k) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Records (linearized set, state); false if it was seen before. */
   private remember(hashA: number, hashB: number, state: number): boolean {
     const key = (hashA >>> 0) * 0x200000 + ((hashB ^ Math.imul(state + 1, 0x9e3779b1)) & 0x1fffff);
     const bucket = this.cache.get(key);
     if (bucket === undefined) {
-      this.cache.set(key, [{ state, bits: this.bits.slice() }]);
+      this.cache.set(key, [{ state, h: this.h, unset: Int32Array.from(this.unset) }]);
       return true;
     }
     for (const seen of bucket) {
-      if (seen.state === state && equalWords(seen.bits, this.bits)) return false;
+      if (seen.state === state && seen.h === this.h && sameNumbers(seen.unset, this.unset)) return false;
     }
-    bucket.push({ state, bits: this.bits.slice() });
+    bucket.push({ state, h: this.h, unset: Int32Array.from(this.unset) });
     return true;
   }
 
@@ -321,7 +359,8 @@ class KeySearch {
   }
 }
 
-function equalWords(a: Uint32Array, b: Uint32Array): boolean {
+function sameNumbers(a: Int32Array, b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }

@@ -245,8 +245,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   }
   const { history } = recorder;
   const count = (outcome: string): number => history.filter((op) => op.outcome === outcome).length;
+  const checkStarted = performance.now();
   const check = checkLinearizability(history);
-  const summary = `ops=${history.length} ok=${count("ok")} fail=${count("fail")} unknown=${count("unknown")} linearizable=${check.linearizable} converged=${converged}`;
+  const checkMs = Math.round(performance.now() - checkStarted);
+  const summary = `ops=${history.length} ok=${count("ok")} fail=${count("fail")} unknown=${count("unknown")} linearizable=${check.linearizable} converged=${converged} check_ms=${checkMs}`;
   let report = summary;
   if (check.linearizable === false) {
     const firstMs = Math.min(
