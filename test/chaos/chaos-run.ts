@@ -4,7 +4,7 @@
  * heal everything, require every node to converge on the same state, and check the history for
  * linearizability.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AtomicClient, type CallOutcome } from "../../examples/atomic/atomic-client.js";
@@ -259,6 +259,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       `\nkey ${check.failingKey} is not linearizable; a failing sub-history from ${firstCallS} s into the run` +
       ` ("ctx": writers of values it observes, not needed for the violation):\n` +
       formatHistory(check.counterexample ?? [], check.context ?? []);
+  }
+  if (check.linearizable !== true) {
+    // Keep the history, so the checker can be run on it again without another run.
+    const file = join(tmpdir(), `tsraft-chaos-history-${options.seed}-${Date.now()}.json`);
+    writeFileSync(
+      file,
+      JSON.stringify(history, (_, v: unknown) => (typeof v === "bigint" ? `${v}n` : v)),
+    );
+    report += `\nhistory written to ${file}`;
   }
   if (check.linearizable === "unknown") {
     report += `\nsearch budget exceeded on: ${check.keys
