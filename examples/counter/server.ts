@@ -29,6 +29,7 @@ const flags = parseFlags("counter server", {
   disable_cli: { default: false, help: "Don't allow raft_cli access this node" },
   log_applied_task: { default: false, help: "Print notice log when a task is applied" },
   read_index: { default: true, help: "get confirms leadership with a quorum (linearizable)" },
+  raft_sync: { default: true, help: "fsync each log write before acknowledging it (braft's raft_sync)" },
 });
 
 const log = (line: string): void => console.log(`${new Date().toISOString()} ${line}`);
@@ -67,7 +68,7 @@ async function main(): Promise<void> {
     raftMetaUri: `${prefix}/raft_meta`,
     snapshotUri: `${prefix}/snapshot`,
     disableCli: flags.disable_cli,
-    flags: { raft_sync: true },
+    flags: { raft_sync: flags.raft_sync },
   });
   log(`Counter service is running on ${server.address} as ${peer} of group ${flags.group}`);
 }
