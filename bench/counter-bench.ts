@@ -1,18 +1,22 @@
 /**
  * `npm run bench`: the counter example as braft measures it, next to the limits of this machine.
  *
- * 1. Limits: raw 256 B append + fdatasync per second on the data disk, and a bare baidu_std echo
- *    server (example.CounterService answered at once, no raft) driven by the same client: the most
- *    any server on this stack could answer.
+ * 1. Limits: raw 256 B append + fdatasync per second on the data disk; the mean append + fsync
+ *    of three writers at once (three servers on one disk); a bare baidu_std echo server
+ *    (example.CounterService answered at once, no raft) driven by the same client: the most any
+ *    server on this stack could answer. From these, the floor of one caller: two round trips
+ *    (client-leader, leader-follower) plus one fsync among three writers, with no work at all.
  * 2. A 3-process counter cluster on loopback, fsync on, driven by the counter client (its own
  *    process) with 1, 8, 64 and 256 callers, each waiting for its reply before the next call,
  *    a warm-up then `--seconds` per point; the leader's CPU is read from /proc.
- * 3. Many groups: 300 groups on 3 processes, idle CPU per process and total ops/s.
+ * 3. The same cluster with raft_sync off at 1 and 8 callers: how much of the time is the disk.
+ * 4. Many groups: 300 groups on 3 processes, idle CPU per process and total ops/s.
  *
  * One line per point on stdout; the same lines, with the machine and the date, go to
  * bench/results/bench-<date>.txt.
  *
- *   npm run bench [-- --seconds 20 --warmup 3 --callers 1,8,64,256 --groups 300 --skip-groups]
+ *   npm run bench [-- --seconds 20 --warmup 3 --callers 1,8,64,256 --groups 300 --skip-groups
+ *                    --skip-limits --skip-nosync]
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -21,7 +25,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { CounterClient } from "../examples/counter/counter-client.js";
 import { freePorts } from "../src/testing/free-ports.js";
-import { rawSyncRate } from "./disk-rate.js";
+import { concurrentSyncMeanUs, rawSyncRate } from "./disk-rate.js";
 import { formatManyGroups, runManyGroups } from "./many-groups.js";
 import { cpuSecondsOf } from "./proc-cpu.js";
 
@@ -33,6 +37,7 @@ const { values } = parseArgs({
     groups: { type: "string", default: "300" },
     "skip-groups": { type: "boolean", default: false },
     "skip-limits": { type: "boolean", default: false },
+    "skip-nosync": { type: "boolean", default: false },
   },
 });
 
@@ -103,6 +108,9 @@ async function machineLimits(dataDir: string): Promise<void> {
   const raw = await rawSyncRate(dataDir, 256, false, 3000);
   // ops per second of one 256-byte append followed by fdatasync
   report(`limit=disk raw_append_fdatasync_s=${Math.round(raw.ops / raw.seconds)}`);
+  // braft's default (and the cluster's): fsync rather than fdatasync.
+  const fsyncAmongThreeUs = await concurrentSyncMeanUs(dataDir, 64, true, 3, 3000);
+  report(`limit=disk writers=3 append_fsync_mean_us=${Math.round(fsyncAmongThreeUs)}`);
   const [port] = await freePorts(1);
   const echo = await startProcess("dist/bench/echo-server.js", [`--port=${port}`], /READY/);
   try {
@@ -114,13 +122,18 @@ async function machineLimits(dataDir: string): Promise<void> {
         `limit=echo clients=${callers} ops_s=${figures.ops_s} p50_us=${figures.p50_us} ` +
           `p99_us=${figures.p99_us} p999_us=${figures.p999_us}`,
       );
+      if (callers === 1) {
+        const floorUs = 2 * figures.p50_us + fsyncAmongThreeUs;
+        report(`limit=floor clients=1 ops_s=${Math.round(1e6 / floorUs)} latency_us=${Math.round(floorUs)}`);
+      }
     }
   } finally {
     await stopProcess(echo);
   }
 }
 
-async function counterCluster(dataDir: string): Promise<void> {
+/** Runs the counter cluster through `callers`; `sync` is braft's raft_sync. */
+async function counterCluster(dataDir: string, callers: readonly number[], sync: boolean): Promise<void> {
   const ports = await freePorts(3);
   const conf = ports.map((port) => `127.0.0.1:${port}:0`).join(",");
   const servers = await Promise.all(
@@ -130,8 +143,9 @@ async function counterCluster(dataDir: string): Promise<void> {
         [
           `--port=${port}`,
           `--conf=${conf}`,
-          `--data_path=${join(dataDir, String(port))}`,
+          `--data_path=${join(dataDir, String(port), sync ? "sync" : "nosync")}`,
           "--election_timeout_ms=1000",
+          `--raft_sync=${sync}`,
         ],
         /Counter service is running|READY|listening/i,
       ),
@@ -144,14 +158,14 @@ async function counterCluster(dataDir: string): Promise<void> {
     const leaderIndex = ports.findIndex((port) => leader === `127.0.0.1:${port}`);
     const leaderPid = servers[leaderIndex]?.pid;
     if (leaderPid === undefined) throw new Error(`no leader among ${conf} (got ${String(leader)})`);
-    for (const callers of callerCounts) {
-      await runClient(conf, callers, warmupSeconds);
+    for (const count of callers) {
+      await runClient(conf, count, warmupSeconds);
       const cpu0 = cpuSecondsOf(leaderPid);
       const t0 = performance.now();
-      const figures = await runClient(conf, callers, seconds);
+      const figures = await runClient(conf, count, seconds);
       const cpuPct = ((cpuSecondsOf(leaderPid) - cpu0) / ((performance.now() - t0) / 1000)) * 100;
       report(
-        `clients=${callers} ops_s=${figures.ops_s} p50_us=${figures.p50_us} p99_us=${figures.p99_us} ` +
+        `clients=${count}${sync ? "" : " raft_sync=false"} ops_s=${figures.ops_s} p50_us=${figures.p50_us} p99_us=${figures.p99_us} ` +
           `p999_us=${figures.p999_us} leader_cpu_pct=${Math.round(cpuPct)} errors=${figures.errors}`,
       );
     }
@@ -166,7 +180,8 @@ async function main(): Promise<void> {
   const started = new Date();
   try {
     if (values["skip-limits"] !== true) await machineLimits(dataDir);
-    await counterCluster(dataDir);
+    await counterCluster(dataDir, callerCounts, true);
+    if (values["skip-nosync"] !== true) await counterCluster(dataDir, [1, 8], false);
     if (values["skip-groups"] !== true) {
       const groups = await runManyGroups({
         groups: Number(values.groups),
