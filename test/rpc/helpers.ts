@@ -1,9 +1,35 @@
 /** Shared pieces of the rpc tests: a fake RaftService, servers on 127.0.0.1:0, polling. */
+import { readFileSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
+import { join } from "node:path";
 import type { AppendEntriesRequest, RequestVoteRequest, TimeoutNowRequest } from "../../src/core/messages.js";
+import {
+  Status,
+  type Closure,
+  type Iterator,
+  type SnapshotReader,
+  type SnapshotWriter,
+  type StateMachine,
+} from "../../src/index.js";
 import { RaftServer } from "../../src/rpc/raft-server.js";
 import type { RaftServerOptions } from "../../src/rpc/options.js";
 import type { InstallSnapshotRequest, RaftService } from "../../src/rpc/transport.js";
+
+/** Sums the first byte of each entry; its snapshot is one file, `value`, holding the sum. */
+export class SnapshotCounter implements StateMachine {
+  value = 0;
+  onApply(iter: Iterator): void {
+    for (const entry of iter) this.value += entry.data[0] ?? 0;
+  }
+  onSnapshotSave(writer: SnapshotWriter, done: Closure): void {
+    writeFileSync(join(writer.path, "value"), String(this.value));
+    writer.addFile("value");
+    done.run(Status.OK());
+  }
+  onSnapshotLoad(reader: SnapshotReader): void {
+    this.value = Number(readFileSync(join(reader.path, "value"), "utf8"));
+  }
+}
 
 /** A RaftService that records requests and answers from overridable functions. */
 export class FakeRaftService implements RaftService {

@@ -4,44 +4,21 @@
  * leader's state.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import {
-  RaftNode,
-  Status,
-  type Iterator,
-  type SnapshotReader,
-  type SnapshotWriter,
-  type StateMachine,
-} from "../../src/index.js";
-import type { Closure } from "../../src/node/status.js";
-import { startServer, stopAll, waitFor } from "./helpers.js";
+import { RaftNode } from "../../src/index.js";
+import { SnapshotCounter, startServer, stopAll, waitFor } from "./helpers.js";
 
 after(stopAll);
-
-class Counter implements StateMachine {
-  value = 0;
-  onApply(iter: Iterator): void {
-    for (const entry of iter) this.value += entry.data[0] ?? 0;
-  }
-  onSnapshotSave(writer: SnapshotWriter, done: Closure): void {
-    writeFileSync(join(writer.path, "value"), String(this.value));
-    writer.addFile("value");
-    done.run(Status.OK());
-  }
-  onSnapshotLoad(reader: SnapshotReader): void {
-    this.value = Number(readFileSync(join(reader.path, "value"), "utf8"));
-  }
-}
 
 test("InstallSnapshotOverTcp: a wiped follower catches up from a compacted leader", async () => {
   const root = mkdtempSync(join(tmpdir(), "tsraft-install-"));
   const servers = await Promise.all([startServer(), startServer(), startServer()]);
   const peers = servers.map((s) => `${s.address}:0`);
-  const start = async (i: number, dir: string): Promise<{ node: RaftNode; fsm: Counter }> => {
-    const fsm = new Counter();
+  const start = async (i: number, dir: string): Promise<{ node: RaftNode; fsm: SnapshotCounter }> => {
+    const fsm = new SnapshotCounter();
     const node = new RaftNode("install", peers[i] as string);
     await node.init({
       fsm,
@@ -58,9 +35,9 @@ test("InstallSnapshotOverTcp: a wiped follower catches up from a compacted leade
   const members = await Promise.all(peers.map((_, i) => start(i, join(root, `n${i}`))));
   try {
     await waitFor(() => members.some((m) => m.node.isLeader()), "a leader", 10_000);
-    const leader = members.find((m) => m.node.isLeader()) as { node: RaftNode; fsm: Counter };
+    const leader = members.find((m) => m.node.isLeader()) as { node: RaftNode; fsm: SnapshotCounter };
     const followerIndex = members.findIndex((m) => m !== leader);
-    const follower = members[followerIndex] as { node: RaftNode; fsm: Counter };
+    const follower = members[followerIndex] as { node: RaftNode; fsm: SnapshotCounter };
     for (let i = 0; i < 20; i++) await leader.node.apply(Uint8Array.of(1));
     await follower.node.shutdown();
     rmSync(join(root, `n${followerIndex}`), { recursive: true, force: true });

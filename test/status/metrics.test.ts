@@ -4,45 +4,20 @@
  * operator relies on.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { get } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { register as globalRegistry } from "prom-client";
-import {
-  RaftError,
-  RaftNode,
-  Status,
-  silentLogger,
-  type Closure,
-  type Iterator,
-  type SnapshotReader,
-  type SnapshotWriter,
-  type StateMachine,
-} from "../../src/index.js";
+import { RaftError, RaftNode, silentLogger } from "../../src/index.js";
 import type { RaftServer } from "../../src/rpc/raft-server.js";
-import { startServer, stopAll, voteRequest, waitFor } from "../rpc/helpers.js";
+import { SnapshotCounter, startServer, stopAll, voteRequest, waitFor } from "../rpc/helpers.js";
 import { parseExposition, samples, total, type Family } from "./exposition.js";
 
 after(stopAll);
 
 const APPLIES = 30;
-
-class Counter implements StateMachine {
-  value = 0;
-  onApply(iter: Iterator): void {
-    for (const entry of iter) this.value += entry.data[0] ?? 0;
-  }
-  onSnapshotSave(writer: SnapshotWriter, done: Closure): void {
-    writeFileSync(join(writer.path, "value"), String(this.value));
-    writer.addFile("value");
-    done.run(Status.OK());
-  }
-  onSnapshotLoad(reader: SnapshotReader): void {
-    this.value = Number(readFileSync(join(reader.path, "value"), "utf8"));
-  }
-}
 
 /** GET `path` on `server`; resolves with the status, content type and body. */
 function scrape(
@@ -66,8 +41,8 @@ test("Metrics: /metrics of a live 3-node cluster parses strictly and reports the
   const root = mkdtempSync(join(tmpdir(), "tsraft-metrics-"));
   const servers = await Promise.all([0, 1, 2].map(() => startServer({ logger: silentLogger })));
   const peers = servers.map((s) => `${s.address}:0`);
-  const start = async (i: number): Promise<{ node: RaftNode; fsm: Counter }> => {
-    const fsm = new Counter();
+  const start = async (i: number): Promise<{ node: RaftNode; fsm: SnapshotCounter }> => {
+    const fsm = new SnapshotCounter();
     const node = new RaftNode("metrics", peers[i] as string);
     const dir = join(root, `n${i}`);
     await node.init({
@@ -83,8 +58,8 @@ test("Metrics: /metrics of a live 3-node cluster parses strictly and reports the
     return { node, fsm };
   };
   const members = await Promise.all(peers.map((_, i) => start(i)));
-  const leaderNow = async (among = members): Promise<{ node: RaftNode; fsm: Counter }> => {
-    let found: { node: RaftNode; fsm: Counter } | undefined;
+  const leaderNow = async (among = members): Promise<{ node: RaftNode; fsm: SnapshotCounter }> => {
+    let found: { node: RaftNode; fsm: SnapshotCounter } | undefined;
     await waitFor(() => (found = among.find((m) => m.node.isLeader())) !== undefined, "a leader", 15_000);
     return found!;
   };
@@ -205,7 +180,7 @@ test("Metrics: a shut-down node's series leave the registry", async () => {
   const peer = `${server.address}:0`;
   const node = new RaftNode("gone", peer);
   await node.init({
-    fsm: new Counter(),
+    fsm: new SnapshotCounter(),
     server,
     initialConf: peer,
     logUri: `memory://metrics-gone-${process.pid}/log`,
