@@ -29,6 +29,11 @@ export interface CoreConfig {
   readonly appendBytesMax: number;
   /** A new peer joins once its log is within this many entries of the leader's (braft's catchup_margin). */
   readonly catchupMargin: number;
+  /**
+   * braft's catchup_timeout_ms: a change waits this long for new peers before it checks whether
+   * they are still alive and making progress (0: the election timeout, braft's default).
+   */
+  readonly catchupTimeoutMs: number;
   /** A uniform random number in [0, 1): the shell injects a seeded source in simulation. */
   readonly random: () => number;
 }

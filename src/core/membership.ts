@@ -1,7 +1,9 @@
 /**
  * Membership changes as braft stages them (ConfigurationCtx): new peers first catch up (their
- * log within `catchupMargin` of the leader's, within an election timeout, else ECATCHUP); then
- * the joint configuration is committed, then the new one. A change of a single peer skips the
+ * log within `catchupMargin` of the leader's); then the joint configuration is committed, then
+ * the new one. Catching up is checked every `catchupTimeoutMs` (braft's on_caughtup): a new peer
+ * still behind then keeps the change waiting another period while it is alive and making
+ * progress, and fails it with ECATCHUP otherwise. A change of a single peer skips the
  * joint stage, as braft does. One change at a time. A leader that is not in the new
  * configuration steps down once it is committed and wakes the best follower.
  */
@@ -19,8 +21,17 @@ export interface MembershipChange {
   stage: Stage;
   /** Index of the configuration entry of the current stage, once appended. */
   entryIndex: number;
-  /** Catching up must finish by then. */
-  readonly catchUpDeadlineMs: number;
+  /** The current catch-up period ends then: new peers must have caught up, or be progressing. */
+  catchUpDeadlineMs: number;
+  /** Where each new peer stood when the current catch-up period began. */
+  readonly catchUpMarks: Map<PeerKey, CatchUpMark>;
+}
+
+/** A new peer's replication state at the start of a catch-up period. */
+interface CatchUpMark {
+  readonly matchIndex: number;
+  readonly installsSent: number;
+  readonly installsRefused: number;
 }
 
 /** Starts changing the configuration to `target` (leader only). Undefined when started. */
@@ -38,13 +49,16 @@ export function startChange(core: RaftCore, target: ConfigurationData, nowMs: nu
     core.emit({ type: "changeDone", error: undefined });
     return undefined;
   }
-  core.change = {
+  const change: MembershipChange = {
     target: wanted,
     stage: "catchingUp",
     entryIndex: 0,
-    catchUpDeadlineMs: nowMs + core.config.electionTimeoutMs,
+    catchUpDeadlineMs: 0,
+    catchUpMarks: new Map(),
   };
+  core.change = change;
   for (const peer of replicationTargets(wanted)) addProgress(core, peer, nowMs);
+  startCatchUpPeriod(core, change, nowMs);
   advanceChange(core, nowMs);
   return undefined;
 }
@@ -54,9 +68,9 @@ export function advanceChange(core: RaftCore, nowMs: number): void {
   const change = core.change;
   if (change === undefined || core.role !== "leader") return;
   if (change.stage === "catchingUp") {
-    if (!caughtUp(core, change.target)) {
-      if (nowMs >= change.catchUpDeadlineMs)
-        abortChange(core, new RaftError("ECATCHUP", "new peers did not catch up in time"));
+    const lagging = laggingPeers(core, change.target);
+    if (lagging.length > 0) {
+      if (nowMs >= change.catchUpDeadlineMs) extendOrAbortCatchUp(core, change, lagging, nowMs);
       return;
     }
     const old = core.confs.last().conf;
@@ -88,7 +102,66 @@ export function resumeJointChange(core: RaftCore): void {
   const conf = core.confs.last().conf;
   if (!isJoint(conf) || core.change !== undefined) return;
   const target = normalizeConfiguration({ ...conf, oldPeers: undefined });
-  core.change = { target, stage: "joint", entryIndex: core.confs.last().id.index, catchUpDeadlineMs: 0 };
+  core.change = {
+    target,
+    stage: "joint",
+    entryIndex: core.confs.last().id.index,
+    catchUpDeadlineMs: 0,
+    catchUpMarks: new Map(),
+  };
+}
+
+/** braft's get_catchup_timeout_ms: 0 means the election timeout. */
+function catchUpPeriodMs(core: RaftCore): number {
+  return core.config.catchupTimeoutMs > 0 ? core.config.catchupTimeoutMs : core.config.electionTimeoutMs;
+}
+
+/** Opens a catch-up period: notes where each peer stands, to measure its progress at the end. */
+function startCatchUpPeriod(core: RaftCore, change: MembershipChange, nowMs: number): void {
+  change.catchUpDeadlineMs = nowMs + catchUpPeriodMs(core);
+  change.catchUpMarks.clear();
+  for (const peer of change.target.peers) {
+    const progress = core.progress.get(peer);
+    if (progress === undefined) continue;
+    const { matchIndex, installsSent, installsRefused } = progress;
+    change.catchUpMarks.set(peer, { matchIndex, installsSent, installsRefused });
+  }
+}
+
+/**
+ * A catch-up period ended with peers still behind. braft waits another period for a peer that
+ * is still alive (on_caughtup); tsraft also asks that it made progress, so a live peer that can
+ * never catch up (it refuses every install, say) fails the change instead of holding it forever.
+ */
+function extendOrAbortCatchUp(
+  core: RaftCore,
+  change: MembershipChange,
+  lagging: readonly PeerKey[],
+  nowMs: number,
+): void {
+  const stalled = lagging.filter((peer) => !isCatchingUp(core, change, peer, nowMs));
+  if (stalled.length === 0) {
+    startCatchUpPeriod(core, change, nowMs);
+    return;
+  }
+  const periodMs = catchUpPeriodMs(core);
+  const reason = `new peer ${stalled.join(", ")} did not catch up: no progress in ${periodMs} ms, or no answer within the election timeout`;
+  abortChange(core, new RaftError("ECATCHUP", reason));
+}
+
+/**
+ * Alive: it answered a request sent within the last election timeout (braft's test on
+ * last_rpc_send_timestamp). Progressing: its log advanced during the period, or an install to it
+ * ran during the period and none was refused (an install moves no match index until it ends).
+ */
+function isCatchingUp(core: RaftCore, change: MembershipChange, peer: PeerKey, nowMs: number): boolean {
+  const progress = core.progress.get(peer);
+  const mark = change.catchUpMarks.get(peer);
+  if (progress === undefined || mark === undefined) return false;
+  if (nowMs - progress.lastAckSentAtMs > core.config.electionTimeoutMs) return false;
+  if (progress.matchIndex > mark.matchIndex) return true;
+  const installed = progress.state === "snapshot" || progress.installsSent > mark.installsSent;
+  return installed && progress.installsRefused === mark.installsRefused;
 }
 
 function appendStage(
@@ -133,16 +206,17 @@ function addProgress(core: RaftCore, peer: PeerKey, nowMs: number): void {
   core.progress.set(peer, new Progress(core.log.lastIndex() + 1, nowMs));
 }
 
-function caughtUp(core: RaftCore, target: ConfigurationData): boolean {
+/** The new voters of `target` not yet within `catchupMargin` of this leader's log. */
+function laggingPeers(core: RaftCore, target: ConfigurationData): PeerKey[] {
   const current = new Set(core.confs.last().conf.peers);
   const last = core.log.lastIndex();
-  return target.peers.every((peer) => {
-    if (current.has(peer) || peer === core.config.self) return true;
+  return target.peers.filter((peer) => {
+    if (current.has(peer) || peer === core.config.self) return false;
     const progress = core.progress.get(peer);
     // It must have accepted an append (braft: the replicator succeeded once), not merely be near:
     // on a short log a peer that never answered is "within the margin" too.
-    if (progress === undefined || progress.state !== "replicate") return false;
-    return last - progress.matchIndex <= core.config.catchupMargin;
+    if (progress === undefined || progress.state !== "replicate") return true;
+    return last - progress.matchIndex > core.config.catchupMargin;
   });
 }
 

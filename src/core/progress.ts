@@ -25,6 +25,13 @@ export class Progress {
   /** In probe state, an append is outstanding; no more until it is answered or the heartbeat. */
   probeSent = false;
   /**
+   * Installs this peer answered with a refusal (not a lost RPC): a configuration change stops
+   * waiting for a new peer that keeps refusing the snapshot it needs.
+   */
+  installsRefused = 0;
+  /** Installs sent to this peer (a catch-up period with one counts as progress). */
+  installsSent = 0;
+  /**
    * Send time of the newest request this peer answered in the leader's term; drives check-quorum
    * and the leader lease (time is measured from the send, so the peer's answer is no older).
    */
@@ -45,6 +52,7 @@ export class Progress {
   /** An install was sent (request sequence `seq` opens a new epoch). */
   becomeSnapshot(seq: number): void {
     this.state = "snapshot";
+    this.installsSent++;
     this.inflight = 0;
     this.epochStartSeq = seq;
   }
@@ -57,6 +65,7 @@ export class Progress {
   onSnapshotDone(seq: number, success: boolean, lastIncludedIndex: number, nextSeq: number): void {
     if (success && lastIncludedIndex > this.matchIndex) this.matchIndex = lastIncludedIndex;
     if (this.state !== "snapshot" || seq < this.epochStartSeq) return;
+    if (!success) this.installsRefused++;
     this.becomeProbe(this.matchIndex + 1, nextSeq);
     this.probeSent = !success;
   }
@@ -120,7 +129,9 @@ export class Progress {
 
   /** The install RPC failed or timed out: retry from the match point at the next heartbeat. */
   onSnapshotFailed(seq: number, nextSeq: number): void {
-    this.onSnapshotDone(seq, false, 0, nextSeq);
+    if (this.state !== "snapshot" || seq < this.epochStartSeq) return;
+    this.becomeProbe(this.matchIndex + 1, nextSeq);
+    this.probeSent = true;
   }
 
   private becomeProbe(nextIndex: number, nextSeq: number): void {

@@ -58,6 +58,8 @@ export interface PreparedNode {
 const DEFAULT_ELECTION_TIMEOUT_MS = 1000;
 const DEFAULT_MAX_CLOCK_DRIFT_MS = 1000;
 const DEFAULT_CATCHUP_MARGIN = 1000;
+/** braft's catchup_timeout_ms default: 0, which means the election timeout. */
+const DEFAULT_CATCHUP_TIMEOUT_MS = 0;
 
 export async function prepareNode(
   groupId: string,
@@ -122,6 +124,7 @@ async function prepareParts(
     appendEntriesMax: flags.raft_max_entries_size,
     appendBytesMax: flags.raft_max_body_size,
     catchupMargin: options.catchupMargin ?? DEFAULT_CATCHUP_MARGIN,
+    catchupTimeoutMs: options.catchupTimeoutMs ?? DEFAULT_CATCHUP_TIMEOUT_MS,
     random: () => env.random(),
   };
   const core = new RaftCore(config, hardState, logManager, confs, env.nowMs(), snapshotIndex);

@@ -26,6 +26,14 @@ export interface NodeOptions {
   readonly snapshotIntervalS?: number | undefined;
   /** How close a new peer's log must come to the leader's before it joins (1000 entries). */
   readonly catchupMargin?: number | undefined;
+  /**
+   * braft's catchup_timeout_ms: how long a configuration change waits for a new peer to come
+   * within `catchupMargin`. At the end of each such period the wait is renewed while the peer is
+   * alive (it answered within an election timeout) and making progress (its log advanced, or a
+   * snapshot install to it is running and none was refused); otherwise the change fails with
+   * ECATCHUP. 0 means the election timeout (braft's default, 0).
+   */
+  readonly catchupTimeoutMs?: number | undefined;
   /** Log storage by URI, e.g. `local://./data/log` or `memory://n1/log`. */
   readonly logUri?: string | undefined;
   /** Raft meta storage by URI. */

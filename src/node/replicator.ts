@@ -13,7 +13,14 @@ export interface ReplicatorHost {
   onResponse(send: Send, response: unknown): void;
   onFailure(send: Send, error: unknown): void;
   /** The snapshot to install on a follower, held until `release`; undefined when there is none. */
-  openSnapshot(): Promise<{ meta: SnapshotMetaData; uri: string; release(): void } | undefined>;
+  openSnapshot(): Promise<HeldSnapshot | undefined>;
+}
+
+/** A snapshot opened for sending to followers; `release` closes its reader. */
+export interface HeldSnapshot {
+  readonly meta: SnapshotMetaData;
+  readonly uri: string;
+  release(): void;
 }
 
 /** An install may take this many RPC timeouts (copying and loading happen before the answer). */
@@ -33,8 +40,13 @@ export class Replicator {
   heartbeatCount = 0;
   appendEntriesCount = 0;
   installSnapshotCount = 0;
-  /** The snapshot offered to this follower, kept across install timeouts. */
-  private heldSnapshot: { meta: SnapshotMetaData; uri: string; release(): void } | undefined;
+  /**
+   * The snapshot offered to this follower, kept across install timeouts and while any install
+   * RPC is in flight, so every retry offers the same reader and URI.
+   */
+  private heldSnapshot: Promise<HeldSnapshot | undefined> | undefined;
+  /** Install RPCs sent and not yet settled; the held snapshot outlives all of them. */
+  private installsInFlight = 0;
 
   constructor(
     readonly peer: PeerKey,
@@ -93,18 +105,19 @@ export class Replicator {
    * Sends the newest snapshot. The follower answers only once it copied and loaded it, so the
    * timeout is long. A timeout may leave the follower still copying: the retry offers the same
    * reader and URI, so the follower joins that copy instead of starting over (a large snapshot
-   * would otherwise never finish).
+   * would otherwise never finish). A follower that joins answers the earlier request with a
+   * refusal while the later one goes on; the reader is released only when no install is left in
+   * flight, or the copy would lose its source halfway (and start over on the next retry).
    */
   private async installSnapshot(header: InstallSnapshotHeader): Promise<InstallSnapshotResult> {
-    const snapshot = this.heldSnapshot ?? (await this.host.openSnapshot());
-    if (snapshot === undefined) throw new RaftError("ENOENT", "no snapshot to send");
-    this.heldSnapshot = snapshot;
+    const snapshot = await this.acquireSnapshot();
     const install = this.client.installSnapshot;
     if (install === undefined) {
-      this.releaseSnapshot();
+      if (this.installsInFlight === 0) this.releaseSnapshot();
       throw new RaftError("ENOSYS", "the transport cannot send snapshots");
     }
     const request = { ...header, meta: snapshot.meta, uri: snapshot.uri };
+    this.installsInFlight++;
     try {
       const response = await install.call(
         this.client,
@@ -112,17 +125,44 @@ export class Replicator {
         request,
         this.rpcTimeoutMs * INSTALL_TIMEOUT_FACTOR,
       );
-      this.releaseSnapshot();
+      this.installSettled(true);
       return { ...response, lastIncludedIndex: snapshot.meta.lastIncludedIndex };
     } catch (error) {
-      if (!(RaftError.is(error) && error.code === "ERAFTTIMEDOUT")) this.releaseSnapshot();
+      this.installSettled(!(RaftError.is(error) && error.code === "ERAFTTIMEDOUT"));
       throw error;
     }
   }
 
+  /** The held snapshot, opened on first use; a failed or empty open is not kept. */
+  private async acquireSnapshot(): Promise<HeldSnapshot> {
+    const opening = (this.heldSnapshot ??= this.host.openSnapshot());
+    const forget = (): void => {
+      if (this.heldSnapshot === opening) this.heldSnapshot = undefined;
+    };
+    const snapshot = await opening.catch((error: unknown) => {
+      forget();
+      throw error;
+    });
+    if (snapshot === undefined) {
+      forget();
+      throw new RaftError("ENOENT", "no snapshot to send");
+    }
+    return snapshot;
+  }
+
+  /** An install RPC settled; `final` unless it timed out (the follower may still be copying). */
+  private installSettled(final: boolean): void {
+    this.installsInFlight--;
+    if (final && this.installsInFlight === 0) this.releaseSnapshot();
+  }
+
   /** Releases the snapshot held for this follower (an install answered, or leadership ended). */
   releaseSnapshot(): void {
-    this.heldSnapshot?.release();
+    const held = this.heldSnapshot;
     this.heldSnapshot = undefined;
+    void held?.then(
+      (snapshot) => snapshot?.release(),
+      () => undefined, // a failed open holds nothing
+    );
   }
 }

@@ -79,6 +79,7 @@ export class CoreCluster {
           appendEntriesMax: options.appendEntriesMax ?? 1024,
           appendBytesMax: 1 << 20,
           catchupMargin: 1000,
+          catchupTimeoutMs: 0,
           random: () => this.random(),
         },
         hardState,

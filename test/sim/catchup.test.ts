@@ -1,0 +1,98 @@
+/**
+ * Catching up a new peer (braft's ConfigurationCtx and catchup_timeout_ms) and keeping a follower
+ * that installs a long snapshot in its leader's lease (braft's replicator heartbeats it meanwhile).
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { SimCluster, type SimClusterOptions } from "../../src/testing/sim-cluster.js";
+import { bytes, codeOf, converge } from "./helpers.js";
+
+async function withCluster(
+  options: SimClusterOptions,
+  body: (cluster: SimCluster) => Promise<void>,
+): Promise<void> {
+  const cluster = new SimCluster(options);
+  try {
+    await body(cluster);
+    await cluster.shutdownAll();
+  } finally {
+    cluster.dispose();
+  }
+}
+
+/**
+ * Starts the first three peers, writes and compacts the leader's log, and starts the fourth
+ * (outside the configuration): adding it takes a snapshot install of `copyDelayMs`.
+ */
+async function compactedGroupAndNewcomer(
+  cluster: SimCluster,
+  copyDelayMs: number,
+  newcomerFlags: Parameters<SimCluster["start"]>[1] = {},
+): Promise<{ leader: string; newcomer: string }> {
+  for (const peer of cluster.peers.slice(0, 3)) await cluster.start(peer);
+  const leader = (await cluster.waitForLeader()) as string;
+  for (let i = 0; i < 20; i++) await cluster.applyAndWait(bytes(`a${i}`));
+  await cluster.settle(cluster.node(leader).snapshot());
+  assert.ok(cluster.node(leader).getStatus().firstIndex > 1, "the leader's log was compacted");
+  for (let i = 0; i < 3; i++) await cluster.applyAndWait(bytes(`b${i}`));
+  cluster.snapshotTransfer.copyDelayMs = copyDelayMs;
+  const newcomer = cluster.peers[3] as string;
+  await cluster.start(newcomer, newcomerFlags);
+  return { leader, newcomer };
+}
+
+const COMPACTING = { intervalS: 0, logMarginEntries: 0 };
+
+test("AddPeerWithSlowSnapshotInstall: addPeer waits for an install five election timeouts long", async () => {
+  await withCluster({ seed: 141, nodes: 4, initialVoters: 3, snapshots: COMPACTING }, async (cluster) => {
+    const { leader, newcomer } = await compactedGroupAndNewcomer(cluster, 5000);
+    const startMs = cluster.scheduler.nowMs;
+    assert.equal(await codeOf(cluster.settle(cluster.node(leader).addPeer(newcomer))), "OK");
+    assert.ok(cluster.scheduler.nowMs - startMs >= 5000, "the change waited for the install");
+    assert.equal(cluster.snapshotTransfer.copiesStarted, 1, "one copy, never restarted");
+    assert.ok(cluster.node(leader).listPeers().map(String).includes(newcomer));
+    cluster.snapshotTransfer.copyDelayMs = 10;
+    await cluster.applyAndWait(bytes("after"));
+    await converge(cluster);
+  });
+});
+
+test("AddPeerRetryJoinsRunningInstall: after ECATCHUP, the same change joins the copy in progress", async () => {
+  await withCluster({ seed: 142, nodes: 4, initialVoters: 3, snapshots: COMPACTING }, async (cluster) => {
+    const { leader, newcomer } = await compactedGroupAndNewcomer(cluster, 8000);
+    const first = cluster.node(leader).addPeer(newcomer);
+    const downloading = await cluster.scheduler.runUntil(
+      () => cluster.node(newcomer).getStatus().snapshotStatus === "DOWNLOADING",
+      5000,
+    );
+    assert.ok(downloading, "the install started");
+    const copyStartMs = cluster.scheduler.nowMs;
+    // The leader's appends and heartbeats to the newcomer are lost: it looks dead, and the
+    // change gives up. Its copy (its own requests to the leader) goes on.
+    cluster.dropAppend = (from, request) => from === leader && request.peerId === newcomer;
+    assert.equal(await codeOf(cluster.settle(first)), "ECATCHUP");
+    assert.equal(cluster.node(newcomer).getStatus().snapshotStatus, "DOWNLOADING", "still copying");
+    cluster.dropAppend = undefined;
+    assert.equal(await codeOf(cluster.settle(cluster.node(leader).addPeer(newcomer))), "OK");
+    assert.equal(cluster.snapshotTransfer.copiesStarted, 1, "the retry joined the first copy");
+    assert.ok(cluster.scheduler.nowMs - copyStartMs < 9000, "the copy was not started over");
+    cluster.snapshotTransfer.copyDelayMs = 10;
+    await cluster.applyAndWait(bytes("after"));
+    await converge(cluster);
+  });
+});
+
+test("CatchupTimeout: a live peer that makes no progress fails with ECATCHUP after catchupTimeoutMs", async () => {
+  const options = { seed: 143, nodes: 4, initialVoters: 3, snapshots: COMPACTING, catchupTimeoutMs: 3000 };
+  await withCluster(options, async (cluster) => {
+    // A server that may run no install refuses every one: alive, but never closer.
+    const { leader, newcomer } = await compactedGroupAndNewcomer(cluster, 10, {
+      raft_max_install_snapshot_tasks_num: 0,
+    });
+    const startMs = cluster.scheduler.nowMs;
+    assert.equal(await codeOf(cluster.settle(cluster.node(leader).addPeer(newcomer))), "ECATCHUP");
+    const waitedMs = cluster.scheduler.nowMs - startMs;
+    assert.ok(waitedMs >= 3000 && waitedMs < 3500, `gave up after catchupTimeoutMs (${waitedMs} ms)`);
+    assert.ok(!cluster.node(leader).listPeers().map(String).includes(newcomer));
+  });
+});
