@@ -50,24 +50,27 @@ export function sendAppendsTo(core: RaftCore, peer: PeerKey, progress: Progress,
  * Heartbeats go to every follower each heartbeat interval. They name the follower's match point
  * as the previous entry, which it surely holds, so a heartbeat never fails on a log mismatch
  * while appends are in flight, and it safely carries the commit index.
+ *
+ * When the match point was compacted (the follower needs, or is installing, a snapshot) the
+ * heartbeat names entry 0 instead, as braft's replicator does: it matches on every log, commits
+ * nothing there (a follower commits at most up to the previous entry), and keeps the follower in
+ * this leader's lease for the whole install instead of letting it time out and campaign.
  */
 export function broadcastHeartbeats(core: RaftCore, nowMs: number): void {
   for (const [peer, progress] of core.progress) {
-    const prevLogIndex = progress.matchIndex;
-    const prevLogTerm = core.log.term(prevLogIndex);
-    if (prevLogTerm !== undefined) {
-      const request: AppendEntriesRequest = {
-        groupId: core.config.groupId,
-        serverId: core.config.self,
-        peerId: peer,
-        term: core.term,
-        prevLogTerm,
-        prevLogIndex,
-        entries: [],
-        committedIndex: core.commitIndex,
-      };
-      core.send({ kind: "append", to: peer, request }, nowMs, { afterPersist: false, heartbeat: true });
-    }
+    const matchTerm = core.log.term(progress.matchIndex);
+    const prevLogIndex = matchTerm === undefined ? 0 : progress.matchIndex;
+    const request: AppendEntriesRequest = {
+      groupId: core.config.groupId,
+      serverId: core.config.self,
+      peerId: peer,
+      term: core.term,
+      prevLogTerm: matchTerm ?? 0,
+      prevLogIndex,
+      entries: [],
+      committedIndex: core.commitIndex,
+    };
+    core.send({ kind: "append", to: peer, request }, nowMs, { afterPersist: false, heartbeat: true });
     progress.onHeartbeat();
     sendAppendsTo(core, peer, progress, nowMs);
   }

@@ -96,3 +96,45 @@ test("CatchupTimeout: a live peer that makes no progress fails with ECATCHUP aft
     assert.ok(!cluster.node(leader).listPeers().map(String).includes(newcomer));
   });
 });
+
+test("InstallSnapshotKeepsFollowerLease: a follower installing a long snapshot keeps its leader and serves reads", async () => {
+  await withCluster({ seed: 144, nodes: 3, snapshots: COMPACTING }, async (cluster) => {
+    await cluster.startAll();
+    const leader = (await cluster.waitForLeader()) as string;
+    await cluster.applyAndWait(bytes("x"));
+    const follower = cluster.peers.find((peer) => peer !== leader) as string;
+    // Stopped, not wiped: it comes back with a log whose end the leader has compacted since.
+    await cluster.stop(follower);
+    for (let i = 0; i < 20; i++) await cluster.applyAndWait(bytes(`a${i}`));
+    await cluster.settle(cluster.node(leader).snapshot());
+    await cluster.applyAndWait(bytes("after the snapshot"));
+    cluster.snapshotTransfer.copyDelayMs = 6000;
+    await cluster.start(follower);
+    const downloading = await cluster.scheduler.runUntil(
+      () => cluster.node(follower).getStatus().snapshotStatus === "DOWNLOADING",
+      5000,
+    );
+    assert.ok(downloading, "the install started");
+    const term = cluster.node(follower).term;
+    let lapse: string | undefined; // the first moment it did not follow the leader
+    const sample = (): boolean => {
+      const status = cluster.node(follower).getStatus();
+      if (lapse === undefined && (status.leaderId !== leader || status.state !== "FOLLOWER")) {
+        lapse = `${cluster.scheduler.nowMs} ms: ${status.state} following '${status.leaderId}'`;
+      }
+      return status.snapshotStatus !== "DOWNLOADING";
+    };
+    let read: Promise<string> | undefined;
+    cluster.scheduler.schedule(3000, () => {
+      read = codeOf(cluster.node(follower).readIndex({ timeoutMs: 10_000 }));
+    });
+    const installed = await cluster.scheduler.runUntil(sample, 10_000);
+    assert.ok(installed, cluster.describe());
+    assert.equal(lapse, undefined, "it followed the leader throughout the install");
+    assert.equal(cluster.node(follower).term, term, "it never started an election");
+    assert.ok(read !== undefined, "the read was started mid-install");
+    assert.equal(await cluster.settle(read), "OK", "a read started mid-install succeeds");
+    cluster.snapshotTransfer.copyDelayMs = 10;
+    await converge(cluster);
+  });
+});
