@@ -110,26 +110,23 @@ export class Replicator {
    * flight, or the copy would lose its source halfway (and start over on the next retry).
    */
   private async installSnapshot(header: InstallSnapshotHeader): Promise<InstallSnapshotResult> {
-    const snapshot = await this.acquireSnapshot();
-    const install = this.client.installSnapshot;
-    if (install === undefined) {
-      if (this.installsInFlight === 0) this.releaseSnapshot();
-      throw new RaftError("ENOSYS", "the transport cannot send snapshots");
-    }
-    const request = { ...header, meta: snapshot.meta, uri: snapshot.uri };
+    // Counted from the start: a concurrent install settling meanwhile must not release the
+    // snapshot this one is about to offer.
     this.installsInFlight++;
+    let final = true;
     try {
-      const response = await install.call(
-        this.client,
-        this.peer,
-        request,
-        this.rpcTimeoutMs * INSTALL_TIMEOUT_FACTOR,
-      );
-      this.installSettled(true);
+      const snapshot = await this.acquireSnapshot();
+      const install = this.client.installSnapshot;
+      if (install === undefined) throw new RaftError("ENOSYS", "the transport cannot send snapshots");
+      const request = { ...header, meta: snapshot.meta, uri: snapshot.uri };
+      const timeoutMs = this.rpcTimeoutMs * INSTALL_TIMEOUT_FACTOR;
+      const response = await install.call(this.client, this.peer, request, timeoutMs);
       return { ...response, lastIncludedIndex: snapshot.meta.lastIncludedIndex };
     } catch (error) {
-      this.installSettled(!(RaftError.is(error) && error.code === "ERAFTTIMEDOUT"));
+      final = !(RaftError.is(error) && error.code === "ERAFTTIMEDOUT");
       throw error;
+    } finally {
+      this.installSettled(final);
     }
   }
 
