@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { SimCluster, type SimClusterOptions } from "../../src/testing/sim-cluster.js";
-import { bytes, codeOf, converge } from "./helpers.js";
+import { bytes, codeOf, converge, rejectionOf } from "./helpers.js";
 
 async function withCluster(
   options: SimClusterOptions,
@@ -76,6 +76,29 @@ test("AddPeerRetryJoinsRunningInstall: after ECATCHUP, the same change joins the
     assert.equal(await codeOf(cluster.settle(cluster.node(leader).addPeer(newcomer))), "OK");
     assert.equal(cluster.snapshotTransfer.copiesStarted, 1, "the retry joined the first copy");
     assert.ok(cluster.scheduler.nowMs - copyStartMs < 9000, "the copy was not started over");
+    cluster.snapshotTransfer.copyDelayMs = 10;
+    await cluster.applyAndWait(bytes("after"));
+    await converge(cluster);
+  });
+});
+
+test("ChangePeersWithSlowSnapshotInstall: a joint change waits for two installs and fails only on the peer that died", async () => {
+  await withCluster({ seed: 145, nodes: 5, initialVoters: 3, snapshots: COMPACTING }, async (cluster) => {
+    const { leader } = await compactedGroupAndNewcomer(cluster, 4000);
+    const [a, b, c, d, e] = cluster.peers as [string, string, string, string, string];
+    await cluster.start(e);
+    const both = () =>
+      [d, e].every((peer) => cluster.node(peer).getStatus().snapshotStatus === "DOWNLOADING");
+    const change = cluster.node(leader).changePeers([a, b, c, d, e]);
+    assert.ok(await cluster.scheduler.runUntil(both, 5000), "both installs started");
+    cluster.crash(e);
+    const error = await rejectionOf(cluster.settle(change));
+    assert.equal(error.code, "ECATCHUP");
+    assert.ok(error.message.includes(`new peer ${e} did not catch up`), error.message);
+    assert.deepEqual(cluster.node(leader).listPeers().map(String), [a, b, c]);
+    await cluster.start(e);
+    assert.equal(await codeOf(cluster.settle(cluster.node(leader).changePeers([a, b, c, d, e]))), "OK");
+    assert.deepEqual(cluster.node(leader).listPeers().map(String), [a, b, c, d, e]);
     cluster.snapshotTransfer.copyDelayMs = 10;
     await cluster.applyAndWait(bytes("after"));
     await converge(cluster);
