@@ -59,8 +59,12 @@ export class RaftNode extends NodeShell {
         },
         snapshotHost: {
           configurationAt: (index) => this.prepared!.core.confs.at(index).conf,
-          finishInstall: (replyId, meta, logReset) =>
-            this.withCore((core) => core.finishInstall(replyId, meta, logReset)),
+          finishInstall: (replyId, meta, logReset) => {
+            this.withCore((core) => core.finishInstall(replyId, meta, logReset));
+            // The state machine holds the snapshot: reads confirmed at an index it covers are
+            // answered now, not at the next applied entry (there may be none for a while).
+            if (meta !== undefined) this.readWaiters.applied(meta.lastIncludedIndex);
+          },
           fail: (error) => this.fail(error),
         },
       });

@@ -161,3 +161,28 @@ test("InstallSnapshotKeepsFollowerLease: a follower installing a long snapshot k
     await converge(cluster);
   });
 });
+
+test("FollowerReadAcrossInstallSnapshot: a read confirmed at an index the install covers completes without another write", async () => {
+  await withCluster({ seed: 146, nodes: 3, snapshots: COMPACTING }, async (cluster) => {
+    await cluster.startAll();
+    const leader = (await cluster.waitForLeader()) as string;
+    await cluster.applyAndWait(bytes("x"));
+    const follower = cluster.peers.find((peer) => peer !== leader) as string;
+    await cluster.stop(follower);
+    for (let i = 0; i < 20; i++) await cluster.applyAndWait(bytes(`a${i}`));
+    await cluster.settle(cluster.node(leader).snapshot());
+    cluster.snapshotTransfer.copyDelayMs = 3000;
+    await cluster.start(follower);
+    const downloading = await cluster.scheduler.runUntil(
+      () => cluster.node(follower).getStatus().snapshotStatus === "DOWNLOADING",
+      5000,
+    );
+    assert.ok(downloading, "the install started");
+    // No write follows: the snapshot alone brings the follower to the confirmed index.
+    const read = await codeOf(cluster.settle(cluster.node(follower).readIndex({ timeoutMs: 10_000 })));
+    assert.equal(read, "OK");
+    assert.ok(cluster.node(follower).getStatus().lastSnapshotIndex > 0, "it was answered after the install");
+    cluster.snapshotTransfer.copyDelayMs = 10;
+    await converge(cluster);
+  });
+});
