@@ -139,29 +139,40 @@ function extendOrAbortCatchUp(
   lagging: readonly PeerKey[],
   nowMs: number,
 ): void {
-  const stalled = lagging.filter((peer) => !isCatchingUp(core, change, peer, nowMs));
-  if (stalled.length === 0) {
-    startCatchUpPeriod(core, change, nowMs);
-    return;
+  for (const peer of lagging) {
+    const stalled = whyStalled(core, change, peer, nowMs);
+    if (stalled !== undefined) {
+      abortChange(core, new RaftError("ECATCHUP", `new peer ${peer} did not catch up: ${stalled}`));
+      return;
+    }
   }
-  const periodMs = catchUpPeriodMs(core);
-  const reason = `new peer ${stalled.join(", ")} did not catch up: no progress in ${periodMs} ms, or no answer within the election timeout`;
-  abortChange(core, new RaftError("ECATCHUP", reason));
+  startCatchUpPeriod(core, change, nowMs);
 }
 
 /**
- * Alive: it answered a request sent within the last election timeout (braft's test on
- * last_rpc_send_timestamp). Progressing: its log advanced during the period, or an install to it
- * ran during the period and none was refused (an install moves no match index until it ends).
+ * Why a lagging peer is not worth another period, or undefined when it is. Alive: it answered a
+ * request sent within the last election timeout (braft's test on last_rpc_send_timestamp).
+ * Progressing: its log advanced during the period, or an install to it ran during the period and
+ * none was refused (an install moves no match index until it ends, however long the copy).
  */
-function isCatchingUp(core: RaftCore, change: MembershipChange, peer: PeerKey, nowMs: number): boolean {
+function whyStalled(
+  core: RaftCore,
+  change: MembershipChange,
+  peer: PeerKey,
+  nowMs: number,
+): string | undefined {
   const progress = core.progress.get(peer);
   const mark = change.catchUpMarks.get(peer);
-  if (progress === undefined || mark === undefined) return false;
-  if (nowMs - progress.lastAckSentAtMs > core.config.electionTimeoutMs) return false;
-  if (progress.matchIndex > mark.matchIndex) return true;
-  const installed = progress.state === "snapshot" || progress.installsSent > mark.installsSent;
-  return installed && progress.installsRefused === mark.installsRefused;
+  if (progress === undefined || mark === undefined) return "it is not replicated to";
+  const { electionTimeoutMs } = core.config;
+  if (nowMs - progress.lastAckSentAtMs > electionTimeoutMs)
+    return `no answer to a request sent in the last ${electionTimeoutMs} ms`;
+  if (progress.matchIndex > mark.matchIndex) return undefined;
+  const periodMs = catchUpPeriodMs(core);
+  if (progress.installsRefused > mark.installsRefused)
+    return `it refused the snapshot in the last ${periodMs} ms`;
+  const installing = progress.state === "snapshot" || progress.installsSent > mark.installsSent;
+  return installing ? undefined : `its log did not advance in ${periodMs} ms`;
 }
 
 function appendStage(
