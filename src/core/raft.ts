@@ -614,7 +614,8 @@ export class RaftCore {
     } else {
       this.confs.setSnapshot(snapshotConf);
     }
-    this.persistedIndex = Math.max(this.persistedIndex, index);
+    // A reset log holds nothing past the snapshot: entries persisted before are gone from disk.
+    this.persistedIndex = logReset ? index : Math.max(this.persistedIndex, index);
     this.commitIndex = Math.max(this.commitIndex, index);
     this.appliedIndex = Math.max(this.appliedIndex, index);
   }

@@ -5,11 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { ConfigurationManager } from "../../src/core/configuration.js";
 import { InvariantError } from "../../src/core/errors.js";
 import type { Ready, Send } from "../../src/core/events.js";
 import { assertAppendWellFormed, checkInvariants, checkReady } from "../../src/core/invariants.js";
 import type { AppendEntriesRequest } from "../../src/core/messages.js";
 import { Progress } from "../../src/core/progress.js";
+import { RaftCore } from "../../src/core/raft.js";
+import type { LogReader } from "../../src/core/raft-log.js";
 import { EMPTY_DATA, EntryType, type LogEntry } from "../../src/core/types.js";
 import { CoreCluster } from "./core-cluster.js";
 
@@ -213,4 +216,61 @@ test("Invariants: an append whose entries do not follow prevLogIndex is refused 
     /entry 4 has term 0 after term 1/,
   );
   caught(() => assertAppendWellFormed({ ...request, entries: [entry(3, 2)] }), /term limit 1/);
+});
+
+/** A durable log that, like LogManager, can be reset to start after a snapshot. */
+class ResettableLog implements LogReader {
+  constructor(
+    private first: number,
+    private entries: LogEntry[],
+  ) {}
+  firstIndex(): number {
+    return this.first;
+  }
+  lastIndex(): number {
+    return this.first + this.entries.length - 1;
+  }
+  term(index: number): number | undefined {
+    return index === 0 ? 0 : this.entries[index - this.first]?.term;
+  }
+  entry(index: number): LogEntry | undefined {
+    return this.entries[index - this.first];
+  }
+  resetAfter(index: number): void {
+    this.first = index + 1;
+    this.entries = [];
+  }
+}
+
+test("InstallSnapshotResetLog: a follower whose log was reset by a snapshot no longer counts the lost entries as persisted", () => {
+  // The follower holds 1..3 of term 1, durably; the leader of term 2 sends a snapshot through
+  // index 2 of term 2, which disagrees with entry 2, so the shell resets the durable log after it.
+  const log = new ResettableLog(1, [entry(1, 1), entry(2, 1), entry(3, 1)]);
+  const confs = new ConfigurationManager({ id: { index: 0, term: 0 }, conf: { peers: ["a", "b", "c"] } });
+  const config = {
+    groupId: "g",
+    self: "b",
+    electionTimeoutMs: 1000,
+    maxElectionDelayMs: 1000,
+    heartbeatIntervalMs: 100,
+    maxClockDriftMs: 1000,
+    leaderLeaseEnabled: false,
+    stepDownWhenVoteTimedOut: true,
+    inflightAppendsMax: 4,
+    appendEntriesMax: 1024,
+    appendBytesMax: 1 << 20,
+    catchupMargin: 1000,
+    random: () => 0.5,
+  };
+  const b = new RaftCore(config, { term: 1, votedFor: "" }, log, confs, 0);
+  assert.equal(b.persistedIndex, 3);
+  const meta = { lastIncludedIndex: 2, lastIncludedTerm: 2, conf: { peers: ["a", "b", "c"] } };
+  const request = { groupId: "g", serverId: "a", peerId: "b", term: 2, meta, uri: "remote://a/1" };
+  b.stepRequest({ kind: "installSnapshot", request }, 7, 10);
+  assert.ok(b.takeReady().events.some((event) => event.type === "installSnapshot"));
+  log.resetAfter(2);
+  b.finishInstall(7, meta, true);
+  assert.equal(b.log.lastIndex(), 2);
+  assert.equal(b.persistedIndex, 2, "entry 3 was thrown away with the old log");
+  assert.equal(b.commitIndex, 2);
 });
