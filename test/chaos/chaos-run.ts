@@ -231,7 +231,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const faults = prng.fork("nemesis");
     const chosen = NEMESES.filter((n) => options.nemeses === undefined || options.nemeses.includes(n.name));
     if (chosen.length === 0) throw new Error(`no nemesis among ${options.nemeses?.join(", ")}`);
-    const endAt = started + options.timeS * 1000;
+    // The fault window starts once the cluster is up: on a loaded machine starting five
+    // processes can take most of a short run, which then injects nothing.
+    const endAt = performance.now() + options.timeS * 1000;
     const ctx = { cluster, proxy, prng: faults, log: stamp };
     await sleep(faults.int(500, 1500));
     while (performance.now() + 4000 < endAt) {
