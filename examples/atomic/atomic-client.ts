@@ -31,9 +31,10 @@ export interface AtomicClientOptions {
   /** Which server to try first (an index into the peers), so many clients spread their guesses. */
   readonly firstGuess?: number | undefined;
   /**
-   * Sends each get to a random server instead of the leader. Only meaningful against servers
-   * started with `--unsafe_local_reads` (which answer from their local map): a deliberately
-   * non-linearizable setup that the chaos run must catch.
+   * Sends each get to a random server instead of the leader: against servers started with
+   * `--follower_reads`, followers answer through ReadIndex (linearizable); against
+   * `--unsafe_local_reads`, from their local maps (a deliberately stale setup the chaos run must
+   * catch).
    */
   readonly readFromAny?: boolean | undefined;
 }

@@ -73,12 +73,42 @@ export class AtomicStateMachine implements StateMachine {
   /** The term this node leads, or -1 (braft's _leader_term). */
   leaderTerm = -1;
   appliedIndex = 0;
+  /** Lease reads waiting for the map to reach an index, by that index. */
+  private readonly applyWaiters: { index: number; resolve: () => void }[] = [];
 
   onApply(iter: Iterator): void {
     for (const entry of iter) {
       const result = this.execute(decodeEntry(entry.data));
       this.appliedIndex = entry.index;
       entry.done?.setResult?.(result);
+    }
+    this.wakeApplyWaiters();
+  }
+
+  /**
+   * Resolves true once the map holds every entry through `index`, false after `timeoutMs`
+   * (a node that stopped applying, e.g. in ERROR, must not hold a read forever).
+   */
+  waitApplied(index: number, timeoutMs: number): Promise<boolean> {
+    if (this.appliedIndex >= index) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.applyWaiters.push({
+        index,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+      });
+    });
+  }
+
+  private wakeApplyWaiters(): void {
+    for (let i = this.applyWaiters.length - 1; i >= 0; i--) {
+      const waiter = this.applyWaiters[i];
+      if (waiter === undefined || waiter.index > this.appliedIndex) continue;
+      this.applyWaiters.splice(i, 1);
+      waiter.resolve();
     }
   }
 
@@ -127,6 +157,7 @@ export class AtomicStateMachine implements StateMachine {
       this.values.set(BigInt(id), BigInt(value));
     }
     this.appliedIndex = reader.loadMeta().lastIncludedIndex;
+    this.wakeApplyWaiters();
   }
 
   onLeaderStart(term: number): void {

@@ -7,7 +7,12 @@
  *     --data_path ./data/8100
  *
  * Unlike braft's example, `get` does not go through the log: it is a linearizable read through
- * `node.readIndex()` (one heartbeat round confirms leadership; the leader lease is not used).
+ * `node.readIndex()` (one heartbeat round confirms leadership). Read modes, all linearizable:
+ * `--raft_enable_leader_lease` (braft's flag) turns the leader lease on; with it, `--lease_reads`
+ * answers gets on the leader from its map while `node.isLeaderLeaseValid()` (braft's lease read,
+ * no round trip), falling back to ReadIndex outside the lease. `--follower_reads` lets followers
+ * and learners answer gets too: they ask the leader for a read index, then wait until their own
+ * map has applied it.
  *
  * Test-only flags: `--proxy_map ip:port=host:port,...` dials a peer at another address (a
  * fault-injecting proxy); `--admin` serves `tsraft.test.AtomicAdmin` (status and membership calls
@@ -44,8 +49,18 @@ const { values: flags } = parseArgs({
     proxy_map: { type: "string", default: "" },
     admin: { type: "boolean", default: false },
     unsafe_local_reads: { type: "boolean", default: false },
+    raft_enable_leader_lease: { type: "boolean", default: false },
+    lease_reads: { type: "boolean", default: false },
+    follower_reads: { type: "boolean", default: false },
   },
 });
+
+/**
+ * How long a lease read waits for the leader's map to apply what was committed when the lease
+ * was checked: an election timeout's worth, after which the get fails (no effect) instead of
+ * holding a call on a node that stopped applying.
+ */
+const LEASE_READ_APPLY_WAIT_MS = 1000;
 
 /** Codes that prove an apply was refused before its entry reached the log. */
 const REFUSED_BEFORE_PROPOSING = new Set(["ESTALE", "EBUSY"]);
@@ -63,6 +78,8 @@ function parseProxyMap(text: string): Map<string, string> {
 class AtomicServer {
   readonly fsm = new AtomicStateMachine();
   readonly node: RaftNode;
+  /** Gets answered, by how; the chaos run reports them to show each read path was exercised. */
+  readonly reads = { lease: 0, readIndex: 0, follower: 0 };
 
   constructor(readonly self: string) {
     this.node = new RaftNode(flags.group, self);
@@ -98,16 +115,41 @@ class AtomicServer {
     });
   }
 
-  /** A linearizable read: confirm leadership (ReadIndex), then read the applied map. */
+  /**
+   * A linearizable read: from the leader's map inside its lease (--lease_reads), else after
+   * ReadIndex on the leader, or on a follower (--follower_reads) after the leader confirmed an
+   * index this follower has applied.
+   */
   async get(id: bigint): Promise<ResponseInit> {
-    if (!flags.unsafe_local_reads) {
-      if (this.fsm.leaderTerm < 0) return this.redirect(true);
-      try {
-        await this.node.readIndex();
-      } catch {
-        return this.redirect(true); // a get that failed had no effect either way
-      }
+    if (flags.unsafe_local_reads) return this.value(id);
+    const leading = this.fsm.leaderTerm >= 0;
+    if (!leading && !flags.follower_reads) return this.redirect(true);
+    if (leading && flags.lease_reads && (await this.leaseRead())) {
+      this.reads.lease++;
+      return this.value(id);
     }
+    try {
+      await this.node.readIndex();
+    } catch {
+      return this.redirect(true); // a get that failed had no effect either way
+    }
+    if (leading) this.reads.readIndex++;
+    else this.reads.follower++;
+    return this.value(id);
+  }
+
+  /**
+   * braft's lease read: while the lease is valid no other leader can have committed anything, so
+   * once the map holds everything this leader had committed at the check, it is current. False
+   * outside the lease (the caller falls back to ReadIndex) or when applying did not catch up.
+   */
+  private async leaseRead(): Promise<boolean> {
+    if (!this.node.isLeaderLeaseValid()) return false;
+    const committed = this.node.getStatus().committedIndex;
+    return this.fsm.waitApplied(committed, LEASE_READ_APPLY_WAIT_MS);
+  }
+
+  private value(id: bigint): ResponseInit {
     const value = this.fsm.get(id);
     return { success: true, id, oldValue: value, newValue: value };
   }
@@ -137,7 +179,11 @@ async function main(): Promise<void> {
     raftMetaUri: `${prefix}/raft_meta`,
     snapshotUri: `${prefix}/snapshot`,
     disableCli: flags.disable_cli,
+    flags: { raft_enable_leader_lease: flags.raft_enable_leader_lease },
   });
+  if (flags.lease_reads && !flags.raft_enable_leader_lease) {
+    console.error("--lease_reads needs --raft_enable_leader_lease: gets use ReadIndex only");
+  }
   process.once("SIGTERM", () => {
     void atomic.node
       .shutdown()
@@ -164,6 +210,7 @@ function addAdmin(server: RaftServer, atomic: AtomicServer): void {
       committedIndex: status.committedIndex,
       appliedIndex: status.appliedIndex,
       values: atomic.fsm.dump(),
+      reads: atomic.reads,
     });
   });
   const run = (what: (arg: string) => Promise<void>) => async (body: Uint8Array) => {

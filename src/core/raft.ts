@@ -32,6 +32,7 @@ import {
 } from "./membership.js";
 import { expireTransfer, handleTimeoutNow, startTransfer, type TransferState } from "./transfer.js";
 import { checkQuorum, leaseExpiresAtMs } from "./lease.js";
+import { assertAppendWellFormed, checkInvariants, checkReady } from "./invariants.js";
 import { finishInstall, handleInstallRequest, handleSnapshotResult } from "./snapshot.js";
 import {
   broadcastHeartbeats,
@@ -134,6 +135,12 @@ export class RaftCore {
 
   /** Handles a request from a peer; its reply appears in a later Ready under `replyId`. */
   stepRequest(input: InboundRequest, replyId: number, nowMs: number): void {
+    if (input.kind === "append") assertAppendWellFormed(input.request);
+    this.routeRequest(input, replyId, nowMs);
+    checkInvariants(this);
+  }
+
+  private routeRequest(input: InboundRequest, replyId: number, nowMs: number): void {
     this.lastNowMs = nowMs;
     if (!this.isActive()) {
       this.reply({ kind: "error", replyId, code: "EINVAL", text: `node is ${this.role}` });
@@ -157,6 +164,11 @@ export class RaftCore {
 
   /** Handles the answer to, or the failure of, a request this core sent. */
   stepResponse(input: ResponseInput, nowMs: number): void {
+    this.routeResponse(input, nowMs);
+    checkInvariants(this);
+  }
+
+  private routeResponse(input: ResponseInput, nowMs: number): void {
     this.lastNowMs = nowMs;
     if (!this.isActive()) return;
     const { send } = input;
@@ -189,10 +201,16 @@ export class RaftCore {
   finishInstall(replyId: number, meta: SnapshotMetaData | undefined, logReset: boolean): void {
     if (!this.isActive()) return;
     finishInstall(this, replyId, meta, logReset);
+    checkInvariants(this);
   }
 
   /** Lets time pass: election, vote, heartbeat and step-down timers fire here. */
   tick(nowMs: number): void {
+    this.runTimers(nowMs);
+    checkInvariants(this);
+  }
+
+  private runTimers(nowMs: number): void {
     this.lastNowMs = nowMs;
     if (!this.isActive()) return;
     if (this.role === "leader") {
@@ -251,6 +269,7 @@ export class RaftCore {
     }
     this.appendLocal(entries);
     sendAppends(this, nowMs);
+    checkInvariants(this);
     return results;
   }
 
@@ -265,6 +284,7 @@ export class RaftCore {
     const leaseRead = this.config.leaderLeaseEnabled && this.leaseExpiresAtMs(nowMs) > nowMs;
     if (leaseRead) this.emit({ type: "readIndexReady", reads: [{ id, index: this.commitIndex }] });
     else this.reads.add(this, id, nowMs);
+    checkInvariants(this);
     return undefined;
   }
 
@@ -274,7 +294,9 @@ export class RaftCore {
    */
   changeConfiguration(conf: ConfigurationData, nowMs: number): RaftError | undefined {
     this.lastNowMs = nowMs;
-    return startChange(this, conf, nowMs);
+    const refusal = startChange(this, conf, nowMs);
+    checkInvariants(this);
+    return refusal;
   }
 
   /**
@@ -290,12 +312,14 @@ export class RaftCore {
     this.confs.override(normalizeConfiguration(conf));
     this.becomeFollower(this.term + 1, "", nowMs, "configuration reset by the operator");
     this.campaignIfSoleVoter(nowMs);
+    checkInvariants(this);
     return undefined;
   }
 
   /** A follower's progress or the commit index moved: a configuration change may go on. */
   advanceChange(nowMs: number): void {
     advanceChange(this, nowMs);
+    checkInvariants(this);
   }
 
   /**
@@ -304,7 +328,9 @@ export class RaftCore {
    */
   transferLeadership(target: PeerKey | undefined, nowMs: number): RaftError | undefined {
     this.lastNowMs = nowMs;
-    return startTransfer(this, target, nowMs);
+    const refusal = startTransfer(this, target, nowMs);
+    checkInvariants(this);
+    return refusal;
   }
 
   /** Why this node cannot take proposals now, if it cannot. */
@@ -332,6 +358,7 @@ export class RaftCore {
   heartbeatNow(nowMs: number): void {
     this.heartbeatDeadlineMs = nowMs + this.config.heartbeatIntervalMs;
     broadcastHeartbeats(this, nowMs);
+    checkInvariants(this);
   }
 
   /** The shell made the log durable through (index, term). */
@@ -340,12 +367,14 @@ export class RaftCore {
     if (this.log.term(index) !== term || index <= this.persistedIndex) return;
     this.persistedIndex = index;
     if (this.role === "leader") maybeCommit(this);
+    checkInvariants(this);
   }
 
   /** The state machine applied through `index`. */
   onApplied(index: number): void {
     invariant(index <= this.commitIndex, `applied ${index} beyond committed ${this.commitIndex}`);
     if (index > this.appliedIndex) this.appliedIndex = index;
+    checkInvariants(this);
   }
 
   /** braft's ERROR state: the node stops taking part in the group until restarted. */
@@ -378,6 +407,8 @@ export class RaftCore {
     this.sendsAfterPersist = [];
     this.replies = [];
     this.events = [];
+    checkInvariants(this);
+    checkReady(this, ready);
     return ready;
   }
 
@@ -483,6 +514,7 @@ export class RaftCore {
     const sets = this.voters();
     const alone = sets.current.length === 1 && sets.current[0] === this.config.self && sets.old.length === 0;
     if (alone && this.role === "follower") this.campaign(nowMs);
+    checkInvariants(this);
   }
 
   /** Starts an election: a pre-vote round first (braft), so a partitioned node cannot inflate terms. */
@@ -497,6 +529,7 @@ export class RaftCore {
     this.resetElectionDeadline(nowMs);
     this.requestVotes(true, false, nowMs);
     tallyVotes(this, nowMs);
+    checkInvariants(this);
   }
 
   becomeCandidate(nowMs: number, disruptLeader: boolean): void {
@@ -581,7 +614,8 @@ export class RaftCore {
     } else {
       this.confs.setSnapshot(snapshotConf);
     }
-    this.persistedIndex = Math.max(this.persistedIndex, index);
+    // A reset log holds nothing past the snapshot: entries persisted before are gone from disk.
+    this.persistedIndex = logReset ? index : Math.max(this.persistedIndex, index);
     this.commitIndex = Math.max(this.commitIndex, index);
     this.appliedIndex = Math.max(this.appliedIndex, index);
   }

@@ -324,6 +324,8 @@ export class SimCluster {
         this.checker.observeSnapshotLoad(peer, entries);
         process.appliedIndex = reader.loadMeta().lastIncludedIndex;
       },
+      // A healthy run never puts a node in ERROR: a broken core invariant lands here.
+      onError: (error) => this.checker.violate(`${peer} entered the ERROR state: ${error.message}`),
     };
   }
 

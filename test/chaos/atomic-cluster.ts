@@ -19,6 +19,8 @@ export interface AtomicStatus {
   readonly committedIndex: number;
   readonly appliedIndex: number;
   readonly values: readonly [string, string][];
+  /** Gets this process answered since it started, by read path. */
+  readonly reads: { readonly lease: number; readonly readIndex: number; readonly follower: number };
 }
 
 export interface AtomicClusterOptions {
@@ -27,6 +29,10 @@ export interface AtomicClusterOptions {
   readonly proxy?: FaultProxy | undefined;
   /** Serve gets without ReadIndex (a deliberate bug, to check the checker). */
   readonly unsafeLocalReads?: boolean | undefined;
+  /** Leader lease on (raft_enable_leader_lease), and gets on the leader served from it. */
+  readonly leaseReads?: boolean | undefined;
+  /** Followers answer gets through ReadIndex. */
+  readonly followerReads?: boolean | undefined;
   /** Extra lines of server stderr are passed through when true. */
   readonly verbose?: boolean | undefined;
 }
@@ -69,6 +75,8 @@ export class AtomicCluster {
       "--admin",
     ];
     if (this.options.unsafeLocalReads === true) args.push("--unsafe_local_reads");
+    if (this.options.leaseReads === true) args.push("--raft_enable_leader_lease", "--lease_reads");
+    if (this.options.followerReads === true) args.push("--follower_reads");
     if (proxyMap !== undefined) {
       args.push(`--proxy_map=${[...proxyMap].map(([from, to]) => `${from}=${to}`).join(",")}`);
     }

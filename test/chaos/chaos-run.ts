@@ -32,6 +32,10 @@ export interface ChaosOptions {
   readonly verbose?: boolean | undefined;
   /** Servers answer gets without ReadIndex: a deliberate bug the run must catch. */
   readonly unsafeLocalReads?: boolean | undefined;
+  /** Leader lease on; gets on the leader are served inside it (braft's lease read). */
+  readonly leaseReads?: boolean | undefined;
+  /** Half the clients send gets to any server; followers answer through ReadIndex. */
+  readonly followerReads?: boolean | undefined;
   /** Only these nemeses (by name); all by default. */
   readonly nemeses?: readonly string[] | undefined;
 }
@@ -44,8 +48,24 @@ export interface ChaosResult {
   readonly linearizable: boolean | "unknown";
   readonly converged: boolean;
   readonly nemeses: readonly string[];
+  /** Gets answered per read path, summed over the processes alive at the end (restarts reset them). */
+  readonly reads: ReadCounts | undefined;
   /** The summary line and, on a violation, the failing sub-history. */
   readonly report: string;
+}
+
+type ReadCounts = AtomicStatus["reads"];
+
+/** Gets per read path over every node's counters. */
+function sumReads(statuses: readonly AtomicStatus[]): ReadCounts {
+  return statuses.reduce<ReadCounts>(
+    (sum, { reads }) => ({
+      lease: sum.lease + reads.lease,
+      readIndex: sum.readIndex + reads.readIndex,
+      follower: sum.follower + reads.follower,
+    }),
+    { lease: 0, readIndex: 0, follower: 0 },
+  );
 }
 
 /** The id of the key a recorded operation touched. */
@@ -181,6 +201,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     snapshotIntervalS: 5,
     verbose: options.verbose,
     unsafeLocalReads: options.unsafeLocalReads,
+    leaseReads: options.leaseReads,
+    followerReads: options.followerReads,
   });
   const recorder = new Recorder();
   const clientTimeoutMs = options.clientTimeoutMs ?? 2000;
@@ -190,13 +212,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       new AtomicClient(cluster.peers, {
         timeoutMs: clientTimeoutMs,
         firstGuess: i,
-        readFromAny: options.unsafeLocalReads,
+        // Follower reads: every other client reads from any server, the rest from the leader.
+        readFromAny: options.unsafeLocalReads === true || (options.followerReads === true && i % 2 === 1),
       }),
   );
   const admin = new AtomicClient(cluster.peers, { timeoutMs: clientTimeoutMs });
   const nemeses: string[] = [];
   let running = true;
   let converged = false;
+  let reads: ReadCounts | undefined;
   try {
     stamp(`seed=${options.seed} nodes=${ports.join(",")} data=${dataDir}`);
     await cluster.startAll();
@@ -207,7 +231,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const faults = prng.fork("nemesis");
     const chosen = NEMESES.filter((n) => options.nemeses === undefined || options.nemeses.includes(n.name));
     if (chosen.length === 0) throw new Error(`no nemesis among ${options.nemeses?.join(", ")}`);
-    const endAt = started + options.timeS * 1000;
+    // The fault window starts once the cluster is up: on a loaded machine starting five
+    // processes can take most of a short run, which then injects nothing.
+    const endAt = performance.now() + options.timeS * 1000;
     const ctx = { cluster, proxy, prng: faults, log: stamp };
     await sleep(faults.int(500, 1500));
     while (performance.now() + 4000 < endAt) {
@@ -228,6 +254,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     });
     converged = statuses !== undefined;
     if (statuses !== undefined) {
+      reads = sumReads(statuses);
       stamp(`converged: applied index ${statuses[0]?.appliedIndex} on every node`);
       // Final reads join the history: the end state must agree with everything acknowledged.
       for (let key = 1; key <= (options.keys ?? 4); key++) {
@@ -248,7 +275,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const checkStarted = performance.now();
   const check = checkLinearizability(history);
   const checkMs = Math.round(performance.now() - checkStarted);
-  const summary = `ops=${history.length} ok=${count("ok")} fail=${count("fail")} unknown=${count("unknown")} linearizable=${check.linearizable} converged=${converged} check_ms=${checkMs}`;
+  const summary = `ops=${history.length} ok=${count("ok")} fail=${count("fail")} unknown=${count("unknown")} linearizable=${check.linearizable} converged=${converged} check_ms=${checkMs}${
+    reads === undefined
+      ? ""
+      : ` reads=lease:${reads.lease},readindex:${reads.readIndex},follower:${reads.follower}`
+  }`;
   let report = summary;
   if (check.linearizable === false) {
     const firstMs = Math.min(
@@ -283,6 +314,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     linearizable: check.linearizable,
     converged,
     nemeses,
+    reads,
     report,
   };
 }

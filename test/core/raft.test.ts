@@ -239,6 +239,7 @@ test("Figure 8: a prior-term entry on a quorum is not committed until a current-
   cluster.nowMs += 2000;
   cluster.drop = (from, send) =>
     from === "s1" && send.message.kind === "append" && send.message.request.entries.some((e) => e.index >= 3);
+  cluster.core("s1").tick(cluster.nowMs); // s1 sees it lost its quorum and steps down first
   cluster.campaign("s1"); // term 2 is taken: s3 and s4 voted for s5
   cluster.campaign("s1");
   const s1 = cluster.core("s1");
