@@ -260,6 +260,7 @@ test("InstallSnapshotResetLog: a follower whose log was reset by a snapshot no l
     appendEntriesMax: 1024,
     appendBytesMax: 1 << 20,
     catchupMargin: 1000,
+    catchupTimeoutMs: 0,
     random: () => 0.5,
   };
   const b = new RaftCore(config, { term: 1, votedFor: "" }, log, confs, 0);
