@@ -56,7 +56,10 @@ export function advanceChange(core: RaftCore, nowMs: number): void {
   if (change.stage === "catchingUp") {
     if (!caughtUp(core, change.target)) {
       if (nowMs >= change.catchUpDeadlineMs)
-        abortChange(core, new RaftError("ECATCHUP", "new peers did not catch up in time"));
+        abortChange(
+          core,
+          new RaftError("ECATCHUP", "new peers did not catch up in time", { outcome: "refused" }),
+        );
       return;
     }
     const old = core.confs.last().conf;
@@ -75,11 +78,14 @@ export function advanceChange(core: RaftCore, nowMs: number): void {
 
 /** Leadership ended mid-change: the next leader finishes or rolls back what is in the log. */
 export function dropChange(core: RaftCore, reason: string): void {
-  if (core.change === undefined) return;
+  const change = core.change;
+  if (change === undefined) return;
   core.change = undefined;
+  // Once a configuration entry is in the log, a later leader may still commit the change.
+  const outcome = change.entryIndex === 0 ? "refused" : "unknown";
   core.emit({
     type: "changeDone",
-    error: new RaftError("EPERM", `leadership lost during the change: ${reason}`),
+    error: new RaftError("EPERM", `leadership lost during the change: ${reason}`, { outcome }),
   });
 }
 
