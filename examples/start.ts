@@ -103,6 +103,9 @@ async function addOne(client: CounterClient, request: Uint8Array, reply: Counter
     }
     if (reply.success) return { value: reply.value + 1, leader: endpoint };
     client.redirected(endpoint, reply.redirect);
+    // Send the add again only if the server refused it before proposing: one that may still
+    // commit is not resent, or the counter could move by two (docs/errors.md).
+    if (!reply.refused) return undefined;
   }
   return undefined;
 }
@@ -125,7 +128,7 @@ async function main(): Promise<void> {
 
   const client = new CounterClient(conf, flags.group, Math.max(1000, flags.interval_ms));
   const request = fetchAddRequest(1n);
-  const reply: CounterReply = { success: false, value: 0, redirect: undefined };
+  const reply: CounterReply = { success: false, value: 0, redirect: undefined, refused: false };
   let waiting = false;
   while (!stopping) {
     const added = await addOne(client, request, reply);

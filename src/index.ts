@@ -15,7 +15,7 @@ export { PeerId, Configuration, ANY_PEER } from "./node/peer-id.js";
 export { flags, defaultFlags, type RaftFlags } from "./node/flags.js";
 export type { NodeStatus, NodeState, ReplicatorStatus, TimerStatus, ConfStage } from "./node/node-status.js";
 export type { RaftStatJson, FlagJson } from "./status/index.js";
-export { RaftError, ErrorCodes, errorCodeOf, type ErrorCode } from "./core/errors.js";
+export { RaftError, ErrorCodes, errorCodeOf, type ErrorCode, type Outcome } from "./core/errors.js";
 export { EntryType, type LogEntry, type HardState, type ConfigurationData } from "./core/types.js";
 export type { LogStorage, RaftMetaStorage } from "./storage/interfaces.js";
 export {

@@ -41,6 +41,9 @@ async function worker(
   let value = 0n;
   while (Date.now() < until) {
     const outcome = await client.compareExchange(id, value, value + 1n);
+    // Resending after any failure, unknown ones included, is safe: compare_exchange is
+    // conditional, so if the first attempt was applied the resend finds value + 1, fails, and
+    // the worker carries on from the value it reports. (An exchange could not be resent so.)
     if (outcome.outcome !== "ok") continue;
     value = outcome.response.success ? outcome.response.newValue : outcome.response.oldValue;
     counter.ops++;

@@ -62,9 +62,6 @@ const { values: flags } = parseArgs({
  */
 const LEASE_READ_APPLY_WAIT_MS = 1000;
 
-/** Codes that prove an apply was refused before its entry reached the log. */
-const REFUSED_BEFORE_PROPOSING = new Set(["ESTALE", "EBUSY"]);
-
 function parseProxyMap(text: string): Map<string, string> {
   const map = new Map<string, string>();
   for (const pair of text.split(",").filter((p) => p !== "")) {
@@ -96,14 +93,14 @@ class AtomicServer {
     if (term < 0) return Promise.resolve(this.redirect(true));
     return new Promise((resolve) => {
       let result: AtomicResult | undefined;
-      let synchronous = true;
       const done: ApplyClosure = {
         setResult: (value: unknown) => {
           result = value as AtomicResult;
         },
         run: (status: Status) => {
           if (status.ok() && result !== undefined) resolve(result);
-          else resolve(this.redirect(synchronous || REFUSED_BEFORE_PROPOSING.has(status.code ?? "")));
+          // The node says whether the entry never reached the log (refused) or may still commit.
+          else resolve(this.redirect(status.outcome === "refused"));
         },
       };
       this.node.applyTask({
@@ -111,7 +108,6 @@ class AtomicServer {
         ...(flags.check_term === "false" ? {} : { expectedTerm: term }),
         done,
       });
-      synchronous = false;
     });
   }
 

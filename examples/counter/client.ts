@@ -2,7 +2,13 @@
  * braft's counter client (example/counter/client.cpp) as a load generator: `--thread_num` callers,
  * each sending one request and waiting for its reply before the next (fetch_add with probability
  * `--add_percentage`, else get), all pipelined over one connection per server. It finds the leader,
- * follows redirects and retries failed calls after a short backoff. Once a second, and at the end,
+ * follows redirects and, after a short backoff, sends again only what is safe to send again: a
+ * call the server refused before proposing anything (tsraft's `refused` field) and any get. A
+ * fetch_add whose outcome is unknown (a timeout, a lost connection, a redirect without `refused`:
+ * the add may still be applied) is never resent, since a resend that also applied would add
+ * twice; it is counted in `adds_unknown` and the caller moves on to its next call. (A client
+ * that needs every add exactly once tags each with a request id that the state machine
+ * deduplicates; braft's counter protocol has no such field.) Once a second, and at the end,
  * it prints `ops_s=… p50_us=… p99_us=… p999_us=… errors=…`; the last line (or, with --json, a JSON
  * object with "final": true) is meant for scripts.
  *
@@ -36,8 +42,10 @@ class Figures {
   redirects = 0;
   /** fetch_adds answered success=true. */
   addsAcked = 0;
-  /** fetch_adds whose outcome is unknown (failed or refused after being sent): applied or not. */
+  /** fetch_adds whose outcome is unknown (may or may not be applied): never resent. */
   addsUnknown = 0;
+  /** fetch_adds the server refused before proposing (not applied): sent again. */
+  addsRefused = 0;
   /** The last value a reply carried (fetch_add: before the add). */
   lastValue = 0;
   /** errors and redirects at the start of the window. */
@@ -51,7 +59,9 @@ const BACKOFF_MAX_MS = Math.min(200, Math.max(BACKOFF_MIN_MS, flags.timeout_ms))
 
 async function caller(client: CounterClient, figures: Figures, running: () => boolean): Promise<void> {
   const addRequest = fetchAddRequest(BigInt(flags.added_by));
-  const reply: CounterReply = { success: false, value: 0, redirect: undefined };
+  const reply: CounterReply = { success: false, value: 0, redirect: undefined, refused: false };
+  /** The call to send again after a refusal (true: the fetch_add), else a new random one. */
+  let resend: boolean | undefined;
   let backoffMs = BACKOFF_MIN_MS;
   const backOff = async (): Promise<void> => {
     await sleep(backoffMs);
@@ -63,7 +73,8 @@ async function caller(client: CounterClient, figures: Figures, running: () => bo
       await backOff();
       continue;
     }
-    const add = Math.random() * 100 < flags.add_percentage;
+    const add = resend ?? Math.random() * 100 < flags.add_percentage;
+    resend = undefined;
     const startMs = performance.now();
     try {
       await client.call(endpoint, add ? "fetch_add" : "get", add ? addRequest : GET_REQUEST, reply);
@@ -77,7 +88,11 @@ async function caller(client: CounterClient, figures: Figures, running: () => bo
     }
     if (!reply.success) {
       figures.redirects++;
-      if (add) figures.addsUnknown++;
+      if (!add || reply.refused) {
+        // Nothing happened on the server: the same call again is safe.
+        if (add) figures.addsRefused++;
+        resend = add;
+      } else figures.addsUnknown++;
       client.redirected(endpoint, reply.redirect);
       if (client.leader === undefined || client.leader === endpoint) await backOff();
       continue;
@@ -108,6 +123,7 @@ function report(figures: Figures, histogram: LatencyHistogram, seconds: number, 
           ops: histogram.count,
           adds_acked: figures.addsAcked,
           adds_unknown: figures.addsUnknown,
+          adds_refused: figures.addsRefused,
           added_by: flags.added_by,
           value: figures.lastValue,
           elapsed_s: Number(seconds.toFixed(3)),

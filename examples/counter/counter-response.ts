@@ -1,5 +1,5 @@
 /**
- * A decoder of CounterResponse for the load client's hot path: reads the three fields into a
+ * A decoder of CounterResponse for the load client's hot path: reads the four fields into a
  * reusable object instead of building a message per reply (the generated schema decodes the same
  * bytes; the test checks both agree). Unknown fields are skipped, as protobuf requires.
  */
@@ -9,6 +9,8 @@ export interface CounterReply {
   success: boolean;
   value: number;
   redirect: string | undefined;
+  /** tsraft's extension: the server proposed nothing, so sending the call again is safe. */
+  refused: boolean;
 }
 
 const decoder = new TextDecoder();
@@ -18,6 +20,7 @@ export function decodeCounterResponse(bytes: Uint8Array, out: CounterReply): Cou
   out.success = false;
   out.value = 0;
   out.redirect = undefined;
+  out.refused = false;
   let pos = 0;
   const varint = (): number => {
     let result = 0;
@@ -39,6 +42,7 @@ export function decodeCounterResponse(bytes: Uint8Array, out: CounterReply): Cou
         const start = pos;
         const raw = varint();
         if (field === 1) out.success = raw !== 0;
+        else if (field === 1000) out.refused = raw !== 0;
         // A negative int64 takes 10 bytes (two's complement); decode those exactly.
         else if (field === 2) out.value = pos - start === 10 ? toInt64(bytes, start) : raw;
         break;

@@ -5,9 +5,13 @@
  * the leader's PeerId when it knows one. `get` answers on the leader only; with `readIndex` (the
  * default) it first confirms leadership with a quorum, so the value it returns is linearizable
  * (braft's counter answers from the leader's memory, which a deposed leader may still do).
+ *
+ * Beyond braft, a failed call says whether it may still take effect: `refused` (field 1000) is
+ * set when nothing was proposed (RaftError.outcome "refused", and every failed get), so the
+ * client may send it again; a fetch_add that failed without it may still be applied.
  */
 import { toBinary } from "@bufbuild/protobuf";
-import type { RaftNode } from "../../src/index.js";
+import { RaftError, type RaftNode } from "../../src/index.js";
 import { FetchAddRequestSchema, type CounterService } from "../../src/rpc/gen/example/counter_pb.js";
 import type { ServiceImpl } from "../../src/rpc/service-registry.js";
 import type { CounterStateMachine } from "./counter-state-machine.js";
@@ -25,30 +29,31 @@ export function counterService(
   fsm: CounterStateMachine,
   options: CounterServiceOptions,
 ): ServiceImpl<typeof CounterService> {
-  const redirect = () => {
+  /** braft's redirect; `refused` when the call certainly did not take effect. */
+  const redirect = (refused: boolean) => {
     const leader = node.leaderId();
-    return leader === undefined ? { success: false } : { success: false, redirect: leader.toString() };
+    return { success: false, refused, ...(leader === undefined ? {} : { redirect: leader.toString() }) };
   };
   return {
     async fetch_add(request) {
       const term = fsm.leaderTerm;
-      if (term < 0) return redirect();
+      if (term < 0) return redirect(true);
       // braft logs the serialized request; followers (tsraft or braft) parse it back.
       const data = toBinary(FetchAddRequestSchema, request);
       try {
         const applied = await node.apply(data, options.checkTerm ? { expectedTerm: term } : {});
         return { success: true, value: applied.result as bigint };
-      } catch {
-        return redirect();
+      } catch (error) {
+        return redirect(RaftError.is(error) && error.outcome === "refused");
       }
     },
     async get() {
-      if (!fsm.isLeader()) return redirect();
+      if (!fsm.isLeader()) return redirect(true);
       if (options.readIndex) {
         try {
           await node.readIndex();
         } catch {
-          return redirect();
+          return redirect(true); // a read changes nothing
         }
       }
       return { success: true, value: fsm.value };

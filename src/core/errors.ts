@@ -57,11 +57,21 @@ export function errorCodeOf(errno: number): ErrorCode | undefined {
   return codeByErrno.get(errno);
 }
 
+/**
+ * Whether the operation an error rejects may still take effect (docs/errors.md):
+ * - `"refused"`: it never entered the log (or, for a read, it changes nothing): it did not happen
+ *   and never will, so retrying it is safe.
+ * - `"unknown"`: it may have been committed, or may still be: a blind retry can apply it twice.
+ */
+export type Outcome = "refused" | "unknown";
+
 /** Extra data an error carries so the caller can act on it. */
 export interface RaftErrorDetails {
   /** The leader to redirect to, when this node knows it. */
   readonly leaderId?: string | undefined;
   readonly cause?: unknown;
+  /** Whether the operation may still take effect; `"unknown"` when not given (the safe side). */
+  readonly outcome?: Outcome | undefined;
 }
 
 const RAFT_ERROR_BRAND = Symbol.for("tsraft.RaftError");
@@ -73,13 +83,32 @@ export class RaftError extends Error {
   /** braft's numeric errno for `code`. */
   readonly errno: number;
   readonly leaderId: string | undefined;
+  /**
+   * `"refused"`: the operation did not take effect and never will (safe to retry); `"unknown"`:
+   * it may have taken effect or may still (do not retry blindly). An error created without an
+   * outcome says `"unknown"`, so a site that forgets to classify errs on the safe side.
+   */
+  readonly outcome: Outcome;
 
   constructor(code: ErrorCode, message: string, details: RaftErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.code = code;
     this.errno = ErrorCodes[code];
     this.leaderId = details.leaderId;
+    this.outcome = details.outcome ?? "unknown";
     Object.defineProperty(this, RAFT_ERROR_BRAND, { value: true });
+  }
+
+  /** This error with another outcome (a copy: errors may be shared by many callers). */
+  withOutcome(outcome: Outcome): RaftError {
+    if (outcome === this.outcome) return this;
+    const copy = new RaftError(this.code, this.message, {
+      leaderId: this.leaderId,
+      cause: this.cause,
+      outcome,
+    });
+    if (this.stack !== undefined) copy.stack = this.stack;
+    return copy;
   }
 
   /** True for a RaftError, even one created by another copy of this package. */

@@ -89,11 +89,14 @@ export function advanceChange(core: RaftCore, nowMs: number): void {
 
 /** Leadership ended mid-change: the next leader finishes or rolls back what is in the log. */
 export function dropChange(core: RaftCore, reason: string): void {
-  if (core.change === undefined) return;
+  const change = core.change;
+  if (change === undefined) return;
   core.change = undefined;
+  // Once a configuration entry is in the log, a later leader may still commit the change.
+  const outcome = change.entryIndex === 0 ? "refused" : "unknown";
   core.emit({
     type: "changeDone",
-    error: new RaftError("EPERM", `leadership lost during the change: ${reason}`),
+    error: new RaftError("EPERM", `leadership lost during the change: ${reason}`, { outcome }),
   });
 }
 
@@ -142,7 +145,10 @@ function extendOrAbortCatchUp(
   for (const peer of lagging) {
     const stalled = whyStalled(core, change, peer, nowMs);
     if (stalled !== undefined) {
-      abortChange(core, new RaftError("ECATCHUP", `new peer ${peer} did not catch up: ${stalled}`));
+      abortChange(
+        core,
+        new RaftError("ECATCHUP", `new peer ${peer} did not catch up: ${stalled}`, { outcome: "refused" }),
+      );
       return;
     }
   }

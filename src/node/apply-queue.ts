@@ -58,7 +58,9 @@ export class PromiseClosure implements ApplyClosure {
     this.settled = true;
     if (this.abortListener !== undefined) this.signal?.removeEventListener("abort", this.abortListener);
     if (!status.ok()) {
-      this.reject(status.toError(status.code === "EPERM" ? this.leaderIdNow() : undefined));
+      const error = status.toError(status.code === "EPERM" ? this.leaderIdNow() : undefined);
+      // An entry that never reached the log cannot commit, whatever failed it.
+      this.reject(this.proposed === undefined ? error.withOutcome("refused") : error);
       return;
     }
     const { index, term } = this.proposed ?? { index: 0, term: 0 };
@@ -90,9 +92,9 @@ export class ApplyQueue {
     return tasks;
   }
 
-  /** Fails every queued task. */
+  /** Fails every queued task: none was proposed, so each is refused (safe to retry). */
   failAll(error: RaftError): void {
-    const status = Status.fromError(error);
+    const status = Status.fromError(error).withOutcome("refused");
     for (const task of this.takeAll()) task.closure.run(status);
   }
 }

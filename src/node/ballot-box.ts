@@ -50,12 +50,16 @@ export class BallotBox {
     return undefined;
   }
 
-  /** Fails every pending closure, e.g. when this node stops leading (braft's clear_pending_tasks). */
+  /**
+   * Fails every pending closure, e.g. when this node stops leading (braft's clear_pending_tasks).
+   * Their entries are in the log and a later leader may still commit them: the outcome is unknown.
+   */
   clear(status: Status): void {
     const failed = this.pending.slice(this.head);
     this.pending = [];
     this.head = 0;
-    for (const { closure } of failed) closure.run(status);
+    const unknown = status.withOutcome("unknown");
+    for (const { closure } of failed) closure.run(unknown);
   }
 
   private compact(): void {

@@ -1,4 +1,4 @@
-/** Builds a node's parts from NodeOptions: validation, storage, restored state, the core. */
+/** Builds a node's parts from NodeOptions: validation (validate-options.ts), storage, restored state, the core. */
 import type { CoreConfig } from "../core/config.js";
 import type { ConfigurationManager } from "../core/configuration.js";
 import type { HardState } from "../core/types.js";
@@ -29,6 +29,7 @@ import {
   type SnapshotExecutorHost,
 } from "./snapshot-executor.js";
 import { observeSnapshot, type SnapshotObserver } from "./snapshot-observer.js";
+import { validateNodeIdentity, validateNodeOptions } from "./validate-options.js";
 
 /** The storage fields of NodeOptions (also what bootstrap takes). */
 export type StorageChoice = Pick<
@@ -68,11 +69,12 @@ export async function prepareNode(
   env: Env,
   deps: { ballotBox: BallotBox; fsmHost: FsmCallerHost; snapshotHost: SnapshotExecutorHost },
 ): Promise<PreparedNode> {
-  validate(options);
+  const warnings = [...validateNodeOptions(options), ...validateNodeIdentity(peerId, options)];
   const logger = withContext(options.logger ?? options.server.logger ?? globalLogger, {
     group: groupId,
     peer: peerId.toString(),
   });
+  for (const warning of warnings) logger.warn(warning);
   const metrics = options.server.metrics?.node(groupId, peerId.toString()) ?? noopNodeMetrics;
   try {
     return await prepareParts(groupId, peerId, options, env, deps, logger, metrics);
@@ -162,32 +164,6 @@ async function prepareParts(
     logger,
     metrics,
   };
-}
-
-function validate(options: NodeOptions): void {
-  if (typeof options !== "object" || options === null)
-    throw new RaftError("EINVAL", "init needs NodeOptions");
-  if (typeof options.fsm?.onApply !== "function")
-    throw new RaftError("EINVAL", "NodeOptions.fsm must implement onApply");
-  if (typeof options.server?.registerNode !== "function") {
-    throw new RaftError("EINVAL", "NodeOptions.server must be a RaftServer (or another RaftHost)");
-  }
-  positiveInteger("electionTimeoutMs", options.electionTimeoutMs);
-  if (
-    options.maxClockDriftMs !== undefined &&
-    !(Number.isInteger(options.maxClockDriftMs) && options.maxClockDriftMs >= 0)
-  ) {
-    throw new RaftError(
-      "EINVAL",
-      `maxClockDriftMs must be a non-negative integer, got ${options.maxClockDriftMs}`,
-    );
-  }
-}
-
-function positiveInteger(name: string, value: number | undefined): void {
-  if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
-    throw new RaftError("EINVAL", `${name} must be a positive integer, got ${value}`);
-  }
 }
 
 /** Restores the snapshot and opens the log; closes the storage again if anything fails. */

@@ -214,6 +214,7 @@ export abstract class NodeShell {
       const busy = Status.error(
         "EBUSY",
         `more than ${this.prepared!.flags.tsraft_max_pending_applies} applies pending`,
+        "refused",
       );
       for (const task of tasks) task.closure.run(busy);
       return;
@@ -227,7 +228,8 @@ export abstract class NodeShell {
     tasks.forEach((task, i) => {
       const result = results[i];
       if (result === undefined || RaftError.is(result)) {
-        task.closure.run(Status.fromError(result ?? new RaftError("EIO", "no proposal result")));
+        const refusal = result ?? new RaftError("EIO", "no proposal result");
+        task.closure.run(Status.fromError(refusal).withOutcome("refused"));
         return;
       }
       if (task.closure instanceof PromiseClosure) task.closure.proposed = result;
@@ -313,7 +315,10 @@ export abstract class NodeShell {
         this.pendingTransfer.finish(
           event.succeeded
             ? undefined
-            : new RaftError("ERAFTTIMEDOUT", `leadership transfer failed: ${event.reason}`),
+            : // TimeoutNow may be on its way: the target may still win an election.
+              new RaftError("ERAFTTIMEDOUT", `leadership transfer failed: ${event.reason}`, {
+                outcome: "unknown",
+              }),
         );
         return;
       case "readIndexReady":
@@ -415,12 +420,14 @@ export abstract class NodeShell {
     this.readWaiters.applied(index);
   }
 
+  /** Why this node takes no operation now; each such refusal happens before anything is proposed. */
   protected refuseApply(): RaftError | undefined {
+    const refused = { outcome: "refused" } as const;
     if (this.lifecycle === "shutting" || this.lifecycle === "shutdown")
-      return new RaftError("ESHUTDOWN", "node is shut down");
-    if (this.lifecycle !== "running") return new RaftError("EPERM", "node is not initialized");
+      return new RaftError("ESHUTDOWN", "node is shut down", refused);
+    if (this.lifecycle !== "running") return new RaftError("EPERM", "node is not initialized", refused);
     if (this.fatalError !== undefined)
-      return new RaftError("EPERM", `node is in the ERROR state: ${this.fatalError.message}`);
+      return new RaftError("EPERM", `node is in the ERROR state: ${this.fatalError.message}`, refused);
     return undefined;
   }
 

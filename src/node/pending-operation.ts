@@ -11,16 +11,19 @@ export class PendingOperation {
    * core then reports the end through `finish`). `started` false means it finished at once.
    */
   run(start: () => { error: RaftError | undefined; started: boolean }): Promise<void> {
-    if (this.pending !== undefined)
-      return Promise.reject(new RaftError("EBUSY", `another ${this.what} is in progress`));
+    if (this.pending !== undefined) {
+      const busy = new RaftError("EBUSY", `another ${this.what} is in progress`, { outcome: "refused" });
+      return Promise.reject(busy);
+    }
     return new Promise((resolve, reject) => {
       this.pending = { resolve, reject };
       const { error, started } = start();
-      if (error !== undefined || !started) this.finish(error);
+      // Refused at the start: nothing was proposed or sent, so it is safe to retry.
+      if (error !== undefined || !started) this.finish(error?.withOutcome("refused"));
     });
   }
 
-  /** The operation ended: OK when `error` is undefined. */
+  /** The operation ended: OK when `error` is undefined; `error` says whether it may still happen. */
   finish(error: RaftError | undefined): void {
     const pending = this.pending;
     this.pending = undefined;

@@ -126,7 +126,7 @@ export class RaftNode extends NodeShell {
       return;
     }
     if (!(task.data instanceof Uint8Array)) {
-      closure.run(Status.error("EINVAL", "task data must be a Uint8Array"));
+      closure.run(Status.error("EINVAL", "task data must be a Uint8Array", "refused"));
       return;
     }
     this.applyQueue.push({ data: task.data, closure, expectedTerm: task.expectedTerm });
@@ -139,7 +139,7 @@ export class RaftNode extends NodeShell {
    * state machine has applied everything committed when the read arrived. Read the state machine
    * right after. Rejects with EPERM (not the leader, or leadership lost meanwhile; `leaderId` says
    * where to go), ERAFTTIMEDOUT (no quorum within `timeoutMs`, an election timeout by default),
-   * ECANCELED (signal) or ESHUTDOWN.
+   * ECANCELED (signal) or ESHUTDOWN. Every failure is `refused`: a read changes nothing.
    */
   readIndex(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ReadIndexResult> {
     const refusal = this.refuseApply();
@@ -147,12 +147,15 @@ export class RaftNode extends NodeShell {
     const timeoutMs = options.timeoutMs ?? this.prepared?.electionTimeoutMs ?? 1000;
     const leader = this.prepared?.core.leaderId ?? "";
     const self = this.peerId.toString();
-    if (leader !== "" && leader !== self) {
-      return this.readWaiters.add(timeoutMs, options.signal, (id) =>
-        this.askLeaderForReadIndex(id, leader, timeoutMs),
-      );
-    }
-    return this.readWaiters.add(timeoutMs, options.signal, (id) => this.startReadInCore(id));
+    const read =
+      leader !== "" && leader !== self
+        ? this.readWaiters.add(timeoutMs, options.signal, (id) =>
+            this.askLeaderForReadIndex(id, leader, timeoutMs),
+          )
+        : this.readWaiters.add(timeoutMs, options.signal, (id) => this.startReadInCore(id));
+    return read.catch((error: unknown) => {
+      throw RaftError.is(error) ? error.withOutcome("refused") : error;
+    });
   }
 
   /** A follower's or learner's read: the leader confirms an index, then the local apply catches up. */
@@ -195,7 +198,7 @@ export class RaftNode extends NodeShell {
    */
   changePeers(conf: ConfigurationInput): Promise<void> {
     const parsed = this.configurationFor(conf);
-    if (parsed instanceof RaftError) return Promise.reject(parsed);
+    if (parsed instanceof RaftError) return Promise.reject(parsed.withOutcome("refused"));
     return this.pendingChange.run(() =>
       this.startInCore((core) => core.changeConfiguration(parsed, this.env.nowMs())),
     );
@@ -210,9 +213,9 @@ export class RaftNode extends NodeShell {
    */
   resetPeers(conf: ConfigurationInput): Promise<void> {
     const parsed = this.configurationFor(conf);
-    if (parsed instanceof RaftError) return Promise.reject(parsed);
+    if (parsed instanceof RaftError) return Promise.reject(parsed.withOutcome("refused"));
     const { error } = this.startInCore((core) => core.resetConfiguration(parsed, this.env.nowMs()));
-    return error === undefined ? Promise.resolve() : Promise.reject(error);
+    return error === undefined ? Promise.resolve() : Promise.reject(error.withOutcome("refused"));
   }
 
   /** The core form of a configuration argument, or the error refusing it (node state or syntax). */
@@ -247,13 +250,14 @@ export class RaftNode extends NodeShell {
   private changeCurrent(edit: (conf: Configuration) => Configuration): Promise<void> {
     const core = this.prepared?.core;
     if (core === undefined || core.role !== "leader") {
-      return Promise.reject(core?.notLeaderError() ?? new RaftError("EPERM", "node is not initialized"));
+      const error = core?.notLeaderError() ?? new RaftError("EPERM", "node is not initialized");
+      return Promise.reject(error.withOutcome("refused"));
     }
     try {
       const { peers, learners } = core.confs.last().conf;
       return this.changePeers(edit(new Configuration(peers, learners ?? [])));
     } catch (error) {
-      return Promise.reject(error);
+      return Promise.reject(RaftError.is(error) ? error.withOutcome("refused") : error);
     }
   }
 
@@ -289,7 +293,7 @@ export class RaftNode extends NodeShell {
       const id = PeerId.from(peer);
       target = id.equals(ANY_PEER) ? undefined : id.toString();
     } catch (error) {
-      return Promise.reject(error);
+      return Promise.reject(RaftError.is(error) ? error.withOutcome("refused") : error);
     }
     return this.pendingTransfer.run(() =>
       this.startInCore(

@@ -1,25 +1,40 @@
 /** braft's butil::Status and Closure. */
-import { ErrorCodes, RaftError, errorCodeOf, type ErrorCode } from "../core/errors.js";
+import { ErrorCodes, RaftError, errorCodeOf, type ErrorCode, type Outcome } from "../core/errors.js";
 
-/** The outcome of an operation: OK, or an error code and text (braft's butil::Status). */
+/**
+ * The outcome of an operation: OK, or an error code and text (braft's butil::Status). Beyond
+ * braft, a failed Status says whether the operation may still take effect (`outcome`, as on
+ * RaftError): a closure given to `applyTask` learns from it whether a retry is safe.
+ */
 export class Status {
   constructor(
     /** braft's numeric error code; 0 when ok. */
     readonly errorCode = 0,
     readonly errorText = "",
+    /**
+     * Failed only: `"refused"` (did not happen, never will: safe to retry) or `"unknown"` (may
+     * still take effect). Undefined reads as `"unknown"`.
+     */
+    readonly outcome: Outcome | undefined = undefined,
   ) {}
 
   static OK(): Status {
     return OK_STATUS;
   }
 
-  static error(code: ErrorCode, text: string): Status {
-    return new Status(ErrorCodes[code], text);
+  static error(code: ErrorCode, text: string, outcome?: Outcome): Status {
+    return new Status(ErrorCodes[code], text, outcome);
   }
 
   static fromError(error: unknown): Status {
-    if (RaftError.is(error)) return new Status(error.errno, error.message);
+    if (RaftError.is(error)) return new Status(error.errno, error.message, error.outcome);
     return new Status(ErrorCodes.EIO, error instanceof Error ? error.message : String(error));
+  }
+
+  /** This status with another outcome (a copy; OK stays OK). */
+  withOutcome(outcome: Outcome): Status {
+    if (this.ok() || this.outcome === outcome) return this;
+    return new Status(this.errorCode, this.errorText, outcome);
   }
 
   ok(): boolean {
@@ -33,7 +48,7 @@ export class Status {
 
   /** The RaftError this status describes; call only when not ok. */
   toError(leaderId?: string): RaftError {
-    return new RaftError(this.code ?? "EIO", this.errorText, { leaderId });
+    return new RaftError(this.code ?? "EIO", this.errorText, { leaderId, outcome: this.outcome });
   }
 
   toString(): string {

@@ -1,10 +1,13 @@
 /**
- * What the `/flags` page knows about each of braft's flags: its description, whether it may be
- * changed at run time, and the values it accepts. A change sets the process-wide `flags`; nodes
- * read those once, at init, so it reaches nodes initialized afterwards, never a running one.
+ * What the `/flags` page knows about each of braft's flags: its description and whether it may
+ * be changed at run time. The values each accepts are the node's own rules
+ * (src/node/validate-options.ts), so the page accepts exactly what `init()` accepts. A change sets
+ * the process-wide `flags`; nodes read those once, at init, so it reaches nodes initialized
+ * afterwards, never a running one.
  */
 import { RaftError } from "../core/errors.js";
 import { defaultFlags, type RaftFlags } from "../node/flags.js";
+import { checkFlag, flagRules } from "../node/validate-options.js";
 
 export interface FlagSpec {
   readonly description: string;
@@ -12,12 +15,7 @@ export interface FlagSpec {
   readonly live: boolean;
   /** What a change affects (live flags), or why it cannot be changed at run time. */
   readonly note: string;
-  /** Smallest accepted value of a numeric flag. */
-  readonly min?: number;
 }
-
-/** braft's flags are int32; a larger value would not mean the same to a braft peer's operator. */
-const INT32_MAX = 2 ** 31 - 1;
 
 const NEXT_NODES = "nodes initialized after the change";
 const UNUSED = "none: tsraft does not read this flag (kept for braft compatibility)";
@@ -32,43 +30,36 @@ export const flagSpecs: Readonly<Record<keyof RaftFlags, FlagSpec>> = {
     description: "roll a log segment over past this many bytes",
     live: true,
     note: `log storages of ${NEXT_NODES}`,
-    min: 1,
   },
   raft_max_entries_size: {
     description: "entries per AppendEntries request",
     live: true,
     note: NEXT_NODES,
-    min: 1,
   },
   raft_max_body_size: {
     description: "data bytes per AppendEntries request (one entry is always sent)",
     live: true,
     note: NEXT_NODES,
-    min: 1,
   },
   raft_max_byte_count_per_rpc: {
     description: "bytes per snapshot file chunk (get_file)",
     live: true,
     note: `${UNUSED}; the chunk size is RaftServerOptions.snapshotTransfer`,
-    min: 1,
   },
   raft_apply_batch: {
     description: "applies merged into one proposal batch",
     live: true,
     note: UNUSED,
-    min: 1,
   },
   raft_leader_batch: {
     description: "proposal batches merged into one log write on the leader",
     live: true,
     note: NEXT_NODES,
-    min: 1,
   },
   raft_election_heartbeat_factor: {
     description: "heartbeat interval = election timeout / this factor (at least 10 ms)",
     live: true,
     note: NEXT_NODES,
-    min: 1,
   },
   raft_enable_leader_lease: {
     description: "leader lease reads (safe only when every peer enables it)",
@@ -79,7 +70,6 @@ export const flagSpecs: Readonly<Record<keyof RaftFlags, FlagSpec>> = {
     description: "upper bound of the random part of election timeouts",
     live: true,
     note: NEXT_NODES,
-    min: 1,
   },
   raft_step_down_when_vote_timedout: {
     description: "a candidate whose vote timed out goes back to pre-vote",
@@ -90,31 +80,26 @@ export const flagSpecs: Readonly<Record<keyof RaftFlags, FlagSpec>> = {
     description: "AppendEntries in flight per follower (braft: 1, tsraft: 8)",
     live: true,
     note: NEXT_NODES,
-    min: 1,
   },
   raft_do_snapshot_min_index_gap: {
     description: "skip a snapshot when fewer entries were applied since the last one",
     live: true,
     note: NEXT_NODES,
-    min: 1,
   },
   raft_max_install_snapshot_tasks_num: {
     description: "snapshot installs running at once on this server's followers",
     live: true,
     note: NEXT_NODES,
-    min: 1,
   },
   raft_retry_replicate_interval_ms: {
     description: "pause after a busy follower refused an append",
     live: true,
     note: UNUSED,
-    min: 1,
   },
   tsraft_max_pending_applies: {
     description: "applies waiting to commit before apply() fails with EBUSY (beyond braft)",
     live: true,
     note: NEXT_NODES,
-    min: 1,
   },
 };
 
@@ -125,22 +110,29 @@ export function isFlagName(name: string): name is keyof RaftFlags {
   return Object.hasOwn(flagSpecs, name);
 }
 
+/** The values flag `name` accepts, in words (from the node's rules). */
+export function allowedValues(name: keyof RaftFlags): string {
+  return flagRules[name].allowed;
+}
+
 /**
  * Parses `text` as a value of flag `name`: booleans as gflags spell them (true/false, 1/0,
- * yes/no), numbers as decimal integers within the flag's range. EINVAL with one line otherwise.
+ * yes/no), numbers as decimal integers, then checks the node's bound for it. EINVAL with one
+ * line naming the flag, the value and what is allowed otherwise.
  */
 export function parseFlagValue(name: keyof RaftFlags, text: string): boolean | number {
   const value = text.trim();
+  let parsed: boolean | number;
   if (typeof defaultFlags[name] === "boolean") {
     const lower = value.toLowerCase();
-    if (["true", "1", "yes", "y", "t"].includes(lower)) return true;
-    if (["false", "0", "no", "n", "f"].includes(lower)) return false;
-    throw new RaftError("EINVAL", `${name} takes true or false, not "${text}"`);
+    if (["true", "1", "yes", "y", "t"].includes(lower)) parsed = true;
+    else if (["false", "0", "no", "n", "f"].includes(lower)) parsed = false;
+    else throw new RaftError("EINVAL", `flag ${name} is "${text}"; allowed: ${allowedValues(name)}`);
+  } else {
+    if (!/^[+-]?\d+$/.test(value))
+      throw new RaftError("EINVAL", `flag ${name} is "${text}"; allowed: ${allowedValues(name)}`);
+    parsed = Number(value);
   }
-  const min = flagSpecs[name].min ?? 0;
-  if (!/^[+]?\d+$/.test(value)) throw new RaftError("EINVAL", `${name} takes an integer, not "${text}"`);
-  const number = Number(value);
-  if (number < min || number > INT32_MAX)
-    throw new RaftError("EINVAL", `${name} must be between ${min} and ${INT32_MAX}, not ${value}`);
-  return number;
+  checkFlag(name, parsed);
+  return parsed;
 }

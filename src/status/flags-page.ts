@@ -2,12 +2,13 @@
  * `/flags`: braft's flags with value, default and description, as brpc's /flags page lists gflags
  * (text, HTML for browsers, `?format=json`). `/flags/<name>` (or `a,b` and `raft_*`) narrows the
  * list; `/flags/<name>?setvalue=<v>` changes the process-wide value: 400 for a bad value, 403 for
- * a flag that is not changeable at run time (see flag-specs.ts for which and why).
+ * a flag that is not changeable at run time (see flag-specs.ts for which and why). A value is
+ * checked by the same rules as `init()` checks (src/node/validate-options.ts); each row shows them.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { RaftError } from "../core/errors.js";
 import { defaultFlags, flags, type RaftFlags } from "../node/flags.js";
-import { flagNames, flagSpecs, isFlagName, parseFlagValue } from "./flag-specs.js";
+import { allowedValues, flagNames, flagSpecs, isFlagName, parseFlagValue } from "./flag-specs.js";
 import { escapeHtml, parsePageRequest, refuseMethod, sendHtml, sendJson, sendText } from "./http-util.js";
 
 /** One row of the JSON form. */
@@ -20,6 +21,8 @@ export interface FlagJson {
   readonly live: boolean;
   /** What a change affects, or why it is refused. */
   readonly note: string;
+  /** The values it accepts, e.g. "an integer from 1 to 1024". */
+  readonly allowed: string;
 }
 
 /** The flags whose values the page shows and sets (the package's process-wide `flags` by default). */
@@ -71,6 +74,7 @@ function rowOf(name: keyof RaftFlags, target: RaftFlags): FlagJson {
     description: spec.description,
     live: spec.live,
     note: spec.note,
+    allowed: allowedValues(name),
   };
 }
 
@@ -83,7 +87,7 @@ function renderText(rows: readonly FlagJson[]): string {
   const lines = rows.map((r) => {
     const changed = r.value === r.default ? "" : " (changed)";
     const live = r.live ? `live: affects ${r.note}` : `fixed: ${r.note}`;
-    return `${r.name} | ${String(r.value)}${changed} | default: ${String(r.default)} | ${r.description} | ${live}`;
+    return `${r.name} | ${String(r.value)}${changed} | default: ${String(r.default)} | ${r.description} | ${live} | allowed: ${r.allowed}`;
   });
   return `${lines.join("\n")}\n\nA change sets the process-wide value, read by nodes when they initialize: running nodes keep theirs.\n`;
 }
@@ -94,7 +98,7 @@ function renderHtml(rows: readonly FlagJson[]): string {
       const name = escapeHtml(r.name);
       const value = escapeHtml(String(r.value));
       const style = r.value === r.default ? "" : ' class="changed"';
-      return `<tr${style}><td>${name}</td><td>${value}</td><td>${escapeHtml(String(r.default))}</td><td>${escapeHtml(r.description)}</td><td>${r.live ? "live" : "fixed"}: ${escapeHtml(r.note)}</td></tr>`;
+      return `<tr${style}><td>${name}</td><td>${value}</td><td>${escapeHtml(String(r.default))}</td><td>${escapeHtml(r.description)}</td><td>${escapeHtml(r.allowed)}</td><td>${r.live ? "live" : "fixed"}: ${escapeHtml(r.note)}</td></tr>`;
     })
     .join("\n");
   return `<!DOCTYPE html><html><head><meta charset="utf-8"><title>flags</title>
@@ -102,7 +106,7 @@ function renderHtml(rows: readonly FlagJson[]): string {
 </head><body><p><a href="/">dashboard</a> · <a href="/raft_stat">raft_stat</a></p><h1>flags</h1>
 <p>Change a live flag with <code>/flags/&lt;name&gt;?setvalue=&lt;value&gt;</code>. A change sets the process-wide value,
 which nodes read when they initialize: nodes already running keep theirs.</p>
-<table><tr><th>name</th><th>value</th><th>default</th><th>description</th><th>run-time change</th></tr>
+<table><tr><th>name</th><th>value</th><th>default</th><th>description</th><th>allowed</th><th>run-time change</th></tr>
 ${body}
 </table></body></html>
 `;

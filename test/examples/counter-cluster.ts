@@ -130,7 +130,7 @@ export class CounterCluster {
 
   /** One `get` on `port`. */
   get(port: number): Promise<CounterReply> {
-    const reply: CounterReply = { success: false, value: 0, redirect: undefined };
+    const reply: CounterReply = { success: false, value: 0, redirect: undefined, refused: false };
     return this.client.call(`127.0.0.1:${port}`, "get", GET_REQUEST, reply);
   }
 

@@ -108,10 +108,15 @@ test("ChangePeersWithSlowSnapshotInstall: a joint change waits for two installs 
 test("CatchupTimeout: a live peer that makes no progress fails with ECATCHUP after catchupTimeoutMs", async () => {
   const options = { seed: 143, nodes: 4, initialVoters: 3, snapshots: COMPACTING, catchupTimeoutMs: 3000 };
   await withCluster(options, async (cluster) => {
-    // A server that may run no install refuses every one: alive, but never closer.
+    // A server whose only install slot is taken refuses every install: alive, but never closer.
+    // (0 slots is not a valid flag: braft's bound.)
     const { leader, newcomer } = await compactedGroupAndNewcomer(cluster, 10, {
-      raft_max_install_snapshot_tasks_num: 0,
+      raft_max_install_snapshot_tasks_num: 1,
     });
+    const internals = cluster.node(newcomer) as unknown as {
+      prepared: { snapshotExecutor: { options: { installSlots: { running: number } } } };
+    };
+    internals.prepared.snapshotExecutor.options.installSlots.running = 1;
     const startMs = cluster.scheduler.nowMs;
     const error = await rejectionOf(cluster.settle(cluster.node(leader).addPeer(newcomer)));
     assert.equal(error.code, "ECATCHUP");

@@ -160,8 +160,13 @@ test("install_snapshot_exceed_max_task_num: an install beyond the limit is refus
     { seed: 27, nodes: 3, snapshots: { intervalS: 0, logMarginEntries: 0 } },
     async (cluster) => {
       const follower = (await compactBehind(cluster, 1)).behind[0] as string;
-      // A server that may run no install refuses every one; the leader keeps retrying.
-      await cluster.start(follower, { raft_max_install_snapshot_tasks_num: 0 });
+      // A server whose only install slot is taken (by another group's install, as it were) refuses
+      // every one; the leader keeps retrying. (0 slots is no longer a valid flag: braft's bound.)
+      await cluster.start(follower, { raft_max_install_snapshot_tasks_num: 1 });
+      const internals = cluster.node(follower) as unknown as {
+        prepared: { snapshotExecutor: { options: { installSlots: { running: number } } } };
+      };
+      internals.prepared.snapshotExecutor.options.installSlots.running = 1;
       await cluster.scheduler.runFor(5000);
       assert.equal(cluster.node(follower).getStatus().lastSnapshotIndex, 0, "no install ran");
       assert.equal(cluster.snapshotTransfer.copiesStarted, 0);

@@ -285,6 +285,7 @@ test("FlagsList: every flag with value, default and description, as text, HTML a
       description: "fsync every log append",
       live: false,
       note: one.flags[0]!.note,
+      allowed: "true or false",
     },
   ]);
   assert.equal((await get(servers[0]!, "/flags/raft_max_*?format=json")).body.includes("raft_sync"), false);
@@ -305,10 +306,13 @@ test("FlagsSetValue: a live flag changes the process-wide value; bad input is 40
 
     const bad = await get(servers[0]!, "/flags/raft_max_entries_size?setvalue=lots");
     assert.equal(bad.status, 400);
-    assert.equal(bad.body, 'raft_max_entries_size takes an integer, not "lots"\n');
+    assert.equal(
+      bad.body,
+      'flag raft_max_entries_size is "lots"; allowed: an integer from 1 to 2147483647\n',
+    );
     const zero = await get(servers[0]!, "/flags/raft_max_entries_size?setvalue=0");
     assert.equal(zero.status, 400);
-    assert.match(zero.body, /^raft_max_entries_size must be between 1 and 2147483647, not 0\n$/);
+    assert.match(zero.body, /^flag raft_max_entries_size is 0; allowed: an integer from 1 to 2147483647\n$/);
     const notBool = await get(servers[0]!, "/flags/raft_step_down_when_vote_timedout?setvalue=maybe");
     assert.equal(notBool.status, 400);
     assert.equal(flags.raft_max_entries_size, 77);
@@ -318,6 +322,35 @@ test("FlagsSetValue: a live flag changes the process-wide value; bad input is 40
     assert.match(fixed.body, /^raft_sync cannot be changed at run time: /);
     assert.equal(flags.raft_sync, true);
     assert.equal((await get(servers[0]!, "/flags/no_such_flag?setvalue=1")).status, 404);
+  } finally {
+    Object.assign(flags, defaultFlags);
+  }
+});
+
+test("FlagsBounds: /flags refuses what init refuses, naming the flag, the value and the range", async () => {
+  try {
+    // braft: "raft_election_heartbeat_factor flag must be greater than 1".
+    const factor = await get(servers[0]!, "/flags/raft_election_heartbeat_factor?setvalue=1");
+    assert.equal(factor.status, 400, factor.body);
+    assert.equal(
+      factor.body,
+      "flag raft_election_heartbeat_factor is 1; allowed: an integer from 2 to 2147483647\n",
+    );
+    assert.equal(flags.raft_election_heartbeat_factor, 10, "unchanged");
+    const inflight = await get(servers[0]!, "/flags/raft_max_parallel_append_entries_rpc_num?setvalue=5000");
+    assert.equal(inflight.status, 400, inflight.body);
+    assert.equal(
+      inflight.body,
+      "flag raft_max_parallel_append_entries_rpc_num is 5000; allowed: an integer from 1 to 1024\n",
+    );
+    const negative = await get(servers[0]!, "/flags/raft_max_entries_size?setvalue=-3");
+    assert.equal(negative.status, 400);
+    assert.match(negative.body, /^flag raft_max_entries_size is -3; allowed: an integer from 1 /);
+    const top = await get(servers[0]!, "/flags/raft_max_parallel_append_entries_rpc_num?setvalue=1024");
+    assert.equal(top.status, 200, top.body);
+    assert.equal(flags.raft_max_parallel_append_entries_rpc_num, 1024);
+    const listed = await get(servers[0]!, "/flags/raft_max_parallel_append_entries_rpc_num");
+    assert.match(listed.body, /\| allowed: an integer from 1 to 1024\n/);
   } finally {
     Object.assign(flags, defaultFlags);
   }

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file example/counter.proto.
  */
 export const file_example_counter: GenFile = /*@__PURE__*/
-  fileDesc("ChVleGFtcGxlL2NvdW50ZXIucHJvdG8SB2V4YW1wbGUiGQoIU25hcHNob3QSDQoFdmFsdWUYASACKAMiIAoPRmV0Y2hBZGRSZXF1ZXN0Eg0KBXZhbHVlGAEgAigDIkMKD0NvdW50ZXJSZXNwb25zZRIPCgdzdWNjZXNzGAEgAigIEg0KBXZhbHVlGAIgASgDEhAKCHJlZGlyZWN0GAMgASgJIgwKCkdldFJlcXVlc3QyhwEKDkNvdW50ZXJTZXJ2aWNlEj8KCWZldGNoX2FkZBIYLmV4YW1wbGUuRmV0Y2hBZGRSZXF1ZXN0GhguZXhhbXBsZS5Db3VudGVyUmVzcG9uc2USNAoDZ2V0EhMuZXhhbXBsZS5HZXRSZXF1ZXN0GhguZXhhbXBsZS5Db3VudGVyUmVzcG9uc2U");
+  fileDesc("ChVleGFtcGxlL2NvdW50ZXIucHJvdG8SB2V4YW1wbGUiGQoIU25hcHNob3QSDQoFdmFsdWUYASACKAMiIAoPRmV0Y2hBZGRSZXF1ZXN0Eg0KBXZhbHVlGAEgAigDIlUKD0NvdW50ZXJSZXNwb25zZRIPCgdzdWNjZXNzGAEgAigIEg0KBXZhbHVlGAIgASgDEhAKCHJlZGlyZWN0GAMgASgJEhAKB3JlZnVzZWQY6AcgASgIIgwKCkdldFJlcXVlc3QyhwEKDkNvdW50ZXJTZXJ2aWNlEj8KCWZldGNoX2FkZBIYLmV4YW1wbGUuRmV0Y2hBZGRSZXF1ZXN0GhguZXhhbXBsZS5Db3VudGVyUmVzcG9uc2USNAoDZ2V0EhMuZXhhbXBsZS5HZXRSZXF1ZXN0GhguZXhhbXBsZS5Db3VudGVyUmVzcG9uc2U");
 
 /**
  * The snapshot's `data` file holds one of these in braft's ProtoBufFile format.
@@ -75,6 +75,16 @@ export type CounterResponse = Message<"example.CounterResponse"> & {
    * @generated from field: optional string redirect = 3;
    */
   redirect: string;
+
+  /**
+   * tsraft extension (braft's servers never set it; braft's clients skip it): the server refused
+   * the call before proposing anything (not the leader, stale term, overloaded, or a get), so it
+   * certainly did not take effect and is safe to send again. A failed fetch_add without it may
+   * still be applied later.
+   *
+   * @generated from field: optional bool refused = 1000;
+   */
+  refused: boolean;
 };
 
 /**
