@@ -37,10 +37,12 @@ export interface InteropNode {
   child: Child | undefined;
 }
 
-/** Timing flags given to both kinds of server. */
+/** Timing flags given to both kinds of server, and flags for braft's alone. */
 export interface TimingOptions {
   readonly electionTimeoutMs: number;
   readonly snapshotIntervalS: number;
+  /** Appended to braft's flags (a later flag wins), e.g. a small `--raft_max_segment_size`. */
+  readonly braftFlags?: readonly string[];
 }
 
 /** A server did not come up because its port was taken between picking and binding it. */
@@ -134,7 +136,8 @@ export class MixedCluster {
       "--crash_on_fatal_log=true",
       "--raft_max_segment_size=8388608",
     ];
-    return { command: braftBinary("counter_server"), args: [...common, ...braftFlags] };
+    const extra = this.timing.braftFlags ?? [];
+    return { command: braftBinary("counter_server"), args: [...common, ...braftFlags, ...extra] };
   }
 
   /** kill -9 of `node`. */
