@@ -28,7 +28,8 @@ const TSRAFT_SERVER = join(REPO_ROOT, "dist", "examples", "counter", "server.js"
 
 /** One member of the group. */
 export interface InteropNode {
-  readonly kind: NodeKind;
+  /** Which server runs on this port and data directory; a restart may swap it. */
+  kind: NodeKind;
   readonly port: number;
   /** Its working directory; its data are in `<dir>/data`. */
   readonly dir: string;
@@ -94,8 +95,13 @@ export class MixedCluster {
     return this.nodes.filter((node) => node.kind === kind);
   }
 
-  /** Starts `node` on its port and data directory; resolves once its /raft_stat shows the group. */
-  async startNode(node: InteropNode): Promise<void> {
+  /**
+   * Starts `node` on its port and data directory, as `kind` (by default the kind it was): braft
+   * and tsraft lay out `./data` alike, so either reads what the other wrote. Resolves once its
+   * /raft_stat shows the group.
+   */
+  async startNode(node: InteropNode, kind: NodeKind = node.kind): Promise<void> {
+    node.kind = kind;
     const { command, args } = this.commandOf(node);
     await mkdir(node.dir, { recursive: true });
     const child = new Child(`${node.kind} ${node.peer}`, command, args, node.dir);
