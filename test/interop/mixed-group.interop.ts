@@ -16,6 +16,8 @@ import {
   committedPast,
   startBraftCounterClient,
   transferByBraftCli,
+  transferByTsraftCli,
+  tsraftCli,
   writeThroughLeader,
 } from "./steps.js";
 
@@ -23,7 +25,7 @@ const skip = braftUnavailable();
 if (skip !== false) console.log(`# interop skipped: ${skip}`);
 
 describe("MixedGroup: 2 braft + 1 tsraft counter servers", { skip }, () => {
-  test("election, replication, transfer both ways, snapshot install braft->tsraft, transfer after install", async (t) => {
+  test("election, replication, transfers both ways by both CLIs, snapshot installs both ways", async (t) => {
     const cluster = await MixedCluster.start(["braft", "braft", "tsraft"], {
       electionTimeoutMs: 2000,
       snapshotIntervalS: 3600,
@@ -100,6 +102,44 @@ describe("MixedGroup: 2 braft + 1 tsraft counter servers", { skip }, () => {
           await transferByBraftCli(cluster, tsraft);
           await writeThroughLeader(cluster, 10);
           t.diagnostic(`converged at ${await cluster.converged()}`);
+        },
+      );
+
+      await t.test(
+        "TransferByTsraftCli: the tsraft CLI moves leadership to a braft node and back",
+        async () => {
+          await transferByTsraftCli(cluster, braftB);
+          await writeThroughLeader(cluster, 10);
+          await transferByTsraftCli(cluster, tsraft);
+          await writeThroughLeader(cluster, 10);
+          t.diagnostic(`converged at ${await cluster.converged()}`);
+        },
+      );
+
+      await t.test(
+        "InstallSnapshotTsraftToBraft: a wiped braft node catches up from the tsraft leader's snapshot",
+        async () => {
+          await cluster.kill(braftB);
+          await cluster.wipe(braftB);
+          // tsraft keeps its log back to the previous snapshot, as braft does: two snapshots.
+          for (let round = 0; round < 2; round++) {
+            await writeThroughLeader(cluster, 20);
+            await tsraftCli("snapshot", [`--peer=${tsraft.peer}`]);
+          }
+          await writeThroughLeader(cluster, 10);
+          const target = await committedIndex(cluster);
+          await cluster.startNode(braftB);
+          const index = await cluster.converged(target);
+          const stat = await cluster.stat(braftB);
+          assert.ok(
+            Number(stat?.get("last_snapshot_index")) > 0,
+            `braft installed a snapshot: ${await cluster.describe()}`,
+          );
+          await transferByBraftCli(cluster, braftB);
+          await writeThroughLeader(cluster, 10);
+          t.diagnostic(
+            `braft snapshot at ${stat?.get("last_snapshot_index")}, converged at ${index}, then ${await cluster.converged(index + 10)}`,
+          );
         },
       );
     } catch (error) {

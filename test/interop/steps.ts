@@ -2,9 +2,10 @@
 import assert from "node:assert/strict";
 import { CounterClient, fetchAddRequest } from "../../examples/counter/counter-client.js";
 import type { CounterReply } from "../../examples/counter/counter-response.js";
-import { braftBinary } from "./braft-bin.js";
+import { join } from "node:path";
+import { braftBinary, REPO_ROOT } from "./braft-bin.js";
 import { GROUP, type InteropNode, type MixedCluster } from "./mixed-cluster.js";
-import { Child, waitFor } from "./processes.js";
+import { Child, run, waitFor } from "./processes.js";
 
 /** `count` fetch_add(1) calls, each sent to the node /raft_stat names leader, retried until it succeeds. */
 export async function writeThroughLeader(cluster: MixedCluster, count: number): Promise<void> {
@@ -66,6 +67,34 @@ export async function transferByBraftCli(
   timeoutMs = 10_000,
 ): Promise<void> {
   await cluster.braftCli("transfer_leader", [`--peer=${target.peer}`, `--conf=${cluster.conf}`]);
+  await groupFollows(cluster, target, timeoutMs);
+}
+
+/** Runs tsraft's own CLI (`tsraft <command> --group=Counter ...args`); rejects when it fails. */
+export async function tsraftCli(command: string, args: readonly string[]): Promise<string> {
+  const cli = join(REPO_ROOT, "dist", "src", "cli", "main.js");
+  const { code, output } = await run(
+    "tsraft",
+    process.execPath,
+    [cli, command, `--group=${GROUP}`, ...args],
+    REPO_ROOT,
+  );
+  if (code !== 0) throw new Error(`tsraft ${command} ${args.join(" ")} exited ${code}: ${output}`);
+  return output;
+}
+
+/** `tsraft transfer_leader` to `target`, then waits until the whole group follows it. */
+export async function transferByTsraftCli(
+  cluster: MixedCluster,
+  target: InteropNode,
+  timeoutMs = 10_000,
+): Promise<void> {
+  await tsraftCli("transfer_leader", [`--peer=${target.peer}`, `--conf=${cluster.conf}`]);
+  await groupFollows(cluster, target, timeoutMs);
+}
+
+/** Waits until `target` leads and every running node follows it; fails with the group's state. */
+async function groupFollows(cluster: MixedCluster, target: InteropNode, timeoutMs: number): Promise<void> {
   const leader = await waitFor(
     `${target.kind} ${target.peer} to lead after transfer_leader`,
     async () => {
