@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { braftUnavailable } from "./braft-bin.js";
 import { MixedCluster } from "./mixed-cluster.js";
+import { waitFor } from "./processes.js";
 import {
   committedIndex,
   committedPast,
@@ -25,7 +26,7 @@ const skip = braftUnavailable();
 if (skip !== false) console.log(`# interop skipped: ${skip}`);
 
 describe("MixedGroup: 2 braft + 1 tsraft counter servers", { skip }, () => {
-  test("election, replication, transfers both ways by both CLIs, snapshot installs both ways", async (t) => {
+  test("election, replication, transfers both ways by both CLIs, snapshot installs both ways, membership", async (t) => {
     const cluster = await MixedCluster.start(["braft", "braft", "tsraft"], {
       electionTimeoutMs: 2000,
       snapshotIntervalS: 3600,
@@ -139,6 +140,39 @@ describe("MixedGroup: 2 braft + 1 tsraft counter servers", { skip }, () => {
           await writeThroughLeader(cluster, 10);
           t.diagnostic(
             `braft snapshot at ${stat?.get("last_snapshot_index")}, converged at ${index}, then ${await cluster.converged(index + 10)}`,
+          );
+        },
+      );
+
+      await t.test(
+        "MembershipBothCLIs: braft_cli removes and re-adds the tsraft node, the tsraft CLI a braft node",
+        async () => {
+          const peersOfLeader = async (): Promise<string> =>
+            String((await cluster.stat(await cluster.leader()))?.get("peers"));
+          await cluster.braftCli("remove_peer", [`--peer=${tsraft.peer}`, `--conf=${cluster.conf}`]);
+          await waitFor("the tsraft node out of the leader's conf", async () =>
+            (await peersOfLeader()).includes(`:${tsraft.port}:`) ? undefined : true,
+          );
+          await writeThroughLeader(cluster, 10);
+          await cluster.braftCli("add_peer", [
+            `--peer=${tsraft.peer}`,
+            `--conf=${braftA.peer},${braftB.peer}`,
+          ]);
+          await writeThroughLeader(cluster, 10);
+          const back = await cluster.converged();
+          const others = cluster.nodes
+            .filter((n) => n !== braftA)
+            .map((n) => n.peer)
+            .join(",");
+          await tsraftCli("remove_peer", [`--peer=${braftA.peer}`, `--conf=${cluster.conf}`]);
+          await waitFor("braft node A out of the leader's conf", async () =>
+            (await peersOfLeader()).includes(`:${braftA.port}:`) ? undefined : true,
+          );
+          await writeThroughLeader(cluster, 10);
+          await tsraftCli("add_peer", [`--peer=${braftA.peer}`, `--conf=${others}`]);
+          await writeThroughLeader(cluster, 10);
+          t.diagnostic(
+            `converged at ${back} with the tsraft node back, at ${await cluster.converged(back + 20)} with braft A back`,
           );
         },
       );
