@@ -50,6 +50,25 @@ export function formatPeerId(peer: ParsedPeerId): PeerKey {
   return peer.role === 0 ? base : `${base}:${peer.role}`;
 }
 
+/** braft's empty PeerId as older braft writes it (newer braft appends `:0`); "no peer" on disk. */
+export const EMPTY_PEER_TEXT = "0.0.0.0:0:0";
+
+/** The canonical keys of PeerId strings read from braft's bytes; throws EINVAL for a malformed one. */
+export function canonicalPeerKeys(texts: readonly string[]): PeerKey[] {
+  return texts.map(canonicalPeerKey);
+}
+
+/**
+ * A vote or leader read from braft's bytes: "" for braft's empty PeerId (`0.0.0.0:0:0[:0]`,
+ * which braft writes for "none") and for "", else the canonical key.
+ */
+export function canonicalOptionalPeer(text: string): PeerKey | "" {
+  if (text === "") return "";
+  const peer = parsePeerId(text);
+  if (peer === undefined) throw new RaftError("EINVAL", `invalid PeerId "${text}"`);
+  return peer.host === "0.0.0.0" && peer.port === 0 && peer.idx === 0 ? "" : formatPeerId(peer);
+}
+
 /** The key a node registers under: `ip:port:idx` without the role, so both forms route alike. */
 export function routingKey(peer: ParsedPeerId): string {
   return `${peer.host}:${peer.port}:${peer.idx}`;

@@ -3,6 +3,7 @@
  * them, gives the leader's replicators a snapshot to send, and installs one a leader sent.
  */
 import { RaftError } from "../core/errors.js";
+import { canonicalPeerKeys } from "../core/peer-id.js";
 import type { InstallSnapshotRequest, SnapshotMetaData } from "../core/messages.js";
 import type { ConfigurationData, LogId } from "../core/types.js";
 import type { SnapshotThrottle, SnapshotTransfer } from "../rpc/transport.js";
@@ -285,11 +286,21 @@ function compareMeta(a: SnapshotMetaData, b: SnapshotMetaData): number {
   return a.lastIncludedIndex - b.lastIncludedIndex;
 }
 
+/**
+ * A stored snapshot's meta as the core takes it. Peers are canonicalized here, whatever storage
+ * read them: a snapshot copied from braft names them `ip:port:idx:role`, and a node that took those
+ * strings as its conf would not find itself in it (issue 15).
+ */
 export function toMetaData(meta: SnapshotMeta): SnapshotMetaData {
-  const conf: { -readonly [K in keyof ConfigurationData]: ConfigurationData[K] } = { peers: meta.peers };
-  if (meta.oldPeers !== undefined && meta.oldPeers.length > 0) conf.oldPeers = meta.oldPeers;
-  if (meta.learners !== undefined && meta.learners.length > 0) conf.learners = meta.learners;
-  if (meta.oldLearners !== undefined && meta.oldLearners.length > 0) conf.oldLearners = meta.oldLearners;
+  const conf: { -readonly [K in keyof ConfigurationData]: ConfigurationData[K] } = {
+    peers: canonicalPeerKeys(meta.peers),
+  };
+  if (meta.oldPeers !== undefined && meta.oldPeers.length > 0)
+    conf.oldPeers = canonicalPeerKeys(meta.oldPeers);
+  if (meta.learners !== undefined && meta.learners.length > 0)
+    conf.learners = canonicalPeerKeys(meta.learners);
+  if (meta.oldLearners !== undefined && meta.oldLearners.length > 0)
+    conf.oldLearners = canonicalPeerKeys(meta.oldLearners);
   return { lastIncludedIndex: meta.lastIncludedIndex, lastIncludedTerm: meta.lastIncludedTerm, conf };
 }
 

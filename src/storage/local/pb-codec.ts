@@ -5,6 +5,7 @@
  * unknown fields.
  */
 import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { canonicalOptionalPeer, canonicalPeerKeys, EMPTY_PEER_TEXT } from "../../core/peer-id.js";
 import type { ConfigurationData, HardState } from "../../core/types.js";
 
 /**
@@ -20,7 +21,10 @@ export function encodeConfiguration(conf: ConfigurationData): Uint8Array {
   return w.finish();
 }
 
-/** Inverse of {@link encodeConfiguration}; absent optional sets stay undefined. */
+/**
+ * Inverse of {@link encodeConfiguration}; absent optional sets stay undefined. Peers come back in
+ * canonical form: braft writes `ip:port:idx:role` (PeerId::to_string), tsraft keys `ip:port:idx`.
+ */
 export function decodeConfiguration(bytes: Uint8Array): ConfigurationData {
   const lists: string[][] = [[], [], [], []];
   readFields(bytes, (r, field, wire) => {
@@ -29,7 +33,7 @@ export function decodeConfiguration(bytes: Uint8Array): ConfigurationData {
     list.push(r.string());
     return true;
   });
-  const [peers = [], oldPeers = [], learners = [], oldLearners = []] = lists;
+  const [peers = [], oldPeers = [], learners = [], oldLearners = []] = lists.map(canonicalPeerKeys);
   return {
     peers,
     ...(oldPeers.length > 0 ? { oldPeers } : {}),
@@ -65,11 +69,14 @@ export function decodeLogMeta(bytes: Uint8Array): number {
   return first;
 }
 
-/** braft's StablePBMeta { required int64 term = 1; required string votedfor = 2; }. */
+/**
+ * braft's StablePBMeta { required int64 term = 1; required string votedfor = 2; }. No vote is
+ * written as braft's empty PeerId: braft's load parses votedfor and refuses to start on "".
+ */
 export function encodeStableMeta(state: HardState): Uint8Array {
   const w = new BinaryWriter();
   w.tag(1, WireType.Varint).int64(state.term);
-  w.tag(2, WireType.LengthDelimited).string(state.votedFor);
+  w.tag(2, WireType.LengthDelimited).string(state.votedFor === "" ? EMPTY_PEER_TEXT : state.votedFor);
   return w.finish();
 }
 
@@ -83,7 +90,7 @@ export function decodeStableMeta(bytes: Uint8Array): HardState {
     return true;
   });
   if (term === undefined || votedFor === undefined) throw new Error("StablePBMeta lacks term or votedfor");
-  return { term, votedFor };
+  return { term, votedFor: canonicalOptionalPeer(votedFor) };
 }
 
 /** Writes each string of `values` as a repeated string field. */

@@ -5,6 +5,7 @@
  * optional string checksum = 3; }. SnapshotMeta learners (1000, 1001) are tsraft's additions.
  */
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { canonicalPeerKeys } from "../../core/peer-id.js";
 import type { SnapshotFileMeta, SnapshotMeta } from "../snapshot-storage.js";
 import { LEARNERS_FIELD, OLD_LEARNERS_FIELD, readFields, toSafeNumber, writeStrings } from "./pb-codec.js";
 
@@ -59,6 +60,7 @@ export function encodeSnapshotMeta(meta: SnapshotMeta): Uint8Array {
   return w.finish();
 }
 
+/** Inverse of {@link encodeSnapshotMeta}; peers in canonical form whichever form braft wrote. */
 export function decodeSnapshotMeta(bytes: Uint8Array): SnapshotMeta {
   let index: number | undefined;
   let term: number | undefined;
@@ -72,7 +74,7 @@ export function decodeSnapshotMeta(bytes: Uint8Array): SnapshotMeta {
     return true;
   });
   if (index === undefined || term === undefined) throw new Error("SnapshotMeta lacks its index or term");
-  const [peers = [], oldPeers = [], learners = [], oldLearners = []] = lists;
+  const [peers = [], oldPeers = [], learners = [], oldLearners = []] = lists.map(canonicalPeerKeys);
   return {
     lastIncludedIndex: index,
     lastIncludedTerm: term,

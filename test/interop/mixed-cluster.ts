@@ -1,0 +1,245 @@
+/**
+ * A counter group of braft's counter_server and tsraft's counter server (examples/counter) on
+ * loopback, each node in its own temporary working directory with its data under `./data`, as
+ * braft's example/counter/run_server.sh lays them out (fsync on). Status comes from each node's
+ * `/raft_stat`; peers there compare by canonical form, since braft prints `ip:port:idx:role`.
+ */
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { canonicalPeerKey } from "../../src/core/peer-id.js";
+import { braftBinary, REPO_ROOT } from "./braft-bin.js";
+import {
+  Child,
+  httpGet,
+  parseRaftStat,
+  run,
+  startWithFreshPorts,
+  waitFor,
+  type RaftStat,
+} from "./processes.js";
+
+export type NodeKind = "braft" | "tsraft";
+
+/** The group braft's counter example serves. */
+export const GROUP = "Counter";
+
+const TSRAFT_SERVER = join(REPO_ROOT, "dist", "examples", "counter", "server.js");
+
+/** One member of the group. */
+export interface InteropNode {
+  /** Which server runs on this port and data directory; a restart may swap it. */
+  kind: NodeKind;
+  readonly port: number;
+  /** Its working directory; its data are in `<dir>/data`. */
+  readonly dir: string;
+  /** `127.0.0.1:port:0`, the canonical PeerId. */
+  readonly peer: string;
+  child: Child | undefined;
+}
+
+/** Timing flags given to both kinds of server, and flags for braft's alone. */
+export interface TimingOptions {
+  readonly electionTimeoutMs: number;
+  readonly snapshotIntervalS: number;
+  /** Appended to braft's flags (a later flag wins), e.g. a small `--raft_max_segment_size`. */
+  readonly braftFlags?: readonly string[];
+}
+
+/** A server did not come up because its port was taken between picking and binding it. */
+class PortClash extends Error {}
+
+export class MixedCluster {
+  private constructor(
+    readonly nodes: readonly InteropNode[],
+    private readonly root: string,
+    private readonly timing: TimingOptions,
+  ) {}
+
+  /** Starts a group of the given kinds (retrying on fresh ports if one was taken) and waits for a leader. */
+  static async start(kinds: readonly NodeKind[], timing: TimingOptions): Promise<MixedCluster> {
+    return startWithFreshPorts(
+      kinds.length,
+      async (ports) => {
+        const root = await mkdtemp(join(tmpdir(), "tsraft-interop-"));
+        const nodes = kinds.map((kind, i) => {
+          const port = ports[i] as number;
+          return {
+            kind,
+            port,
+            dir: join(root, `${kind}-${port}`),
+            peer: `127.0.0.1:${port}:0`,
+            child: undefined,
+          };
+        });
+        const cluster = new MixedCluster(nodes, root, timing);
+        try {
+          await Promise.all(nodes.map((node) => cluster.startNode(node)));
+          await cluster.leader();
+          return cluster;
+        } catch (error) {
+          await cluster.stopAll();
+          throw error;
+        }
+      },
+      (error) => error instanceof PortClash,
+    );
+  }
+
+  /** braft's `--conf`: every member, `ip:port:idx`. */
+  get conf(): string {
+    return this.nodes.map((node) => node.peer).join(",");
+  }
+
+  of(kind: NodeKind): InteropNode[] {
+    return this.nodes.filter((node) => node.kind === kind);
+  }
+
+  /**
+   * Starts `node` on its port and data directory, as `kind` (by default the kind it was): braft
+   * and tsraft lay out `./data` alike, so either reads what the other wrote. Resolves once its
+   * /raft_stat shows the group.
+   */
+  async startNode(node: InteropNode, kind: NodeKind = node.kind): Promise<void> {
+    node.kind = kind;
+    const { command, args } = this.commandOf(node);
+    await mkdir(node.dir, { recursive: true });
+    const child = new Child(`${node.kind} ${node.peer}`, command, args, node.dir);
+    node.child = child;
+    await waitFor(`${node.kind} ${node.peer} to serve /raft_stat`, async () => {
+      if (!child.running) {
+        const output = child.lines.join("\n");
+        if (/EADDRINUSE|Address already in use|Fail to start Server|Fail to listen/i.test(output))
+          throw new PortClash(`port ${node.port} taken: ${child.tail()}`);
+        throw new Error(`${node.kind} ${node.peer} exited: ${child.tail()}`);
+      }
+      const stat = await this.stat(node);
+      return stat !== undefined && canonicalPeerKey(stat.get("peer_id") ?? "") === node.peer
+        ? true
+        : undefined;
+    }).catch((error: unknown) => {
+      if (error instanceof PortClash) throw error;
+      if (!child.running && /EADDRINUSE|Address already in use/i.test(child.lines.join("\n")))
+        throw new PortClash(String(error));
+      throw error;
+    });
+  }
+
+  private commandOf(node: InteropNode): { command: string; args: string[] } {
+    const { electionTimeoutMs, snapshotIntervalS } = this.timing;
+    const common = [
+      `--port=${node.port}`,
+      `--conf=${this.conf}`,
+      "--data_path=./data",
+      `--election_timeout_ms=${electionTimeoutMs}`,
+      `--snapshot_interval=${snapshotIntervalS}`,
+      "--raft_sync=true",
+    ];
+    if (node.kind === "tsraft") return { command: process.execPath, args: [TSRAFT_SERVER, ...common] };
+    // braft's run_server.sh flags; bthread_concurrency as its README advises on a 2-core machine.
+    const braftFlags = [
+      "--bthread_concurrency=4",
+      "--crash_on_fatal_log=true",
+      "--raft_max_segment_size=8388608",
+    ];
+    const extra = this.timing.braftFlags ?? [];
+    return { command: braftBinary("counter_server"), args: [...common, ...braftFlags, ...extra] };
+  }
+
+  /** kill -9 of `node`. */
+  async kill(node: InteropNode): Promise<void> {
+    await node.child?.kill();
+    node.child = undefined;
+  }
+
+  /** Removes `node`'s data directory (it must be stopped). */
+  async wipe(node: InteropNode): Promise<void> {
+    if (node.child?.running === true) throw new Error(`wipe of running ${node.peer}`);
+    await rm(join(node.dir, "data"), { recursive: true, force: true });
+  }
+
+  running(): InteropNode[] {
+    return this.nodes.filter((node) => node.child?.running === true);
+  }
+
+  /** The group's section of `node`'s /raft_stat, or undefined when it has none (yet). */
+  async stat(node: InteropNode): Promise<RaftStat | undefined> {
+    return parseRaftStat(await httpGet(node.port, "/raft_stat"), GROUP);
+  }
+
+  /** The one running node that reports LEADER while every other running node follows it. */
+  leader(timeoutMs = 30_000): Promise<InteropNode> {
+    return waitFor(
+      "one leader that every running node follows",
+      async () => {
+        const stats = await Promise.all(
+          this.running().map(async (node) => ({ node, stat: await this.stat(node) })),
+        );
+        const leaders = stats.filter(({ stat }) => stat?.get("state") === "LEADER");
+        const leader = leaders[0];
+        if (leaders.length !== 1 || leader === undefined) return undefined;
+        const followsIt = stats.every(
+          ({ node, stat }) =>
+            node === leader.node ||
+            (stat?.get("leader") !== undefined && canonicalPeerKey(stat.get("leader")!) === leader.node.peer),
+        );
+        return followsIt ? leader.node : undefined;
+      },
+      timeoutMs,
+    );
+  }
+
+  /**
+   * Waits until every running node has committed and applied the same index, at least `atLeast`,
+   * and returns it.
+   */
+  converged(atLeast = 0, timeoutMs = 30_000): Promise<number> {
+    return waitFor(
+      `every node to commit and apply the same index >= ${atLeast}`,
+      async () => {
+        const stats = await Promise.all(this.running().map((node) => this.stat(node)));
+        const committed = stats.map((stat) => Number(stat?.get("last_committed_index") ?? NaN));
+        const applied = stats.map((stat) => Number(stat?.get("known_applied_index") ?? NaN));
+        const first = committed[0] ?? NaN;
+        const same = committed.every((c) => c === first) && applied.every((a) => a === first);
+        return same && first >= atLeast ? first : undefined;
+      },
+      timeoutMs,
+    );
+  }
+
+  /** The committed index of each running node, for messages. */
+  async describe(): Promise<string> {
+    const parts = await Promise.all(
+      this.nodes.map(async (node) => {
+        if (node.child?.running !== true) return `${node.kind} ${node.peer} down`;
+        const stat = await this.stat(node).catch(() => undefined);
+        return `${node.kind} ${node.peer} ${stat?.get("state")} term=${stat?.get("term")} committed=${stat?.get("last_committed_index")} applied=${stat?.get("known_applied_index")} peers=${stat?.get("peers")}`;
+      }),
+    );
+    return parts.join("; ");
+  }
+
+  /** The last output lines of every node, for a failure message. */
+  tails(): string {
+    return this.nodes.map((node) => node.child?.tail() ?? `--- ${node.peer}: not running`).join("\n");
+  }
+
+  /** Runs `braft_cli <command> --group=Counter ...args`, resolving with its output; rejects when it fails. */
+  async braftCli(command: string, args: readonly string[]): Promise<string> {
+    const { code, output } = await run(
+      "braft_cli",
+      braftBinary("braft_cli"),
+      [command, `--group=${GROUP}`, ...args],
+      this.root,
+    );
+    if (code !== 0) throw new Error(`braft_cli ${command} ${args.join(" ")} exited ${code}: ${output}`);
+    return output;
+  }
+
+  /** kill -9 of every node, then the temporary directories go. */
+  async stopAll(): Promise<void> {
+    await Promise.all(this.nodes.map((node) => this.kill(node)));
+    await rm(this.root, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,109 @@
+/** Steps the interop scenarios share: writes through the leader, braft's load client, transfers. */
+import assert from "node:assert/strict";
+import { CounterClient, fetchAddRequest } from "../../examples/counter/counter-client.js";
+import type { CounterReply } from "../../examples/counter/counter-response.js";
+import { join } from "node:path";
+import { braftBinary, REPO_ROOT } from "./braft-bin.js";
+import { GROUP, type InteropNode, type MixedCluster } from "./mixed-cluster.js";
+import { Child, run, waitFor } from "./processes.js";
+
+/** `count` fetch_add(1) calls, each sent to the node /raft_stat names leader, retried until it succeeds. */
+export async function writeThroughLeader(cluster: MixedCluster, count: number): Promise<void> {
+  const client = new CounterClient(cluster.conf, GROUP, 2000);
+  const reply: CounterReply = { success: false, value: 0, redirect: undefined };
+  try {
+    for (let i = 0; i < count; i++) {
+      await waitFor(`write ${i + 1} of ${count}`, async () => {
+        const leader = await cluster.leader();
+        const answer = await client.call(`127.0.0.1:${leader.port}`, "fetch_add", fetchAddRequest(1n), reply);
+        return answer.success ? true : undefined;
+      });
+    }
+  } finally {
+    client.close();
+  }
+}
+
+/** The leader's committed index. */
+export async function committedIndex(cluster: MixedCluster): Promise<number> {
+  const stat = await cluster.stat(await cluster.leader());
+  return Number(stat?.get("last_committed_index"));
+}
+
+/**
+ * braft's counter_client as its run_client.sh drives it (every caller waits for its reply), in
+ * `dir`, against the group's `conf`. Kill it when done.
+ */
+export function startBraftCounterClient(conf: string, dir: string, threads: number): Child {
+  const args = [
+    `--conf=${conf}`,
+    `--thread_num=${threads}`,
+    "--add_percentage=100",
+    "--use_bthread=true",
+    "--bthread_concurrency=4",
+    "--timeout_ms=1000",
+    "--crash_on_fatal_log=true",
+    "--log_each_request=false",
+  ];
+  return new Child("braft counter_client", braftBinary("counter_client"), args, dir);
+}
+
+/** Waits until the leader's committed index passes `index`. */
+export function committedPast(cluster: MixedCluster, index: number, timeoutMs = 30_000): Promise<number> {
+  return waitFor(
+    `the committed index to pass ${index}`,
+    async () => {
+      const committed = await committedIndex(cluster);
+      return committed > index ? committed : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/** `braft_cli transfer_leader` to `target`, then waits until the whole group follows it. */
+export async function transferByBraftCli(
+  cluster: MixedCluster,
+  target: InteropNode,
+  timeoutMs = 10_000,
+): Promise<void> {
+  await cluster.braftCli("transfer_leader", [`--peer=${target.peer}`, `--conf=${cluster.conf}`]);
+  await groupFollows(cluster, target, timeoutMs);
+}
+
+/** Runs tsraft's own CLI (`tsraft <command> --group=Counter ...args`); rejects when it fails. */
+export async function tsraftCli(command: string, args: readonly string[]): Promise<string> {
+  const cli = join(REPO_ROOT, "dist", "src", "cli", "main.js");
+  const { code, output } = await run(
+    "tsraft",
+    process.execPath,
+    [cli, command, `--group=${GROUP}`, ...args],
+    REPO_ROOT,
+  );
+  if (code !== 0) throw new Error(`tsraft ${command} ${args.join(" ")} exited ${code}: ${output}`);
+  return output;
+}
+
+/** `tsraft transfer_leader` to `target`, then waits until the whole group follows it. */
+export async function transferByTsraftCli(
+  cluster: MixedCluster,
+  target: InteropNode,
+  timeoutMs = 10_000,
+): Promise<void> {
+  await tsraftCli("transfer_leader", [`--peer=${target.peer}`, `--conf=${cluster.conf}`]);
+  await groupFollows(cluster, target, timeoutMs);
+}
+
+/** Waits until `target` leads and every running node follows it; fails with the group's state. */
+async function groupFollows(cluster: MixedCluster, target: InteropNode, timeoutMs: number): Promise<void> {
+  const leader = await waitFor(
+    `${target.kind} ${target.peer} to lead after transfer_leader`,
+    async () => {
+      const now = await cluster.leader(timeoutMs);
+      return now === target ? now : undefined;
+    },
+    timeoutMs,
+  ).catch(async (error: unknown) => {
+    assert.fail(`${String(error)}\n${await cluster.describe()}\n${cluster.tails()}`);
+  });
+  assert.equal(leader, target);
+}
