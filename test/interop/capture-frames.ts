@@ -87,7 +87,7 @@ async function braftLeaderPort(s: Setup): Promise<number | undefined> {
 
 async function writeToBraft(s: Setup, count: number): Promise<void> {
   const client = new CounterClient(s.conf, GROUP, 2000);
-  const reply: CounterReply = { success: false, value: 0, redirect: undefined };
+  const reply: CounterReply = { success: false, value: 0, redirect: undefined, refused: false };
   try {
     for (let i = 0; i < count; i++) {
       await waitFor("a write through braft's leader", async () => {

@@ -10,7 +10,7 @@ import { Child, run, waitFor } from "./processes.js";
 /** `count` fetch_add(1) calls, each sent to the node /raft_stat names leader, retried until it succeeds. */
 export async function writeThroughLeader(cluster: MixedCluster, count: number): Promise<void> {
   const client = new CounterClient(cluster.conf, GROUP, 2000);
-  const reply: CounterReply = { success: false, value: 0, redirect: undefined };
+  const reply: CounterReply = { success: false, value: 0, redirect: undefined, refused: false };
   try {
     for (let i = 0; i < count; i++) {
       await waitFor(`write ${i + 1} of ${count}`, async () => {
