@@ -30,6 +30,8 @@ export interface SimClusterOptions {
   readonly seed: number;
   readonly nodes: number;
   readonly electionTimeoutMs?: number;
+  /** NodeOptions.maxClockDriftMs of every node (the node's default when absent). */
+  readonly maxClockDriftMs?: number;
   readonly network?: Partial<SimNetworkOptions>;
   readonly disk?: SimDiskOptions;
   readonly flags?: Partial<RaftFlags>;
@@ -136,6 +138,7 @@ export class SimCluster {
           ? this.peers.slice(0, this.options.initialVoters ?? this.peers.length).join(",")
           : "",
         electionTimeoutMs: this.options.electionTimeoutMs ?? 1000,
+        maxClockDriftMs: this.options.maxClockDriftMs,
         logStorage: this.options.wrapLogStorage?.(peer, log) ?? log,
         raftMetaStorage: process.disk.openMeta(env, this.options.disk),
         snapshotStorage: process.snapshotStore?.open(env),
