@@ -229,3 +229,44 @@ for (const lease of [true, false]) {
     await cluster.shutdownAll();
   });
 }
+
+test("GetLeaderLeaseStatus: DISABLED, VALID with its epoch, EXPIRED off the leader and during a transfer, SUSPECT once isolated", async () => {
+  const off = new SimCluster({ seed: 1407, nodes: 3 });
+  await off.startAll();
+  const offLeader = (await off.waitForLeader()) as PeerKey;
+  assert.equal(off.node(offLeader).getLeaderLeaseStatus().state, "DISABLED");
+  await off.shutdownAll();
+
+  const cluster = new SimCluster({ seed: 1408, nodes: 3, flags: { raft_enable_leader_lease: true } });
+  await cluster.startAll();
+  const leader = (await cluster.waitForLeader()) as PeerKey;
+  await cluster.applyAndWait(bytes("x"));
+  const node = cluster.node(leader);
+  const valid = node.getLeaderLeaseStatus();
+  assert.deepEqual(valid, { state: "VALID", term: node.term, leaseEpoch: valid.leaseEpoch });
+  assert.ok(valid.leaseEpoch > 0);
+  const follower = cluster.peers.find((peer) => peer !== leader) as PeerKey;
+  assert.deepEqual(cluster.node(follower).getLeaderLeaseStatus(), {
+    state: "EXPIRED",
+    term: 0,
+    leaseEpoch: 0,
+  });
+
+  cluster.network.cutOneWay(follower, leader); // the transfer cannot succeed
+  const transfer = codeOf(node.transferLeadershipTo(follower));
+  assert.equal(node.getLeaderLeaseStatus().state, "EXPIRED", "a transfer ends the lease");
+  assert.equal(await cluster.settle(transfer), "ERAFTTIMEDOUT");
+  const resumed = node.getLeaderLeaseStatus();
+  assert.equal(resumed.state, "VALID");
+  assert.ok(resumed.leaseEpoch > valid.leaseEpoch, "a new lease after the failed transfer");
+  cluster.network.heal();
+
+  cluster.network.partition([[leader], cluster.peers.filter((peer) => peer !== leader)]);
+  const suspect = await cluster.scheduler.runUntil(
+    () => node.isLeader() && node.getLeaderLeaseStatus().state === "SUSPECT",
+    2000,
+  );
+  assert.ok(suspect, "an isolated leader's lease runs out before it steps down");
+  cluster.network.heal();
+  await cluster.shutdownAll();
+});
