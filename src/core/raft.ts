@@ -148,6 +148,9 @@ export class RaftCore {
     // A snapshot holds only committed entries, and the state machine starts from it.
     this.commitIndex = snapshotIndex;
     this.appliedIndex = snapshotIndex;
+    // braft's FollowerLease::init: after a restart this node may have acknowledged a leader just
+    // before, and that leader's lease may count on it; it waits a whole lease before voting.
+    if (config.leaderLeaseEnabled) this.lastLeaderContactMs = nowMs;
     this.resetElectionDeadline(nowMs);
   }
 
@@ -549,7 +552,9 @@ export class RaftCore {
   campaignIfSoleVoter(nowMs: number): void {
     const sets = this.voters();
     const alone = sets.current.length === 1 && sets.current[0] === this.config.self && sets.old.length === 0;
-    if (alone && this.role === "follower") this.campaign(nowMs);
+    if (!alone || this.role !== "follower") return;
+    this.expireFollowerLease(); // no other voter can hold a lease that counts on this one
+    this.campaign(nowMs);
   }
 
   /**

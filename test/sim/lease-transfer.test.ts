@@ -270,3 +270,25 @@ test("GetLeaderLeaseStatus: DISABLED, VALID with its epoch, EXPIRED off the lead
   cluster.network.heal();
   await cluster.shutdownAll();
 });
+
+test("FollowerRestartKeepsLease: a follower restarted within the lease does not vote at once", async () => {
+  const cluster = new SimCluster({ seed: 1409, nodes: 3, flags: { raft_enable_leader_lease: true } });
+  await cluster.startAll();
+  const leader = (await cluster.waitForLeader()) as PeerKey;
+  await cluster.applyAndWait(bytes("x"));
+  const [restarted, lonely] = cluster.peers.filter((peer) => peer !== leader) as [PeerKey, PeerKey];
+  // `lonely` and the leader lose each other, so `lonely` campaigns once its own lease runs out;
+  // the leader's lease then rests on `restarted` alone.
+  cluster.network.cutOneWay(leader, lonely);
+  cluster.network.cutOneWay(lonely, leader);
+  await cluster.scheduler.runFor(1900);
+  cluster.crash(restarted);
+  cluster.network.cutOneWay(leader, restarted); // nothing renews its lease after the restart
+  await cluster.start(restarted);
+  const watched = await watchOldLeader(cluster, leader, 2500);
+  assert.deepEqual(watched.overlaps, [], "no newer leader while the old one trusted its lease");
+  assert.deepEqual(watched.staleReads, []);
+  cluster.network.heal();
+  await converge(cluster);
+  await cluster.shutdownAll();
+});
