@@ -16,6 +16,7 @@ export { flags, defaultFlags, type RaftFlags } from "./node/flags.js";
 export type { NodeStatus, NodeState, ReplicatorStatus, TimerStatus, ConfStage } from "./node/node-status.js";
 export type { RaftStatJson, FlagJson } from "./status/index.js";
 export { RaftError, ErrorCodes, errorCodeOf, type ErrorCode, type Outcome } from "./core/errors.js";
+export type { LeaderLeaseStatus, LeaseState } from "./core/lease.js";
 export { EntryType, type LogEntry, type HardState, type ConfigurationData } from "./core/types.js";
 export type { LogStorage, RaftMetaStorage } from "./storage/interfaces.js";
 export {

@@ -1,6 +1,6 @@
 /**
- * The knobs of the core, with braft's defaults applied by the shell. The two timing fields may
- * change at run time (braft's reset_election_timeout_ms); the rest are fixed at init.
+ * The knobs of the core, with braft's defaults applied by the shell. The three timing fields may
+ * change at run time (braft's reset_election_timeout_ms, see lease.ts); the rest are fixed at init.
  */
 import type { PeerKey } from "./types.js";
 
@@ -13,7 +13,13 @@ export interface CoreConfig {
   readonly maxElectionDelayMs: number;
   /** election_timeout_ms / raft_election_heartbeat_factor. */
   heartbeatIntervalMs: number;
-  readonly maxClockDriftMs: number;
+  /** raft_election_heartbeat_factor, to recompute the interval when the timeout changes (10). */
+  readonly electionHeartbeatFactor?: number;
+  /**
+   * braft's max_clock_drift_ms: followers refuse votes for election timeout + this after last
+   * hearing from their leader, so a leader's lease (one election timeout) survives clock drift.
+   */
+  maxClockDriftMs: number;
   /** raft_enable_leader_lease. */
   readonly leaderLeaseEnabled: boolean;
   /** raft_step_down_when_vote_timedout: a timed-out candidate goes back to pre-vote. */

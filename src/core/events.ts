@@ -37,6 +37,13 @@ export type CoreEvent =
   | { readonly type: "readIndexReady"; readonly reads: readonly PendingRead[] }
   /** The configuration change started on this leader ended: committed, or failed with `error`. */
   | { readonly type: "changeDone"; readonly error: RaftError | undefined }
+  /**
+   * A leadership transfer started: the lease ended and the state machine hears onLeaderStop with
+   * ETRANSFERLEADERSHIP (braft), though this node leads until the target wins or time runs out.
+   */
+  | { readonly type: "transferStarted"; readonly term: number; readonly target: PeerKey }
+  /** A transfer timed out: this node leads `term` on, with a new lease (onLeaderStart again). */
+  | { readonly type: "leaderResumed"; readonly term: number }
   /** A leadership transfer ended: leadership left this node, or it resumed leading. */
   | { readonly type: "transferEnded"; readonly succeeded: boolean; readonly reason: string }
   /** These reads cannot be confirmed: this node stopped leading. */

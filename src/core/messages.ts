@@ -15,15 +15,28 @@ export interface RequestVoteRequest {
   readonly lastLogTerm: number;
   readonly lastLogIndex: number;
   readonly preVote: boolean;
-  /** Set by an election that TimeoutNow started: the voter ignores its leader lease. */
-  readonly disruptLeader?: boolean | undefined;
+  /**
+   * braft's disrupted_leader: the leader (and its term) this candidate knows has stepped down
+   * for it. A follower of exactly that leader in that term stops honouring its lease.
+   */
+  readonly disruptedLeader?: TermLeader | undefined;
+}
+
+/** braft's TermLeader: a leader and the term it led. */
+export interface TermLeader {
+  readonly peerId: PeerKey;
+  readonly term: number;
 }
 
 export interface RequestVoteResponse {
   readonly term: number;
   readonly granted: boolean;
-  /** The voter still hears from a live leader (beyond braft's wire fields; false when absent). */
+  /** The voter refused only because it still follows a live leader (its lease). */
   readonly rejectedByLease?: boolean | undefined;
+  /** The voter was the leader of `previousTerm` and stepped down (pre-vote: would step down). */
+  readonly disrupted?: boolean | undefined;
+  /** The voter's term before it handled the request. */
+  readonly previousTerm?: number | undefined;
 }
 
 export interface AppendEntriesRequest {
@@ -50,6 +63,11 @@ export interface TimeoutNowRequest {
   readonly serverId: PeerKey;
   readonly peerId: PeerKey;
   readonly term: number;
+  /**
+   * braft's old_leader_stepped_down: the sender gave up its lease for good (it is stopping, or
+   * leases are off), so the target may name it as the disrupted leader at once.
+   */
+  readonly oldLeaderSteppedDown?: boolean | undefined;
 }
 
 export interface TimeoutNowResponse {

@@ -11,13 +11,24 @@ import type { ConfigurationManager } from "./configuration.js";
 import { normalizeConfiguration, replicationTargets, voterSets } from "./configuration.js";
 import { RaftError, invariant } from "./errors.js";
 import type { CoreEvent, Ready, Send } from "./events.js";
-import { handleVoteRequest, handleVoteResponse, tallyVotes, type VoteRound } from "./election.js";
+import {
+  grantSelfWhenLeaseExpired,
+  handleVoteRequest,
+  handleVoteResponse,
+  newVoteRound,
+  otherVoters,
+  requestVotes,
+  tallyVotes,
+  triggerVote,
+  type VoteRound,
+} from "./election.js";
 import type {
   InboundRequest,
   InstallSnapshotResult,
   OutboundRequest,
   Reply,
   SnapshotMetaData,
+  TermLeader,
 } from "./messages.js";
 import { Progress } from "./progress.js";
 import { isVoter, quorumVoteResult, type VoterSets } from "./quorum.js";
@@ -31,8 +42,14 @@ import {
   type MembershipChange,
 } from "./membership.js";
 import { expireTransfer, handleTimeoutNow, startTransfer, type TransferState } from "./transfer.js";
-import { checkQuorum, leaseExpiresAtMs } from "./lease.js";
 import { assertAppendWellFormed, checkInvariants, checkReady } from "./invariants.js";
+import {
+  checkQuorum,
+  leaderLeaseStatus,
+  leaseExpiresAtMs,
+  resetElectionTimeouts,
+  type LeaderLeaseStatus,
+} from "./lease.js";
 import { finishInstall, handleInstallRequest, handleSnapshotResult } from "./snapshot.js";
 import {
   broadcastHeartbeats,
@@ -93,12 +110,16 @@ export class RaftCore {
   readonly reads = new ReadIndexTracker();
   /** The time of the latest input; for work triggered by completions, which carry no time. */
   lastNowMs = 0;
-  /** Votes received in the current (pre-)election. */
-  votes: VoteRound = new Map();
+  /** The (pre-)election in progress, while a (pre-)candidate. */
+  votes: VoteRound | undefined;
   /** Index of the configuration entry this leader appended on taking office. */
   leaderStartIndex = 0;
-  /** When this node last heard from a live leader (or granted a vote); votes wait out its lease. */
+  /** When this node last heard from a live leader; votes wait out its lease (lease.ts). */
   lastLeaderContactMs = Number.NEGATIVE_INFINITY;
+  /** The leader whose messages renewed that lease (braft's FollowerLease::last_leader). */
+  leaseLeaderId: PeerKey = "";
+  /** braft's lease epoch: one more with each leadership and each transfer that timed out. */
+  leaseEpoch = 0;
 
   electionDeadlineMs = NO_DEADLINE;
   heartbeatDeadlineMs = NO_DEADLINE;
@@ -128,6 +149,9 @@ export class RaftCore {
     // A snapshot holds only committed entries, and the state machine starts from it.
     this.commitIndex = snapshotIndex;
     this.appliedIndex = snapshotIndex;
+    // braft's FollowerLease::init: after a restart this node may have acknowledged a leader just
+    // before, and that leader's lease may count on it; it waits a whole lease before voting.
+    if (config.leaderLeaseEnabled) this.lastLeaderContactMs = nowMs;
     this.resetElectionDeadline(nowMs);
   }
 
@@ -154,7 +178,7 @@ export class RaftCore {
         handleAppendRequest(this, input.request, replyId, nowMs);
         return;
       case "timeoutNow":
-        handleTimeoutNow(this, input.request.term, input.request.serverId, replyId, nowMs);
+        handleTimeoutNow(this, input.request, replyId, nowMs);
         return;
       case "installSnapshot":
         handleInstallRequest(this, input.request, replyId, nowMs);
@@ -223,9 +247,14 @@ export class RaftCore {
       }
       return;
     }
+    grantSelfWhenLeaseExpired(this, nowMs);
     if (nowMs < this.electionDeadlineMs) return;
+    if (this.role === "preCandidate" && this.votes?.triggered === true && this.leaderId !== "") {
+      this.becomeFollower(this.term, this.leaderId, nowMs, "the triggered vote did not win in time");
+      return;
+    }
     if (this.role === "candidate" && !this.config.stepDownWhenVoteTimedOut) {
-      this.becomeCandidate(nowMs, false);
+      this.becomeCandidate(nowMs);
       return;
     }
     if (this.leaderId !== "") this.setLeader("", nowMs, "election timeout");
@@ -243,7 +272,8 @@ export class RaftCore {
         this.transfer?.deadlineMs ?? NO_DEADLINE,
       );
     }
-    return this.electionDeadlineMs;
+    const selfVotePending = this.votes !== undefined && !this.votes.selfGranted;
+    return Math.min(this.electionDeadlineMs, selfVotePending ? this.followerLeaseEndsAtMs() : NO_DEADLINE);
   }
 
   /** Appends proposals to the leader's log. Each gets an index or the error that rejected it. */
@@ -329,6 +359,33 @@ export class RaftCore {
   transferLeadership(target: PeerKey | undefined, nowMs: number): RaftError | undefined {
     this.lastNowMs = nowMs;
     const refusal = startTransfer(this, target, nowMs);
+    checkInvariants(this);
+    return refusal;
+  }
+
+  /** A leader shutting down wakes its best follower (braft's wakeup_a_candidate). */
+  handOverLeadership(nowMs: number): void {
+    this.lastNowMs = nowMs;
+    startTransfer(this, undefined, nowMs, true);
+    checkInvariants(this);
+  }
+
+  /** braft's vote(election_timeout_ms); see election.ts. */
+  triggerVote(electionTimeoutMs: number, nowMs: number): RaftError | undefined {
+    this.lastNowMs = nowMs;
+    const refusal = triggerVote(this, electionTimeoutMs, nowMs);
+    checkInvariants(this);
+    return refusal;
+  }
+
+  /** braft's reset_election_timeout_ms, one- and two-argument forms; see lease.ts. */
+  resetElectionTimeout(
+    electionTimeoutMs: number,
+    maxClockDriftMs: number | undefined,
+    nowMs: number,
+  ): RaftError | undefined {
+    this.lastNowMs = nowMs;
+    const refusal = resetElectionTimeouts(this, electionTimeoutMs, maxClockDriftMs, nowMs);
     checkInvariants(this);
     return refusal;
   }
@@ -438,6 +495,11 @@ export class RaftCore {
     return leaseExpiresAtMs(this, nowMs);
   }
 
+  /** braft's get_leader_lease_status. */
+  leaderLeaseStatus(nowMs: number): LeaderLeaseStatus {
+    return leaderLeaseStatus(this, nowMs);
+  }
+
   /** The error a non-leader gives a client, with the leader to redirect to. */
   notLeaderError(): RaftError {
     if (this.role === "error") return new RaftError("EPERM", "node is in the ERROR state");
@@ -485,11 +547,24 @@ export class RaftCore {
     this.electionDeadlineMs = nowMs + this.config.electionTimeoutMs + jitter;
   }
 
-  /** Whether a vote for someone else would undercut a leader this node still hears from. */
-  inLeaderLease(nowMs: number): boolean {
-    if (this.role === "leader") return true;
+  /**
+   * When this node may vote again after last hearing from its leader (braft's FollowerLease).
+   * The drift allowance counts only with leader leases; without them the wait just keeps a live
+   * leader from being deposed (tsraft keeps it always, braft only with leases).
+   */
+  followerLeaseEndsAtMs(): number {
     const drift = this.config.leaderLeaseEnabled ? this.config.maxClockDriftMs : 0;
-    return nowMs < this.lastLeaderContactMs + this.config.electionTimeoutMs + drift;
+    return this.lastLeaderContactMs + this.config.electionTimeoutMs + drift;
+  }
+
+  /** Whether a vote for anyone (itself included) could undercut a leader this node still hears from. */
+  inFollowerLease(nowMs: number): boolean {
+    return nowMs < this.followerLeaseEndsAtMs();
+  }
+
+  /** Its leader stepped down for a candidate: this node may vote at once (braft's expire()). */
+  expireFollowerLease(): void {
+    this.lastLeaderContactMs = Number.NEGATIVE_INFINITY;
   }
 
   /** Adopts a newer term (always) and follows `leaderId` ("" when unknown). */
@@ -513,34 +588,39 @@ export class RaftCore {
   campaignIfSoleVoter(nowMs: number): void {
     const sets = this.voters();
     const alone = sets.current.length === 1 && sets.current[0] === this.config.self && sets.old.length === 0;
-    if (alone && this.role === "follower") this.campaign(nowMs);
-    checkInvariants(this);
+    if (!alone || this.role !== "follower") return;
+    this.expireFollowerLease(); // no other voter can hold a lease that counts on this one
+    this.campaign(nowMs);
   }
 
-  /** Starts an election: a pre-vote round first (braft), so a partitioned node cannot inflate terms. */
-  campaign(nowMs: number): void {
+  /**
+   * Starts an election: a pre-vote round first (braft), so a partitioned node cannot inflate
+   * terms. `triggered`: the operator asked for it (vote()), see election.ts.
+   */
+  campaign(nowMs: number, triggered = false): void {
     if (!isVoter(this.voters(), this.config.self)) {
       this.resetElectionDeadline(nowMs);
       return;
     }
     this.setRole("preCandidate");
     this.emit({ type: "electionStarted", preVote: true, term: this.term });
-    this.votes = new Map([[this.config.self, true]]);
+    this.votes = newVoteRound(this, true, this.term + 1, triggered, nowMs);
     this.resetElectionDeadline(nowMs);
-    this.requestVotes(true, false, nowMs);
+    requestVotes(this, otherVoters(this), true, undefined, nowMs);
     tallyVotes(this, nowMs);
     checkInvariants(this);
   }
 
-  becomeCandidate(nowMs: number, disruptLeader: boolean): void {
+  /** A real election in a new term; `disruptedLeader` when the old leader already stepped down. */
+  becomeCandidate(nowMs: number, disruptedLeader?: TermLeader): void {
     this.setRole("candidate");
     this.term++;
     this.setVote(this.config.self);
     this.emit({ type: "electionStarted", preVote: false, term: this.term });
-    this.leaderId = "";
-    this.votes = new Map([[this.config.self, true]]);
+    if (this.leaderId !== "") this.setLeader("", nowMs, "election started");
+    this.votes = newVoteRound(this, false, this.term, false, nowMs, disruptedLeader);
     this.resetElectionDeadline(nowMs);
-    this.requestVotes(false, disruptLeader, nowMs);
+    requestVotes(this, otherVoters(this), false, disruptedLeader, nowMs);
     tallyVotes(this, nowMs);
   }
 
@@ -548,6 +628,11 @@ export class RaftCore {
     invariant(this.role === "candidate", `becoming leader from ${this.role}`);
     this.setRole("leader");
     this.leaderId = this.config.self;
+    this.votes = undefined;
+    // braft resets the follower lease of a new leader and starts a new leader lease.
+    this.expireFollowerLease();
+    this.leaseLeaderId = "";
+    this.leaseEpoch++;
     this.progress.clear();
     const next = this.log.lastIndex() + 1;
     for (const peer of replicationTargets(this.confs.last().conf)) {
@@ -585,6 +670,12 @@ export class RaftCore {
    * timer. False when another leader already holds this term (the caller refuses the request).
    */
   acceptLeader(term: number, leaderId: PeerKey, nowMs: number): boolean {
+    if (this.inTriggeredPreVote(term, leaderId)) {
+      // vote() runs its pre-vote under a live leader: its heartbeats must not cancel it. The
+      // election deadline is not pushed back, so a pre-vote that never wins ends (tick).
+      this.renewFollowerLease(leaderId, nowMs);
+      return true;
+    }
     if (term > this.term || this.role !== "follower") {
       this.becomeFollower(term, leaderId, nowMs, `request from leader ${leaderId}`);
     }
@@ -596,7 +687,7 @@ export class RaftCore {
       }
       this.setLeader(leaderId, nowMs, "request from leader");
     }
-    this.lastLeaderContactMs = nowMs;
+    this.renewFollowerLease(leaderId, nowMs);
     this.resetElectionDeadline(nowMs);
     return true;
   }
@@ -627,33 +718,26 @@ export class RaftCore {
     }
     this.leaderId = leaderId;
     if (leaderId !== "" && leaderId !== this.config.self) {
-      this.lastLeaderContactMs = nowMs;
+      this.renewFollowerLease(leaderId, nowMs);
       this.emit({ type: "startFollowing", leaderId, term: this.term });
     }
   }
 
-  // ---- private -----------------------------------------------------------------------------
-
-  private requestVotes(preVote: boolean, disruptLeader: boolean, nowMs: number): void {
-    const last = this.log.lastLogId();
-    const term = preVote ? this.term + 1 : this.term;
-    const sets = this.voters();
-    for (const peer of new Set([...sets.current, ...sets.old])) {
-      if (peer === this.config.self) continue;
-      const request = {
-        groupId: this.config.groupId,
-        serverId: this.config.self,
-        peerId: peer,
-        term,
-        lastLogTerm: last.term,
-        lastLogIndex: last.index,
-        preVote,
-        disruptLeader,
-      };
-      // A real vote request follows the persisted term and self-vote; a pre-vote changes nothing.
-      this.send({ kind: "vote", to: peer, request }, nowMs, { afterPersist: !preVote, heartbeat: false });
-    }
+  private inTriggeredPreVote(term: number, leaderId: PeerKey): boolean {
+    return (
+      this.role === "preCandidate" &&
+      this.votes?.triggered === true &&
+      term === this.term &&
+      leaderId === this.leaderId
+    );
   }
+
+  private renewFollowerLease(leaderId: PeerKey, nowMs: number): void {
+    this.lastLeaderContactMs = nowMs;
+    this.leaseLeaderId = leaderId;
+  }
+
+  // ---- private -----------------------------------------------------------------------------
 
   private handleFailure(send: Send, nowMs: number): void {
     if (send.message.kind === "installSnapshot") {
@@ -683,7 +767,7 @@ export class RaftCore {
     } else if (this.leaderId !== "") {
       this.setLeader("", nowMs, reason);
     }
-    this.votes = new Map();
+    this.votes = undefined;
   }
 
   private setRole(role: Role): void {

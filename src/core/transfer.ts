@@ -1,28 +1,45 @@
 /**
- * Leadership transfer (braft's transfer_leadership_to): the leader stops taking proposals, waits
- * for the target to hold its whole log, then sends it TimeoutNow so it starts an election at once
- * (ignoring leases). If no new leader appears within an election timeout, the leader resumes.
+ * Leadership transfer (braft's transfer_leadership_to): the leader stops taking proposals and
+ * ends its lease, waits for the target to hold its whole log, then sends it TimeoutNow so it
+ * starts an election at once. If no new leader appears within an election timeout, the leader
+ * resumes: it leads on with a new lease (braft's handle_transfer_timeout).
+ *
+ * The target's election still respects the other followers' leases: they vote for it once the
+ * old leader answered its RequestVote by stepping down (election.ts), or at once when the old
+ * leader said in TimeoutNow that it gave up its lease for good (it is stopping, or leases are
+ * off). A transfer refuses to start during a configuration change (braft: EBUSY), so the target
+ * always campaigns with the configuration it will lead.
  */
+import { isJoint } from "./configuration.js";
 import { RaftError } from "./errors.js";
 import { isVoter } from "./quorum.js";
 import type { RaftCore } from "./raft.js";
+import type { TimeoutNowRequest } from "./messages.js";
 import type { PeerKey } from "./types.js";
 
 export interface TransferState {
   readonly target: PeerKey;
   readonly deadlineMs: number;
   timeoutNowSent: boolean;
+  /** Sent in TimeoutNow: this leader will never serve lease reads again in its term. */
+  readonly oldLeaderSteppedDown: boolean;
 }
 
-/** Starts a transfer to `target`, or to the most up-to-date follower when undefined (ANY_PEER). */
+/**
+ * Starts a transfer to `target`, or to the most up-to-date follower when undefined (ANY_PEER).
+ * `handover`: the leader is shutting down and wakes a successor whatever it is doing.
+ */
 export function startTransfer(
   core: RaftCore,
   target: PeerKey | undefined,
   nowMs: number,
+  handover = false,
 ): RaftError | undefined {
   if (core.role !== "leader") return core.notLeaderError();
   if (core.transfer !== undefined)
     return new RaftError("EBUSY", `already transferring leadership to ${core.transfer.target}`);
+  const busy = handover ? undefined : configurationBusy(core);
+  if (busy !== undefined) return new RaftError("EBUSY", `${busy}; transfer leadership after it`);
   const chosen = target ?? mostUpToDateFollower(core);
   if (chosen === undefined) return new RaftError("EINVAL", "no follower to transfer leadership to");
   if (chosen === core.config.self) return undefined; // already the leader: nothing to do
@@ -37,8 +54,23 @@ export function startTransfer(
     target: chosen,
     deadlineMs: nowMs + core.config.electionTimeoutMs,
     timeoutNowSent: false,
+    oldLeaderSteppedDown: handover || !core.config.leaderLeaseEnabled,
   };
+  // braft's ETRANSFERLEADERSHIP on_leader_stop; a shutdown reports its own stop.
+  if (!handover) core.emit({ type: "transferStarted", term: core.term, target: chosen });
   maybeSendTimeoutNow(core, chosen, nowMs);
+  return undefined;
+}
+
+/**
+ * braft's ConfigurationCtx::is_busy: a change in any stage, or a new leader whose first entry is
+ * not committed yet. A target woken then might campaign with a configuration it will not lead.
+ */
+function configurationBusy(core: RaftCore): string | undefined {
+  if (core.change !== undefined || isJoint(core.confs.last().conf))
+    return "a configuration change is in progress";
+  if (core.commitIndex < core.leaderStartIndex)
+    return "this new leader has not committed its first entry yet";
   return undefined;
 }
 
@@ -48,20 +80,28 @@ export function maybeSendTimeoutNow(core: RaftCore, peer: PeerKey, nowMs: number
   if (transfer === undefined || transfer.target !== peer || transfer.timeoutNowSent) return;
   if ((core.progress.get(peer)?.matchIndex ?? 0) < core.log.lastIndex()) return;
   transfer.timeoutNowSent = true;
-  const request = { groupId: core.config.groupId, serverId: core.config.self, peerId: peer, term: core.term };
+  const request: TimeoutNowRequest = {
+    groupId: core.config.groupId,
+    serverId: core.config.self,
+    peerId: peer,
+    term: core.term,
+    oldLeaderSteppedDown: transfer.oldLeaderSteppedDown,
+  };
   core.send({ kind: "timeoutNow", to: peer, request }, nowMs, { afterPersist: false, heartbeat: false });
 }
 
-/** The transfer timed out: no new leader appeared, so this one goes on leading. */
+/** The transfer timed out: no new leader appeared, so this one leads on with a new lease. */
 export function expireTransfer(core: RaftCore, nowMs: number): void {
   const transfer = core.transfer;
   if (transfer === undefined || nowMs < transfer.deadlineMs) return;
   core.transfer = undefined;
+  core.leaseEpoch++;
   core.emit({
     type: "transferEnded",
     succeeded: false,
     reason: `${transfer.target} did not take over in time`,
   });
+  core.emit({ type: "leaderResumed", term: core.term });
 }
 
 function mostUpToDateFollower(core: RaftCore): PeerKey | undefined {
@@ -76,18 +116,26 @@ function mostUpToDateFollower(core: RaftCore): PeerKey | undefined {
 /** Follower: the leader asks this node to take over now (TimeoutNow); it campaigns at once. */
 export function handleTimeoutNow(
   core: RaftCore,
-  term: number,
-  from: PeerKey,
+  request: TimeoutNowRequest,
   replyId: number,
   nowMs: number,
 ): void {
+  const { term, serverId: from } = request;
   const accept = term === core.term && core.role === "follower" && from === core.leaderId;
+  // With leases, the old leader must stay leader until our RequestVote disrupts it, so that it
+  // answers `disrupted` and the other followers' leases let them vote (braft).
+  const stepDownOldLeader = request.oldLeaderSteppedDown === true || !core.config.leaderLeaseEnabled;
   core.reply({
     kind: "timeoutNow",
     replyId,
-    response: { term: accept ? term + 1 : core.term, success: accept },
+    response: { term: accept && stepDownOldLeader ? term + 1 : core.term, success: accept },
   });
   if (!accept || !isVoter(core.voters(), core.config.self)) return;
   core.setLeader("", nowMs, "leader transferred leadership");
-  core.becomeCandidate(nowMs, true);
+  if (request.oldLeaderSteppedDown !== true) {
+    core.becomeCandidate(nowMs);
+    return;
+  }
+  core.expireFollowerLease();
+  core.becomeCandidate(nowMs, { peerId: from, term });
 }

@@ -24,6 +24,7 @@ export class LeaderStartClosure implements Closure {
 type Task =
   | { readonly type: "committed" }
   | { readonly type: "leaderStop"; readonly term: number; readonly status: Status }
+  | { readonly type: "leaderStart"; readonly term: number }
   | { readonly type: "following"; readonly start: boolean; readonly ctx: LeaderChangeContext }
   | { readonly type: "error"; readonly error: RaftError }
   | { readonly type: "snapshotSave"; readonly save: SnapshotSave }
@@ -90,6 +91,11 @@ export class FSMCaller {
     this.enqueue({ type: "leaderStop", term, status });
   }
 
+  /** A leader resumed after a failed transfer (braft's handle_transfer_timeout): onLeaderStart again. */
+  onLeaderStart(term: number): void {
+    this.enqueue({ type: "leaderStart", term });
+  }
+
   onFollowing(start: boolean, ctx: LeaderChangeContext): void {
     this.enqueue({ type: "following", start, ctx });
   }
@@ -147,6 +153,8 @@ export class FSMCaller {
         return `Applying log_index=${this.appliedIndex + 1}`;
       case "leaderStop":
         return "Notifying leader stop";
+      case "leaderStart":
+        return "Notifying leader start";
       case "following":
         return task.start ? "Notifying start following" : "Notifying stop following";
       case "error":
@@ -169,6 +177,10 @@ export class FSMCaller {
         if (this.startedLeaderTerm !== task.term) return;
         this.startedLeaderTerm = undefined;
         await this.callback("onLeaderStop", () => this.fsm.onLeaderStop?.(task.status));
+        return;
+      case "leaderStart":
+        this.startedLeaderTerm = task.term;
+        await this.callback("onLeaderStart", () => this.fsm.onLeaderStart?.(task.term));
         return;
       case "following":
         if (task.start) await this.callback("onStartFollowing", () => this.fsm.onStartFollowing?.(task.ctx));

@@ -1,8 +1,6 @@
 /** Operator-facing node operations that only read or retune state (kept out of raft-node.ts). */
 import { RaftError } from "../core/errors.js";
-import type { RaftCore } from "../core/raft.js";
 import { EntryType } from "../core/types.js";
-import type { RaftFlags } from "./flags.js";
 import type { PreparedNode } from "./node-init.js";
 
 /** braft's UserLog: a committed DATA entry. */
@@ -32,17 +30,11 @@ export function readCommittedUserLog(prepared: PreparedNode, index: number): Use
   throw new RaftError("ENOMOREUSERLOG", `no user entry from ${index} to ${core.commitIndex}`);
 }
 
-/** braft's reset_election_timeout_ms: new election timeout and heartbeat interval, from now on. */
-export function setElectionTimeout(
-  core: RaftCore,
-  electionTimeoutMs: number,
-  flags: Readonly<RaftFlags>,
-  nowMs: number,
-): void {
-  core.config.electionTimeoutMs = electionTimeoutMs;
-  core.config.heartbeatIntervalMs = Math.max(
-    10,
-    Math.floor(electionTimeoutMs / flags.raft_election_heartbeat_factor),
-  );
-  if (core.role !== "leader") core.resetElectionDeadline(nowMs);
+/** The drift allowance of braft's two-argument reset_election_timeout_ms, checked. */
+export function checkedDriftMs(maxClockDriftMs: number | undefined): number | undefined {
+  if (maxClockDriftMs === undefined) return undefined;
+  if (!Number.isInteger(maxClockDriftMs) || maxClockDriftMs < 0) {
+    throw new RaftError("EINVAL", `max clock drift must be a non-negative integer, got ${maxClockDriftMs}`);
+  }
+  return maxClockDriftMs;
 }

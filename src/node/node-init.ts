@@ -119,6 +119,7 @@ async function prepareParts(
     electionTimeoutMs,
     maxElectionDelayMs: flags.raft_max_election_delay_ms,
     heartbeatIntervalMs: Math.max(10, Math.floor(electionTimeoutMs / flags.raft_election_heartbeat_factor)),
+    electionHeartbeatFactor: flags.raft_election_heartbeat_factor,
     maxClockDriftMs: options.maxClockDriftMs ?? DEFAULT_MAX_CLOCK_DRIFT_MS,
     leaderLeaseEnabled: flags.raft_enable_leader_lease,
     stepDownWhenVoteTimedOut: flags.raft_step_down_when_vote_timedout,

@@ -311,6 +311,17 @@ export abstract class NodeShell {
         else this.logger.warn("configuration change failed", { error: event.error.message });
         this.pendingChange.finish(event.error);
         return;
+      case "transferStarted":
+        this.logger.info("transferring leadership", { to: event.target, term: event.term });
+        fsmCaller.onLeaderStop(
+          event.term,
+          Status.error("ETRANSFERLEADERSHIP", `raft leader is transferring leadership to ${event.target}`),
+        );
+        return;
+      case "leaderResumed":
+        this.logger.info("leadership transfer timed out: leading on", { term: event.term });
+        fsmCaller.onLeaderStart(event.term);
+        return;
       case "transferEnded":
         this.pendingTransfer.finish(
           event.succeeded
@@ -487,7 +498,7 @@ export abstract class NodeShell {
    */
   protected handOverLeadership(core: RaftCore): void {
     try {
-      core.transferLeadership(undefined, this.env.nowMs());
+      core.handOverLeadership(this.env.nowMs());
       while (core.hasReady()) this.handleReady(core.takeReady());
     } catch (error) {
       this.warn(`handing over leadership failed: ${String(error)}`);

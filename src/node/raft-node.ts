@@ -6,7 +6,7 @@ import { RaftError } from "../core/errors.js";
 import { realEnv } from "../env/env.js";
 import type { ApplyResult, Task } from "./apply-queue.js";
 import { PromiseClosure } from "./apply-queue.js";
-import { readCommittedUserLog, setElectionTimeout, type UserLog } from "./node-admin.js";
+import { checkedDriftMs, readCommittedUserLog, type UserLog } from "./node-admin.js";
 import { prepareNode } from "./node-init.js";
 import type { NodeStatus } from "./node-status.js";
 import { nodeStatusOf } from "./node-status.js";
@@ -15,6 +15,7 @@ import type { NodeOptions } from "./options.js";
 import { ANY_PEER, Configuration, PeerId } from "./peer-id.js";
 import { ReadWaiters, type ReadIndexResult } from "./read-waiters.js";
 import { Status } from "./status.js";
+import type { LeaderLeaseStatus } from "../core/lease.js";
 import type { RaftCore } from "../core/raft.js";
 import type { ConfigurationData } from "../core/types.js";
 import type { NodeAdmin } from "../rpc/transport.js";
@@ -340,34 +341,71 @@ export class RaftNode extends NodeShell {
 
   /**
    * braft's is_leader_lease_valid: this leader may serve reads from its own state without asking a
-   * quorum (only with raft_enable_leader_lease; always false otherwise).
+   * quorum (only with raft_enable_leader_lease; always false otherwise, and from the moment a
+   * leadership transfer starts). See docs/reads.md.
    */
   isLeaderLeaseValid(): boolean {
-    const prepared = this.prepared;
-    if (prepared === undefined || !prepared.flags.raft_enable_leader_lease) return false;
-    const now = this.env.nowMs();
-    return prepared.core.leaseExpiresAtMs(now) > now;
-  }
-
-  /** braft's reset_election_timeout_ms: changes the election timeout (and heartbeat interval) now. */
-  resetElectionTimeoutMs(electionTimeoutMs: number): void {
-    if (!Number.isInteger(electionTimeoutMs) || electionTimeoutMs <= 0) {
-      throw new RaftError("EINVAL", `election timeout must be a positive integer, got ${electionTimeoutMs}`);
-    }
-    this.withCore((core) =>
-      setElectionTimeout(core, electionTimeoutMs, this.prepared!.flags, this.env.nowMs()),
-    );
+    return this.getLeaderLeaseStatus().state === "VALID";
   }
 
   /**
-   * braft's vote(election_timeout): sets the election timeout and has this follower start an
-   * election now (for a node that should lead, e.g. after maintenance). EPERM unless a follower.
+   * braft's get_leader_lease_status: DISABLED without raft_enable_leader_lease; EXPIRED off the
+   * leader or during a leadership transfer; NOT_READY until the new leader's state machine has
+   * applied its first entry (onLeaderStart ran); VALID with the lease's `term` and `leaseEpoch`;
+   * SUSPECT when the lease ran out but the leader has not stepped down yet (read through
+   * `readIndex()` then). A state machine serving a read from its own state while VALID, and
+   * finding the same `leaseEpoch` after reading, read under one unbroken lease.
+   */
+  getLeaderLeaseStatus(): LeaderLeaseStatus {
+    const core = this.prepared?.core;
+    if (core === undefined || this.lifecycle !== "running" || this.fatalError !== undefined) {
+      const disabled = this.prepared?.flags.raft_enable_leader_lease !== true;
+      return { state: disabled ? "DISABLED" : "EXPIRED", term: 0, leaseEpoch: 0 };
+    }
+    return core.leaderLeaseStatus(this.env.nowMs());
+  }
+
+  /**
+   * braft's reset_election_timeout_ms. With one argument (the safe form): EINVAL above the
+   * current election timeout + maxClockDriftMs; a shorter timeout moves the difference into the
+   * drift allowance, so followers never vote sooner than before and a leader's lease never
+   * outgrows what they wait. With `maxClockDriftMs` (braft's two-argument form) both are taken
+   * as given: every node must then keep its election timeout + drift at least the leaders'
+   * election timeout + the real clock drift, or lease reads may be stale (docs/reads.md).
+   */
+  resetElectionTimeoutMs(electionTimeoutMs: number, maxClockDriftMs?: number): void {
+    const drift = checkedDriftMs(maxClockDriftMs);
+    const error = this.coreResult((core) =>
+      core.resetElectionTimeout(electionTimeoutMs, drift, this.env.nowMs()),
+    );
+    if (error !== undefined) throw error;
+    this.logger.info("election timeout reset", {
+      electionTimeoutMs: this.prepared?.core.config.electionTimeoutMs,
+      maxClockDriftMs: this.prepared?.core.config.maxClockDriftMs,
+    });
+  }
+
+  /**
+   * braft's vote(election_timeout_ms): this follower takes `electionTimeoutMs` (as the safe
+   * resetElectionTimeoutMs does; EINVAL above the threshold) and starts an election now, even
+   * under a live leader: its peers' lease refusals count once that leader says it would be
+   * disrupted, and the leader steps down for it. EPERM unless a follower.
    */
   vote(electionTimeoutMs: number): void {
-    if (this.prepared?.core.role !== "follower")
-      throw new RaftError("EPERM", "only a follower can start a vote");
-    this.resetElectionTimeoutMs(electionTimeoutMs);
-    this.withCore((core) => core.campaign(this.env.nowMs()));
+    const error = this.coreResult((core) => core.triggerVote(electionTimeoutMs, this.env.nowMs()));
+    if (error !== undefined) throw error;
+    this.logger.info("vote triggered", { electionTimeoutMs });
+  }
+
+  /** Runs a core call that may refuse; EPERM when the node is not running. */
+  private coreResult(call: (core: RaftCore) => RaftError | undefined): RaftError | undefined {
+    const refusal = this.refuseApply();
+    if (refusal !== undefined) return refusal;
+    let error: RaftError | undefined = new RaftError("EPERM", "node is not running");
+    this.withCore((core) => {
+      error = call(core);
+    });
+    return error;
   }
 
   /**

@@ -12,6 +12,7 @@ import type {
   AppendEntriesResponse,
   RequestVoteRequest,
   RequestVoteResponse,
+  TermLeader,
   TimeoutNowRequest,
   TimeoutNowResponse,
 } from "../core/messages.js";
@@ -65,7 +66,7 @@ const big = (value: number): bigint => BigInt(value);
 
 // ---- RequestVote (pre_vote and request_vote) ----
 
-/** RequestVoteRequest; `disruptLeader` becomes braft's `disrupted_leader` (see docs/wire.md). */
+/** RequestVoteRequest, braft's disrupted_leader included (see docs/wire.md). */
 export function encodeVoteRequest(r: RequestVoteRequest): Uint8Array {
   return toBinary(
     RequestVoteRequestSchema,
@@ -76,11 +77,9 @@ export function encodeVoteRequest(r: RequestVoteRequest): Uint8Array {
       term: big(r.term),
       lastLogTerm: big(r.lastLogTerm),
       lastLogIndex: big(r.lastLogIndex),
-      // The core knows only that its leader stepped down for it, not which leader; braft
-      // voters then keep their lease unless it matches, which errs on the safe side.
-      ...(r.disruptLeader === true
-        ? { disruptedLeader: { peerId: "0.0.0.0:0:0", term: big(r.term - 1) } }
-        : {}),
+      ...(r.disruptedLeader === undefined
+        ? {}
+        : { disruptedLeader: { peerId: r.disruptedLeader.peerId, term: big(r.disruptedLeader.term) } }),
     }),
   );
 }
@@ -96,26 +95,46 @@ export function decodeVoteRequest(bytes: Uint8Array, preVote: boolean): RequestV
     lastLogTerm: toSafeNumber(m.lastLogTerm, "last_log_term"),
     lastLogIndex: toSafeNumber(m.lastLogIndex, "last_log_index"),
     preVote,
-    disruptLeader: m.disruptedLeader !== undefined,
+    ...(m.disruptedLeader === undefined
+      ? {}
+      : { disruptedLeader: disruptedLeaderFromWire(m.disruptedLeader) }),
   };
 }
 
-/** RequestVoteResponse; rejected_by_lease only when the core set it. */
+/**
+ * braft parses disrupted_leader and ignores it when malformed; a PeerId that matches no leader
+ * (older tsraft sent "0.0.0.0:0:0") expires no lease either.
+ */
+function disruptedLeaderFromWire(m: { peerId: string; term: bigint }): TermLeader | undefined {
+  const peer = parsePeerId(m.peerId);
+  if (peer === undefined) return undefined;
+  return { peerId: formatPeerId(peer), term: toSafeNumber(m.term, "disrupted_leader.term") };
+}
+
+/** RequestVoteResponse; the optional fields only when the core set them (braft sets all three). */
 export function encodeVoteResponse(r: RequestVoteResponse): Uint8Array {
   return toBinary(
     RequestVoteResponseSchema,
     create(RequestVoteResponseSchema, {
       term: big(r.term),
       granted: r.granted,
+      ...(r.disrupted === undefined ? {} : { disrupted: r.disrupted }),
+      ...(r.previousTerm === undefined ? {} : { previousTerm: big(r.previousTerm) }),
       ...(r.rejectedByLease === undefined ? {} : { rejectedByLease: r.rejectedByLease }),
     }),
   );
 }
 
-/** RequestVoteResponse from the wire; disrupted and previous_term are not used. */
+/** RequestVoteResponse from the wire; absent optional fields read as braft's defaults (false, 0). */
 export function decodeVoteResponse(bytes: Uint8Array): RequestVoteResponse {
   const m = parseMessage(RequestVoteResponseSchema, bytes);
-  return { term: toSafeNumber(m.term, "term"), granted: m.granted, rejectedByLease: m.rejectedByLease };
+  return {
+    term: toSafeNumber(m.term, "term"),
+    granted: m.granted,
+    rejectedByLease: m.rejectedByLease,
+    disrupted: m.disrupted,
+    previousTerm: toSafeNumber(m.previousTerm, "previous_term"),
+  };
 }
 
 // ---- AppendEntries ----
@@ -158,7 +177,7 @@ export function decodeAppendEntriesResponse(bytes: Uint8Array): AppendEntriesRes
 
 // ---- TimeoutNow ----
 
-/** TimeoutNowRequest; old_leader_stepped_down (field 5) is not sent. */
+/** TimeoutNowRequest; old_leader_stepped_down only when set. */
 export function encodeTimeoutNowRequest(r: TimeoutNowRequest): Uint8Array {
   return toBinary(
     TimeoutNowRequestSchema,
@@ -167,6 +186,7 @@ export function encodeTimeoutNowRequest(r: TimeoutNowRequest): Uint8Array {
       serverId: r.serverId,
       peerId: r.peerId,
       term: big(r.term),
+      ...(r.oldLeaderSteppedDown === true ? { oldLeaderSteppedDown: true } : {}),
     }),
   );
 }
@@ -179,6 +199,7 @@ export function decodeTimeoutNowRequest(bytes: Uint8Array): TimeoutNowRequest {
     serverId: peerFromWire(m.serverId, "server_id"),
     peerId: peerFromWire(m.peerId, "peer_id"),
     term: toSafeNumber(m.term, "term"),
+    ...(m.oldLeaderSteppedDown ? { oldLeaderSteppedDown: true } : {}),
   };
 }
 

@@ -32,6 +32,8 @@ export interface SimClusterOptions {
   readonly electionTimeoutMs?: number;
   /** NodeOptions.catchupTimeoutMs of every node (braft's default when unset). */
   readonly catchupTimeoutMs?: number | undefined;
+  /** NodeOptions.maxClockDriftMs of every node (the node's default when absent). */
+  readonly maxClockDriftMs?: number;
   readonly network?: Partial<SimNetworkOptions>;
   readonly disk?: SimDiskOptions;
   readonly flags?: Partial<RaftFlags>;
@@ -139,6 +141,7 @@ export class SimCluster {
           : "",
         electionTimeoutMs: this.options.electionTimeoutMs ?? 1000,
         catchupTimeoutMs: this.options.catchupTimeoutMs,
+        maxClockDriftMs: this.options.maxClockDriftMs,
         logStorage: this.options.wrapLogStorage?.(peer, log) ?? log,
         raftMetaStorage: process.disk.openMeta(env, this.options.disk),
         snapshotStorage: process.snapshotStore?.open(env),

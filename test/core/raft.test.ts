@@ -58,7 +58,7 @@ test("Votes are persisted before the reply that depends on them", () => {
   assert.equal(ready.replies[0]?.kind, "vote");
 });
 
-test("A voter that hears from its leader refuses to vote (lease), unless TimeoutNow disrupts", () => {
+test("A voter that hears from its leader refuses to vote (lease), unless the candidate names that leader as disrupted", () => {
   const cluster = new CoreCluster(["a", "b", "c"]);
   cluster.campaign("a");
   const b = cluster.core("b");
@@ -74,8 +74,14 @@ test("A voter that hears from its leader refuses to vote (lease), unless Timeout
   b.stepRequest({ kind: "vote", request }, 1, cluster.nowMs);
   const refused = b.takeReady().replies[0];
   assert.equal(refused?.kind === "vote" && refused.response.granted, false);
+  assert.equal(refused?.kind === "vote" && refused.response.rejectedByLease, true);
   assert.equal(b.term, 1);
-  b.stepRequest({ kind: "vote", request: { ...request, disruptLeader: true } }, 2, cluster.nowMs);
+  const notItsLeader = { ...request, disruptedLeader: { peerId: "c", term: 1 } };
+  b.stepRequest({ kind: "vote", request: notItsLeader }, 2, cluster.nowMs);
+  const stillRefused = b.takeReady().replies[0];
+  assert.equal(stillRefused?.kind === "vote" && stillRefused.response.granted, false);
+  const itsLeader = { ...request, disruptedLeader: { peerId: "a", term: 1 } };
+  b.stepRequest({ kind: "vote", request: itsLeader }, 3, cluster.nowMs);
   const granted = b.takeReady().replies[0];
   assert.equal(granted?.kind === "vote" && granted.response.granted, true);
   assert.equal(b.term, 5);
@@ -195,9 +201,12 @@ test("expectedTerm and not-leader proposals are refused with RaftErrors", () => 
 
 test("The lease is valid only while a quorum acknowledged within an election timeout", () => {
   const cluster = new CoreCluster(["a", "b", "c"], { leaderLeaseEnabled: true });
+  cluster.nowMs = 2001; // past the follower lease every node starts with (timeout + drift)
   cluster.campaign("a");
   cluster.advance(200);
   const a = cluster.core("a");
+  assert.ok(a.leaseExpiresAtMs(cluster.nowMs) < cluster.nowMs, "not ready before the first entry is applied");
+  a.onApplied(a.commitIndex);
   assert.ok(a.leaseExpiresAtMs(cluster.nowMs) > cluster.nowMs);
   cluster.isolate("a");
   cluster.advance(1050);

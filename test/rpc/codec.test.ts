@@ -113,10 +113,10 @@ describe("codec", () => {
       lastLogTerm: 8,
       lastLogIndex: 77,
       preVote: true,
-      disruptLeader: true,
+      disruptedLeader: { peerId: "1.2.3.4:7:0", term: 8 },
     };
     assert.deepEqual(codec.decodeVoteRequest(codec.encodeVoteRequest(vote), true), vote);
-    const voteResponse = { term: 9, granted: false, rejectedByLease: true };
+    const voteResponse = { term: 9, granted: false, rejectedByLease: true, disrupted: true, previousTerm: 8 };
     assert.deepEqual(codec.decodeVoteResponse(codec.encodeVoteResponse(voteResponse)), voteResponse);
     const aeResponse = { term: 3, success: false, lastLogIndex: 42, readonly: true };
     assert.deepEqual(
@@ -185,7 +185,7 @@ describe("codec", () => {
     const decoded = codec.decodeVoteRequest(vote, false);
     assert.equal(decoded.serverId, "1.2.3.4:5:0");
     assert.equal(decoded.peerId, "1.2.3.4:6:0");
-    assert.equal(decoded.disruptLeader, false);
+    assert.equal(decoded.disruptedLeader, undefined);
   });
 });
 

@@ -127,7 +127,6 @@ export function voteRequest(groupId: string, peerId: string, preVote = false): R
     lastLogTerm: 2,
     lastLogIndex: 10,
     preVote,
-    disruptLeader: false,
   };
 }
 

@@ -35,7 +35,14 @@ describe("RaftServer", () => {
     const to = peerOn(server);
 
     const preVote = await caller.client.requestVote(to, voteRequest("Counter", to, true), 1000);
-    assert.deepEqual(preVote, { term: 7, granted: true, rejectedByLease: false });
+    // Absent optional fields decode as braft's defaults (braft always sets them).
+    assert.deepEqual(preVote, {
+      term: 7,
+      granted: true,
+      rejectedByLease: false,
+      disrupted: false,
+      previousTerm: 0,
+    });
     await caller.client.requestVote(to, voteRequest("Counter", to, false), 1000);
     assert.deepEqual(
       node.votes.map((v) => v.preVote),

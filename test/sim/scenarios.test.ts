@@ -256,9 +256,11 @@ test("TransferLeadership: the target takes over, applies are refused meanwhile, 
   await cluster.settle(transfer);
   const moved = await cluster.scheduler.runUntil(() => cluster.leader() === target, 5000);
   assert.ok(moved, `the target leads: ${cluster.describe()}`);
+  await cluster.applyAndWait(bytes("y")); // braft: EBUSY until the new leader's first entry commits
   await cluster.settle(cluster.node(target).transferLeadershipTo(ANY_PEER));
   await cluster.scheduler.runUntil(() => cluster.leader() !== undefined && cluster.leader() !== target, 5000);
   assert.notEqual(cluster.leader(), target);
+  await cluster.applyAndWait(bytes("z"));
   const invalid = await rejectionOf(
     cluster.node(cluster.leader() as string).transferLeadershipTo("10.9.9.9:1:0"),
   );
