@@ -6,6 +6,7 @@
 import { invariant } from "../core/errors.js";
 import type { Status } from "./status.js";
 import type { Closure } from "./status.js";
+import { runEach } from "./user-code.js";
 
 interface Pending {
   readonly index: number;
@@ -50,12 +51,15 @@ export class BallotBox {
     return undefined;
   }
 
-  /** Fails every pending closure, e.g. when this node stops leading (braft's clear_pending_tasks). */
+  /**
+   * Fails every pending closure, e.g. when this node stops leading (braft's clear_pending_tasks).
+   * Every closure runs even if some throw; the first throw is then rethrown as ESTATEMACHINE.
+   */
   clear(status: Status): void {
     const failed = this.pending.slice(this.head);
     this.pending = [];
     this.head = 0;
-    for (const { closure } of failed) closure.run(status);
+    runEach(failed, ({ closure }) => closure.run(status));
   }
 
   private compact(): void {
