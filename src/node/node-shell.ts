@@ -358,6 +358,7 @@ export abstract class NodeShell {
           openSnapshot: async () => (await this.prepared?.snapshotExecutor?.openForSend()) ?? undefined,
         },
         () => this.env.nowMs(),
+        prepared.flags.raft_max_body_size,
       );
       this.replicators.set(to, replicator);
     }
