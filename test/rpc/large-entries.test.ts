@@ -1,4 +1,7 @@
-/** The entry size limit apply() enforces, against the bytes baidu_std really frames, and the lanes. */
+/**
+ * Large entries over baidu_std: the entry size limit apply() enforces against the bytes really
+ * framed, the separate connection for appends, and large frames assembled as they arrive.
+ */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { EntryType } from "../../src/core/types.js";
@@ -6,7 +9,13 @@ import { maxAppendDataBytes, APPEND_FRAMING_MARGIN_BYTES } from "../../src/rpc/a
 import { encodeRequest } from "../../src/rpc/baidu-std.js";
 import { ChannelPool } from "../../src/rpc/channel-pool.js";
 import { encodeAppendEntriesRequest } from "../../src/rpc/codec.js";
-import { DEFAULT_MAX_BODY_BYTES, HEADER_BYTES } from "../../src/rpc/frame.js";
+import {
+  ASSEMBLE_FRAME_BYTES_MIN,
+  DEFAULT_MAX_BODY_BYTES,
+  FrameParser,
+  HEADER_BYTES,
+  encodeHeader,
+} from "../../src/rpc/frame.js";
 import { RaftServer } from "../../src/rpc/raft-server.js";
 import { laneOfAppend } from "../../src/rpc/transport.js";
 
@@ -51,5 +60,26 @@ test("RpcLanes: appends with entries get their own channel, heartbeats share the
     assert.deepEqual(pool.endpoints(), ["127.0.0.1:1"]);
   } finally {
     pool.close();
+  }
+});
+
+test("LargeFrameAssembly: a large frame split anywhere, with frames around it, parses byte for byte", () => {
+  const small = (fill: number): Buffer => Buffer.concat([encodeHeader(3, 5), Buffer.alloc(8, fill)]);
+  const bodyBytes = ASSEMBLE_FRAME_BYTES_MIN * 2 + 7;
+  const body = Buffer.alloc(bodyBytes);
+  for (let i = 0; i < bodyBytes; i++) body[i] = (i * 31) & 0xff;
+  const stream = Buffer.concat([small(1), encodeHeader(100, bodyBytes - 100), body, small(2), small(3)]);
+  for (const chunkBytes of [1000, 65_536, 1_048_575, stream.length]) {
+    const parser = new FrameParser();
+    const frames = [];
+    for (let offset = 0; offset < stream.length; offset += chunkBytes) {
+      frames.push(...parser.push(stream.subarray(offset, offset + chunkBytes)));
+    }
+    assert.equal(frames.length, 4, `chunks of ${chunkBytes}`);
+    const large = frames[1]!;
+    assert.equal(Buffer.compare(large.meta, body.subarray(0, 100)), 0);
+    assert.equal(Buffer.compare(large.payload, body.subarray(100)), 0);
+    assert.equal(Buffer.compare(frames[3]!.payload, Buffer.alloc(5, 3)), 0);
+    assert.equal(parser.bufferedBytes, 0);
   }
 });
