@@ -403,7 +403,7 @@ export abstract class NodeShell {
   /**
    * Runs an input through the core. Whatever it throws stops this node only (braft's ERROR state):
    * a `done` closure that threw is ESTATEMACHINE, a broken invariant or any other exception
-   * EINTERNAL (a bug in tsraft, not in the state machine).
+   * ERAFTINTERNAL (a bug in tsraft, not in the state machine).
    */
   protected withCore(step: (core: RaftCore) => void, kickAfter = true): void {
     const core = this.prepared?.core;

@@ -16,16 +16,17 @@ export function stateMachineError(where: string, thrown: unknown): RaftError {
 }
 
 /**
- * The error for a failure inside tsraft itself: EINTERNAL (a broken invariant or an unexpected
+ * The error for a failure inside tsraft itself: ERAFTINTERNAL (a broken invariant or an unexpected
  * exception), unless it is a user-code failure already classified by {@link stateMachineError}.
  */
 export function nodeFailureOf(thrown: unknown): RaftError {
-  if (RaftError.is(thrown) && (thrown.code === "ESTATEMACHINE" || thrown.code === "EINTERNAL")) return thrown;
+  if (RaftError.is(thrown) && (thrown.code === "ESTATEMACHINE" || thrown.code === "ERAFTINTERNAL"))
+    return thrown;
   const reason =
     thrown instanceof InvariantError
       ? `invariant broken: ${thrown.message}`
       : `unexpected error: ${String(thrown)}`;
-  return new RaftError("EINTERNAL", reason, { cause: thrown });
+  return new RaftError("ERAFTINTERNAL", reason, { cause: thrown });
 }
 
 /**

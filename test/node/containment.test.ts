@@ -264,7 +264,7 @@ class BreakableNode extends RaftNode {
   }
 }
 
-test("InvariantFailureContained: a broken invariant is EINTERNAL, the node goes to ERROR, the other group commits", async () => {
+test("InvariantFailureContained: a broken invariant is ERAFTINTERNAL, the node goes to ERROR, the other group commits", async () => {
   const groups = new TwoGroups();
   try {
     await groups.start(
@@ -273,7 +273,7 @@ test("InvariantFailureContained: a broken invariant is EINTERNAL, the node goes 
     );
     const leader = (await groups.leaderOf(groups.bad)) as BreakableNode;
     leader.breakInvariant();
-    const fsm = await groups.failedNode("EINTERNAL");
+    const fsm = await groups.failedNode("ERAFTINTERNAL");
     assert.equal(fsm.errors[0]?.errno, 30001);
     groups.assertStackLogged("invariant broken on purpose");
     await groups.goodGroupCommits();
