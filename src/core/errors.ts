@@ -4,6 +4,12 @@
  * Codes keep braft's names and numbers: POSIX errnos where braft uses them (EPERM, EBUSY...),
  * braft's own `RaftError` enum (errno.proto, 10001+) and bthread's ESTOP. A caller checks
  * `err.code`, never the message.
+ *
+ * One code is tsraft's own: ERAFTINTERNAL (30001), a broken invariant or an unexpected exception
+ * inside tsraft. Its errno lies outside every range braft and brpc use (POSIX errnos, brpc's
+ * 1001-2xxx, braft's 10001+, bthread's ESTOP -20), so no peer can mistake it for one of theirs;
+ * its name avoids brpc's EINTERNAL (2001, a failed RPC handler). ESTATEMACHINE keeps braft's
+ * meaning: the user's state machine (or a `done` closure) failed.
  */
 
 /** braft's error names with their numeric errno. */
@@ -43,6 +49,8 @@ export const ErrorCodes = {
   ELOGDELETED: 10014,
   ENOMOREUSERLOG: 10015,
   EREADONLY: 10016,
+  /** tsraft's own: a bug inside tsraft (broken invariant, unexpected exception); the node is in ERROR. */
+  ERAFTINTERNAL: 30001,
 } as const;
 
 /** One of braft's error names, e.g. `"EPERM"`. */

@@ -5,6 +5,7 @@
  */
 import type { RaftError } from "../core/errors.js";
 import { Status, type ApplyClosure, type Closure } from "./status.js";
+import { runEach } from "./user-code.js";
 
 /** braft's Task: data to replicate and the closure told of the outcome. */
 export interface Task {
@@ -92,9 +93,9 @@ export class ApplyQueue {
     return tasks;
   }
 
-  /** Fails every queued task: none was proposed, so each is refused (safe to retry). */
+  /** Fails every queued task: none was proposed, so each is refused (safe to retry). Every closure runs even if some throw (the first throw is rethrown). */
   failAll(error: RaftError): void {
     const status = Status.fromError(error).withOutcome("refused");
-    for (const task of this.takeAll()) task.closure.run(status);
+    runEach(this.takeAll(), (task) => task.closure.run(status));
   }
 }

@@ -6,6 +6,7 @@
 import { invariant } from "../core/errors.js";
 import type { Status } from "./status.js";
 import type { Closure } from "./status.js";
+import { runEach } from "./user-code.js";
 
 interface Pending {
   readonly index: number;
@@ -53,13 +54,14 @@ export class BallotBox {
   /**
    * Fails every pending closure, e.g. when this node stops leading (braft's clear_pending_tasks).
    * Their entries are in the log and a later leader may still commit them: the outcome is unknown.
+   * Every closure runs even if some throw; the first throw is then rethrown as ESTATEMACHINE.
    */
   clear(status: Status): void {
     const failed = this.pending.slice(this.head);
     this.pending = [];
     this.head = 0;
     const unknown = status.withOutcome("unknown");
-    for (const { closure } of failed) closure.run(unknown);
+    runEach(failed, ({ closure }) => closure.run(unknown));
   }
 
   private compact(): void {

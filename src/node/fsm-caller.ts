@@ -1,8 +1,9 @@
 /**
  * braft's FSMCaller: the one ordered queue through which the state machine hears everything,
  * committed entries and role changes alike. One callback at a time; a returned Promise is
- * awaited before the next. Errors thrown by callbacks other than onApply are logged and ignored,
- * as braft ignores them; onApply errors (and setErrorAndRollback) stop the node.
+ * awaited before the next. A callback that throws or rejects (any but onError and onShutdown,
+ * which are only logged), a `done` closure that throws, or a broken invariant puts the node in
+ * the ERROR state: nothing escapes the queue, so one group's failure never ends the process.
  */
 import { RaftError, invariant } from "../core/errors.js";
 import type { LogReader } from "../core/raft-log.js";
@@ -14,6 +15,7 @@ import { Configuration } from "./peer-id.js";
 import type { SnapshotMeta, SnapshotReader, SnapshotWriter } from "../storage/snapshot-storage.js";
 import type { LeaderChangeContext, StateMachine } from "./state-machine.js";
 import { Status, type ApplyClosure, type Closure } from "./status.js";
+import { nodeFailureOf, runEach, stackOf, stateMachineError } from "./user-code.js";
 
 /** The closure a new leader registers on its first configuration entry (braft's ConfigurationChangeDone). */
 export class LeaderStartClosure implements Closure {
@@ -135,7 +137,11 @@ export class FSMCaller {
     try {
       for (let task = this.tasks.shift(); task !== undefined; task = this.tasks.shift()) {
         this.current = task;
-        await this.execute(task);
+        try {
+          await this.execute(task);
+        } catch (error) {
+          this.fail(nodeFailureOf(error), []);
+        }
       }
     } finally {
       this.current = undefined;
@@ -187,7 +193,7 @@ export class FSMCaller {
         else await this.callback("onStopFollowing", () => this.fsm.onStopFollowing?.(task.ctx));
         return;
       case "error":
-        await this.callback("onError", () => this.fsm.onError?.(task.error));
+        await this.callback("onError", () => this.fsm.onError?.(task.error), "log");
         return;
       case "snapshotSave":
         await this.runSnapshotSave(task.save);
@@ -196,7 +202,7 @@ export class FSMCaller {
         task.done(await this.runSnapshotLoad(task.reader, task.meta));
         return;
       case "shutdown":
-        await this.callback("onShutdown", () => this.fsm.onShutdown?.());
+        await this.callback("onShutdown", () => this.fsm.onShutdown?.(), "log");
         task.done();
         return;
     }
@@ -226,12 +232,23 @@ export class FSMCaller {
     try {
       await onSnapshotSave.call(this.fsm, writer, save.done);
     } catch (error) {
-      save.done.run(Status.error("ESTATEMACHINE", `onSnapshotSave threw: ${String(error)}`));
+      // A `done` run with an error is a failed snapshot (braft); a throw is a broken state machine.
+      const failure = stateMachineError("onSnapshotSave", error);
+      save.done.run(Status.fromError(failure));
+      throw failure;
     }
   }
 
   /** Loads a snapshot; an error leaves the state machine in an unknown state (the caller stops the node). */
   private async runSnapshotLoad(reader: SnapshotReader, meta: SnapshotMeta): Promise<RaftError | undefined> {
+    try {
+      return await this.loadSnapshotInto(reader, meta);
+    } catch (error) {
+      return RaftError.is(error) ? error : nodeFailureOf(error);
+    }
+  }
+
+  private async loadSnapshotInto(reader: SnapshotReader, meta: SnapshotMeta): Promise<RaftError | undefined> {
     if (meta.lastIncludedIndex < this.appliedIndex) {
       // The state machine is past it already; loading would move it back in time (braft refuses too).
       return new RaftError(
@@ -245,7 +262,7 @@ export class FSMCaller {
     try {
       await onSnapshotLoad.call(this.fsm, reader);
     } catch (error) {
-      return new RaftError("ESTATEMACHINE", `onSnapshotLoad threw: ${String(error)}`, { cause: error });
+      return stateMachineError("onSnapshotLoad", error);
     }
     const index = meta.lastIncludedIndex;
     this.appliedIndex = Math.max(this.appliedIndex, index);
@@ -284,8 +301,15 @@ export class FSMCaller {
       this.startedLeaderTerm = closure.term;
       await this.callback("onLeaderStart", () => this.fsm.onLeaderStart?.(closure.term));
     }
-    closure?.run(Status.OK());
+    let closureError: unknown;
+    try {
+      closure?.run(Status.OK());
+    } catch (error) {
+      closureError = stateMachineError("a done closure", error);
+    }
+    // Applied whatever its closure did; a closure that threw stops the node after the advance.
     this.advance(entry.index);
+    if (closureError !== undefined) throw closureError;
   }
 
   private async applyData(first: LogEntry): Promise<void> {
@@ -315,7 +339,7 @@ export class FSMCaller {
   ): void {
     let { consumed, error } = iter.outcome();
     if (error === undefined && thrown !== undefined) {
-      error = new RaftError("ESTATEMACHINE", `onApply threw: ${String(thrown)}`, { cause: thrown });
+      error = stateMachineError("onApply", thrown);
     } else if (error === undefined && consumed < entries.length) {
       // braft treats the entry the iterator stopped on as applied and goes on with the rest.
       this.host.warn(
@@ -323,14 +347,22 @@ export class FSMCaller {
       );
       consumed++;
     }
-    for (let i = 0; i < consumed; i++) closures[i]?.run(Status.OK());
+    try {
+      runEach(closures.slice(0, consumed), (closure) => closure?.run(Status.OK()));
+    } catch (closureError) {
+      error ??= RaftError.is(closureError) ? closureError : nodeFailureOf(closureError);
+    }
     if (consumed > 0) this.advance((entries[consumed - 1] as LogEntry).index);
     if (error !== undefined) this.fail(error, closures.slice(consumed));
   }
 
+  /** Stops applying and fails the entries not applied; the node enters ERROR. */
   private fail(error: RaftError, unapplied: readonly (Closure | undefined)[]): void {
-    const status = Status.fromError(error);
-    for (const closure of unapplied) closure?.run(status);
+    try {
+      runEach(unapplied, (closure) => closure?.run(Status.fromError(error)));
+    } catch (closureError) {
+      this.host.warn(`a done closure threw while failing: ${stackOf(closureError) ?? String(closureError)}`);
+    }
     this.setError(error);
     this.host.onStateMachineError(error);
   }
@@ -351,11 +383,21 @@ export class FSMCaller {
     this.host.onApplied(index);
   }
 
-  private async callback(name: string, call: () => void | Promise<void>): Promise<void> {
+  /**
+   * Runs one state machine callback. A throw or rejection stops the node (it is thrown on as
+   * ESTATEMACHINE, to the queue's catch), except with `onFailure: "log"`: onError (the node is
+   * stopped already) and onShutdown (it is stopping), where there is nothing left to stop.
+   */
+  private async callback(
+    name: string,
+    call: () => void | Promise<void>,
+    onFailure: "stop" | "log" = "stop",
+  ): Promise<void> {
     try {
       await call();
     } catch (error) {
-      this.host.warn(`${name} threw: ${String(error)}`);
+      if (onFailure === "stop") throw stateMachineError(name, error);
+      this.host.warn(`${name} threw: ${stackOf(error) ?? String(error)}`);
     }
   }
 }

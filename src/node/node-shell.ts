@@ -7,7 +7,7 @@
  * entries to the FSMCaller and re-arms one timer at the core's next deadline.
  */
 import { EntryType, type LogEntry } from "../core/types.js";
-import { RaftError, InvariantError } from "../core/errors.js";
+import { RaftError } from "../core/errors.js";
 import type { CoreEvent, Ready, Send } from "../core/events.js";
 import type { InboundRequest, Reply } from "../core/messages.js";
 import type { RaftCore } from "../core/raft.js";
@@ -24,6 +24,7 @@ import { PendingOperation } from "./pending-operation.js";
 import { ReadWaiters } from "./read-waiters.js";
 import { Replicator } from "./replicator.js";
 import { Status } from "./status.js";
+import { nodeFailureOf, runEach, stackOf } from "./user-code.js";
 
 interface PendingReply {
   resolve(response: unknown): void;
@@ -216,7 +217,7 @@ export abstract class NodeShell {
         `more than ${this.prepared!.flags.tsraft_max_pending_applies} applies pending`,
         "refused",
       );
-      for (const task of tasks) task.closure.run(busy);
+      runEach(tasks, (task) => task.closure.run(busy));
       return;
     }
     const proposals = tasks.map((task) => ({
@@ -225,16 +226,18 @@ export abstract class NodeShell {
       expectedTerm: task.expectedTerm,
     }));
     const results = core.propose(proposals, this.env.nowMs());
+    // Every accepted entry gets its closure registered before a refused task's closure can throw.
+    const refused: { task: (typeof tasks)[number]; error: RaftError }[] = [];
     tasks.forEach((task, i) => {
       const result = results[i];
       if (result === undefined || RaftError.is(result)) {
-        const refusal = result ?? new RaftError("EIO", "no proposal result");
-        task.closure.run(Status.fromError(refusal).withOutcome("refused"));
+        refused.push({ task, error: result ?? new RaftError("EIO", "no proposal result") });
         return;
       }
       if (task.closure instanceof PromiseClosure) task.closure.proposed = result;
       this.ballotBox.append(result.index, task.closure);
     });
+    runEach(refused, ({ task, error }) => task.closure.run(Status.fromError(error).withOutcome("refused")));
   }
 
   protected handleReady(ready: Ready): void {
@@ -255,9 +258,8 @@ export abstract class NodeShell {
         if (this.lifecycle !== "running") return;
         this.withCore((core) => {
           if (lastEntry !== undefined) core.onPersisted(lastEntry.index, lastEntry.term);
+          this.sendPersistedAnswers(ready);
         });
-        this.sendPersistedAnswers(ready);
-        this.kick();
       },
       (error: unknown) => this.fail(RaftError.is(error) ? error : new RaftError("EIO", String(error))),
     );
@@ -371,6 +373,7 @@ export abstract class NodeShell {
           openSnapshot: async () => (await this.prepared?.snapshotExecutor?.openForSend()) ?? undefined,
         },
         () => this.env.nowMs(),
+        prepared.flags.raft_max_body_size,
       );
       this.replicators.set(to, replicator);
     }
@@ -412,15 +415,18 @@ export abstract class NodeShell {
     }, deadline - this.env.nowMs());
   }
 
-  /** Runs an input through the core; a broken invariant puts the node into the ERROR state. */
+  /**
+   * Runs an input through the core. Whatever it throws stops this node only (braft's ERROR state):
+   * a `done` closure that threw is ESTATEMACHINE, a broken invariant or any other exception
+   * ERAFTINTERNAL (a bug in tsraft, not in the state machine).
+   */
   protected withCore(step: (core: RaftCore) => void, kickAfter = true): void {
     const core = this.prepared?.core;
     if (core === undefined || this.lifecycle !== "running") return;
     try {
       step(core);
     } catch (error) {
-      const reason = error instanceof InvariantError ? `invariant broken: ${error.message}` : String(error);
-      this.fail(new RaftError("ESTATEMACHINE", reason, { cause: error }));
+      this.fail(nodeFailureOf(error));
       return;
     }
     if (kickAfter) this.kick();
@@ -446,17 +452,32 @@ export abstract class NodeShell {
   protected fail(error: RaftError): void {
     if (this.fatalError !== undefined || this.prepared === undefined) return;
     this.fatalError = error;
-    this.logger.error("node entered the ERROR state", { code: error.code, error: error.message });
+    this.logger.error("node entered the ERROR state", {
+      code: error.code,
+      error: error.message,
+      stack: stackOf(error),
+    });
     const core = this.prepared.core;
     this.prepared.fsmCaller.setError(error);
-    core.enterError(error.message, this.env.nowMs());
-    for (const event of core.takeReady().events) this.handleEvent(event);
+    this.contained("entering the ERROR state", () => core.enterError(error.message, this.env.nowMs()));
+    for (const event of core.takeReady().events) {
+      this.contained(`handling ${event.type} in the ERROR state`, () => this.handleEvent(event));
+    }
     const status = Status.error("EPERM", `node is in the ERROR state: ${error.message}`);
-    this.ballotBox.clear(status);
-    this.applyQueue.failAll(status.toError());
+    this.contained("failing pending applies", () => this.ballotBox.clear(status));
+    this.contained("failing queued applies", () => this.applyQueue.failAll(status.toError()));
     this.readWaiters.failAll(status.toError());
     this.cancelTimer?.();
     this.armedDeadlineMs = Number.POSITIVE_INFINITY;
+  }
+
+  /** Runs `step` on a node that is stopping already: a throw can only be logged. */
+  protected contained(what: string, step: () => void): void {
+    try {
+      step();
+    } catch (error) {
+      this.logger.error(`${what} threw`, { error: String(error), stack: stackOf(error) });
+    }
   }
 
   protected async doShutdown(): Promise<void> {
@@ -473,13 +494,15 @@ export abstract class NodeShell {
     prepared.server.unregisterNode(this.groupId, this.peerId.toString());
     if (wasRunning && prepared.core.role === "leader") this.handOverLeadership(prepared.core);
     if (wasRunning) {
-      prepared.core.shutdown(this.env.nowMs());
-      for (const event of prepared.core.takeReady().events) this.handleEvent(event);
+      this.contained("shutting the core down", () => prepared.core.shutdown(this.env.nowMs()));
+      for (const event of prepared.core.takeReady().events) {
+        this.contained(`handling ${event.type} at shutdown`, () => this.handleEvent(event));
+      }
     }
     const stopped = new RaftError("ESHUTDOWN", `node ${this.nodeId} is shutting down`);
-    this.applyQueue.failAll(stopped);
+    this.contained("failing queued applies", () => this.applyQueue.failAll(stopped));
     this.readWaiters.failAll(stopped);
-    this.ballotBox.clear(Status.fromError(stopped));
+    this.contained("failing pending applies", () => this.ballotBox.clear(Status.fromError(stopped)));
     for (const pending of this.pendingReplies.values()) pending.reject(stopped);
     this.pendingReplies.clear();
     for (const replicator of this.replicators.values()) replicator.releaseSnapshot();

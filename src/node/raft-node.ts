@@ -43,6 +43,9 @@ function adminOf(node: RaftNode, cliDisabled: boolean): NodeAdmin {
 }
 
 export class RaftNode extends NodeShell {
+  /** The largest entry apply() accepts (the server's frame budget); computed once, at first use. */
+  private entryBytesMax: number | undefined;
+
   /** Starts the node: opens storage, restores state, joins the server. Rejects on any failure. */
   async init(options: NodeOptions): Promise<void> {
     if (this.lifecycle !== "uninitialized")
@@ -102,6 +105,7 @@ export class RaftNode extends NodeShell {
    * Replicates `data` and resolves once it was committed and applied on this node, with the value
    * the state machine passed to `iter.done.setResult`. Rejects with EPERM (not leader, with the
    * leader's id when known), ESTALE (expectedTerm mismatch), EBUSY (too many pending applies),
+   * EINVAL (larger than one AppendEntries can carry: see RaftHost.maxEntryDataBytes),
    * ECANCELED (signal aborted; the entry may still be applied) or ESHUTDOWN.
    */
   apply(
@@ -130,8 +134,22 @@ export class RaftNode extends NodeShell {
       closure.run(Status.error("EINVAL", "task data must be a Uint8Array", "refused"));
       return;
     }
+    const entryBytesMax = this.maxEntryBytes();
+    if (task.data.length > entryBytesMax) {
+      // Refused before it reaches the log: an entry no AppendEntries can carry would stall the group.
+      const text = `entry of ${task.data.length} bytes exceeds ${entryBytesMax}, the most one AppendEntries carries`;
+      closure.run(Status.error("EINVAL", text, "refused"));
+      return;
+    }
     this.applyQueue.push({ data: task.data, closure, expectedTerm: task.expectedTerm });
     this.kick();
+  }
+
+  /** The largest entry data this node accepts: its server's frame budget, unlimited without one. */
+  private maxEntryBytes(): number {
+    this.entryBytesMax ??=
+      this.prepared?.server.maxEntryDataBytes?.(this.groupId) ?? Number.POSITIVE_INFINITY;
+    return this.entryBytesMax;
   }
 
   /**

@@ -53,7 +53,15 @@ export class ReadWaiters {
       );
       const detachSignal = (): void => signal?.removeEventListener("abort", onAbort);
       this.waiters.set(id, { resolve, reject, cancelTimer, detachSignal, index: undefined, waitForApply });
-      start(id);
+      try {
+        start(id);
+      } catch (error) {
+        // Settle through fail() so the timer and the signal listener go with the read.
+        this.fail(
+          [id],
+          RaftError.is(error) ? error : new RaftError("EIO", `read failed to start: ${String(error)}`),
+        );
+      }
     });
   }
 

@@ -26,6 +26,14 @@ export interface HeldSnapshot {
 /** An install may take this many RPC timeouts (copying and loading happen before the answer). */
 const INSTALL_TIMEOUT_FACTOR = 10;
 
+/** Entry data bytes of an AppendEntries request (0 for a heartbeat). */
+function dataBytesOf(send: Send): number {
+  if (send.message.kind !== "append") return 0;
+  let bytes = 0;
+  for (const entry of send.message.request.entries) bytes += entry.data.length;
+  return bytes;
+}
+
 export class Replicator {
   /** RPCs sent and not yet answered (appends, heartbeats, votes). */
   inflight = 0;
@@ -40,6 +48,8 @@ export class Replicator {
   heartbeatCount = 0;
   appendEntriesCount = 0;
   installSnapshotCount = 0;
+  /** Entry data bytes in appends sent and not yet answered (they share one connection). */
+  inflightDataBytes = 0;
   /**
    * The snapshot offered to this follower, kept across install timeouts and while any install
    * RPC is in flight, so every retry offers the same reader and URI.
@@ -48,30 +58,41 @@ export class Replicator {
   /** Install RPCs sent and not yet settled; the held snapshot outlives all of them. */
   private installsInFlight = 0;
 
+  /**
+   * @param appendBytesPerTimeout an append gets one `rpcTimeoutMs` per this many bytes of entry
+   *   data in flight to the peer, its own included (raft_max_body_size): see appendTimeoutMs.
+   */
   constructor(
     readonly peer: PeerKey,
     private readonly client: RaftClient,
     private readonly rpcTimeoutMs: number,
     private readonly host: ReplicatorHost,
     private readonly nowMs: () => number,
+    private readonly appendBytesPerTimeout = Number.POSITIVE_INFINITY,
   ) {}
 
   send(send: Send): void {
     this.inflight++;
     this.count(send);
-    this.call(send).then(
-      (response) => {
-        this.inflight--;
-        this.consecutiveFailures = 0;
-        this.lastResponseAtMs = this.nowMs();
-        this.host.onResponse(send, response);
-      },
-      (error: unknown) => {
-        this.inflight--;
-        this.consecutiveFailures++;
-        this.host.onFailure(send, error);
-      },
-    );
+    const dataBytes = dataBytesOf(send);
+    this.inflightDataBytes += dataBytes;
+    this.call(send)
+      .finally(() => {
+        this.inflightDataBytes -= dataBytes;
+      })
+      .then(
+        (response) => {
+          this.inflight--;
+          this.consecutiveFailures = 0;
+          this.lastResponseAtMs = this.nowMs();
+          this.host.onResponse(send, response);
+        },
+        (error: unknown) => {
+          this.inflight--;
+          this.consecutiveFailures++;
+          this.host.onFailure(send, error);
+        },
+      );
   }
 
   /** Bookkeeping for the status page: two field writes per request, no clock read. */
@@ -91,7 +112,7 @@ export class Replicator {
     const { message } = send;
     switch (message.kind) {
       case "append":
-        return this.client.appendEntries(this.peer, message.request, this.rpcTimeoutMs);
+        return this.client.appendEntries(this.peer, message.request, this.appendTimeoutMs(dataBytesOf(send)));
       case "vote":
         return this.client.requestVote(this.peer, message.request, this.rpcTimeoutMs);
       case "timeoutNow":
@@ -99,6 +120,19 @@ export class Replicator {
       case "installSnapshot":
         return this.installSnapshot(message.request);
     }
+  }
+
+  /**
+   * The timeout of an append: one RPC timeout per raft_max_body_size of entry data queued to this
+   * peer up to and including it (heartbeats: one). An entry of tens of MiB on a slow link takes
+   * longer than an election timeout to send; timing it out would resend it behind its own first
+   * copy, forever. braft gives appends no timeout at all and relies on heartbeats to notice a
+   * dead peer; tsraft keeps a bound, so a lost append is still retried, but one that grows with
+   * the bytes (heartbeats travel on their own connection meanwhile: RpcLane).
+   */
+  private appendTimeoutMs(dataBytes: number): number {
+    if (dataBytes === 0) return this.rpcTimeoutMs;
+    return this.rpcTimeoutMs * Math.max(1, Math.ceil(this.inflightDataBytes / this.appendBytesPerTimeout));
   }
 
   /**

@@ -13,6 +13,20 @@ const MAGIC = 0x50525043;
 /** brpc's default -max_body_size (64 MiB): the largest body either side accepts. */
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 
+/**
+ * Frames at least this large are copied into a buffer of their own as their bytes arrive, not in
+ * one piece once complete: copying (and first touching) tens of MiB at once stalls the event loop
+ * of the whole process, every group's heartbeats included, for as long as the copy takes.
+ */
+export const ASSEMBLE_FRAME_BYTES_MIN = 1024 * 1024;
+
+/** A large frame being filled as its chunks arrive. */
+interface Assembly {
+  readonly frame: Buffer;
+  readonly metaBytes: number;
+  filled: number;
+}
+
 /** Why a byte stream is not baidu_std; the connection carrying it must be closed. */
 export type FrameErrorReason = "bad-magic" | "too-large" | "bad-sizes" | "bad-meta";
 
@@ -50,6 +64,13 @@ export function startsWithMagic(bytes: Uint8Array): boolean {
   );
 }
 
+function rawFrame(frame: Buffer, metaBytes: number): RawFrame {
+  return {
+    meta: frame.subarray(HEADER_BYTES, HEADER_BYTES + metaBytes),
+    payload: frame.subarray(HEADER_BYTES + metaBytes),
+  };
+}
+
 /**
  * Cuts a byte stream into frames. Chunks may split a frame at any byte; a frame that lies in
  * one chunk is returned without copying. After a FrameError the parser is unusable, as is the
@@ -58,23 +79,25 @@ export function startsWithMagic(bytes: Uint8Array): boolean {
 export class FrameParser {
   private chunks: Buffer[] = [];
   private buffered = 0;
+  private assembly: Assembly | undefined;
   private failed: FrameError | undefined;
 
   constructor(private readonly maxBodyBytes: number = DEFAULT_MAX_BODY_BYTES) {}
 
   /** Bytes received but not yet returned as frames. */
   get bufferedBytes(): number {
-    return this.buffered;
+    return this.buffered + (this.assembly?.filled ?? 0);
   }
 
   /** Adds received bytes and returns the frames they complete. Throws FrameError. */
   push(chunk: Buffer): RawFrame[] {
     if (this.failed !== undefined) throw this.failed;
-    if (chunk.length > 0) {
-      this.chunks.push(chunk);
-      this.buffered += chunk.length;
-    }
     const frames: RawFrame[] = [];
+    const rest = this.assembly === undefined ? chunk : this.fill(this.assembly, chunk, frames);
+    if (rest.length > 0) {
+      this.chunks.push(rest);
+      this.buffered += rest.length;
+    }
     try {
       for (let frame = this.next(); frame !== undefined; frame = this.next()) frames.push(frame);
     } catch (err) {
@@ -104,12 +127,31 @@ export class FrameParser {
       throw new FrameError("bad-sizes", `meta size ${metaBytes} exceeds body size ${bodyBytes}`);
     }
     const frameBytes = HEADER_BYTES + bodyBytes;
-    if (this.buffered < frameBytes) return undefined;
-    const frame = this.take(frameBytes);
-    return {
-      meta: frame.subarray(HEADER_BYTES, HEADER_BYTES + metaBytes),
-      payload: frame.subarray(HEADER_BYTES + metaBytes),
-    };
+    if (this.buffered < frameBytes) {
+      if (frameBytes >= ASSEMBLE_FRAME_BYTES_MIN) this.startAssembly(frameBytes, metaBytes);
+      return undefined;
+    }
+    return rawFrame(this.take(frameBytes), metaBytes);
+  }
+
+  /** Moves what is buffered (all of it belongs to this incomplete frame) into the frame's own buffer. */
+  private startAssembly(frameBytes: number, metaBytes: number): void {
+    const frame = Buffer.allocUnsafe(frameBytes);
+    let filled = 0;
+    for (const chunk of this.chunks) filled += chunk.copy(frame, filled);
+    this.chunks = [];
+    this.buffered = 0;
+    this.assembly = { frame, metaBytes, filled };
+  }
+
+  /** Copies the start of `chunk` into the frame being assembled; returns the bytes after it. */
+  private fill(assembly: Assembly, chunk: Buffer, frames: RawFrame[]): Buffer {
+    const copied = chunk.copy(assembly.frame, assembly.filled, 0);
+    assembly.filled += copied;
+    if (assembly.filled < assembly.frame.length) return chunk.subarray(chunk.length);
+    this.assembly = undefined;
+    frames.push(rawFrame(assembly.frame, assembly.metaBytes));
+    return chunk.subarray(copied);
   }
 
   /** The first `n` buffered bytes, copied only when they span chunks. */

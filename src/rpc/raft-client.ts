@@ -36,7 +36,13 @@ import {
   decodeReadIndexResponse,
   encodeReadIndexRequest,
 } from "./read-index-codec.js";
-import type { InstallSnapshotRequest, InstallSnapshotResponse, RaftClient } from "./transport.js";
+import {
+  laneOfAppend,
+  type InstallSnapshotRequest,
+  type InstallSnapshotResponse,
+  type RaftClient,
+  type RpcLane,
+} from "./transport.js";
 
 /** The RaftClient of a RaftServer: braft.RaftService calls over its ChannelPool. */
 export class RaftRpcClient implements RaftClient {
@@ -53,7 +59,16 @@ export class RaftRpcClient implements RaftClient {
     timeoutMs: number,
   ): Promise<AppendEntriesResponse> {
     const encode = (): Encoded => encodeAppendEntriesRequest(request);
-    return this.call(to, "append_entries", encode, timeoutMs, decodeAppendEntriesResponse);
+    const lane = laneOfAppend(request);
+    return this.call(
+      to,
+      "append_entries",
+      encode,
+      timeoutMs,
+      decodeAppendEntriesResponse,
+      RAFT_SERVICE_NAME,
+      lane,
+    );
   }
 
   readIndex(to: PeerKey, request: ReadIndexRequest, timeoutMs: number): Promise<ReadIndexResponse> {
@@ -83,8 +98,9 @@ export class RaftRpcClient implements RaftClient {
     timeoutMs: number,
     decode: (bytes: Uint8Array) => T,
     service = RAFT_SERVICE_NAME,
+    lane: RpcLane = "control",
   ): Promise<T> {
-    const channel = this.pool.get(endpointOfPeer(to));
+    const channel = this.pool.get(endpointOfPeer(to), lane);
     let encoded: Encoded;
     try {
       encoded = encode();

@@ -16,6 +16,7 @@ import { RpcDefaults, type ChannelOptions, type RaftServerOptions } from "./opti
 import { splitEndpoint } from "../core/peer-id.js";
 import { RpcSnapshotTransfer } from "./snapshot-transfer.js";
 import { RaftRpcClient } from "./raft-client.js";
+import { maxAppendDataBytes } from "./append-budget.js";
 import { NodeDirectory, addRaftService } from "./raft-service-router.js";
 import { ServerConnection, type ConnectionConfig } from "./server-connection.js";
 import { ServiceRegistry, type RawMethodHandler, type ServiceImpl } from "./service-registry.js";
@@ -88,6 +89,14 @@ export class RaftServer implements RaftHost {
     addCliService(this.registry, this);
     this.snapshotTransfer = new RpcSnapshotTransfer(this, options.snapshotTransfer ?? {});
     installStatusPages(this);
+  }
+
+  /**
+   * The largest entry data an AppendEntries of `groupId` carries within the frame limit
+   * (maxBodyBytes, brpc's -max_body_size, 64 MiB by default), which peers are assumed to share.
+   */
+  maxEntryDataBytes(groupId: string): number {
+    return maxAppendDataBytes(this.connection.maxBodyBytes, groupId);
   }
 
   /** `ip:port` the server listens on (the real port when started on port 0); "" before start. */

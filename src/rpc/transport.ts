@@ -81,6 +81,21 @@ export interface RaftClient {
 }
 
 /**
+ * Which connection a request to a peer travels on. Appends that carry entries go on a connection
+ * of their own ("bulk"); heartbeats, votes and every other small call on another ("control").
+ * On one connection a heartbeat would wait behind every byte queued before it, and an entry of
+ * tens of MiB on a slow link outlasts an election timeout: followers would stop hearing their
+ * leader while it is busy replicating (braft's replicator likewise sends heartbeats independently
+ * of its appends). Raft tolerates the reordering between the two.
+ */
+export type RpcLane = "control" | "bulk";
+
+/** The lane of an AppendEntries: "bulk" when it carries entries, "control" for a heartbeat. */
+export function laneOfAppend(request: { readonly entries: readonly unknown[] }): RpcLane {
+  return request.entries.length > 0 ? "bulk" : "control";
+}
+
+/**
  * What a node needs from the server that carries its RPCs (NodeOptions.server).
  * A request is routed to the node registered under its (groupId, peerId).
  */
@@ -96,6 +111,12 @@ export interface RaftHost {
   readonly metrics?: RaftMetrics | undefined;
   /** The logger of the host's nodes that have no NodeOptions.logger; the process-wide one when absent. */
   readonly logger?: Logger | undefined;
+  /**
+   * The largest entry data (bytes) one AppendEntries of `groupId` can carry to a peer (the frame
+   * limit minus framing). apply() refuses larger entries with EINVAL. Absent: no limit (a host
+   * without a wire, such as the in-process network).
+   */
+  maxEntryDataBytes?(groupId: string): number;
 }
 
 /** Options of one snapshot copy. */

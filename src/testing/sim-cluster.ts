@@ -367,6 +367,7 @@ export class SimCluster {
       snapshotTransfer: this.snapshotTransfer.forPeer(peer),
       registerNode: (groupId, peerId, service) => host.registerNode(groupId, peerId, service),
       unregisterNode: (groupId, peerId) => host.unregisterNode(groupId, peerId),
+      maxEntryDataBytes: (groupId) => host.maxEntryDataBytes?.(groupId) ?? Number.POSITIVE_INFINITY,
     };
   }
 }

@@ -8,12 +8,14 @@ import { RaftError, type ErrorCode } from "../core/errors.js";
 import type { ReadIndexRequest, ReadIndexResponse } from "../core/messages.js";
 import type { PeerKey } from "../core/types.js";
 import type { CancelTimer } from "../env/env.js";
-import type {
-  InstallSnapshotRequest,
-  InstallSnapshotResponse,
-  RaftClient,
-  RaftHost,
-  RaftService,
+import {
+  laneOfAppend,
+  type InstallSnapshotRequest,
+  type InstallSnapshotResponse,
+  type RaftClient,
+  type RaftHost,
+  type RaftService,
+  type RpcLane,
 } from "../rpc/transport.js";
 import type { Prng } from "./prng.js";
 import type { SimScheduler } from "./sim-scheduler.js";
@@ -27,6 +29,45 @@ export interface SimNetworkOptions {
   readonly lossRate: number;
   /** Probability that a message is delivered twice (the extra response is ignored). */
   readonly duplicateRate: number;
+  /**
+   * Bytes per virtual ms each connection carries; unset means infinitely fast (every seed before
+   * this option). When set, a message occupies its connection for `bytes / bandwidth` ms before
+   * its delay starts, and messages on one connection go out one after another, as on TCP.
+   */
+  readonly bandwidthBytesPerMs?: number | undefined;
+  /**
+   * The receiver's largest frame body (brpc's -max_body_size); a larger request makes it close
+   * the connection, and the call fails with EHOSTUNREACH. Unset: no limit.
+   */
+  readonly maxBodyBytes?: number | undefined;
+}
+
+/** Bytes on the wire of a message as the simulator counts them: entry data plus a flat overhead. */
+export function simWireBytes(message: unknown): number {
+  const entries = (message as { entries?: readonly { data?: Uint8Array }[] } | undefined)?.entries;
+  let bytes = SIM_MESSAGE_OVERHEAD_BYTES;
+  if (Array.isArray(entries)) for (const entry of entries) bytes += 64 + (entry.data?.length ?? 0);
+  return bytes;
+}
+
+/** What the simulator charges every message for its framing and header fields. */
+const SIM_MESSAGE_OVERHEAD_BYTES = 256;
+
+/**
+ * A message on one direction of one connection: messages queue on it when bandwidth is limited.
+ * Each pair of processes has one connection per lane, as RaftServer's channels do (RpcLane).
+ */
+interface Link {
+  readonly from: PeerKey;
+  readonly to: PeerKey;
+  readonly lane: RpcLane;
+  readonly bytes: number;
+}
+
+/** The lane a request travels on, by the rule of the real transport. */
+function laneOfRequest(request: unknown): RpcLane {
+  const entries = (request as { entries?: unknown } | undefined)?.entries;
+  return Array.isArray(entries) ? laneOfAppend({ entries }) : "control";
 }
 
 /** Message counters; a request and its response count as two messages. */
@@ -87,6 +128,8 @@ export class SimNetwork {
   readonly #pendingCalls = new Map<PeerKey, Set<PendingCall>>();
   #groupOf: Map<PeerKey, number> | undefined;
   readonly #cuts = new Set<string>();
+  /** When each connection finishes sending what is queued on it (bandwidth-limited runs only). */
+  readonly #linkBusyUntilMs = new Map<string, number>();
   #messageSeq = 0;
   #stats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0, timedOut: 0 };
 
@@ -182,6 +225,7 @@ export class SimNetwork {
       unregister: (groupId, peerId) => {
         if (isCurrent()) this.#unregister(peer, groupId, peerId);
       },
+      maxBodyBytes: () => this.#options.maxBodyBytes,
       // A dead incarnation's calls go nowhere and its timers are dead too: they never settle.
       call: (to, groupId, request, timeoutMs, invoke) =>
         isCurrent()
@@ -220,11 +264,45 @@ export class SimNetwork {
       const call = this.#track(callerKey, callerIncarnation, resolve as (value: unknown) => void, reject);
       // timeoutMs <= 0 means no timeout: braft sends install_snapshot that way.
       if (timeoutMs > 0) call.cancelTimeout = this.#armTimeout(call, to, timeoutMs);
+      const link = { from: callerKey, to, lane: laneOfRequest(request), bytes: simWireBytes(request) };
+      const maxBodyBytes = this.#options.maxBodyBytes;
+      if (maxBodyBytes !== undefined && link.bytes > maxBodyBytes) {
+        this.#refuseTooLarge(call, link, maxBodyBytes);
+        return;
+      }
       // The wire carries a copy taken at send time, as bytes on a socket would be.
-      this.#transmit(structuredClone(request), (seq, delivered) =>
-        this.#deliverRequest(call, seq, routeKey(groupId, to), (service) => invoke(service, delivered)),
+      this.#transmit(
+        structuredClone(request),
+        (seq, delivered) =>
+          this.#deliverRequest(call, seq, routeKey(groupId, to), link.lane, (service) =>
+            invoke(service, delivered),
+          ),
+        link,
       );
     });
+  }
+
+  /** The receiver reads the header, sees a body over its limit and closes the connection. */
+  #refuseTooLarge(call: PendingCall, link: Link, maxBodyBytes: number): void {
+    this.#stats.sent++;
+    this.#stats.dropped++;
+    this.#scheduler.schedule(this.#delayMs() * 2, () => {
+      if (!this.#settle(call)) return;
+      const text = `request of ${link.bytes} bytes to ${link.to} exceeds its max body size ${maxBodyBytes}`;
+      call.reject(new RaftError("EHOSTUNREACH", text));
+    });
+  }
+
+  /** Extra delay of a message queued behind the earlier ones on its connection; 0 without a bandwidth limit. */
+  #queueingDelayMs(link: Link | undefined): number {
+    const bandwidth = this.#options.bandwidthBytesPerMs;
+    if (bandwidth === undefined || link === undefined) return 0;
+    const key = `${link.from}\u0000${link.to}\u0000${link.lane}`;
+    const now = this.#scheduler.nowMs;
+    const start = Math.max(now, this.#linkBusyUntilMs.get(key) ?? now);
+    const end = start + link.bytes / bandwidth;
+    this.#linkBusyUntilMs.set(key, end);
+    return end - now;
   }
 
   #armTimeout(call: PendingCall, to: PeerKey, timeoutMs: number): CancelTimer {
@@ -261,8 +339,9 @@ export class SimNetwork {
    * Sends one message: lost, or delivered once or twice after random delays. Invariant:
    * sent + duplicated === delivered + dropped + (copies still in flight).
    */
-  #transmit<T>(payload: T, deliver: (seq: number, payload: T) => void): void {
+  #transmit<T>(payload: T, deliver: (seq: number, payload: T) => void, link?: Link): void {
     const seq = this.#messageSeq++;
+    const queueingMs = this.#queueingDelayMs(link);
     this.#stats.sent++;
     // Both draws happen for every message, so a rate change does not shift later draws.
     const lost = this.#prng.chance(this.#options.lossRate);
@@ -271,11 +350,11 @@ export class SimNetwork {
       this.#stats.dropped++;
       return;
     }
-    this.#scheduler.schedule(this.#delayMs(), () => deliver(seq, payload));
+    this.#scheduler.schedule(queueingMs + this.#delayMs(), () => deliver(seq, payload));
     if (!duplicated) return;
     this.#stats.duplicated++;
     const copy = structuredClone(payload);
-    this.#scheduler.schedule(this.#delayMs(), () => deliver(seq, copy));
+    this.#scheduler.schedule(queueingMs + this.#delayMs(), () => deliver(seq, copy));
   }
 
   #delayMs(): number {
@@ -292,6 +371,7 @@ export class SimNetwork {
     call: PendingCall,
     seq: number,
     key: string,
+    lane: RpcLane,
     invoke: (service: RaftService) => Promise<unknown>,
   ): void {
     const route = this.#routes.get(key);
@@ -307,15 +387,15 @@ export class SimNetwork {
       answer = Promise.reject(error);
     }
     answer.then(
-      (value) => this.#reply(call, route, { ok: true, value }),
-      (error: unknown) => this.#replyError(call, route, error),
+      (value) => this.#reply(call, route, lane, { ok: true, value }),
+      (error: unknown) => this.#replyError(call, route, lane, error),
     );
   }
 
-  #replyError(call: PendingCall, route: Registration, error: unknown): void {
+  #replyError(call: PendingCall, route: Registration, lane: RpcLane, error: unknown): void {
     if (RaftError.is(error)) {
       const { code, message, leaderId } = error;
-      this.#reply(call, route, { ok: false, code, message, leaderId });
+      this.#reply(call, route, lane, { ok: false, code, message, leaderId });
       return;
     }
     // The RaftService contract allows only RaftError: anything else is a bug in the node.
@@ -325,11 +405,19 @@ export class SimNetwork {
     });
   }
 
-  #reply(call: PendingCall, route: Registration, outcome: Outcome): void {
+  /** Sends the answer back on the connection its request came in on. */
+  #reply(call: PendingCall, route: Registration, lane: RpcLane, outcome: Outcome): void {
     // The responder crashed while handling the request: it never answers.
     if (this.#incarnation(route.hostKey) !== route.incarnation) return;
-    this.#transmit(structuredClone(outcome), (seq, delivered) =>
-      this.#deliverResponse(call, route.hostKey, seq, delivered),
+    this.#transmit(
+      structuredClone(outcome),
+      (seq, delivered) => this.#deliverResponse(call, route.hostKey, seq, delivered),
+      {
+        from: route.hostKey,
+        to: call.callerKey,
+        lane,
+        bytes: simWireBytes(outcome.ok ? outcome.value : undefined),
+      },
     );
   }
 
@@ -351,6 +439,7 @@ export class SimNetwork {
 interface HostPort {
   register(groupId: string, peerId: PeerKey, service: RaftService): void;
   unregister(groupId: string, peerId: PeerKey): void;
+  maxBodyBytes(): number | undefined;
   call<Req, Res>(
     to: PeerKey,
     groupId: string,
@@ -383,6 +472,14 @@ class SimHost implements RaftHost {
   unregisterNode(groupId: string, peerId: PeerKey): void {
     this.#port.unregister(groupId, peerId);
   }
+
+  /** The frame limit minus what the simulator charges one AppendEntries of one entry. */
+  maxEntryDataBytes(): number {
+    const maxBodyBytes = this.#port.maxBodyBytes();
+    return maxBodyBytes === undefined
+      ? Number.POSITIVE_INFINITY
+      : maxBodyBytes - simWireBytes({ entries: [{ data: new Uint8Array(0) }] });
+  }
 }
 
 /** A node that does not serve install_snapshot answers ENOSYS, as over the wire. */
@@ -403,13 +500,19 @@ function installSnapshotOf(
 }
 
 function validated(options: SimNetworkOptions): SimNetworkOptions {
-  const { minDelayMs, maxDelayMs, lossRate, duplicateRate } = options;
+  const { minDelayMs, maxDelayMs, lossRate, duplicateRate, bandwidthBytesPerMs, maxBodyBytes } = options;
+  if (bandwidthBytesPerMs !== undefined && !(bandwidthBytesPerMs > 0)) {
+    throw new RangeError(`SimNetwork: bandwidthBytesPerMs must be positive, got ${bandwidthBytesPerMs}`);
+  }
+  if (maxBodyBytes !== undefined && !(maxBodyBytes > 0)) {
+    throw new RangeError(`SimNetwork: maxBodyBytes must be positive, got ${maxBodyBytes}`);
+  }
   if (!(minDelayMs >= 0 && minDelayMs <= maxDelayMs)) {
     throw new RangeError(`SimNetwork: need 0 <= minDelayMs <= maxDelayMs, got ${minDelayMs}..${maxDelayMs}`);
   }
   checkRate("lossRate", lossRate);
   checkRate("duplicateRate", duplicateRate);
-  return { minDelayMs, maxDelayMs, lossRate, duplicateRate };
+  return { minDelayMs, maxDelayMs, lossRate, duplicateRate, bandwidthBytesPerMs, maxBodyBytes };
 }
 
 function checkRate(name: string, rate: number): void {
