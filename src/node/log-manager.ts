@@ -49,6 +49,7 @@ export class LogManager implements LogReader {
   private snapshot: LogId = { index: 0, term: 0 };
   /** The snapshot before it: braft keeps the log from there on, for followers a little behind. */
   private previousSnapshotIndex = 0;
+  private readonly closers: (() => Promise<void>)[] = [];
 
   constructor(
     private readonly log: LogStorage,
@@ -171,9 +172,18 @@ export class LogManager implements LogReader {
     while (this.writing !== undefined) await this.writing;
   }
 
+  /**
+   * Runs `closer` when the LogManager closes: the node's other storages (its snapshot storage)
+   * are released on the same paths, shutdown and a failed init.
+   */
+  closeAlso(closer: () => Promise<void>): void {
+    this.closers.push(closer);
+  }
+
   async close(): Promise<void> {
     await this.drain();
-    await Promise.all([this.log.close(), this.meta.close()]);
+    const closers = this.closers.splice(0);
+    await Promise.all([this.log.close(), this.meta.close(), ...closers.map((close) => close())]);
   }
 
   private async writeLoop(): Promise<void> {
