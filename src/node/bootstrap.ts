@@ -39,7 +39,8 @@ export async function bootstrap(options: BootstrapOptions): Promise<void> {
   if (!Number.isSafeInteger(lastLogIndex) || lastLogIndex < 0) {
     throw new RaftError("EINVAL", `lastLogIndex must be a non-negative integer, got ${lastLogIndex}`);
   }
-  const storageOptions = {};
+  // One owner for the three storages: they may share a directory; any node is refused meanwhile.
+  const storageOptions = { owner: {} };
   const log = logStorageOf(options, storageOptions);
   const meta = metaStorageOf(options, storageOptions);
   const snapshots = lastLogIndex > 0 ? snapshotStorageOf(options, storageOptions) : undefined;
@@ -59,7 +60,7 @@ export async function bootstrap(options: BootstrapOptions): Promise<void> {
     await log.appendEntries([entry]);
     await meta.setTermAndVotedFor({ term: BOOTSTRAP_TERM, votedFor: "" });
   } finally {
-    await Promise.all([log.close(), meta.close()]);
+    await Promise.all([log.close(), meta.close(), snapshots?.close?.()]);
   }
 }
 

@@ -49,6 +49,7 @@ export class LogManager implements LogReader {
   private snapshot: LogId = { index: 0, term: 0 };
   /** The snapshot before it: braft keeps the log from there on, for followers a little behind. */
   private previousSnapshotIndex = 0;
+  private readonly closers: (() => Promise<void>)[] = [];
 
   constructor(
     private readonly log: LogStorage,
@@ -70,6 +71,7 @@ export class LogManager implements LogReader {
     await this.meta.init();
     const found: LogEntry[] = [];
     await this.log.init((entry) => found.push(entry));
+    checkConsistency(this.log, snapshot?.id);
     const base = snapshot ?? { id: { index: 0, term: 0 }, conf: initialConf };
     const confs = new ConfigurationManager({ id: base.id, conf: normalizeConfiguration(base.conf) });
     if (snapshot !== undefined) {
@@ -170,9 +172,18 @@ export class LogManager implements LogReader {
     while (this.writing !== undefined) await this.writing;
   }
 
+  /**
+   * Runs `closer` when the LogManager closes: the node's other storages (its snapshot storage)
+   * are released on the same paths, shutdown and a failed init.
+   */
+  closeAlso(closer: () => Promise<void>): void {
+    this.closers.push(closer);
+  }
+
   async close(): Promise<void> {
     await this.drain();
-    await Promise.all([this.log.close(), this.meta.close()]);
+    const closers = this.closers.splice(0);
+    await Promise.all([this.log.close(), this.meta.close(), ...closers.map((close) => close())]);
   }
 
   private async writeLoop(): Promise<void> {
@@ -253,4 +264,33 @@ export class LogManager implements LogReader {
     if (batch.hardState !== undefined) writes.push(this.meta.setTermAndVotedFor(batch.hardState));
     await Promise.all(writes);
   }
+}
+
+/**
+ * braft's LogManager::check_consistency, before anything is cut: the entries between the snapshot
+ * (or index 0) and the first entry of the log must all be there. A gap means durable entries were
+ * lost outside of Raft (files restored from different moments, a directory copied in part), and
+ * aligning the log with the snapshot would reset it, throwing away every entry after the gap
+ * without a word. braft stops too (EIO), so the operator decides.
+ */
+function checkConsistency(log: LogStorage, snapshot: LogId | undefined): void {
+  const first = log.firstLogIndex();
+  const last = log.lastLogIndex();
+  const expectedFirstMax = (snapshot?.index ?? 0) + 1;
+  if (first <= expectedFirstMax) return;
+  const logText = last >= first ? `entries ${first}..${last}` : `empty, next index ${first}`;
+  const where =
+    snapshot === undefined
+      ? `there is no snapshot and the log (${logText}) does not start at 1`
+      : `there is a gap between the snapshot (last index ${snapshot.index}, term ${snapshot.term}) ` +
+        `and the log (${logText})`;
+  throw new RaftError(
+    "EIO",
+    `${where}: entries ${expectedFirstMax}..${first - 1} are missing. tsraft refuses to start rather ` +
+      "than drop the log after the gap. The storage was damaged or assembled from different moments " +
+      "(for example a snapshot directory older than the log, or no snapshotUri for a log that was " +
+      "compacted). If the snapshot directory was moved, point snapshotUri at it again; otherwise " +
+      "restore this node from a healthy peer: remove it from the group, wipe its log, raft meta and " +
+      "snapshot directories, start it empty and add it back, and the leader sends it a snapshot.",
+  );
 }

@@ -56,6 +56,11 @@ export interface PreparedNode {
   readonly metrics: NodeMetrics;
 }
 
+/** What prepareParts opened so far, for prepareNode to close when a later step fails. */
+interface OpenedStorage {
+  logManager?: LogManager;
+}
+
 const DEFAULT_ELECTION_TIMEOUT_MS = 1000;
 const DEFAULT_MAX_CLOCK_DRIFT_MS = 1000;
 const DEFAULT_CATCHUP_MARGIN = 1000;
@@ -76,9 +81,12 @@ export async function prepareNode(
   });
   for (const warning of warnings) logger.warn(warning);
   const metrics = options.server.metrics?.node(groupId, peerId.toString()) ?? noopNodeMetrics;
+  const opened: OpenedStorage = {};
   try {
-    return await prepareParts(groupId, peerId, options, env, deps, logger, metrics);
+    return await prepareParts(groupId, peerId, options, env, deps, logger, metrics, opened);
   } catch (error) {
+    // Storage opened before the failure is released (directory locks included).
+    await opened.logManager?.close().catch(() => undefined);
     metrics.close();
     throw error;
   }
@@ -92,6 +100,7 @@ async function prepareParts(
   deps: { ballotBox: BallotBox; fsmHost: FsmCallerHost; snapshotHost: SnapshotExecutorHost },
   logger: Logger,
   metrics: NodeMetrics,
+  opened: OpenedStorage,
 ): Promise<PreparedNode> {
   const flags = resolveFlags(options.flags);
   const electionTimeoutMs = options.electionTimeoutMs ?? DEFAULT_ELECTION_TIMEOUT_MS;
@@ -101,6 +110,9 @@ async function prepareParts(
     raft_max_segment_size: flags.raft_max_segment_size,
     logger,
     metrics,
+    // Recorded in and checked against each local:// directory; shared so the node's storages
+    // may share one directory while every other opener is refused.
+    owner: { group: groupId, peer: peerId.toString() },
   };
   const logManager = new LogManager(
     logStorageOf(options, storageOptions),
@@ -109,6 +121,8 @@ async function prepareParts(
     { nowMs: () => env.nowMs(), metrics },
   );
   const snapshotStorage = snapshotStorageOf(options, storageOptions);
+  if (snapshotStorage?.close !== undefined) logManager.closeAlso(() => snapshotStorage.close!());
+  opened.logManager = logManager;
   const observer: SnapshotObserver = { logger, metrics, nowMs: () => env.nowMs() };
   const restored = await openState(logManager, snapshotStorage, options, initialConf, observer);
   const { hardState, confs, snapshot } = restored;

@@ -31,7 +31,8 @@ export class MemorySnapshotStorage extends LocalSnapshotStorage {
       name === ""
         ? mkdtempSync(join(memoryRoot(), "private-"))
         : join(memoryRoot(), encodeURIComponent(name));
-    super(dir, { raft_sync: false });
+    // Private to this process and to one name: nothing else can open it, so no lock file.
+    super(dir, { raft_sync: false, lockDirectory: false });
   }
 }
 

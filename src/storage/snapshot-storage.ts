@@ -83,4 +83,9 @@ export interface SnapshotStorage {
   closeReader(reader: SnapshotReader): Promise<void>;
   /** Attaches the FileService hook used by {@link SnapshotReader.generateUriForCopy}. */
   setCopyRegistrar(registrar: SnapshotCopyRegistrar | undefined): void;
+  /**
+   * Releases what `init` took (the `local://` directory lock) when the node shuts down.
+   * Optional, for storages written before it existed. Idempotent.
+   */
+  close?(): Promise<void>;
 }

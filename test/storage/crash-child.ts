@@ -4,10 +4,17 @@
  *
  *   node crash-child.js log <dir> <term>   appends pipelined batches, prints "ack <first> <last> <term>"
  *   node crash-child.js meta <dir>         saves increasing terms, prints "meta <term>"
+ *   node crash-child.js node <dir> <group> <peer>
+ *                                          starts a one-node group on local:// storage under <dir>,
+ *                                          prints "started <pid>", then applies entries forever,
+ *                                          printing "ack <index>"; if init fails, prints
+ *                                          "refused <code> <message>" and exits with 3
  */
+import { RaftError, RaftNode } from "../../src/index.js";
+import { InProcessNetwork } from "../../src/testing/index.js";
 import { LocalRaftMetaStorage } from "../../src/storage/local/local-meta-storage.js";
 import { SegmentLogStorage } from "../../src/storage/local/segment-log-storage.js";
-import { crashPayloadSize, dataEntries } from "./helpers.js";
+import { crashPayloadSize, dataEntries, nodeUris } from "./helpers.js";
 
 /** Appends in flight at once: enough to exercise group commit. */
 const IN_FLIGHT_MAX = 4;
@@ -44,10 +51,38 @@ async function saveTermsForever(dir: string): Promise<never> {
   }
 }
 
-const [mode, dir, term] = process.argv.slice(2);
+async function runNodeForever(dir: string, group: string, peer: string): Promise<void> {
+  const node = new RaftNode(group, peer);
+  try {
+    await node.init({
+      fsm: { onApply: (iter) => void [...iter] },
+      server: new InProcessNetwork().host(peer),
+      initialConf: peer,
+      electionTimeoutMs: 100,
+      ...nodeUris(dir),
+    });
+  } catch (error) {
+    const code = RaftError.is(error) ? error.code : "?";
+    process.stdout.write(`refused ${code} ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(3);
+  }
+  process.stdout.write(`started ${process.pid}\n`);
+  for (;;) {
+    if (!node.isLeader()) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      continue;
+    }
+    const { index } = await node.apply(Uint8Array.of(1));
+    process.stdout.write(`ack ${index}\n`);
+  }
+}
+
+const [mode, dir, term, peer] = process.argv.slice(2);
 if (mode === "log" && dir !== undefined) await appendForever(dir, Number(term ?? 1));
 else if (mode === "meta" && dir !== undefined) await saveTermsForever(dir);
+else if (mode === "node" && dir !== undefined && term !== undefined && peer !== undefined)
+  await runNodeForever(dir, term, peer);
 else {
-  console.error("usage: crash-child.js log|meta <dir> [term]");
+  console.error("usage: crash-child.js log|meta <dir> [term] | node <dir> <group> <peer>");
   process.exit(2);
 }

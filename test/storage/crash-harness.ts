@@ -11,6 +11,8 @@ import { waitFor } from "./helpers.js";
 const CHILD = fileURLToPath(new URL("./crash-child.js", import.meta.url));
 /** A child that reports nothing within this is stuck, not slow. */
 const CHILD_ACK_TIMEOUT_MS = 3000;
+/** A node child loads Node and the library, then elects itself: slow on a loaded 2-core machine. */
+const CHILD_START_TIMEOUT_MS = 20_000;
 
 /**
  * Runs the child until it has reported `acksWanted` lines, then SIGKILLs it; returns the lines
@@ -42,4 +44,61 @@ export async function runAndKill(args: string[], acksWanted: number): Promise<st
   }
   assert.equal(await exited, "SIGKILL", `child died on its own: ${stderr}`);
   return lines;
+}
+
+/** A running crash child whose output lines can be awaited. */
+export interface RunningChild {
+  readonly pid: number;
+  /** Every line printed so far. */
+  readonly lines: string[];
+  /** Resolves with the first line starting with `prefix`; rejects if the child exits first or the deadline passes. */
+  lineStartingWith(prefix: string, timeoutMs?: number): Promise<string>;
+  /** SIGKILLs the child and resolves once it is gone (no-op if it already exited). */
+  kill9(): Promise<void>;
+  /** Resolves with the exit code (null when killed by a signal). */
+  readonly exited: Promise<number | null>;
+}
+
+/** Starts the crash child with `args` and collects its output. */
+export function startChild(args: string[]): RunningChild {
+  const child = spawn(process.execPath, [CHILD, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const lines: string[] = [];
+  let buffered = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+    buffered += chunk;
+    const parts = buffered.split("\n");
+    buffered = parts.pop() ?? "";
+    lines.push(...parts);
+  });
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  let exitCode: number | null | undefined;
+  // "close" comes after the exit and after the output pipes drained: no line is missed.
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("close", (code) => {
+      exitCode = code;
+      resolve(code);
+    }),
+  );
+  const find = (prefix: string): string | undefined => lines.find((line) => line.startsWith(prefix));
+  return {
+    pid: child.pid ?? -1,
+    lines,
+    exited,
+    async lineStartingWith(prefix, timeoutMs = CHILD_START_TIMEOUT_MS) {
+      await waitFor(
+        () => find(prefix) !== undefined || exitCode !== undefined,
+        timeoutMs,
+        `a line "${prefix}..." from child ${child.pid}`,
+      );
+      const line = find(prefix);
+      if (line === undefined)
+        throw new Error(`child exited (${exitCode}) without "${prefix}": ${lines.join(" | ")} ${stderr}`);
+      return line;
+    },
+    async kill9() {
+      if (exitCode === undefined) child.kill("SIGKILL");
+      await exited;
+    },
+  };
 }

@@ -87,3 +87,12 @@ export async function waitFor(check: () => boolean, timeoutMs: number, what: str
 export function crashPayloadSize(index: number): number {
   return (index * 7919) % 1500;
 }
+
+/** The storage URIs of a node whose data lives under `dir` (the layout of braft's examples). */
+export function nodeUris(dir: string): { logUri: string; raftMetaUri: string; snapshotUri: string } {
+  return {
+    logUri: `local://${dir}/log`,
+    raftMetaUri: `local://${dir}/raft_meta`,
+    snapshotUri: `local://${dir}/snapshot`,
+  };
+}

@@ -70,7 +70,9 @@ for (const h of harnesses) {
 
     it("SaveAndLoad: meta, file list, file meta and contents survive a restart", async () => {
       const location = await h.newLocation();
-      await saveSnapshot(await opened(h, location), 10, "ten");
+      const first = await opened(h, location);
+      await saveSnapshot(first, 10, "ten");
+      await first.close?.();
       const storage = await opened(h, location);
       const reader = await storage.open();
       assert.ok(reader);
@@ -156,7 +158,9 @@ describe("local:// snapshot layout", () => {
     const dir = await harnesses[1]!.newLocation();
     const storage = await opened(harnesses[1]!, dir);
     await saveSnapshot(storage, 123, "x");
-    assert.deepEqual(await readdir(dir), ["snapshot_00000000000000000123"]);
+    assert.deepEqual((await readdir(dir)).sort(), ["snapshot_00000000000000000123", "tsraft_lock"]);
+    await storage.close?.();
+    assert.deepEqual(await readdir(dir), ["snapshot_00000000000000000123"], "the lock goes on close");
     const snap = join(dir, "snapshot_00000000000000000123");
     assert.deepEqual((await readdir(snap)).sort(), ["__raft_snapshot_meta", "data", "sub"]);
     const meta = await readFile(join(snap, "__raft_snapshot_meta"));
@@ -172,11 +176,12 @@ describe("local:// snapshot layout", () => {
     await mkdir(join(dir, "snapshot_00000000000000000003"));
     await mkdir(join(dir, "temp"));
     await writeFile(join(dir, "temp", "junk"), "j");
+    await storage.close?.();
     const again = await opened(harnesses[1]!, dir);
-    assert.deepEqual(
-      (await readdir(dir)).map((n) => basename(n)),
-      ["snapshot_00000000000000000005"],
-    );
+    assert.deepEqual((await readdir(dir)).map((n) => basename(n)).sort(), [
+      "snapshot_00000000000000000005",
+      "tsraft_lock",
+    ]);
     assert.equal((await again.open())?.loadMeta().lastIncludedIndex, 5);
   });
 
@@ -188,6 +193,7 @@ describe("local:// snapshot layout", () => {
       join(dir, "snapshot_00000000000000000008", "__raft_snapshot_meta"),
       Buffer.from([0, 0, 0, 1]),
     );
+    await storage.close?.();
     const err = await rejectsWith((await opened(harnesses[1]!, dir)).open(), "EIO");
     assert.match(err.message, /__raft_snapshot_meta/);
   });

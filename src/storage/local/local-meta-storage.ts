@@ -3,7 +3,7 @@
  * ProtoBufFile format, replaced atomically (temp file, fsync, rename, directory fsync) so a crash
  * leaves the old or the new state, never a mix.
  */
-import { mkdir, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { RaftError } from "../../core/errors.js";
 import type { HardState } from "../../core/types.js";
@@ -12,6 +12,7 @@ import { checkHardState } from "../memory-meta-storage.js";
 import { decodeFile, ioError, loadProtoBufFile, saveProtoBufFile } from "./fs-util.js";
 import { resolveLocalOptions, type LocalStorageOptions, type ResolvedLocalOptions } from "./options.js";
 import { decodeStableMeta, encodeStableMeta } from "./pb-codec.js";
+import { openStorageDirectory, type StorageDirectory } from "./storage-dir.js";
 
 /** braft's file name for the raft meta. */
 export const RAFT_META_FILE = "raft_meta";
@@ -23,6 +24,8 @@ export class LocalRaftMetaStorage implements RaftMetaStorage {
   private state: "new" | "open" | "closed" = "new";
   /** Writes run one at a time: two concurrent saves would share the temp file. */
   private tail: Promise<void> = Promise.resolve();
+  /** The locked directory, from init to close. */
+  private directory: StorageDirectory | undefined;
 
   /** @param path the directory holding raft_meta (braft's raft_meta_uri path). */
   constructor(
@@ -37,16 +40,18 @@ export class LocalRaftMetaStorage implements RaftMetaStorage {
   async init(): Promise<void> {
     if (this.state !== "new")
       throw new RaftError("EINVAL", `raft meta storage ${this.path} was already initialized`);
+    const directory = await openStorageDirectory(this.path, "raft meta", this.opts);
     try {
-      await mkdir(this.path, { recursive: this.opts.createParentDirectories });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw ioError("create directory", this.path, err);
+      await rm(`${this.file}.tmp`, { force: true }).catch((err: unknown) => {
+        throw ioError("remove", `${this.file}.tmp`, err);
+      });
+      const bytes = await loadProtoBufFile(this.file);
+      if (bytes !== undefined) this.current = decodeFile(this.file, bytes, decodeStableMeta);
+    } catch (error) {
+      await directory.release();
+      throw error;
     }
-    await rm(`${this.file}.tmp`, { force: true }).catch((err: unknown) => {
-      throw ioError("remove", `${this.file}.tmp`, err);
-    });
-    const bytes = await loadProtoBufFile(this.file);
-    if (bytes !== undefined) this.current = decodeFile(this.file, bytes, decodeStableMeta);
+    this.directory = directory;
     this.state = "open";
   }
 
@@ -71,5 +76,7 @@ export class LocalRaftMetaStorage implements RaftMetaStorage {
   async close(): Promise<void> {
     this.state = "closed";
     await this.tail;
+    await this.directory?.release();
+    this.directory = undefined;
   }
 }

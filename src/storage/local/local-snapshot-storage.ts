@@ -17,6 +17,7 @@ import { decodeFile, fsyncDir, ioError, loadProtoBufFile } from "./fs-util.js";
 import { LocalSnapshotReader, LocalSnapshotWriter, SNAPSHOT_META_FILE } from "./local-snapshot.js";
 import { resolveLocalOptions, type LocalStorageOptions, type ResolvedLocalOptions } from "./options.js";
 import { decodeSnapshotTable } from "./snapshot-meta-codec.js";
+import { openStorageDirectory, type StorageDirectory } from "./storage-dir.js";
 
 /** braft's temp directory name. */
 export const SNAPSHOT_TEMP_DIR = "temp";
@@ -36,6 +37,8 @@ export class LocalSnapshotStorage implements SnapshotStorage {
   private writer: LocalSnapshotWriter | undefined;
   private registrar: SnapshotCopyRegistrar | undefined;
   private readonly readers = new Set<LocalSnapshotReader>();
+  /** The locked directory, from init to close. */
+  private directory: StorageDirectory | undefined;
 
   /** @param path the directory holding the snapshots (braft's snapshot_uri path). */
   constructor(
@@ -46,11 +49,24 @@ export class LocalSnapshotStorage implements SnapshotStorage {
   }
 
   async init(): Promise<void> {
+    const directory = await openStorageDirectory(this.path, "snapshot", this.opts);
     try {
-      await mkdir(this.path, { recursive: this.opts.createParentDirectories });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw ioError("create directory", this.path, err);
+      await this.recover();
+    } catch (error) {
+      await directory.release();
+      throw error;
     }
+    this.directory = directory;
+  }
+
+  /** Releases the directory lock; snapshots still open keep their files until closed. Idempotent. */
+  async close(): Promise<void> {
+    await this.directory?.release();
+    this.directory = undefined;
+  }
+
+  /** Removes what a crash may leave (the temp directory, superseded snapshots); finds the newest. */
+  private async recover(): Promise<void> {
     await this.removeDir(SNAPSHOT_TEMP_DIR);
     const names = await readdir(this.path).catch((err: unknown) => {
       throw ioError("list", this.path, err);

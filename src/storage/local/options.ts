@@ -1,6 +1,7 @@
 /** Options of the local storages, named and defaulted as braft's gflags so its docs apply. */
 import { RaftError } from "../../core/errors.js";
 import { globalLogger, type LogFields } from "../../env/logger.js";
+import type { StorageOwner } from "./dir-lock.js";
 
 /** Where the storages report what recovery repaired (a tsraft Logger, console, or anything with `warn`). */
 export interface StorageLogger {
@@ -40,6 +41,18 @@ export interface LocalStorageOptions {
    * the environment sets TSRAFT_INLINE_SYNC=0.
    */
   readonly inlineSync?: boolean;
+  /**
+   * Who opens the storage. A node passes its group and peer: they are recorded in the directory
+   * and checked at every later open. Storages opened with the same owner object may share a
+   * directory; any other opener is refused while they hold it. Default: an anonymous owner of its
+   * own (no record, no sharing).
+   */
+  readonly owner?: StorageOwner | undefined;
+  /**
+   * Lock the directory for the storage's lifetime (tsraft's own knob, default true). Only the
+   * process-private `memory://` snapshot directories turn it off.
+   */
+  readonly lockDirectory?: boolean;
 }
 
 /** {@link LocalStorageOptions} with every default applied. */
@@ -55,6 +68,8 @@ export interface ResolvedLocalOptions {
   readonly logger: StorageLogger;
   readonly metrics: StorageMetrics | undefined;
   readonly inlineSync: boolean;
+  readonly owner: StorageOwner | undefined;
+  readonly lockDirectory: boolean;
 }
 
 /** 8 MiB: braft's raft_max_segment_size. */
@@ -87,5 +102,7 @@ export function resolveLocalOptions(options: LocalStorageOptions = {}): Resolved
     logger: options.logger ?? globalLogger,
     metrics: options.metrics,
     inlineSync: options.inlineSync ?? process.env.TSRAFT_INLINE_SYNC !== "0",
+    owner: options.owner,
+    lockDirectory: options.lockDirectory ?? true,
   };
 }

@@ -3,7 +3,6 @@
  * and one fsync per group of appends (appends that arrive while an fsync runs share the next one);
  * an in-memory index of offsets and terms answers reads, and recent entries are served from memory.
  */
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { RaftError, invariant } from "../../core/errors.js";
 import type { LogEntry } from "../../core/types.js";
@@ -15,6 +14,7 @@ import { LOG_META_FILE, recoverLog, type TornTail } from "./log-recovery.js";
 import { resolveLocalOptions, type LocalStorageOptions, type ResolvedLocalOptions } from "./options.js";
 import { encodeLogMeta } from "./pb-codec.js";
 import { RecentEntries } from "./recent-entries.js";
+import { openStorageDirectory, type StorageDirectory } from "./storage-dir.js";
 import { Segment } from "./segment.js";
 import { WriteQueue, type GroupOp } from "./write-queue.js";
 
@@ -36,6 +36,9 @@ export class SegmentLogStorage implements LogStorage {
   private state: "new" | "open" | "closed" = "new";
   /** What recovery cut off the end of the last segment at init, if anything. */
   tornTail: TornTail | undefined;
+  /** The locked directory, from init to close. */
+  private directory: StorageDirectory | undefined;
+  private recoveredConfs: LogEntry[] = [];
 
   /** @param path the log directory (braft's log_uri path). */
   constructor(
@@ -50,11 +53,21 @@ export class SegmentLogStorage implements LogStorage {
   async init(onConfiguration: (entry: LogEntry) => void): Promise<void> {
     if (this.state !== "new")
       throw new RaftError("EINVAL", `log storage ${this.path} was already initialized`);
+    const directory = await openStorageDirectory(this.path, "log", this.opts);
+    this.directory = directory;
     try {
-      await mkdir(this.path, { recursive: this.opts.createParentDirectories });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw ioError("create directory", this.path, err);
+      await this.recover();
+    } catch (error) {
+      this.directory = undefined;
+      await directory.release();
+      throw error;
     }
+    this.state = "open";
+    for (const conf of this.recoveredConfs.splice(0)) onConfiguration(conf);
+  }
+
+  /** Reads the segments back, repairing what a crash may leave (see log-recovery.ts). */
+  private async recover(): Promise<void> {
     const recovered = await recoverLog(this.path, this.opts);
     this.segments = recovered.segments;
     this.first = recovered.firstIndex;
@@ -64,8 +77,7 @@ export class SegmentLogStorage implements LogStorage {
     this.tornTail = recovered.tornTail;
     if (recovered.tornTail !== undefined) localLogCounters.tornTailTruncations++;
     if (recovered.metaFirstIndex !== this.first) await this.saveMeta(this.first);
-    this.state = "open";
-    for (const conf of recovered.confs) onConfiguration(conf);
+    this.recoveredConfs = recovered.confs;
   }
 
   firstLogIndex(): number {
@@ -133,6 +145,8 @@ export class SegmentLogStorage implements LogStorage {
     await this.queue.control(async () => undefined).catch(() => undefined);
     for (const seg of this.segments) await seg.release();
     this.recent.clear();
+    await this.directory?.release();
+    this.directory = undefined;
   }
 
   /** One group of appends: one write and one fsync per segment it touches (one, but at a rollover). */
