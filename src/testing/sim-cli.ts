@@ -2,10 +2,13 @@
  * `npm run sim -- --seed N` replays one run; `npm run sim -- --seeds K [--base B]` runs the K
  * seeds B, B+1, ..., B+K-1 (B is 1 by default and always printed, so every search replays) and
  * ends with `seeds=K violations=V` (exit code 1 when V > 0). `--lease on|off` forces the leader
- * lease; otherwise each seed draws it.
+ * lease; otherwise each seed draws it. `--without vote,resetTimeout,...` never injects those faults
+ * (the seed draws them all the same, so the rest of the run stays comparable) and
+ * `--perfect-clocks` turns clock drift off: together they tell which fault a finding needs.
  */
 import { parseArgs } from "node:util";
 import { runSimulation, type SimRunResult } from "./sim-run.js";
+import { NEMESIS_KINDS } from "./sim-nemesis.js";
 
 const { values } = parseArgs({
   options: {
@@ -13,6 +16,8 @@ const { values } = parseArgs({
     seeds: { type: "string" },
     base: { type: "string" },
     lease: { type: "string" },
+    without: { type: "string" },
+    "perfect-clocks": { type: "boolean", default: false },
     nodes: { type: "string" },
     "duration-ms": { type: "string" },
     verbose: { type: "boolean", default: false },
@@ -45,6 +50,14 @@ async function main(): Promise<void> {
   const log = values.verbose ? (line: string) => console.log(`  ${line}`) : undefined;
   const base = integerFlag("base", values.base) ?? 1;
   const lease = values.lease === undefined ? undefined : values.lease === "on";
+  const without = new Set((values.without ?? "").split(",").filter((kind) => kind !== ""));
+  for (const kind of without) {
+    if (!(NEMESIS_KINDS as readonly string[]).includes(kind)) {
+      console.error(`--without: unknown nemesis "${kind}"; known: ${[...new Set(NEMESIS_KINDS)].join(",")}`);
+      process.exit(2);
+    }
+  }
+  const perfectClocks = values["perfect-clocks"];
   const seeds =
     single !== undefined
       ? [single]
@@ -55,7 +68,7 @@ async function main(): Promise<void> {
   let failingSeeds = 0;
   const startedMs = performance.now();
   for (const seed of seeds) {
-    const result = await runSimulation({ seed, nodes, durationMs, lease, log });
+    const result = await runSimulation({ seed, nodes, durationMs, lease, without, perfectClocks, log });
     if (result.violations.length > 0) failingSeeds++;
     if (result.violations.length > 0 || single !== undefined) console.log(describe(result));
     for (const violation of result.violations) console.log(`  violation: ${violation}`);
@@ -63,7 +76,8 @@ async function main(): Promise<void> {
       violations += result.violations.length;
       console.log(
         `  replay: npm run sim -- --seed ${seed}${nodes === undefined ? "" : ` --nodes ${nodes}`}` +
-          `${durationMs === undefined ? "" : ` --duration-ms ${durationMs}`}${lease === undefined ? "" : ` --lease ${values.lease}`}`,
+          `${durationMs === undefined ? "" : ` --duration-ms ${durationMs}`}${lease === undefined ? "" : ` --lease ${values.lease}`}` +
+          `${without.size === 0 ? "" : ` --without ${values.without}`}${perfectClocks ? " --perfect-clocks" : ""}`,
       );
     }
   }

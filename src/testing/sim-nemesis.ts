@@ -14,9 +14,12 @@ export interface NemesisOptions {
   /** The cluster's election timeout and clock-drift allowance (what the timing nemeses vary around). */
   readonly electionTimeoutMs: number;
   readonly maxClockDriftMs: number;
+  /** Kinds never drawn (to tell which nemesis a finding needs). */
+  readonly without?: ReadonlySet<string> | undefined;
 }
 
-const KINDS = [
+/** Every kind of fault, as `--without` names them. */
+export const NEMESIS_KINDS = [
   "partition",
   "oneWay",
   "heal",
@@ -54,14 +57,15 @@ export class Nemesis {
 
   async injectOne(): Promise<void> {
     this.count++;
-    const kind = this.prng.pick(KINDS);
+    const kind = this.prng.pick(NEMESIS_KINDS);
     this.drawn.set(kind, (this.drawn.get(kind) ?? 0) + 1);
     const at = `t=${this.cluster.scheduler.nowMs.toFixed(0)}`;
+    if (this.options.without?.has(kind) === true) return; // drawn all the same: seeds stay comparable
     const line = await this.inject(kind);
     if (line !== undefined) this.log(`${at} ${line}`);
   }
 
-  private async inject(kind: (typeof KINDS)[number]): Promise<string | undefined> {
+  private async inject(kind: (typeof NEMESIS_KINDS)[number]): Promise<string | undefined> {
     const { cluster, prng } = this;
     switch (kind) {
       case "partition": {

@@ -22,6 +22,10 @@ export interface SimRunOptions {
   readonly clients?: number | undefined;
   /** After healing, the cluster must converge within this much virtual time. */
   readonly convergeWithinMs?: number | undefined;
+  /** Nemesis kinds never injected (see NEMESIS_KINDS). */
+  readonly without?: ReadonlySet<string> | undefined;
+  /** Forces the clocks to be perfect (no drift), to tell drift from other causes. */
+  readonly perfectClocks?: boolean | undefined;
   /** Forces the leader lease on or off (drawn by the seed when absent). */
   readonly lease?: boolean | undefined;
   readonly log?: ((line: string) => void) | undefined;
@@ -68,7 +72,7 @@ function setupOf(options: SimRunOptions): {
     nodes,
     electionTimeoutMs: ELECTION_TIMEOUT_MS,
     maxClockDriftMs,
-    clockRateMax: setup.chance(0.8) ? clockRateMax : 0,
+    clockRateMax: setup.chance(0.8) && options.perfectClocks !== true ? clockRateMax : 0,
     initialVoters: learner ? nodes - 1 : undefined,
     network: {
       minDelayMs: 1,
@@ -104,7 +108,11 @@ export async function runSimulation(options: SimRunOptions): Promise<SimRunResul
   const nemesis = new Nemesis(
     cluster,
     new Prng(options.seed, "faults"),
-    { electionTimeoutMs: ELECTION_TIMEOUT_MS, maxClockDriftMs: setup.maxClockDriftMs },
+    {
+      electionTimeoutMs: ELECTION_TIMEOUT_MS,
+      maxClockDriftMs: setup.maxClockDriftMs,
+      without: options.without,
+    },
     log,
   );
   const leases = new LeaseChecker(cluster);
