@@ -130,6 +130,16 @@ export class SimCluster {
     };
   }
 
+  /** Whether the process's machine is paused now (nothing of it runs, nobody can call it). */
+  paused(peer: PeerKey): boolean {
+    return this.process(peer).clock.paused(this.scheduler.nowMs);
+  }
+
+  /** Running processes that are not paused: those a client or an operator can call now. */
+  reachable(): PeerKey[] {
+    return this.running().filter((peer) => !this.paused(peer));
+  }
+
   /** Pauses the process's machine for `durationMs` (a stopped process: see sim-clock.ts). */
   pause(peer: PeerKey, durationMs: number): void {
     this.process(peer).clock.pause(this.scheduler.nowMs, durationMs);

@@ -84,7 +84,7 @@ export class Nemesis {
         cluster.network.heal();
         return "heal";
       case "crash":
-        return this.crash(this.randomRunning());
+        return this.crash(this.randomRunning(true));
       case "crashLeader":
         return this.crash(cluster.leader());
       case "restart": {
@@ -113,7 +113,7 @@ export class Nemesis {
       }
       case "pause":
       case "pauseLeader": {
-        const peer = kind === "pause" ? this.randomRunning() : cluster.leader();
+        const peer = kind === "pause" ? this.randomRunning(true) : cluster.leader();
         if (peer === undefined) return undefined;
         const ms = prng.int(10, 3 * this.options.electionTimeoutMs);
         cluster.pause(peer, ms);
@@ -128,9 +128,19 @@ export class Nemesis {
     }
   }
 
-  private randomRunning(): PeerKey | undefined {
-    const running = this.cluster.running();
-    return running.length === 0 ? undefined : this.prng.pick(running);
+  /**
+   * A running process to act on; only one that is not paused unless `evenPaused` (a paused
+   * process takes no calls, but it can crash or pause longer).
+   */
+  private randomRunning(evenPaused = false): PeerKey | undefined {
+    const candidates = evenPaused ? this.cluster.running() : this.cluster.reachable();
+    return candidates.length === 0 ? undefined : this.prng.pick(candidates);
+  }
+
+  /** The leader, if it can take calls now. */
+  private reachableLeader(): PeerKey | undefined {
+    const leader = this.cluster.leader();
+    return leader !== undefined && !this.cluster.paused(leader) ? leader : undefined;
   }
 
   private crash(peer: PeerKey | undefined): string | undefined {
@@ -141,7 +151,7 @@ export class Nemesis {
 
   private transfer(): string | undefined {
     const { cluster, prng } = this;
-    const leader = cluster.leader();
+    const leader = this.reachableLeader();
     if (leader === undefined) return undefined;
     const target = prng.chance(0.5) ? prng.pick(cluster.peers) : "0.0.0.0:0:0";
     settleQuietly(() => cluster.node(leader).transferLeadershipTo(target));
@@ -161,7 +171,7 @@ export class Nemesis {
 
   /** braft's vote(ms) on a follower: moves leadership to it from its side. */
   private vote(): string | undefined {
-    const followers = this.cluster.running().filter((peer) => !this.cluster.node(peer).isLeader());
+    const followers = this.cluster.reachable().filter((peer) => !this.cluster.node(peer).isLeader());
     if (followers.length === 0) return undefined;
     const peer = this.prng.pick(followers);
     const ms = this.timeoutMs();
@@ -181,7 +191,7 @@ export class Nemesis {
   /** Removes a follower (keeping three voters) or adds back a running non-member, through the leader. */
   private changeMembership(): string | undefined {
     const { cluster, prng } = this;
-    const leader = cluster.leader();
+    const leader = this.reachableLeader();
     if (leader === undefined) return undefined;
     const status = cluster.node(leader).getStatus();
     const members = status.peers;

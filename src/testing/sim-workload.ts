@@ -90,7 +90,7 @@ export class Workload {
   private async read(client: string, target: PeerKey, key: string): Promise<boolean> {
     const process = this.cluster.process(target);
     const node = process.node;
-    if (node === undefined || process.registers === undefined) return false;
+    if (node === undefined || process.registers === undefined || this.cluster.paused(target)) return false;
     if (this.options.leaseReads && this.prng.chance(0.5) && node.isLeaderLeaseValid()) {
       this.history.instantRead(client, key, process.registers.read(key));
       this.history.reads.lease++;
@@ -122,12 +122,13 @@ export class Workload {
     return this.cluster.node(leader).getStatus().learners.includes(peer);
   }
 
+  /** A node to call now: mostly the leader, else any; never a paused one (it cannot answer). */
   private target(): PeerKey | undefined {
-    const running = this.cluster.running();
-    if (running.length === 0) return undefined;
-    return this.prng.chance(0.75)
-      ? (this.cluster.leader() ?? this.prng.pick(running))
-      : this.prng.pick(running);
+    const reachable = this.cluster.reachable();
+    if (reachable.length === 0) return undefined;
+    const leader = this.cluster.leader();
+    if (this.prng.chance(0.75) && leader !== undefined && reachable.includes(leader)) return leader;
+    return this.prng.pick(reachable);
   }
 
   private sleep(ms: number): Promise<void> {
