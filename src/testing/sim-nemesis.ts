@@ -31,6 +31,7 @@ export const NEMESIS_KINDS = [
   "membership",
   "transfer",
   "transferDuringChange",
+  "transferBehindCut",
   "pause",
   "pauseLeader",
   "vote",
@@ -111,6 +112,8 @@ export class Nemesis {
         const change = this.changeMembership();
         return change === undefined ? undefined : `${change}; ${this.transfer() ?? "no transfer"}`;
       }
+      case "transferBehindCut":
+        return this.transferBehindCut();
       case "pause":
       case "pauseLeader": {
         const peer = kind === "pause" ? this.randomRunning(true) : cluster.leader();
@@ -156,6 +159,20 @@ export class Nemesis {
     const target = prng.chance(0.5) ? prng.pick(cluster.peers) : "0.0.0.0:0:0";
     settleQuietly(() => cluster.node(leader).transferLeadershipTo(target));
     return `transfer ${leader} -> ${target}`;
+  }
+
+  /**
+   * The transfer of issue 14's first scenario: the target's messages to the leader are cut, so
+   * the old leader may not hear that the target won (the cut stays until a heal).
+   */
+  private transferBehindCut(): string | undefined {
+    const { cluster, prng } = this;
+    const leader = this.reachableLeader();
+    if (leader === undefined) return undefined;
+    const target = prng.pick(cluster.peers.filter((peer) => peer !== leader));
+    cluster.network.cutOneWay(target, leader);
+    settleQuietly(() => cluster.node(leader).transferLeadershipTo(target));
+    return `cut ${target} -> ${leader}; transfer ${leader} -> ${target}`;
   }
 
   /**
