@@ -7,14 +7,36 @@
  * - state machine safety: every state machine applies a prefix of one sequence, so no committed
  *   entry is ever lost or changed;
  * - every apply acknowledged OK is in that sequence at the index it was acknowledged with.
+ *
+ * The checks are incremental (each observation costs about what it observes), so the simulator
+ * can run them after every event of the scheduler.
  */
 import type { LogEntry, PeerKey } from "../core/types.js";
 
+/** Entries longer than this are compared by a digest (their head, length and a sampled hash). */
+const DIGEST_FROM_BYTES = 1024;
+
 /** A comparable form of entry data. */
 export function dataKey(data: Uint8Array): string {
+  if (data.length > DIGEST_FROM_BYTES) return digestKey(data);
   // latin1 maps each byte to the char of the same code, in one flat string: building it a char
-  // at a time made a rope of one node per byte, gigabytes for a 64 MiB entry.
+  // at a time made a rope of one node per byte.
   return Buffer.from(data.buffer, data.byteOffset, data.length).toString("latin1");
+}
+
+/**
+ * Large entries (up to a few MiB) are compared by their first 64 bytes, their length and an
+ * FNV-1a hash of every 61st byte and of the last 64: building a string of a whole MiB for every
+ * apply on every node would dominate a run, and the simulator's large entries differ in their head.
+ */
+function digestKey(data: Uint8Array): string {
+  let hash = 0x811c9dc5;
+  const mix = (byte: number): void => {
+    hash = Math.imul(hash ^ byte, 0x01000193);
+  };
+  for (let i = 0; i < data.length; i += 61) mix(data[i] ?? 0);
+  for (let i = Math.max(0, data.length - 64); i < data.length; i++) mix(data[i] ?? 0);
+  return `${dataKey(data.subarray(0, 64))}#${data.length}#${(hash >>> 0).toString(16)}`;
 }
 
 interface AppliedEntry {
@@ -25,6 +47,16 @@ interface AppliedEntry {
 interface NodeApplies {
   /** Indexes this incarnation's state machine applied, in order. */
   readonly indexes: number[];
+  /** The same, as a set, for the gap checks. */
+  readonly set: Set<number>;
+}
+
+/** What the first durable copy of an (index, term) held; every other copy must agree. */
+interface DurableEntry {
+  readonly key: string;
+  readonly type: number;
+  /** The term of the entry before it in that log (undefined: compacted there). */
+  prevTerm: number | undefined;
 }
 
 export class SafetyChecker {
@@ -34,6 +66,8 @@ export class SafetyChecker {
   private readonly sequence = new Map<number, AppliedEntry>();
   private readonly nodes = new Map<PeerKey, NodeApplies>();
   private readonly acked = new Map<number, string>();
+  /** Every (index, term) seen in a durable log: the incremental log matching check. */
+  private readonly durable = new Map<string, DurableEntry>();
   /** The highest index acknowledged to any client so far. */
   private ackedMax = 0;
   /** Reads that were served: a linearizable read sees every write acknowledged before it began. */
@@ -56,23 +90,53 @@ export class SafetyChecker {
 
   /** A node's state machine starts from scratch (a restart replays the log). */
   nodeStarted(node: PeerKey): void {
-    this.nodes.set(node, { indexes: [] });
+    this.nodes.set(node, { indexes: [], set: new Set() });
+  }
+
+  /**
+   * Log matching, incrementally: `entries` became durable in `node`'s log right after an entry of
+   * term `prevTerm`. Two copies of one (index, term) must hold the same data and follow entries
+   * of the same term; by induction, two logs agreeing on an (index, term) agree on all before it.
+   */
+  observeDurableAppend(node: PeerKey, entries: readonly LogEntry[], prevTerm: number | undefined): void {
+    let before = prevTerm;
+    for (const entry of entries) {
+      const id = `${entry.index}:${entry.term}`;
+      const key = dataKey(entry.data);
+      const known = this.durable.get(id);
+      if (known === undefined) this.durable.set(id, { key, type: entry.type, prevTerm: before });
+      else {
+        if (known.key !== key || known.type !== entry.type)
+          this.violate(
+            `log matching: entry ${entry.index} of term ${entry.term} holds different data on ${node}`,
+          );
+        if (known.prevTerm === undefined) known.prevTerm = before;
+        else if (before !== undefined && before !== known.prevTerm) {
+          this.violate(
+            `log matching: on ${node} entry ${entry.index} of term ${entry.term} follows term ${before}, elsewhere term ${known.prevTerm}`,
+          );
+        }
+      }
+      before = entry.term;
+    }
   }
 
   /**
    * A node's state machine was loaded from a snapshot holding these applied DATA entries: they
    * must agree with the sequence, and the node's applies continue after them.
    */
-  observeSnapshotLoad(
-    node: PeerKey,
-    entries: readonly { index: number; term: number; data: Uint8Array }[],
-  ): void {
+  observeSnapshotLoad(node: PeerKey, entries: readonly { index: number; term: number; key: string }[]): void {
     this.nodeStarted(node);
-    for (const entry of entries) this.observeApply(node, entry.index, entry.term, entry.data);
+    for (const entry of entries) this.observeAppliedKey(node, entry.index, entry.term, entry.key);
   }
 
   /** A node's state machine applied a DATA entry. */
   observeApply(node: PeerKey, index: number, term: number, data: Uint8Array): void {
+    this.observeAppliedKey(node, index, term, dataKey(data));
+  }
+
+  /** observeApply with the data already in its dataKey form. */
+  observeAppliedKey(node: PeerKey, index: number, term: number, key: string): void {
     const applies = this.nodes.get(node);
     if (applies === undefined) {
       this.violate(`${node} applied entry ${index} before it started`);
@@ -80,16 +144,29 @@ export class SafetyChecker {
     }
     const previous = applies.indexes.at(-1) ?? 0;
     if (index <= previous) this.violate(`${node} applied entry ${index} after entry ${previous}`);
+    for (let skipped = previous + 1; skipped < index; skipped++) {
+      if (this.sequence.has(skipped))
+        this.violate(`${node} applied entry ${index} but skipped entry ${skipped}`);
+    }
     applies.indexes.push(index);
-    const key = dataKey(data);
+    applies.set.add(index);
     const known = this.sequence.get(index);
-    if (known === undefined) this.sequence.set(index, { term, key });
+    if (known === undefined) this.newInSequence(index, term, key, node);
     else if (known.term !== term || known.key !== key) {
       this.violate(`entry ${index} applied as term ${known.term} elsewhere but as term ${term} on ${node}`);
     }
     const ackedKey = this.acked.get(index);
     if (ackedKey !== undefined && ackedKey !== key)
       this.violate(`${node} applied other data at acked index ${index}`);
+  }
+
+  /** The first apply of `index` anywhere: nodes already past it must have applied it too. */
+  private newInSequence(index: number, term: number, key: string, by: PeerKey): void {
+    this.sequence.set(index, { term, key });
+    for (const [node, applies] of this.nodes) {
+      if (node !== by && (applies.indexes.at(-1) ?? 0) > index && !applies.set.has(index))
+        this.violate(`${node} applied past entry ${index} without applying it`);
+    }
   }
 
   /** A client's apply resolved OK at `index`. */

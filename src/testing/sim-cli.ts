@@ -1,14 +1,23 @@
 /**
- * `npm run sim -- --seed N` replays one run; `npm run sim -- --seeds K` runs K random seeds and
- * ends with `seeds=K violations=V` (exit code 1 when V > 0).
+ * `npm run sim -- --seed N` replays one run; `npm run sim -- --seeds K [--base B]` runs the K
+ * seeds B, B+1, ..., B+K-1 (B is 1 by default and always printed, so every search replays) and
+ * ends with `seeds=K violations=V` (exit code 1 when V > 0). `--lease on|off` forces the leader
+ * lease; otherwise each seed draws it. `--without vote,resetTimeout,...` never injects those faults
+ * (the seed draws them all the same, so the rest of the run stays comparable) and
+ * `--perfect-clocks` turns clock drift off: together they tell which fault a finding needs.
  */
 import { parseArgs } from "node:util";
 import { runSimulation, type SimRunResult } from "./sim-run.js";
+import { NEMESIS_KINDS } from "./sim-nemesis.js";
 
 const { values } = parseArgs({
   options: {
     seed: { type: "string" },
     seeds: { type: "string" },
+    base: { type: "string" },
+    lease: { type: "string" },
+    without: { type: "string" },
+    "perfect-clocks": { type: "boolean", default: false },
     nodes: { type: "string" },
     "duration-ms": { type: "string" },
     verbose: { type: "boolean", default: false },
@@ -27,8 +36,10 @@ function integerFlag(name: string, text: string | undefined): number | undefined
 
 function describe(result: SimRunResult): string {
   return (
-    `seed=${result.seed} nodes=${result.nodes} applied=${result.appliedEntries} acked=${result.acknowledged} ` +
-    `faults=${result.faults} virtual_ms=${result.virtualMs.toFixed(0)} violations=${result.violations.length}`
+    `seed=${result.seed} nodes=${result.nodes} lease=${result.lease} learner=${result.learner} ` +
+    `applied=${result.appliedEntries} acked=${result.acknowledged} reads=${JSON.stringify(result.reads)} ` +
+    `faults=${result.faults} events=${result.events} virtual_ms=${result.virtualMs.toFixed(0)} ` +
+    `violations=${result.violations.length}`
   );
 }
 
@@ -37,23 +48,43 @@ async function main(): Promise<void> {
   const durationMs = integerFlag("duration-ms", values["duration-ms"]);
   const single = integerFlag("seed", values.seed);
   const log = values.verbose ? (line: string) => console.log(`  ${line}`) : undefined;
+  const base = integerFlag("base", values.base) ?? 1;
+  const lease = values.lease === undefined ? undefined : values.lease === "on";
+  const without = new Set((values.without ?? "").split(",").filter((kind) => kind !== ""));
+  for (const kind of without) {
+    if (!(NEMESIS_KINDS as readonly string[]).includes(kind)) {
+      console.error(`--without: unknown nemesis "${kind}"; known: ${[...new Set(NEMESIS_KINDS)].join(",")}`);
+      process.exit(2);
+    }
+  }
+  const perfectClocks = values["perfect-clocks"];
   const seeds =
     single !== undefined
       ? [single]
-      : Array.from({ length: integerFlag("seeds", values.seeds) ?? 1 }, () =>
-          Math.floor(Math.random() * 2 ** 31),
-        );
+      : Array.from({ length: integerFlag("seeds", values.seeds) ?? 1 }, (_, i) => base + i);
+  if (single === undefined)
+    console.log(`base=${base} seeds=${seeds.length} (seeds ${base}..${base + seeds.length - 1})`);
   let violations = 0;
+  let failingSeeds = 0;
+  const startedMs = performance.now();
   for (const seed of seeds) {
-    const result = await runSimulation({ seed, nodes, durationMs, log });
+    const result = await runSimulation({ seed, nodes, durationMs, lease, without, perfectClocks, log });
+    if (result.violations.length > 0) failingSeeds++;
     if (result.violations.length > 0 || single !== undefined) console.log(describe(result));
     for (const violation of result.violations) console.log(`  violation: ${violation}`);
     if (result.violations.length > 0) {
       violations += result.violations.length;
-      console.log(`  replay: npm run sim -- --seed ${seed}${nodes === undefined ? "" : ` --nodes ${nodes}`}`);
+      console.log(
+        `  replay: npm run sim -- --seed ${seed}${nodes === undefined ? "" : ` --nodes ${nodes}`}` +
+          `${durationMs === undefined ? "" : ` --duration-ms ${durationMs}`}${lease === undefined ? "" : ` --lease ${values.lease}`}` +
+          `${without.size === 0 ? "" : ` --without ${values.without}`}${perfectClocks ? " --perfect-clocks" : ""}`,
+      );
     }
   }
-  console.log(`seeds=${seeds.length} violations=${violations}`);
+  const seconds = ((performance.now() - startedMs) / 1000).toFixed(1);
+  console.log(
+    `base=${base} seeds=${seeds.length} failing_seeds=${failingSeeds} violations=${violations} wall_s=${seconds}`,
+  );
   process.exitCode = violations > 0 ? 1 : 0;
 }
 

@@ -4,21 +4,22 @@
  * each term, and every state machine reports its applies to the SafetyChecker.
  */
 import { RaftError } from "../core/errors.js";
-import type { AppendEntriesRequest } from "../core/messages.js";
+import type { AppendEntriesRequest, AppendEntriesResponse } from "../core/messages.js";
 import type { PeerKey } from "../core/types.js";
 import type { RaftFlags } from "../node/flags.js";
 import type { ApplyResult } from "../node/apply-queue.js";
-import type { Iterator } from "../node/iterator.js";
 import { RaftNode } from "../node/raft-node.js";
 import type { StateMachine } from "../node/state-machine.js";
-import type { RaftClient, RaftHost } from "../rpc/transport.js";
+import type { RaftClient, RaftHost, RaftService } from "../rpc/transport.js";
 import { silentLogger, type Logger } from "../env/logger.js";
 import type { LogStorage } from "../storage/interfaces.js";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Status } from "../node/status.js";
 import { SafetyChecker } from "./checkers.js";
+import { DurabilityChecker } from "./durability-checker.js";
+import { SimClock } from "./sim-clock.js";
+import { registerFsm, type RegisterView } from "./sim-register-fsm.js";
 import { SimSnapshotStore, SimSnapshotTransfer } from "./sim-snapshot.js";
 import { Prng } from "./prng.js";
 import { SimDisk, type SimDiskOptions } from "./sim-storage.js";
@@ -32,8 +33,6 @@ export interface SimClusterOptions {
   readonly electionTimeoutMs?: number;
   /** NodeOptions.catchupTimeoutMs of every node (braft's default when unset). */
   readonly catchupTimeoutMs?: number | undefined;
-  /** NodeOptions.maxClockDriftMs of every node (the node's default when absent). */
-  readonly maxClockDriftMs?: number;
   readonly network?: Partial<SimNetworkOptions>;
   readonly disk?: SimDiskOptions;
   readonly flags?: Partial<RaftFlags>;
@@ -50,6 +49,13 @@ export interface SimClusterOptions {
   readonly wrapLogStorage?: (peer: PeerKey, storage: LogStorage) => LogStorage;
   /** The nodes' logger; silent by default. */
   readonly logger?: Logger | undefined;
+  /** NodeOptions.maxClockDriftMs of every node (braft's default, 1000, when absent). */
+  readonly maxClockDriftMs?: number | undefined;
+  /**
+   * Each machine's clock runs at a rate drawn in [-clockRateMax, clockRateMax] with a random
+   * offset (see sim-clock.ts); 0 or absent: every clock reads virtual time.
+   */
+  readonly clockRateMax?: number | undefined;
 }
 
 /** One simulated process: its disk survives crashes, the rest is per incarnation. */
@@ -60,8 +66,10 @@ export interface SimProcess {
   env: SimEnv | undefined;
   node: RaftNode | undefined;
   fsm: StateMachine | undefined;
-  /** Applies seen by this incarnation's recording state machine. */
-  appliedIndex: number;
+  /** This incarnation's registers (the default state machine only). */
+  registers: RegisterView | undefined;
+  /** The machine's clock: it survives crashes. */
+  readonly clock: SimClock;
 }
 
 const DEFAULT_NETWORK: SimNetworkOptions = { minDelayMs: 1, maxDelayMs: 10, lossRate: 0, duplicateRate: 0 };
@@ -71,6 +79,7 @@ export class SimCluster {
   readonly prng: Prng;
   readonly network: SimNetwork;
   readonly checker = new SafetyChecker();
+  readonly durability = new DurabilityChecker((message) => this.checker.violate(message));
   readonly peers: readonly PeerKey[];
   readonly processes = new Map<PeerKey, SimProcess>();
   readonly groupId = "sim";
@@ -90,16 +99,52 @@ export class SimCluster {
     this.snapshotTransfer = new SimSnapshotTransfer(this.scheduler, this.network);
     this.peers = Array.from({ length: options.nodes }, (_, i) => `10.0.0.${i + 1}:8100:0`);
     for (const peer of this.peers) {
-      this.processes.set(peer, {
+      const process: SimProcess = {
         peer,
         disk: new SimDisk(this.prng.fork(`disk ${peer}`)),
         snapshotStore: this.newSnapshotStore(peer),
         env: undefined,
         node: undefined,
         fsm: undefined,
-        appliedIndex: 0,
-      });
+        registers: undefined,
+        clock: this.newClock(peer),
+      };
+      this.processes.set(peer, process);
+      this.observeDisk(process);
     }
+    this.network.pausedUntil = (peer) => this.processes.get(peer)?.clock.pausedUntilMs ?? 0;
+  }
+
+  /** A machine clock with a random offset and a rate within the cluster's bound. */
+  private newClock(peer: PeerKey): SimClock {
+    const rateMax = this.options.clockRateMax ?? 0;
+    if (rateMax === 0) return new SimClock(0, 0);
+    const prng = this.prng.fork(`clock ${peer}`);
+    return new SimClock(prng.between(0, 1e9), prng.between(-rateMax, rateMax));
+  }
+
+  /** Feeds the process's durable log writes to the log matching and durability checks. */
+  private observeDisk(process: SimProcess): void {
+    const { peer } = process;
+    process.disk.observer = {
+      appended: (entries, prevTerm) => this.checker.observeDurableAppend(peer, entries, prevTerm),
+      truncated: (lastIndexKept) => this.durability.observeTruncation(peer, lastIndexKept),
+    };
+  }
+
+  /** Whether the process's machine is paused now (nothing of it runs, nobody can call it). */
+  paused(peer: PeerKey): boolean {
+    return this.process(peer).clock.paused(this.scheduler.nowMs);
+  }
+
+  /** Running processes that are not paused: those a client or an operator can call now. */
+  reachable(): PeerKey[] {
+    return this.running().filter((peer) => !this.paused(peer));
+  }
+
+  /** Pauses the process's machine for `durationMs` (a stopped process: see sim-clock.ts). */
+  pause(peer: PeerKey, durationMs: number): void {
+    this.process(peer).clock.pause(this.scheduler.nowMs, durationMs);
   }
 
   process(peer: PeerKey): SimProcess {
@@ -123,14 +168,21 @@ export class SimCluster {
   async start(peer: PeerKey, flags: Partial<RaftFlags> = {}): Promise<void> {
     const process = this.process(peer);
     if (process.node !== undefined) throw new Error(`${peer} is already running`);
-    const env = new SimEnv(this.scheduler, this.prng.fork(`env ${peer} ${this.incarnation++}`));
+    const env = new SimEnv(
+      this.scheduler,
+      this.prng.fork(`env ${peer} ${this.incarnation++}`),
+      process.clock,
+    );
     const node = new RaftNode(this.groupId, peer);
-    const fsm = this.options.fsmFactory?.(peer, this) ?? this.recordingFsm(peer);
+    const custom = this.options.fsmFactory?.(peer, this);
+    const registers = custom === undefined ? registerFsm(peer, this.checker) : undefined;
+    const fsm = custom ?? (registers?.fsm as StateMachine);
     process.env = env;
     process.node = node;
     process.fsm = fsm;
-    process.appliedIndex = 0;
+    process.registers = registers?.view;
     this.checker.nodeStarted(peer);
+    this.durability.bootStarted(peer);
     const log = process.disk.openLog(env, this.options.disk);
     await this.settle(
       node.init({
@@ -141,7 +193,9 @@ export class SimCluster {
           : "",
         electionTimeoutMs: this.options.electionTimeoutMs ?? 1000,
         catchupTimeoutMs: this.options.catchupTimeoutMs,
-        maxClockDriftMs: this.options.maxClockDriftMs,
+        ...(this.options.maxClockDriftMs === undefined
+          ? {}
+          : { maxClockDriftMs: this.options.maxClockDriftMs }),
         logStorage: this.options.wrapLogStorage?.(peer, log) ?? log,
         raftMetaStorage: process.disk.openMeta(env, this.options.disk),
         snapshotStorage: process.snapshotStore?.open(env),
@@ -151,7 +205,7 @@ export class SimCluster {
         flags: { ...this.options.flags, ...flags },
         logger: this.options.logger ?? silentLogger,
       }),
-    );
+    ).finally(() => this.durability.bootFinished(peer, process.disk));
   }
 
   /** kill -9: timers stop, in-flight messages vanish, unsynced writes are lost. */
@@ -172,6 +226,8 @@ export class SimCluster {
     const process = this.process(peer);
     if (process.node !== undefined) throw new Error(`stop ${peer} before wiping its disk`);
     process.disk = new SimDisk(this.prng.fork(`wiped disk ${peer} ${this.incarnation++}`));
+    this.observeDisk(process);
+    this.durability.forget(peer);
     process.snapshotStore = this.newSnapshotStore(`${peer}-wiped-${this.incarnation++}`);
   }
 
@@ -296,48 +352,31 @@ export class SimCluster {
     return new SimSnapshotStore(join(this.snapshotRoot, name.replaceAll(":", "_")));
   }
 
-  /**
-   * Records every applied DATA entry in the checker. Its snapshot is the list of entries it
-   * applied, so loading one tells the checker exactly what state the node resumed from.
-   */
-  private recordingFsm(peer: PeerKey): StateMachine {
-    const process = this.process(peer);
-    let applied: { index: number; term: number; data: string }[] = [];
-    return {
-      onApply: (iter: Iterator) => {
-        for (const entry of iter) {
-          this.checker.observeApply(peer, entry.index, entry.term, entry.data);
-          applied.push({
-            index: entry.index,
-            term: entry.term,
-            data: Buffer.from(entry.data).toString("base64"),
-          });
-          process.appliedIndex = entry.index;
-          entry.done?.setResult?.(entry.index);
-        }
-      },
-      onSnapshotSave: (writer, done) => {
-        writeFileSync(join(writer.path, "data"), JSON.stringify(applied));
-        writer.addFile("data");
-        done.run(Status.OK());
-      },
-      onSnapshotLoad: (reader) => {
-        applied = JSON.parse(readFileSync(join(reader.path, "data"), "utf8")) as typeof applied;
-        const entries = applied.map((e) => ({ ...e, data: new Uint8Array(Buffer.from(e.data, "base64")) }));
-        this.checker.observeSnapshotLoad(peer, entries);
-        process.appliedIndex = reader.loadMeta().lastIncludedIndex;
-      },
-      // A healthy run never puts a node in ERROR: a broken core invariant lands here.
-      onError: (error) => this.checker.violate(`${peer} entered the ERROR state: ${error.message}`),
-    };
-  }
-
   private lost(timeoutMs: number): Promise<never> {
     return new Promise((_, reject) => {
       this.scheduler.schedule(timeoutMs, () =>
         reject(new RaftError("ERAFTTIMEDOUT", "dropped by the scenario")),
       );
     });
+  }
+
+  /** Wraps a node's service so every AppendEntries it accepts is checked against its durable log. */
+  private checkedService(peer: PeerKey, service: RaftService): RaftService {
+    const process = this.process(peer);
+    const appendEntries = (request: AppendEntriesRequest): Promise<AppendEntriesResponse> =>
+      service.appendEntries(request).then((response) => {
+        if (response.success) this.durability.observeAppendSuccess(peer, request, process.disk);
+        return response;
+      });
+    const { readIndex, installSnapshot } = service;
+    return {
+      requestVote: (request) => service.requestVote(request),
+      appendEntries,
+      timeoutNow: (request) => service.timeoutNow(request),
+      ...(readIndex === undefined ? {} : { readIndex: readIndex.bind(service) }),
+      ...(installSnapshot === undefined ? {} : { installSnapshot: installSnapshot.bind(service) }),
+      admin: service.admin,
+    };
   }
 
   /** Wraps a host so every AppendEntries a node sends tells the checker who leads its term. */
@@ -365,7 +404,8 @@ export class SimCluster {
     return {
       client,
       snapshotTransfer: this.snapshotTransfer.forPeer(peer),
-      registerNode: (groupId, peerId, service) => host.registerNode(groupId, peerId, service),
+      registerNode: (groupId, peerId, service) =>
+        host.registerNode(groupId, peerId, this.checkedService(peer, service)),
       unregisterNode: (groupId, peerId) => host.unregisterNode(groupId, peerId),
       maxEntryDataBytes: (groupId) => host.maxEntryDataBytes?.(groupId) ?? Number.POSITIVE_INFINITY,
     };

@@ -1,10 +1,11 @@
 /**
- * The Env one simulated process runs on: virtual time from the shared scheduler and randomness
- * from its own Prng stream. Killing it is how the simulator stops a crashed process's code from
+ * The Env one simulated process runs on: its machine's clock (drifting and pausable, see
+ * sim-clock.ts) over the shared scheduler's virtual time, and randomness from its own Prng stream. Killing it is how the simulator stops a crashed process's code from
  * ever running again on its own: every timer it set becomes a no-op.
  */
 import type { CancelTimer, Env } from "../env/env.js";
 import type { Prng } from "./prng.js";
+import { SimClock } from "./sim-clock.js";
 import type { SimScheduler } from "./sim-scheduler.js";
 
 /** An Env on virtual time; one per incarnation of a simulated process. */
@@ -13,11 +14,14 @@ export class SimEnv implements Env {
   readonly #prng: Prng;
   /** Cancels of timers not yet fired, so kill() can also free their scheduler slots. */
   readonly #live = new Set<CancelTimer>();
+  readonly #clock: SimClock;
   #dead = false;
 
-  constructor(scheduler: SimScheduler, prng: Prng) {
+  /** Without a clock, the process reads virtual time itself (a perfect clock). */
+  constructor(scheduler: SimScheduler, prng: Prng, clock: SimClock = new SimClock(0, 0)) {
     this.#scheduler = scheduler;
     this.#prng = prng;
+    this.#clock = clock;
   }
 
   /** False once kill() was called. */
@@ -31,18 +35,29 @@ export class SimEnv implements Env {
   }
 
   nowMs(): number {
-    return this.#scheduler.nowMs;
+    return this.#clock.localMs(this.#scheduler.nowMs);
   }
 
+  /** `delayMs` on this machine's clock; a timer due while the machine is paused fires when it resumes. */
   setTimer(callback: () => void, delayMs: number): CancelTimer {
     if (this.#dead) return () => {};
-    const cancel = this.#scheduler.schedule(delayMs, () => {
-      this.#live.delete(cancel);
-      if (!this.#dead) callback();
-    });
-    this.#live.add(cancel);
+    let cancel: CancelTimer = () => {};
+    const fire = (): void => {
+      this.#live.delete(handle);
+      if (this.#dead) return;
+      const now = this.#scheduler.nowMs;
+      if (this.#clock.paused(now)) {
+        cancel = this.#scheduler.schedule(this.#clock.pausedUntilMs - now, fire);
+        this.#live.add(handle);
+        return;
+      }
+      callback();
+    };
+    const handle: CancelTimer = () => cancel();
+    cancel = this.#scheduler.schedule(this.#clock.virtualDelayMs(delayMs), fire);
+    this.#live.add(handle);
     return () => {
-      this.#live.delete(cancel);
+      this.#live.delete(handle);
       cancel();
     };
   }

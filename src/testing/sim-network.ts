@@ -132,6 +132,11 @@ export class SimNetwork {
   readonly #linkBusyUntilMs = new Map<string, number>();
   #messageSeq = 0;
   #stats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0, timedOut: 0 };
+  /**
+   * Until when (virtual ms) process `peer` is paused: what reaches it meanwhile waits in its
+   * socket buffer and is handled when it resumes. (The caller-side RPC timeouts keep running.)
+   */
+  pausedUntil: ((peer: PeerKey) => number) | undefined;
 
   constructor(scheduler: SimScheduler, prng: Prng, options: SimNetworkOptions) {
     this.#scheduler = scheduler;
@@ -375,6 +380,11 @@ export class SimNetwork {
     invoke: (service: RaftService) => Promise<unknown>,
   ): void {
     const route = this.#routes.get(key);
+    if (
+      route !== undefined &&
+      this.#heldWhilePaused(route.hostKey, () => this.#deliverRequest(call, seq, key, lane, invoke))
+    )
+      return;
     if (route === undefined || !this.#passes(call.callerKey, route.hostKey, seq)) {
       this.#stats.dropped++;
       return;
@@ -421,7 +431,16 @@ export class SimNetwork {
     );
   }
 
+  /** Re-delivers at the end of `peer`'s pause (true) or says it is not paused (false). */
+  #heldWhilePaused(peer: PeerKey, deliver: () => void): boolean {
+    const untilMs = this.pausedUntil?.(peer) ?? 0;
+    if (untilMs <= this.#scheduler.nowMs) return false;
+    this.#scheduler.schedule(untilMs - this.#scheduler.nowMs, deliver);
+    return true;
+  }
+
   #deliverResponse(call: PendingCall, from: PeerKey, seq: number, outcome: Outcome): void {
+    if (this.#heldWhilePaused(call.callerKey, () => this.#deliverResponse(call, from, seq, outcome))) return;
     const callerAlive = this.#incarnation(call.callerKey) === call.callerIncarnation;
     if (!callerAlive || !this.#passes(from, call.callerKey, seq)) {
       this.#stats.dropped++;

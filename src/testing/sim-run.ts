@@ -1,12 +1,17 @@
 /**
  * One randomized simulation run: a cluster of 3-7 real nodes under a random workload and random
- * faults (partitions, one-way cuts, message loss and duplication, crashes and restarts), checked
- * continuously for safety, then healed and required to converge (liveness). Everything derives
+ * faults (see sim-nemesis.ts), with the leader lease on in most runs and drifting, pausable
+ * clocks (sim-clock.ts), checked after every event of the scheduler, then healed and required to
+ * converge (liveness), and its client history checked for linearizability. Everything derives
  * from the seed, so a failing run replays exactly.
  */
 import type { PeerKey } from "../core/types.js";
 import { Prng } from "./prng.js";
+import { maxSafeClockRate } from "./sim-clock.js";
 import { SimCluster } from "./sim-cluster.js";
+import { SimHistory } from "./sim-history.js";
+import { Nemesis } from "./sim-nemesis.js";
+import { Workload } from "./sim-workload.js";
 
 export interface SimRunOptions {
   readonly seed: number;
@@ -17,27 +22,58 @@ export interface SimRunOptions {
   readonly clients?: number | undefined;
   /** After healing, the cluster must converge within this much virtual time. */
   readonly convergeWithinMs?: number | undefined;
+  /** Nemesis kinds never injected (see NEMESIS_KINDS). */
+  readonly without?: ReadonlySet<string> | undefined;
+  /** Forces the clocks to be perfect (no drift), to tell drift from other causes. */
+  readonly perfectClocks?: boolean | undefined;
+  /** Forces the leader lease on or off (drawn by the seed when absent). */
+  readonly lease?: boolean | undefined;
   readonly log?: ((line: string) => void) | undefined;
 }
 
 export interface SimRunResult {
   readonly seed: number;
   readonly nodes: number;
+  readonly lease: boolean;
+  readonly learner: boolean;
   readonly violations: readonly string[];
   readonly appliedEntries: number;
   readonly acknowledged: number;
+  readonly reads: SimHistory["reads"];
   readonly faults: number;
   readonly virtualMs: number;
+  readonly events: number;
 }
 
-const SAFETY_CHECK_INTERVAL_MS = 1000;
+const ELECTION_TIMEOUT_MS = 1000;
 
-export async function runSimulation(options: SimRunOptions): Promise<SimRunResult> {
+/** The run's configuration, all drawn from the seed's "setup" stream. */
+function setupOf(options: SimRunOptions): {
+  nodes: number;
+  lease: boolean;
+  learner: boolean;
+  maxClockDriftMs: number;
+  cluster: ConstructorParameters<typeof SimCluster>[0];
+  largeEntryChance: number;
+  copyDelayMs: number;
+} {
   const setup = new Prng(options.seed, "setup");
   const nodes = options.nodes ?? setup.int(3, 7);
-  const cluster = new SimCluster({
+  const leaseDrawn = setup.chance(0.6);
+  const lease = options.lease ?? leaseDrawn;
+  const maxClockDriftMs = setup.pick([200, 500, 1000]);
+  // A leader may be given up to timeout + drift/2 at run time (the timing nemeses), so rates
+  // stay within what keeps the lease safe against that (with a 10% margin).
+  const clockRateMax =
+    0.9 * maxSafeClockRate(ELECTION_TIMEOUT_MS, maxClockDriftMs, ELECTION_TIMEOUT_MS + maxClockDriftMs / 2);
+  const learner = setup.chance(0.3) && nodes > 3;
+  const cluster = {
     seed: options.seed,
     nodes,
+    electionTimeoutMs: ELECTION_TIMEOUT_MS,
+    maxClockDriftMs,
+    clockRateMax: setup.chance(0.8) && options.perfectClocks !== true ? clockRateMax : 0,
+    initialVoters: learner ? nodes - 1 : undefined,
     network: {
       minDelayMs: 1,
       maxDelayMs: setup.int(2, 30),
@@ -50,51 +86,132 @@ export async function runSimulation(options: SimRunOptions): Promise<SimRunResul
     flags: {
       raft_max_entries_size: setup.pick([1, 2, 8, 1024]),
       raft_max_parallel_append_entries_rpc_num: setup.pick([1, 2, 8]),
+      raft_enable_leader_lease: lease,
     },
     // Half the runs take snapshots and compact their logs, so lagging and restarted nodes catch
     // up by snapshot install; margin 0 compacts right up to the snapshot.
     snapshots: setup.chance(0.5)
       ? { intervalS: setup.pick([1, 2, 5]), logMarginEntries: setup.pick([0, 5, 50]) }
       : undefined,
-  });
+  };
+  const largeEntryChance = setup.chance(0.2) ? 0.03 : 0;
+  // Some runs copy snapshots slowly (a throttled install longer than an election timeout).
+  const copyDelayMs = setup.pick([10, 10, 500, 3000]);
+  return { nodes, lease, learner, maxClockDriftMs, cluster, largeEntryChance, copyDelayMs };
+}
+
+export async function runSimulation(options: SimRunOptions): Promise<SimRunResult> {
+  const setup = setupOf(options);
+  const cluster = new SimCluster(setup.cluster);
+  cluster.snapshotTransfer.copyDelayMs = setup.copyDelayMs;
   const log = options.log ?? (() => undefined);
-  const faults = new FaultInjector(cluster, new Prng(options.seed, "faults"), log);
+  const nemesis = new Nemesis(
+    cluster,
+    new Prng(options.seed, "faults"),
+    {
+      electionTimeoutMs: ELECTION_TIMEOUT_MS,
+      maxClockDriftMs: setup.maxClockDriftMs,
+      without: options.without,
+    },
+    log,
+  );
+  const leases = new LeaseChecker(cluster);
+  if (setup.lease) cluster.scheduler.afterEvent = () => leases.check();
   await cluster.startAll();
-  const workload = new Workload(cluster, new Prng(options.seed, "workload"), options.clients ?? 3);
+  if (setup.learner) await addLearner(cluster, log);
+  const history = new SimHistory();
+  const workload = new Workload(cluster, new Prng(options.seed, "workload"), history, {
+    clients: options.clients ?? 3,
+    keys: 5,
+    largeEntryChance: setup.largeEntryChance,
+    largeEntryMaxBytes: 4 << 20,
+    leaseReads: setup.lease,
+  });
   workload.start();
-  const durationMs = options.durationMs ?? 20_000;
-  const end = cluster.scheduler.nowMs + durationMs;
-  let nextCheck = cluster.scheduler.nowMs + SAFETY_CHECK_INTERVAL_MS;
+  const end = cluster.scheduler.nowMs + (options.durationMs ?? 20_000);
   while (cluster.scheduler.nowMs < end) {
-    await cluster.scheduler.runFor(faults.nextGapMs());
-    await faults.injectOne();
-    if (cluster.scheduler.nowMs >= nextCheck) {
-      cluster.checkSafety();
-      nextCheck += SAFETY_CHECK_INTERVAL_MS;
-    }
+    await cluster.scheduler.runFor(nemesis.nextGapMs());
+    await nemesis.injectOne();
   }
   // Liveness is judged on a quiet cluster: with clients still writing, a follower on a slow
   // configuration may trail forever without anything being wrong.
   workload.stop();
-  await faults.healAll();
-  const converged = await convergence(cluster, options.convergeWithinMs ?? 30_000);
-  if (!converged) {
-    cluster.checker.violate(
-      `no convergence within ${options.convergeWithinMs ?? 30_000} ms after healing: ${cluster.describe()}`,
-    );
+  await nemesis.healAll();
+  const convergeMs = options.convergeWithinMs ?? 30_000;
+  if (!(await convergence(cluster, convergeMs))) {
+    cluster.checker.violate(`no convergence within ${convergeMs} ms after healing: ${cluster.describe()}`);
   }
+  cluster.scheduler.afterEvent = undefined;
   cluster.checkSafety();
   cluster.checker.checkAcknowledgedApplied();
+  const linearizability = history.check();
+  if (linearizability !== undefined) cluster.checker.violate(linearizability);
   cluster.dispose();
   return {
     seed: options.seed,
-    nodes,
+    nodes: setup.nodes,
+    lease: setup.lease,
+    learner: setup.learner,
     violations: cluster.checker.violations,
     appliedEntries: cluster.checker.appliedCount,
     acknowledged: cluster.checker.ackedCount,
-    faults: faults.count,
+    reads: history.reads,
+    faults: nemesis.count,
     virtualMs: cluster.scheduler.nowMs,
+    events: cluster.scheduler.eventsRun,
   };
+}
+
+/** The last process joins as a learner (it started outside the initial configuration). */
+async function addLearner(cluster: SimCluster, log: (line: string) => void): Promise<void> {
+  const learner = cluster.peers.at(-1) as PeerKey;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const leader = await cluster.waitForLeader(10_000);
+    if (leader === undefined) return;
+    try {
+      await cluster.settle(cluster.node(leader).addLearners([learner]), 10_000);
+      log(`t=${cluster.scheduler.nowMs.toFixed(0)} learner ${learner} added`);
+      return;
+    } catch (error) {
+      // A new leader commits its first entry before it takes changes: wait a little and retry.
+      log(`learner ${learner} not added yet: ${String(error)}`);
+      await cluster.scheduler.runFor(100);
+    }
+  }
+}
+
+/**
+ * The lease's promise, checked after every event: while a node holds a valid leader lease in
+ * term T, no node leads a term above T. Voters refuse votes while they hear from a live leader
+ * (and braft ends the lease when a transfer starts), so a newer leader during a valid lease is a
+ * window in which it may commit writes that the old leader's lease reads do not see.
+ */
+class LeaseChecker {
+  private readonly reported = new Set<string>();
+
+  constructor(private readonly cluster: SimCluster) {}
+
+  check(): void {
+    let holder: { peer: PeerKey; term: number } | undefined;
+    let newest: { peer: PeerKey; term: number } | undefined;
+    for (const peer of this.cluster.peers) {
+      const node = this.cluster.process(peer).node;
+      if (node === undefined || !node.isLeader()) continue;
+      const term = node.term;
+      if (node.isLeaderLeaseValid() && (holder === undefined || term < holder.term)) holder = { peer, term };
+      if (newest === undefined || term > newest.term) newest = { peer, term };
+    }
+    if (holder === undefined || newest === undefined || newest.term <= holder.term) return;
+    const pair = `${holder.term}/${newest.term}`;
+    if (this.reported.has(pair)) return;
+    this.reported.add(pair);
+    const newestNode = this.cluster.node(newest.peer);
+    this.cluster.checker.violate(
+      `${holder.peer} holds a valid leader lease in term ${holder.term} at t=${this.cluster.scheduler.nowMs.toFixed(1)} ` +
+        `while ${newest.peer} leads term ${newest.term}` +
+        (newestNode.isLeaderLeaseValid() ? " (and holds a valid lease too: it committed in its term)" : ""),
+    );
+  }
 }
 
 /** After healing: a leader, one fresh write through it, and every node applied all committed entries. */
@@ -114,199 +231,4 @@ async function convergence(cluster: SimCluster, maxMs: number): Promise<boolean>
       return true;
   }
   return false;
-}
-
-/** Clients that each apply unique values one after another, through whoever seems to lead. */
-class Workload {
-  private running = false;
-  private sequence = 0;
-
-  constructor(
-    private readonly cluster: SimCluster,
-    private readonly prng: Prng,
-    private readonly clients: number,
-  ) {}
-
-  start(): void {
-    this.running = true;
-    for (let client = 0; client < this.clients; client++) void this.loop(client);
-  }
-
-  stop(): void {
-    this.running = false;
-  }
-
-  private async loop(client: number): Promise<void> {
-    while (this.running) {
-      const target = this.target();
-      if (target === undefined) {
-        await this.sleep(this.prng.int(10, 100));
-        continue;
-      }
-      if (this.prng.chance(0.2)) {
-        await this.read(target);
-        continue;
-      }
-      const data = new TextEncoder().encode(`c${client}-${this.sequence++}`);
-      try {
-        await this.cluster.apply(target, data, 3000);
-      } catch {
-        await this.sleep(this.prng.int(5, 50));
-      }
-    }
-  }
-
-  /** A linearizable read: it must see every write acknowledged before it began. */
-  private async read(target: PeerKey): Promise<void> {
-    const floor = this.cluster.checker.readStarted();
-    try {
-      const { index } = await this.cluster.node(target).readIndex({ timeoutMs: 3000 });
-      this.cluster.checker.observeRead(target, floor, index);
-    } catch {
-      await this.sleep(this.prng.int(5, 50));
-    }
-  }
-
-  private target(): PeerKey | undefined {
-    const running = this.cluster.running();
-    if (running.length === 0) return undefined;
-    return this.prng.chance(0.9)
-      ? (this.cluster.leader() ?? this.prng.pick(running))
-      : this.prng.pick(running);
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => this.cluster.scheduler.schedule(ms, resolve));
-  }
-}
-
-/** Picks and applies one random fault at a time. */
-class FaultInjector {
-  count = 0;
-
-  constructor(
-    private readonly cluster: SimCluster,
-    private readonly prng: Prng,
-    private readonly log: (line: string) => void,
-  ) {}
-
-  nextGapMs(): number {
-    return this.prng.int(50, 1000);
-  }
-
-  async injectOne(): Promise<void> {
-    this.count++;
-    const { cluster, prng } = this;
-    const crashed = cluster.peers.filter((peer) => cluster.process(peer).node === undefined);
-    const kind = prng.pick([
-      "partition",
-      "oneWay",
-      "heal",
-      "crash",
-      "crashLeader",
-      "restart",
-      "restart",
-      "snapshot",
-      "membership",
-      "transfer",
-      "quiet",
-    ] as const);
-    const at = `t=${cluster.scheduler.nowMs.toFixed(0)}`;
-    switch (kind) {
-      case "partition": {
-        const shuffled = [...cluster.peers].sort(() => prng.next() - 0.5);
-        const cut = prng.int(1, shuffled.length - 1);
-        cluster.network.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
-        this.log(`${at} partition ${shuffled.slice(0, cut).join(" ")} | ${shuffled.slice(cut).join(" ")}`);
-        return;
-      }
-      case "oneWay": {
-        const from = prng.pick(cluster.peers);
-        const to = prng.pick(cluster.peers.filter((peer) => peer !== from));
-        cluster.network.cutOneWay(from, to);
-        this.log(`${at} cut ${from} -> ${to}`);
-        return;
-      }
-      case "heal":
-        cluster.network.heal();
-        this.log(`${at} heal`);
-        return;
-      case "crash": {
-        const running = cluster.running();
-        if (running.length === 0) return;
-        const victim = prng.pick(running);
-        cluster.crash(victim);
-        this.log(`${at} crash ${victim}`);
-        return;
-      }
-      case "crashLeader": {
-        const leader = cluster.leader();
-        if (leader === undefined) return;
-        cluster.crash(leader);
-        this.log(`${at} crash leader ${leader}`);
-        return;
-      }
-      case "restart": {
-        if (crashed.length === 0) return;
-        const peer = prng.pick(crashed);
-        await cluster.start(peer);
-        this.log(`${at} restart ${peer}`);
-        return;
-      }
-      case "snapshot": {
-        const running = cluster.running();
-        if (running.length === 0 || cluster.options.snapshots === undefined) return;
-        const peer = prng.pick(running);
-        cluster
-          .node(peer)
-          .snapshot()
-          .catch(() => undefined);
-        this.log(`${at} snapshot ${peer}`);
-        return;
-      }
-      case "membership":
-        this.changeMembership(at);
-        return;
-      case "transfer": {
-        const leader = cluster.leader();
-        if (leader === undefined) return;
-        const target = prng.chance(0.5) ? prng.pick(cluster.peers) : "0.0.0.0:0:0";
-        cluster
-          .node(leader)
-          .transferLeadershipTo(target)
-          .catch(() => undefined);
-        this.log(`${at} transfer ${leader} -> ${target}`);
-        return;
-      }
-      case "quiet":
-        return;
-    }
-  }
-
-  /** Removes a follower (keeping three voters) or adds back a running non-member, through the leader. */
-  private changeMembership(at: string): void {
-    const { cluster, prng } = this;
-    const leader = cluster.leader();
-    if (leader === undefined) return;
-    const members = cluster.node(leader).getStatus().peers;
-    const outsiders = cluster.running().filter((peer) => !members.includes(peer));
-    const node = cluster.node(leader);
-    if (outsiders.length > 0 && (members.length <= 3 || prng.chance(0.5))) {
-      const peer = prng.pick(outsiders);
-      node.addPeer(peer).catch(() => undefined);
-      this.log(`${at} add ${peer}`);
-    } else if (members.length > 3) {
-      const peer = prng.pick(members.filter((p) => p !== leader));
-      node.removePeer(peer).catch(() => undefined);
-      this.log(`${at} remove ${peer}`);
-    }
-  }
-
-  async healAll(): Promise<void> {
-    const { cluster } = this;
-    cluster.network.heal();
-    cluster.network.setOptions({ lossRate: 0, duplicateRate: 0 });
-    for (const peer of cluster.peers) if (cluster.process(peer).node === undefined) await cluster.start(peer);
-    this.log(`t=${cluster.scheduler.nowMs.toFixed(0)} healed everything`);
-  }
 }

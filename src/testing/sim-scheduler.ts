@@ -43,6 +43,11 @@ export class SimScheduler {
   #running = false;
   #instantMs = -1;
   #eventsThisInstant = 0;
+  /**
+   * Runs after every event and the microtasks it started (the safety checkers hook in here, so
+   * a violation is caught at the event that caused it). Must not schedule work of its own.
+   */
+  afterEvent: (() => void) | undefined;
 
   constructor(options: SimSchedulerOptions = {}) {
     this.#maxEventsPerRun = options.maxEventsPerRun ?? DEFAULT_MAX_EVENTS_PER_RUN;
@@ -115,6 +120,7 @@ export class SimScheduler {
         this.#countEvent(++eventsThisRun);
         event();
         await drainMicrotasks();
+        this.afterEvent?.();
         if (predicate()) return true;
       }
     } finally {

@@ -292,7 +292,17 @@ class SimMetaStorage implements RaftMetaStorage {
 }
 
 /** The durable state of one simulated process; it outlives every incarnation of the process. */
+/** What a checker hears of the durable log: every write at the moment it becomes durable. */
+export interface DurableLogObserver {
+  /** `entries` became durable after an entry of term `prevTerm` (undefined: compacted or none). */
+  appended(entries: readonly LogEntry[], prevTerm: number | undefined): void;
+  /** Entries after `lastIndexKept` were removed (a conflicting suffix, or a reset log). */
+  truncated(lastIndexKept: number): void;
+}
+
 export class SimDisk {
+  /** Told of every durable log write (set by the cluster's checkers). */
+  observer: DurableLogObserver | undefined;
   readonly #prng: Prng;
   #log = new DurableLog();
   #meta: MetaCell = { state: { term: 0, votedFor: "" } };
@@ -313,7 +323,9 @@ export class SimDisk {
       throw new Error("SimDisk.openLog: a live incarnation already has the log open; crash() first");
     }
     const log = this.#log;
-    this.#logWrites = new WriteQueue<LogOp>(env, this.#prng, checked(options), (op) => log.apply(op));
+    this.#logWrites = new WriteQueue<LogOp>(env, this.#prng, checked(options), (op) =>
+      this.#applyLog(log, op),
+    );
     return new SimLogStorage(log, this.#logWrites);
   }
 
@@ -340,11 +352,28 @@ export class SimDisk {
     const head = lostLog[0];
     if (head?.kind === "append") {
       const kept = this.#prng.int(0, head.entries.length);
-      if (kept > 0) this.#log.apply({ kind: "append", entries: head.entries.slice(0, kept) });
+      if (kept > 0) this.#applyLog(this.#log, { kind: "append", entries: head.entries.slice(0, kept) });
     }
     // The dead incarnation keeps the old objects, frozen; the next one gets fresh copies.
     this.#log = this.#log.clone();
     this.#meta = { state: this.#meta.state };
+  }
+
+  /** Applies a durable write to `log` and tells the observer. */
+  #applyLog(log: DurableLog, op: LogOp): void {
+    const first = op.kind === "append" ? op.entries[0] : undefined;
+    const prevTerm = first === undefined ? undefined : log.get(first.index - 1)?.term;
+    log.apply(op);
+    const observer = this.observer;
+    if (observer === undefined) return;
+    if (op.kind === "append") observer.appended(op.entries, prevTerm);
+    else if (op.kind === "truncateSuffix") observer.truncated(op.lastIndexKept);
+    else if (op.kind === "reset") observer.truncated(op.nextLogIndex - 1);
+  }
+
+  /** The term of durable entry `index`, or undefined when it is not in the durable log. */
+  durableTermAt(index: number): number | undefined {
+    return this.#log.get(index)?.term;
   }
 
   /** A copy of the durable log entries, for checkers. */

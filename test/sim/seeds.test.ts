@@ -1,8 +1,12 @@
 /**
  * A fixed set of randomized simulation seeds, run on every `npm test`. Each seed drives 3-7 real
- * nodes through partitions, one-way cuts, loss, duplication, crashes and restarts, checking
- * safety throughout and liveness after healing. A failure names the seed; replay it with
- * `npm run sim -- --seed N`. Wider searches: `npm run sim -- --seeds 300`.
+ * nodes through partitions, one-way cuts, loss, duplication, crashes, restarts, pauses,
+ * transfers (also during membership changes), vote() and resetElectionTimeoutMs(), checking
+ * safety after every event, liveness after healing and the client history for linearizability.
+ * The lease is on in the seeds whose draw says so
+ * (about 60%), with clocks drifting within maxClockDriftMs.
+ * A failure names the seed; replay it with `npm run sim -- --seed N --duration-ms 15000`.
+ * Wider searches: `npm run sim -- --seeds 300`.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";

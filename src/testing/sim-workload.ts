@@ -1,0 +1,137 @@
+/**
+ * The clients of a randomized simulation: each writes unique values into a few registers and
+ * reads them back, through whoever seems to lead (sometimes through any node). Every operation
+ * goes into the run's SimHistory, which is checked for linearizability at the end. Reads are of
+ * three kinds: lease reads (on a node whose isLeaderLeaseValid() holds, its registers are read at
+ * once), and readIndex() on the leader, on a follower or on a learner.
+ */
+import { RaftError } from "../core/errors.js";
+import type { PeerKey } from "../core/types.js";
+import type { Prng } from "./prng.js";
+import type { SimCluster } from "./sim-cluster.js";
+import type { SimHistory } from "./sim-history.js";
+import { encodeWrite, type RegisterWriteResult } from "./sim-register-fsm.js";
+
+export interface WorkloadOptions {
+  readonly clients: number;
+  /** Registers written and read (k0..k{keys-1}). */
+  readonly keys: number;
+  /** Share of writes padded to a large entry, and the largest size. */
+  readonly largeEntryChance: number;
+  readonly largeEntryMaxBytes: number;
+  /** Whether lease reads are tried (the lease is on in this run). */
+  readonly leaseReads: boolean;
+}
+
+/**
+ * Whether a failed apply certainly never happened. Conservative: only an error that says so
+ * (an `outcome` of "refused", where the node provides one) counts; anything else may still commit.
+ */
+export function definitelyRefused(error: unknown): boolean {
+  return RaftError.is(error) && (error as { outcome?: unknown }).outcome === "refused";
+}
+
+export class Workload {
+  private running = false;
+  private nextValue = 1n;
+
+  constructor(
+    private readonly cluster: SimCluster,
+    private readonly prng: Prng,
+    private readonly history: SimHistory,
+    private readonly options: WorkloadOptions,
+  ) {}
+
+  start(): void {
+    this.running = true;
+    for (let client = 0; client < this.options.clients; client++) void this.loop(`c${client}`);
+  }
+
+  stop(): void {
+    this.running = false;
+  }
+
+  private async loop(client: string): Promise<void> {
+    while (this.running) {
+      const target = this.target();
+      if (target === undefined) {
+        await this.sleep(this.prng.int(10, 100));
+        continue;
+      }
+      const key = `k${this.prng.int(0, this.options.keys - 1)}`;
+      const done = this.prng.chance(0.35)
+        ? await this.read(client, target, key)
+        : await this.write(client, target, key);
+      if (!done) await this.sleep(this.prng.int(5, 50));
+    }
+  }
+
+  private async write(client: string, target: PeerKey, key: string): Promise<boolean> {
+    const value = this.nextValue++;
+    const large = this.prng.chance(this.options.largeEntryChance);
+    const data = encodeWrite(
+      key,
+      value,
+      large ? this.prng.int(64 << 10, this.options.largeEntryMaxBytes) : 0,
+    );
+    const op = this.history.begin(client, key, { type: "exchange", value });
+    try {
+      const { result } = await this.cluster.apply(target, data, 3000);
+      op.ok({ previous: (result as RegisterWriteResult).previous });
+      return true;
+    } catch (error) {
+      if (definitelyRefused(error)) op.fail();
+      else op.unknown();
+      return false;
+    }
+  }
+
+  /** One read of `key`; lease reads only where the lease is on and valid. */
+  private async read(client: string, target: PeerKey, key: string): Promise<boolean> {
+    const process = this.cluster.process(target);
+    const node = process.node;
+    if (node === undefined || process.registers === undefined || this.cluster.paused(target)) return false;
+    if (this.options.leaseReads && this.prng.chance(0.5) && node.isLeaderLeaseValid()) {
+      this.history.instantRead(client, key, process.registers.read(key));
+      this.history.reads.lease++;
+      return true;
+    }
+    const kind = node.isLeader() ? "leader" : this.isLearner(target) ? "learner" : "follower";
+    const floor = this.cluster.checker.readStarted();
+    const op = this.history.begin(client, key, { type: "get" });
+    try {
+      const { index } = await node.readIndex({ timeoutMs: 3000 });
+      const registers = this.cluster.process(target).registers;
+      if (this.cluster.process(target).node !== node || registers === undefined) {
+        op.unknown(); // the node crashed meanwhile: nothing to read
+        return false;
+      }
+      op.ok({ previous: registers.read(key) });
+      this.cluster.checker.observeRead(target, floor, index);
+      this.history.reads[kind]++;
+      return true;
+    } catch {
+      op.unknown();
+      return false;
+    }
+  }
+
+  private isLearner(peer: PeerKey): boolean {
+    const leader = this.cluster.leader();
+    if (leader === undefined) return false;
+    return this.cluster.node(leader).getStatus().learners.includes(peer);
+  }
+
+  /** A node to call now: mostly the leader, else any; never a paused one (it cannot answer). */
+  private target(): PeerKey | undefined {
+    const reachable = this.cluster.reachable();
+    if (reachable.length === 0) return undefined;
+    const leader = this.cluster.leader();
+    if (this.prng.chance(0.75) && leader !== undefined && reachable.includes(leader)) return leader;
+    return this.prng.pick(reachable);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.cluster.scheduler.schedule(ms, resolve));
+  }
+}
