@@ -9,25 +9,18 @@ import { createInterface } from "node:readline";
 import { CounterClient, GET_REQUEST } from "../../examples/counter/counter-client.js";
 import type { CounterReply } from "../../examples/counter/counter-response.js";
 import { freePorts } from "../../src/testing/free-ports.js";
+import { pollUntil } from "../support/poll.js";
 
 export const SERVER = join(process.cwd(), "dist", "examples", "counter", "server.js");
 export const CLIENT = join(process.cwd(), "dist", "examples", "counter", "client.js");
 
 /** Polls `probe` until it returns a value (errors count as "not yet"), or fails after `timeoutMs`. */
-export async function waitFor<T>(
+export function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined> | T | undefined,
   timeoutMs = 20_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await Promise.resolve()
-      .then(probe)
-      .catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  return pollUntil(what, probe, { timeoutMs, intervalMs: 25, errorsMeanNotYet: true });
 }
 
 /** Resolves with the child's exit code (or signal name) once it has exited. */

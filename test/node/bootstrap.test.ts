@@ -8,18 +8,9 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { RaftError, RaftNode, Status, bootstrap, type Iterator, type StateMachine } from "../../src/index.js";
 import { InProcessNetwork } from "../../src/testing/index.js";
+import { pollUntil } from "../support/poll.js";
 
 const peers = ["127.0.0.1:9101:0", "127.0.0.1:9102:0", "127.0.0.1:9103:0"];
-
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 /** A counter whose snapshot is one file holding its value. */
 class Counter implements StateMachine {
@@ -68,10 +59,10 @@ test("BootstrapWithoutSnapshot: nodes start from the bootstrapped configuration"
   const fsms = peers.map(() => new Counter());
   const nodes = await startAll(run, fsms);
   try {
-    const leader = await until("a leader", () => nodes.find((n) => n.isLeader()));
+    const leader = await pollUntil("a leader", () => nodes.find((n) => n.isLeader()));
     assert.ok(leader.term >= 2, "the first election moves past the bootstrap term");
     await leader.apply(Uint8Array.of(5));
-    await until("all applied", () => (fsms.every((f) => f.value === 5) ? true : undefined));
+    await pollUntil("all applied", () => (fsms.every((f) => f.value === 5) ? true : undefined));
     await assert.rejects(
       bootstrap({ groupConf: peers.join(","), ...uris(run, peers[0] as string) }),
       (e: unknown) => RaftError.is(e) && e.code === "EEXIST",
@@ -98,10 +89,10 @@ test("BootstrapWithSnapshot: the state machine's data becomes the group's starti
       fsms.every((f) => f.value === 42),
       "every node loaded the bootstrap snapshot",
     );
-    const leader = await until("a leader", () => nodes.find((n) => n.isLeader()));
+    const leader = await pollUntil("a leader", () => nodes.find((n) => n.isLeader()));
     const result = await leader.apply(Uint8Array.of(1));
     assert.ok(result.index > 11, "the log continues after the snapshot and the configuration entry");
-    await until("all applied", () => (fsms.every((f) => f.value === 43) ? true : undefined));
+    await pollUntil("all applied", () => (fsms.every((f) => f.value === 43) ? true : undefined));
   } finally {
     await Promise.all(nodes.map((n) => n.shutdown()));
   }

@@ -18,19 +18,10 @@ import {
 import { invariant } from "../../src/core/errors.js";
 import type { LogFields, Logger } from "../../src/env/logger.js";
 import { InProcessNetwork } from "../../src/testing/index.js";
+import { pollUntil } from "../support/poll.js";
 
 const endpoints = ["127.0.0.1:9201", "127.0.0.1:9202", "127.0.0.1:9203"];
 const peers = endpoints.map((e) => `${e}:0`);
-
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 /** A counter that records the errors it is told of. */
 class Counter implements StateMachine {
@@ -130,17 +121,17 @@ class TwoGroups {
   }
 
   leaderOf(group: Group): Promise<RaftNode> {
-    return until("a leader", () => group.nodes.find((n) => n.isLeader()));
+    return pollUntil("a leader", () => group.nodes.find((n) => n.isLeader()));
   }
 
   /** Waits for a node of the bad group in ERROR, told through onError with `code`. */
   async failedNode(code: string): Promise<Counter> {
-    const index = await until("a node in ERROR", () => {
+    const index = await pollUntil("a node in ERROR", () => {
       const i = this.bad.nodes.findIndex((n) => n.getStatus().state === "ERROR");
       return i < 0 ? undefined : i;
     });
     const fsm = this.bad.fsms[index]!;
-    await until("onError", () => (fsm.errors.length > 0 ? true : undefined));
+    await pollUntil("onError", () => (fsm.errors.length > 0 ? true : undefined));
     assert.equal(fsm.errors[0]?.code, code);
     return fsm;
   }
@@ -248,9 +239,11 @@ test("ClosureFailureContained: a done closure that throws does not keep the clos
       },
     });
     follower.applyTask({ data: Uint8Array.of(1), done: { run: (s) => void seen.push(s.code ?? "OK") } });
-    await until("both closures ran", () => (seen.length === 2 ? true : undefined));
+    await pollUntil("both closures ran", () => (seen.length === 2 ? true : undefined));
     assert.deepEqual(seen, ["first", "EPERM"]);
-    await until("the follower in ERROR", () => (follower.getStatus().state === "ERROR" ? true : undefined));
+    await pollUntil("the follower in ERROR", () =>
+      follower.getStatus().state === "ERROR" ? true : undefined,
+    );
     await groups.goodGroupCommits();
   } finally {
     await groups.stop();

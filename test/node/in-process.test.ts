@@ -6,18 +6,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { RaftNode, type Iterator, type StateMachine } from "../../src/index.js";
 import { InProcessNetwork } from "../../src/testing/index.js";
+import { pollUntil } from "../support/poll.js";
 
 const peers = ["127.0.0.1:9001:0", "127.0.0.1:9002:0", "127.0.0.1:9003:0"];
-
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 class Counter implements StateMachine {
   value = 0;
@@ -66,12 +57,12 @@ async function exercise(
   members: { node: RaftNode; fsm: Counter }[],
   running: Set<RaftNode>,
 ): Promise<void> {
-  const leader = await until("a leader", () => members.find((m) => m.node.isLeader()));
+  const leader = await pollUntil("a leader", () => members.find((m) => m.node.isLeader()));
   for (let i = 0; i < 10; i++) {
     const result = await leader.node.apply(Uint8Array.of(i + 1));
     assert.equal(result.result, ((i + 1) * (i + 2)) / 2);
   }
-  await until("every node applied", () => (members.every((m) => m.fsm.value === 55) ? true : undefined));
+  await pollUntil("every node applied", () => (members.every((m) => m.fsm.value === 55) ? true : undefined));
 
   const follower = members.find((m) => m !== leader) as { node: RaftNode; fsm: Counter };
   const peer = follower.node.peerId.toString();
@@ -80,5 +71,5 @@ async function exercise(
   const restarted = await startNode(network, peer, run);
   running.add(restarted.node);
   assert.ok(restarted.node.getStatus().lastIndex >= 11, "the log survived the restart");
-  await until("the restarted node re-applied", () => (restarted.fsm.value === 55 ? true : undefined));
+  await pollUntil("the restarted node re-applied", () => (restarted.fsm.value === 55 ? true : undefined));
 }

@@ -16,6 +16,7 @@ import {
   type StateMachine,
 } from "../../src/index.js";
 import { InProcessNetwork } from "../../src/testing/index.js";
+import { pollUntil } from "../support/poll.js";
 
 interface Line {
   readonly level: LogLevel;
@@ -63,14 +64,6 @@ class Noop implements StateMachine {
 
 const peers = ["127.0.0.1:9101:0", "127.0.0.1:9102:0", "127.0.0.1:9103:0"];
 
-async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 async function cluster(
   loggerOf: (peer: string) => Logger | undefined,
   electionTimeoutMs = 150,
@@ -100,10 +93,13 @@ test("Logging: a capturing logger sees elections and a leader change, with the n
   const loggers = new Map(peers.map((peer) => [peer, new CapturingLogger("info")]));
   const { nodes, leader } = await cluster((peer) => loggers.get(peer));
   try {
-    await until("a leader", () => leader() !== undefined);
+    await pollUntil("a leader", () => leader() !== undefined);
     const first = leader()!;
     const firstLog = loggers.get(first.peerId.toString())!;
-    await until("the election win to be logged", () => firstLog.find("election won: leading").length === 1);
+    await pollUntil(
+      "the election win to be logged",
+      () => firstLog.find("election won: leading").length === 1,
+    );
     const won = firstLog.find("election won: leading")[0]!;
     assert.equal(won.fields["group"], "logged");
     assert.equal(won.fields["peer"], first.peerId.toString());
@@ -113,13 +109,13 @@ test("Logging: a capturing logger sees elections and a leader change, with the n
     // The leader goes away: a follower wins the next term and the other follows it.
     await first.shutdown();
     const survivors = nodes.filter((n) => n !== first);
-    await until("a new leader", () => survivors.some((n) => n.isLeader()));
+    await pollUntil("a new leader", () => survivors.some((n) => n.isLeader()));
     const second = survivors.find((n) => n.isLeader())!;
     const other = survivors.find((n) => n !== second)!;
     const secondLog = loggers.get(second.peerId.toString())!;
     const otherLog = loggers.get(other.peerId.toString())!;
-    await until("the new leader's win", () => secondLog.find("election won: leading").length >= 1);
-    await until("the other follower to follow it", () =>
+    await pollUntil("the new leader's win", () => secondLog.find("election won: leading").length >= 1);
+    await pollUntil("the other follower to follow it", () =>
       otherLog.find("following a new leader").some((l) => l.fields["leader"] === second.peerId.toString()),
     );
     const terms = secondLog.find("election won: leading").map((l) => Number(l.fields["term"]));
@@ -136,10 +132,10 @@ test("Logging: at the default level, 1,000 applies log nothing", async () => {
   // A long election timeout: a loaded machine must not start an (honestly logged) election mid-test.
   const { nodes, leader } = await cluster(() => capture, 2000);
   try {
-    await until("a leader", () => leader() !== undefined);
+    await pollUntil("a leader", () => leader() !== undefined);
     const node = leader()!;
     await node.apply(Uint8Array.of(0)); // the term's first entry: followers settle
-    await until("followers to catch up", () =>
+    await pollUntil("followers to catch up", () =>
       nodes.every((n) => n.getStatus().appliedIndex === node.getStatus().lastIndex),
     );
     const before = capture.lines.length;
@@ -164,8 +160,8 @@ test("Logging: setLogger reaches nodes without their own logger, NodeOptions.log
   try {
     const { nodes, leader } = await cluster((peer) => (peer === peers[0] ? own : undefined));
     try {
-      await until("a leader", () => leader() !== undefined);
-      await until("start lines", () => processWide.find("node started").length === 2);
+      await pollUntil("a leader", () => leader() !== undefined);
+      await pollUntil("start lines", () => processWide.find("node started").length === 2);
       assert.equal(own.find("node started").length, 1);
       assert.equal(own.find("node started")[0]!.fields["peer"], peers[0]);
       assert.ok(processWide.find("node started").every((l) => l.fields["peer"] !== peers[0]));

@@ -11,6 +11,7 @@ import { after, test } from "node:test";
 import { RaftError, RaftNode, Status, type NodeOptions, type StateMachine } from "../../src/index.js";
 import { InProcessNetwork } from "../../src/testing/index.js";
 import { nodeUris, removeDir, tempDir } from "../storage/helpers.js";
+import { pollUntil } from "../support/poll.js";
 
 const PEER = "127.0.0.1:9401:0";
 const dirs: string[] = [];
@@ -22,14 +23,6 @@ async function dataDir(): Promise<string> {
   const dir = await tempDir("tsraft-node-lock-");
   dirs.push(dir);
   return dir;
-}
-
-async function until(what: string, probe: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 /** Takes (empty) snapshots but cannot load one. */
@@ -80,7 +73,7 @@ test("TwoNodesOneDirectory: the second node's init fails with EBUSY naming the d
     assert.match(err.message, new RegExp(`storage directory ${dir}/\\w+ is already open in this process`));
     assert.ok(err.message.includes(`pid ${process.pid} `), err.message);
     assert.ok(err.message.includes(`group "Counter", peer ${PEER}`), err.message);
-    await until("a leader", () => first.isLeader());
+    await pollUntil("a leader", () => first.isLeader());
     await first.apply(Uint8Array.of(1)); // the holder is unharmed
   } finally {
     await first.shutdown();
@@ -112,7 +105,7 @@ test("LockFiles: each directory holds tsraft_lock while the node runs and keeps 
 test("InitFailureReleasesTheLock: a node whose init failed leaves the directory free", async () => {
   const dir = await dataDir();
   const node = await started("Counter", PEER, optionsFor(dir, PEER));
-  await until("a leader", () => node.isLeader());
+  await pollUntil("a leader", () => node.isLeader());
   await node.apply(Uint8Array.of(1));
   await node.snapshot();
   await node.shutdown();

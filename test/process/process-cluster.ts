@@ -6,23 +6,18 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { Channel } from "../../src/rpc/channel.js";
 import { freePorts } from "../../src/testing/free-ports.js";
+import { pollUntil } from "../support/poll.js";
 
 export { freePorts };
 
 const script = join(process.cwd(), "dist", "test", "process", "node-process.js");
 
-export async function waitFor<T>(
+export function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined>,
   timeoutMs = 20_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  return pollUntil(what, probe, { timeoutMs, intervalMs: 20, errorsMeanNotYet: true });
 }
 
 export interface Dump {

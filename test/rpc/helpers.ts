@@ -14,6 +14,7 @@ import {
 import { RaftServer } from "../../src/rpc/raft-server.js";
 import type { RaftServerOptions } from "../../src/rpc/options.js";
 import type { InstallSnapshotRequest, RaftService } from "../../src/rpc/transport.js";
+import { pollUntil } from "../support/poll.js";
 
 /** Sums the first byte of each entry; its snapshot is one file, `value`, holding the sum. */
 export class SnapshotCounter implements StateMachine {
@@ -91,11 +92,7 @@ export function peerOn(server: RaftServer, idx = 0): string {
 
 /** Polls `check` every few ms until it is true; fails after `timeoutMs`. */
 export async function waitFor(check: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  await pollUntil(what, check, { timeoutMs });
 }
 
 /** A raw TCP connection to `address` ("ip:port"), connected. */

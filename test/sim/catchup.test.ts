@@ -4,21 +4,16 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { SimCluster, type SimClusterOptions } from "../../src/testing/sim-cluster.js";
-import { bytes, codeOf, converge, rejectionOf } from "./helpers.js";
-
-async function withCluster(
-  options: SimClusterOptions,
-  body: (cluster: SimCluster) => Promise<void>,
-): Promise<void> {
-  const cluster = new SimCluster(options);
-  try {
-    await body(cluster);
-    await cluster.shutdownAll();
-  } finally {
-    cluster.dispose();
-  }
-}
+import type { SimCluster } from "../../src/testing/sim-cluster.js";
+import {
+  bytes,
+  codeOf,
+  compactPast,
+  converge,
+  rejectionOf,
+  untilDownloading,
+  withCluster,
+} from "./helpers.js";
 
 /**
  * Starts the first three peers, writes and compacts the leader's log, and starts the fourth
@@ -61,11 +56,7 @@ test("AddPeerRetryJoinsRunningInstall: after ECATCHUP, the same change joins the
   await withCluster({ seed: 142, nodes: 4, initialVoters: 3, snapshots: COMPACTING }, async (cluster) => {
     const { leader, newcomer } = await compactedGroupAndNewcomer(cluster, 8000);
     const first = cluster.node(leader).addPeer(newcomer);
-    const downloading = await cluster.scheduler.runUntil(
-      () => cluster.node(newcomer).getStatus().snapshotStatus === "DOWNLOADING",
-      5000,
-    );
-    assert.ok(downloading, "the install started");
+    await untilDownloading(cluster, newcomer, 5000);
     const copyStartMs = cluster.scheduler.nowMs;
     // The leader's appends and heartbeats to the newcomer are lost: it looks dead, and the
     // change gives up. Its copy (its own requests to the leader) goes on.
@@ -133,18 +124,11 @@ test("InstallSnapshotKeepsFollowerLease: a follower installing a long snapshot k
     const leader = (await cluster.waitForLeader()) as string;
     await cluster.applyAndWait(bytes("x"));
     const follower = cluster.peers.find((peer) => peer !== leader) as string;
-    // Stopped, not wiped: it comes back with a log whose end the leader has compacted since.
-    await cluster.stop(follower);
-    for (let i = 0; i < 20; i++) await cluster.applyAndWait(bytes(`a${i}`));
-    await cluster.settle(cluster.node(leader).snapshot());
+    await compactPast(cluster, leader, follower); // stopped, not wiped
     await cluster.applyAndWait(bytes("after the snapshot"));
     cluster.snapshotTransfer.copyDelayMs = 6000;
     await cluster.start(follower);
-    const downloading = await cluster.scheduler.runUntil(
-      () => cluster.node(follower).getStatus().snapshotStatus === "DOWNLOADING",
-      5000,
-    );
-    assert.ok(downloading, "the install started");
+    await untilDownloading(cluster, follower, 5000);
     const term = cluster.node(follower).term;
     let lapse: string | undefined; // the first moment it did not follow the leader
     const sample = (): boolean => {
@@ -175,16 +159,10 @@ test("FollowerReadAcrossInstallSnapshot: a read confirmed at an index the instal
     const leader = (await cluster.waitForLeader()) as string;
     await cluster.applyAndWait(bytes("x"));
     const follower = cluster.peers.find((peer) => peer !== leader) as string;
-    await cluster.stop(follower);
-    for (let i = 0; i < 20; i++) await cluster.applyAndWait(bytes(`a${i}`));
-    await cluster.settle(cluster.node(leader).snapshot());
+    await compactPast(cluster, leader, follower);
     cluster.snapshotTransfer.copyDelayMs = 3000;
     await cluster.start(follower);
-    const downloading = await cluster.scheduler.runUntil(
-      () => cluster.node(follower).getStatus().snapshotStatus === "DOWNLOADING",
-      5000,
-    );
-    assert.ok(downloading, "the install started");
+    await untilDownloading(cluster, follower, 5000);
     // No write follows: the snapshot alone brings the follower to the confirmed index.
     const read = await codeOf(cluster.settle(cluster.node(follower).readIndex({ timeoutMs: 10_000 })));
     assert.equal(read, "OK");

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { RaftError } from "../../src/core/errors.js";
 import { SimCluster, type SimClusterOptions } from "../../src/testing/sim-cluster.js";
+import { untilDownloading } from "./helpers.js";
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 
@@ -124,11 +125,7 @@ test("Leader_step_down_during_install_snapshot: a leader change mid-install is h
       const follower = behind[0] as string;
       cluster.snapshotTransfer.copyDelayMs = 3000;
       await cluster.start(follower);
-      const downloading = await cluster.scheduler.runUntil(
-        () => cluster.node(follower).getStatus().snapshotStatus === "DOWNLOADING",
-        10_000,
-      );
-      assert.ok(downloading, "the install started");
+      await untilDownloading(cluster, follower, 10_000);
       assert.ok(cluster.node(follower).getStatus().snapshotDownloading !== undefined);
       cluster.network.partition([[leader], cluster.peers.filter((peer) => peer !== leader)]);
       await cluster.scheduler.runUntil(() => !cluster.node(leader).isLeader(), 10_000);

@@ -9,8 +9,6 @@ import { fileURLToPath } from "node:url";
 import { waitFor } from "./helpers.js";
 
 const CHILD = fileURLToPath(new URL("./crash-child.js", import.meta.url));
-/** A child that reports nothing within this is stuck, not slow. */
-const CHILD_ACK_TIMEOUT_MS = 3000;
 /** A node child loads Node and the library, then elects itself: slow on a loaded 2-core machine. */
 const CHILD_START_TIMEOUT_MS = 20_000;
 
@@ -19,31 +17,18 @@ const CHILD_START_TIMEOUT_MS = 20_000;
  * it reported before dying.
  */
 export async function runAndKill(args: string[], acksWanted: number): Promise<string[]> {
-  const child = spawn(process.execPath, [CHILD, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  const lines: string[] = [];
-  let buffered = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-    buffered += chunk;
-    const parts = buffered.split("\n");
-    buffered = parts.pop() ?? "";
-    lines.push(...parts);
-  });
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  const exited = new Promise<NodeJS.Signals | null>((resolve) =>
-    child.once("exit", (_code, signal) => resolve(signal)),
-  );
+  const child = startChild(args);
   try {
     await waitFor(
-      () => lines.length >= acksWanted || child.exitCode !== null,
-      CHILD_ACK_TIMEOUT_MS,
+      () => child.lines.length >= acksWanted || child.hasExited(),
+      CHILD_START_TIMEOUT_MS,
       "child acks",
     );
   } finally {
-    child.kill("SIGKILL");
+    await child.kill9();
   }
-  assert.equal(await exited, "SIGKILL", `child died on its own: ${stderr}`);
-  return lines;
+  assert.equal(child.killedBySignal(), true, `child died on its own: ${child.stderr()}`);
+  return child.lines;
 }
 
 /** A running crash child whose output lines can be awaited. */
@@ -57,6 +42,12 @@ export interface RunningChild {
   kill9(): Promise<void>;
   /** Resolves with the exit code (null when killed by a signal). */
   readonly exited: Promise<number | null>;
+  /** Whether it has exited (and its output has drained). */
+  hasExited(): boolean;
+  /** Whether it ended by a signal (SIGKILL from kill9) rather than exiting by itself. */
+  killedBySignal(): boolean;
+  /** What it wrote to stderr so far. */
+  stderr(): string;
 }
 
 /** Starts the crash child with `args` and collects its output. */
@@ -100,5 +91,8 @@ export function startChild(args: string[]): RunningChild {
       if (exitCode === undefined) child.kill("SIGKILL");
       await exited;
     },
+    hasExited: () => exitCode !== undefined,
+    killedBySignal: () => exitCode === null,
+    stderr: () => stderr,
   };
 }

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RaftError, type ErrorCode } from "../../src/core/errors.js";
 import { EMPTY_DATA, EntryType, type ConfigurationData, type LogEntry } from "../../src/core/types.js";
+import { pollUntil } from "../support/poll.js";
 
 /** A fresh temporary directory; remove it with {@link removeDir}. */
 export async function tempDir(prefix = "tsraft-storage-"): Promise<string> {
@@ -76,11 +77,7 @@ export function seededRandom(seed: number): () => number {
 
 /** Polls `check` until it returns true or `timeoutMs` passes. */
 export async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  await pollUntil(what, check, { timeoutMs });
 }
 
 /** Payload size of entry `index` in the crash tests: the parent checks contents it never saw. */
