@@ -11,18 +11,23 @@ import { canonicalPeerKey } from "../../src/core/peer-id.js";
 import { braftUnavailable } from "./braft-bin.js";
 import { MixedCluster, type InteropNode, type NodeKind } from "./mixed-cluster.js";
 import { waitFor } from "./processes.js";
-import { cliRun, committedIndex, transferBy, waitForPeers, writeThroughLeader } from "./steps.js";
+import {
+  cliRun,
+  committedIndex,
+  transferBy,
+  waitForPeers,
+  writeAndConverge,
+  writeThroughLeader,
+} from "./steps.js";
 
 const skip = braftUnavailable();
 if (skip !== false) console.log(`# interop skipped: ${skip}`);
 
 type Cli = "braft_cli" | "tsraft";
 
-/** Writes `count` entries and returns where every member converged, for a diagnostic. */
-async function writeAndConverge(cluster: MixedCluster, count: number): Promise<string> {
-  const before = await committedIndex(cluster);
-  await writeThroughLeader(cluster, count);
-  const state = await cluster.convergedState(before + count);
+/** Writes `count` entries and says where every member converged, for a diagnostic. */
+async function converge(cluster: MixedCluster, count: number): Promise<string> {
+  const state = await writeAndConverge(cluster, count);
   return `${cluster.members.length} members converged at ${state.committed}, value ${state.value}`;
 }
 
@@ -74,21 +79,21 @@ for (const { cli, kind } of CASES) {
 
         await t.test("TransferLeader: leadership moves to a follower", async () => {
           await transferBy(cli, cluster, await follower(cluster, kind));
-          t.diagnostic(await writeAndConverge(cluster, 5));
+          t.diagnostic(await converge(cluster, 5));
         });
 
         for (const spare of cluster.spares) {
           await t.test(`AddPeer: a new ${spare.kind} node joins and catches up`, async () => {
             await run("add_peer", [`--peer=${spare.peer}`, `--conf=${cluster.conf}`]);
             await waitForPeers(cluster, [...cluster.members, spare]);
-            t.diagnostic(await writeAndConverge(cluster, 5));
+            t.diagnostic(await converge(cluster, 5));
           });
         }
 
         const other: NodeKind = kind === "braft" ? "tsraft" : "braft";
         await t.test(`TransferLeaderToJoined: leadership moves to the joined ${other} node`, async () => {
           await transferBy(cli, cluster, cluster.spares.find((n) => n.kind === other) as InteropNode);
-          t.diagnostic(await writeAndConverge(cluster, 5));
+          t.diagnostic(await converge(cluster, 5));
         });
 
         await t.test(`RemovePeer: a ${kind} follower leaves the configuration`, async () => {
@@ -99,7 +104,7 @@ for (const { cli, kind } of CASES) {
             cluster.members.filter((n) => n !== victim),
           );
           await cluster.kill(victim);
-          t.diagnostic(`${victim.peer} removed; ${await writeAndConverge(cluster, 5)}`);
+          t.diagnostic(`${victim.peer} removed; ${await converge(cluster, 5)}`);
         });
 
         await t.test(
@@ -111,7 +116,7 @@ for (const { cli, kind } of CASES) {
             await run("change_peers", [`--new_peers=${newPeers}`, `--conf=${cluster.conf}`]);
             await waitForPeers(cluster, next);
             await cluster.kill(dropped);
-            t.diagnostic(`now ${newPeers}; ${await writeAndConverge(cluster, 5)}`);
+            t.diagnostic(`now ${newPeers}; ${await converge(cluster, 5)}`);
           },
         );
 
@@ -125,7 +130,7 @@ for (const { cli, kind } of CASES) {
             const leader = await cluster.leader();
             assert.equal(leader, survivor);
             assert.deepEqual(await cluster.peersOf(survivor), [survivor.peer]);
-            t.diagnostic(await writeAndConverge(cluster, 5));
+            t.diagnostic(await converge(cluster, 5));
           },
         );
       } catch (error) {

@@ -10,23 +10,15 @@ import { describe, test } from "node:test";
 import { braftUnavailable } from "./braft-bin.js";
 import { MixedCluster, type InteropNode, type NodeKind } from "./mixed-cluster.js";
 import { httpGet } from "./processes.js";
-import {
-  committedIndex,
-  killAndRestart,
-  readThroughLeader,
-  transferBy,
-  writeThroughLeader,
-} from "./steps.js";
+import { killAndRestart, readThroughLeader, transferBy, writeAndConverge } from "./steps.js";
 
 const skip = braftUnavailable();
 if (skip !== false) console.log(`# interop skipped: ${skip}`);
 
 /** Writes `count`, reads the counter through the leader, and checks every node agrees with it. */
 async function writeReadConverge(cluster: MixedCluster, count: number): Promise<string> {
-  const before = await committedIndex(cluster);
-  await writeThroughLeader(cluster, count);
+  const state = await writeAndConverge(cluster, count);
   const read = await readThroughLeader(cluster);
-  const state = await cluster.convergedState(before + count);
   assert.equal(read, state.value, `the leader's get matches the value every node applied`);
   return `committed ${state.committed}, value ${state.value}`;
 }

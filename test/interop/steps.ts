@@ -4,7 +4,7 @@ import { CounterClient, GET_REQUEST, fetchAddRequest } from "../../examples/coun
 import type { CounterReply } from "../../examples/counter/counter-response.js";
 import { join } from "node:path";
 import { braftBinary, REPO_ROOT } from "./braft-bin.js";
-import { GROUP, type InteropNode, type MixedCluster } from "./mixed-cluster.js";
+import { GROUP, type CounterState, type InteropNode, type MixedCluster } from "./mixed-cluster.js";
 import { Child, run, waitFor } from "./processes.js";
 
 /** `count` fetch_add(1) calls, each sent to the node /raft_stat names leader, retried until it succeeds. */
@@ -37,6 +37,19 @@ export async function readThroughLeader(cluster: MixedCluster): Promise<bigint> 
   } finally {
     client.close();
   }
+}
+
+/**
+ * Writes `count` through the leader, then waits until every member has committed and applied
+ * them and its counter shows the same value; returns that state.
+ */
+export async function writeAndConverge(
+  cluster: MixedCluster,
+  count: number,
+): Promise<CounterState & { committed: number }> {
+  const before = await committedIndex(cluster);
+  await writeThroughLeader(cluster, count);
+  return cluster.convergedState(before + count);
 }
 
 /** The leader's committed index. */
