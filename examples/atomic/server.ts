@@ -237,6 +237,12 @@ function addAdmin(server: RaftServer, atomic: AtomicServer): void {
     "snapshot",
     run(() => atomic.node.snapshot()),
   );
+  // braft's triggered vote; the body is the election timeout in ms.
+  server.addMethod(
+    service,
+    "vote",
+    run((ms) => Promise.resolve(atomic.node.vote(Number(ms)))),
+  );
 }
 
 await main();

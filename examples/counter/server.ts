@@ -30,6 +30,10 @@ const flags = parseFlags("counter server", {
   log_applied_task: { default: false, help: "Print notice log when a task is applied" },
   read_index: { default: true, help: "get confirms leadership with a quorum (linearizable)" },
   raft_sync: { default: true, help: "fsync each log write before acknowledging it (braft's raft_sync)" },
+  raft_enable_leader_lease: {
+    default: false,
+    help: "Leader lease (braft's flag): the leader steps down without a quorum, gets read inside the lease",
+  },
 });
 
 const log = (line: string): void => console.log(`${new Date().toISOString()} ${line}`);
@@ -68,7 +72,7 @@ async function main(): Promise<void> {
     raftMetaUri: `${prefix}/raft_meta`,
     snapshotUri: `${prefix}/snapshot`,
     disableCli: flags.disable_cli,
-    flags: { raft_sync: flags.raft_sync },
+    flags: { raft_sync: flags.raft_sync, raft_enable_leader_lease: flags.raft_enable_leader_lease },
   });
   log(`Counter service is running on ${server.address} as ${peer} of group ${flags.group}`);
 }

@@ -9,7 +9,13 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** The binaries the suite runs. */
-export const BRAFT_BINARIES = ["counter_server", "counter_client", "braft_cli"] as const;
+export const BRAFT_BINARIES = [
+  "counter_server",
+  "counter_client",
+  "atomic_server",
+  "atomic_client",
+  "braft_cli",
+] as const;
 export type BraftBinary = (typeof BRAFT_BINARIES)[number];
 
 /** The repository root: this file is dist/test/interop/braft-bin.js once compiled. */

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { braftUnavailable } from "./braft-bin.js";
 import { MixedCluster } from "./mixed-cluster.js";
+import { waitFor } from "./processes.js";
 import { committedIndex, transferByBraftCli, writeThroughLeader } from "./steps.js";
 
 const skip = braftUnavailable();
@@ -30,7 +31,8 @@ describe("DataDirSwap: 1 braft + 2 tsraft counter servers trading data directori
         await writeThroughLeader(cluster, 30);
         await cluster.braftCli("snapshot", [`--peer=${tsraftA.peer}`]);
         await writeThroughLeader(cluster, 10);
-        t.diagnostic(`converged at ${await cluster.converged(41)}`);
+        const state = await cluster.convergedState(41);
+        t.diagnostic(`converged at ${state.committed}, counter ${state.value}`);
       });
 
       await t.test(
@@ -40,9 +42,10 @@ describe("DataDirSwap: 1 braft + 2 tsraft counter servers trading data directori
           await cluster.kill(tsraftA);
           await cluster.startNode(tsraftA, "braft");
           await writeThroughLeader(cluster, 10);
-          const index = await cluster.converged(before + 10);
+          const { committed: index, value } = await cluster.convergedState(before + 10);
           const stat = await cluster.stat(tsraftA);
           assert.ok(Number(stat?.get("last_snapshot_index")) > 0, "braft found tsraft's snapshot");
+          t.diagnostic(`braft on tsraft's data: counter ${value} at ${index}, like every node`);
           await transferByBraftCli(cluster, tsraftA);
           await writeThroughLeader(cluster, 5);
           t.diagnostic(
@@ -52,13 +55,28 @@ describe("DataDirSwap: 1 braft + 2 tsraft counter servers trading data directori
       );
 
       await t.test(
-        "TsraftOnBraftData: tsraft's counter server restarted on braft's data directory",
+        "TsraftOnBraftData: tsraft's counter server restarted on braft's data directory and snapshot",
         async () => {
+          await writeThroughLeader(cluster, 10);
+          const snapshotAt = await committedIndex(cluster);
+          await cluster.converged(snapshotAt);
+          await cluster.braftCli("snapshot", [`--peer=${braftNode.peer}`]);
+          await waitFor("braft's snapshot", async () =>
+            Number((await cluster.stat(braftNode))?.get("last_snapshot_index")) >= snapshotAt
+              ? true
+              : undefined,
+          );
+          await writeThroughLeader(cluster, 5);
           const before = await committedIndex(cluster);
           await cluster.kill(braftNode);
           await cluster.startNode(braftNode, "tsraft");
+          const loaded = Number((await cluster.stat(braftNode))?.get("last_snapshot_index"));
+          assert.ok(loaded >= snapshotAt, `tsraft loaded braft's snapshot (at ${loaded})`);
           await writeThroughLeader(cluster, 10);
-          const index = await cluster.converged(before + 10);
+          const { committed: index, value } = await cluster.convergedState(before + 10);
+          t.diagnostic(
+            `tsraft on braft's data: snapshot ${loaded}, counter ${value} at ${index}, like every node`,
+          );
           await transferByBraftCli(cluster, braftNode);
           await writeThroughLeader(cluster, 5);
           t.diagnostic(
@@ -70,7 +88,8 @@ describe("DataDirSwap: 1 braft + 2 tsraft counter servers trading data directori
       await t.test("TransferToRemainingTsraft: leadership moves to the untouched tsraft node", async () => {
         await transferByBraftCli(cluster, tsraftB);
         await writeThroughLeader(cluster, 5);
-        t.diagnostic(`converged at ${await cluster.converged()}`);
+        const state = await cluster.convergedState();
+        t.diagnostic(`converged at ${state.committed}, counter ${state.value}`);
       });
     } catch (error) {
       t.diagnostic(`${await cluster.describe()}\n${cluster.tails()}`);

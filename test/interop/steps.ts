@@ -1,15 +1,15 @@
 /** Steps the interop scenarios share: writes through the leader, braft's load client, transfers. */
 import assert from "node:assert/strict";
-import { CounterClient, fetchAddRequest } from "../../examples/counter/counter-client.js";
+import { CounterClient, GET_REQUEST, fetchAddRequest } from "../../examples/counter/counter-client.js";
 import type { CounterReply } from "../../examples/counter/counter-response.js";
 import { join } from "node:path";
 import { braftBinary, REPO_ROOT } from "./braft-bin.js";
-import { GROUP, type InteropNode, type MixedCluster } from "./mixed-cluster.js";
+import { GROUP, type CounterState, type InteropNode, type MixedCluster } from "./mixed-cluster.js";
 import { Child, run, waitFor } from "./processes.js";
 
 /** `count` fetch_add(1) calls, each sent to the node /raft_stat names leader, retried until it succeeds. */
 export async function writeThroughLeader(cluster: MixedCluster, count: number): Promise<void> {
-  const client = new CounterClient(cluster.conf, GROUP, 2000);
+  const client = new CounterClient(cluster.conf, cluster.group, 2000);
   const reply: CounterReply = { success: false, value: 0, redirect: undefined, refused: false };
   try {
     for (let i = 0; i < count; i++) {
@@ -22,6 +22,34 @@ export async function writeThroughLeader(cluster: MixedCluster, count: number): 
   } finally {
     client.close();
   }
+}
+
+/** The counter's value read by `get` on the node /raft_stat names leader, retried until it answers. */
+export async function readThroughLeader(cluster: MixedCluster): Promise<bigint> {
+  const client = new CounterClient(cluster.conf, cluster.group, 2000);
+  const reply: CounterReply = { success: false, value: 0, redirect: undefined, refused: false };
+  try {
+    return await waitFor("a get answered by the leader", async () => {
+      const leader = await cluster.leader();
+      const answer = await client.call(`127.0.0.1:${leader.port}`, "get", GET_REQUEST, reply);
+      return answer.success ? BigInt(answer.value) : undefined;
+    });
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * Writes `count` through the leader, then waits until every member has committed and applied
+ * them and its counter shows the same value; returns that state.
+ */
+export async function writeAndConverge(
+  cluster: MixedCluster,
+  count: number,
+): Promise<CounterState & { committed: number }> {
+  const before = await committedIndex(cluster);
+  await writeThroughLeader(cluster, count);
+  return cluster.convergedState(before + count);
 }
 
 /** The leader's committed index. */
@@ -70,13 +98,13 @@ export async function transferByBraftCli(
   await groupFollows(cluster, target, timeoutMs);
 }
 
-/** Runs tsraft's own CLI (`tsraft <command> --group=Counter ...args`); rejects when it fails. */
-export async function tsraftCli(command: string, args: readonly string[]): Promise<string> {
+/** Runs tsraft's own CLI (`tsraft <command> --group=<group> ...args`); rejects when it fails. */
+export async function tsraftCli(command: string, args: readonly string[], group = GROUP): Promise<string> {
   const cli = join(REPO_ROOT, "dist", "src", "cli", "main.js");
   const { code, output } = await run(
     "tsraft",
     process.execPath,
-    [cli, command, `--group=${GROUP}`, ...args],
+    [cli, command, `--group=${group}`, ...args],
     REPO_ROOT,
   );
   if (code !== 0) throw new Error(`tsraft ${command} ${args.join(" ")} exited ${code}: ${output}`);
@@ -89,8 +117,60 @@ export async function transferByTsraftCli(
   target: InteropNode,
   timeoutMs = 10_000,
 ): Promise<void> {
-  await tsraftCli("transfer_leader", [`--peer=${target.peer}`, `--conf=${cluster.conf}`]);
+  await tsraftCli("transfer_leader", [`--peer=${target.peer}`, `--conf=${cluster.conf}`], cluster.group);
   await groupFollows(cluster, target, timeoutMs);
+}
+
+/** Moves leadership to `target` by either CLI. */
+export function transferBy(
+  cli: "braft_cli" | "tsraft",
+  cluster: MixedCluster,
+  target: InteropNode,
+  timeoutMs = 10_000,
+): Promise<void> {
+  return cli === "braft_cli"
+    ? transferByBraftCli(cluster, target, timeoutMs)
+    : transferByTsraftCli(cluster, target, timeoutMs);
+}
+
+/** Runs `command` of either CLI against the cluster's group. */
+export function cliRun(
+  cli: "braft_cli" | "tsraft",
+  cluster: MixedCluster,
+  command: string,
+  args: readonly string[],
+): Promise<string> {
+  return cli === "braft_cli" ? cluster.braftCli(command, args) : tsraftCli(command, args, cluster.group);
+}
+
+/**
+ * Waits until the leader's /raft_stat lists exactly `nodes` as peers (and the cluster expects
+ * them as its members from then on).
+ */
+export async function waitForPeers(cluster: MixedCluster, nodes: readonly InteropNode[]): Promise<void> {
+  const want = nodes.map((node) => node.peer).sort();
+  cluster.setMembers(nodes);
+  await waitFor(
+    `the leader's peers to be ${want.join(",")}`,
+    async () => {
+      const peers = await cluster.peersOf(await cluster.leader());
+      return peers.join(",") === want.join(",") ? true : undefined;
+    },
+    20_000,
+  ).catch(async (error: unknown) => assert.fail(`${String(error)}\n${await cluster.describe()}`));
+}
+
+/** kill -9 of `node`, then the others go on: a leader, writes; then it restarts on its data. */
+export async function killAndRestart(
+  cluster: MixedCluster,
+  node: InteropNode,
+  writes: number,
+): Promise<void> {
+  await cluster.kill(node);
+  await cluster.leader();
+  await writeThroughLeader(cluster, writes);
+  await cluster.startNode(node);
+  await writeThroughLeader(cluster, writes);
 }
 
 /** Waits until `target` leads and every running node follows it; fails with the group's state. */
