@@ -1,0 +1,73 @@
+/**
+ * The README's code runs as written: its TypeScript blocks are examples/minimal/kv-store.ts and
+ * examples/minimal/node.ts verbatim (the package name standing for the repository's own import
+ * path), and three copies of the node program, started in one folder with only their port as
+ * the difference, elect a leader, write through it, read linearizably and stop cleanly.
+ */
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { spawn } from "node:child_process";
+import { freePorts } from "../../src/testing/free-ports.js";
+import { Proc } from "./kv-processes.js";
+
+const README = readFileSync(join(process.cwd(), "README.md"), "utf8");
+const NODE_PROGRAM = join(process.cwd(), "dist", "examples", "minimal", "node.js");
+
+/** The fenced blocks of `markdown` in `language`, without their fences. */
+export function codeBlocks(markdown: string, language: string): string[] {
+  const fence = new RegExp("^```" + language + "\\n([\\s\\S]*?)^```$", "gm");
+  return [...markdown.matchAll(fence)].map((match) => match[1] ?? "");
+}
+
+/** A source file as the README shows it: the package's name for the repository's path. */
+function asPublished(path: string): string {
+  return readFileSync(join(process.cwd(), path), "utf8").replaceAll('"../../src/index.js"', '"tsraft"');
+}
+
+const folder = mkdtempSync(join(tmpdir(), "tsraft-readme-"));
+after(() => rmSync(folder, { recursive: true, force: true }));
+
+describe("README", () => {
+  it("says the package is ESM, and its TypeScript blocks are the example files verbatim", () => {
+    assert.match(README, /ES module package/);
+    const blocks = codeBlocks(README, "ts");
+    assert.deepEqual(blocks, [
+      asPublished("examples/minimal/kv-store.ts"),
+      asPublished("examples/minimal/node.ts"),
+    ]);
+  });
+
+  it("three copies of its node program in one folder elect a leader, write, read and stop on SIGTERM", async () => {
+    const ports = await freePorts(3);
+    const peers = ports.map((port) => `127.0.0.1:${port}:0`).join(",");
+    const copies = ports.map(
+      (port) =>
+        new Proc(
+          spawn(process.execPath, [NODE_PROGRAM, `--port=${port}`, `--peers=${peers}`], {
+            cwd: folder,
+            stdio: ["ignore", "pipe", "pipe"],
+          }),
+        ),
+    );
+    try {
+      const reads = await Promise.all(copies.map((copy) => copy.waitForLine(/^read: (.*)$/, 30_000)));
+      const roles = copies.map((copy) => copy.lines.find((line) => /^(leader|follower):/.test(line)) ?? "");
+      assert.equal(
+        roles.filter((line) => line.startsWith("leader: applied at index")).length,
+        1,
+        roles.join("\n"),
+      );
+      assert.equal(roles.filter((line) => line.startsWith("follower: send writes to the leader")).length, 2);
+      const leaderPort = ports[roles.findIndex((line) => line.startsWith("leader"))];
+      assert.match(reads[ports.indexOf(leaderPort ?? 0)] ?? "", new RegExp(`written-by-${leaderPort}`));
+      for (const port of ports)
+        assert.ok(existsSync(join(folder, "data", String(port), "log")), `data/${port}`);
+    } finally {
+      const codes = await Promise.all(copies.map((copy) => copy.stop("SIGTERM")));
+      assert.deepEqual(codes, [0, 0, 0], copies.map((copy) => copy.lines.join("\n")).join("\n---\n"));
+    }
+  });
+});
