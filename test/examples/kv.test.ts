@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { putWithRetry } from "../../examples/kv/kv-client.js";
 import { waitFor } from "./counter-cluster.js";
 import {
   KV_SERVER,
@@ -109,7 +110,10 @@ describe("KvService (examples/kv, three processes)", () => {
     await start.waitForLine(new RegExp(`^\\[kv\\] ${leader.name} exited \\(SIGKILL\\); restart it`));
     alive = alive.filter((url) => url !== leaderUrl);
     replaced.add(leaderUrl);
-    for (let i = 0; i < 5; i++) await writeUntilOk(alive, `after-kill-${i}`, String(i), `failover/${i}`);
+    for (let i = 0; i < 5; i++) {
+      const answer = await putWithRetry(alive, `after-kill-${i}`, String(i), 30_000);
+      assert.equal(answer.previous, null);
+    }
     const newLeader = await waitForLeader(alive[0] ?? "", 3);
     assert.notEqual(newLeader, leaderUrl);
 
