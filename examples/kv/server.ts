@@ -69,7 +69,7 @@ async function startServer(dataDir: string): Promise<RaftServer> {
   try {
     await server.start(listen);
   } catch (error) {
-    fail(`cannot listen on ${listen} (${(error as Error).message}): choose another address or port`);
+    fail(`${(error as Error).message}: choose another port (--listen=ip:port; port 0 picks a free one)`);
   }
   if (record === undefined) writeFileSync(recordPath, `${JSON.stringify({ address: server.address })}\n`);
   return server;

@@ -78,7 +78,8 @@ function startMember(index: number, port: string, joinUrl: string | undefined): 
   });
   const exited = new Promise<void>((resolvePromise) =>
     child.once("exit", (code, signal) => {
-      if (!stopping) say(`${name} exited (${code ?? signal}); restart it: ${restartCommand(dataDir)}`);
+      if (!stopping && url !== undefined)
+        say(`${name} exited (${code ?? signal}); restart it: ${restartCommand(dataDir)}`);
       resolvePromise();
     }),
   );
@@ -132,6 +133,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  say(`failed: ${error instanceof Error ? error.message : String(error)}`);
+  say(`failed: ${error instanceof Error ? error.message : String(error)} (its output is above)`);
+  say("if a port was taken, choose others: --ports=a,b,c (0 = any free port, the default)");
   void stopAll(1);
 });

@@ -161,4 +161,24 @@ describe("KvService (examples/kv, three processes)", () => {
     await writeUntilOk(alive, "after-remove", "ok", "remove/1");
     for (const url of alive) assert.equal(await read(url, "after-remove"), "ok", url);
   });
+
+  it("Ctrl-C stops the nodes cleanly; the same command restarts them from their data", async () => {
+    assert.equal(await start.stop("SIGINT"), 0, start.lines.join("\n"));
+    assert.match(start.lines.at(-1) ?? "", /stopped cleanly/);
+    await Promise.all(ownNodes.map((proc) => proc.stop()));
+    start = Proc.spawn(KV_START, [`--data-dir=${dataDir}`, ELECTION_TIMEOUT]);
+    await start.waitForLine(/^\[kv\] cluster ready/);
+    const again = parseBanner(start.lines);
+    assert.deepEqual(
+      again.map((node) => node.url),
+      nodes.map((node) => node.url),
+      "each node listens where it did",
+    );
+    // The group is two of start.js's nodes and n4 (not running now): two of three, a majority.
+    const member = alive.find((url) => again.some((node) => node.url === url)) ?? "";
+    const value = await waitFor("a linearizable read once a leader is elected", () =>
+      read(member, "after-remove"),
+    );
+    assert.equal(value, "ok");
+  });
 });
