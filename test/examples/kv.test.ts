@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { putWithRetry } from "../../examples/kv/kv-client.js";
+import { okLine, tsraft } from "../process/run-cli.js";
 import { waitFor } from "./counter-cluster.js";
 import {
   KV_SERVER,
@@ -130,7 +131,7 @@ describe("KvService (examples/kv, three processes)", () => {
     assert.equal(await read(leaderUrl, "x", true), "2", "and what it had before");
   });
 
-  it("a fourth node joins by POST /members (installing a snapshot) and a member leaves by DELETE", async () => {
+  it("a fourth node joins by POST /members (installing a snapshot); a member leaves by DELETE; the tsraft CLI adds it back and removes it", async () => {
     const leader = await waitForLeader(alive[0] ?? "", 3);
     for (const round of [1, 2]) {
       await writeUntilOk(alive, `snap-${round}`, String(round), `snap/${round}`);
@@ -156,6 +157,20 @@ describe("KvService (examples/kv, three processes)", () => {
     const members = await getMembers(leader);
     assert.equal(members.peers.length, 3);
     assert.ok(!members.peers.map(urlOf).includes(leaving.url));
+    // The same over braft's CliService, with the tsraft command: back in, then out again.
+    const leavingPeer = `${leaving.url.slice("http://".length)}:0`;
+    const conf = members.peers.join(",");
+    assert.match(
+      okLine(await tsraft("add_peer", "--group=kv", `--conf=${conf}`, `--peer=${leavingPeer}`)),
+      /^Added peer/,
+    );
+    assert.equal((await getMembers(leader)).peers.length, 4);
+    const withIt = `${conf},${leavingPeer}`;
+    assert.match(
+      okLine(await tsraft("remove_peer", "--group=kv", `--conf=${withIt}`, `--peer=${leavingPeer}`)),
+      /^Removed peer/,
+    );
+    assert.equal((await getMembers(leader)).peers.length, 3);
     process.kill(leaving.pid, "SIGTERM");
     alive = [...alive.filter((url) => url !== leaving.url), fourthUrl];
     await writeUntilOk(alive, "after-remove", "ok", "remove/1");
