@@ -5,7 +5,7 @@
 import { RaftError } from "../core/errors.js";
 import { formatPeerId, parsePeerId, routingKey } from "../core/peer-id.js";
 import type { PeerKey } from "../core/types.js";
-import type { NodeAdmin } from "./transport.js";
+import type { NodeAdmin } from "../node/ports.js";
 
 /** Where CliService finds nodes: the RaftServer's hosted nodes, by group. */
 export interface NodeLookup {

@@ -34,7 +34,7 @@ import {
   encodeAppendEntriesMessage,
   encodeAppendEntriesResponseMessage,
 } from "./wire/append-entries-codec.js";
-import type { InstallSnapshotRequest, InstallSnapshotResponse, SnapshotMetaData } from "./transport.js";
+import type { InstallSnapshotRequest, InstallSnapshotResponse, SnapshotMetaData } from "../core/messages.js";
 
 /** An encoded request or response: the protobuf message and the attachment parts after it. */
 export interface Encoded {

@@ -16,4 +16,5 @@ export { FrameError, FrameParser, DEFAULT_MAX_BODY_BYTES, HEADER_BYTES } from ".
 export { canonicalPeerKey, parsePeerId, endpointOfPeer, type ParsedPeerId } from "../core/peer-id.js";
 export { BrpcErrno, errorFromWire } from "./rpc-errors.js";
 export { RAFT_SERVICE_NAME } from "./raft-service-router.js";
-export type * from "./transport.js";
+export type * from "../node/ports.js";
+export type { RpcLane } from "./lanes.js";

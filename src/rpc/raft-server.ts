@@ -25,7 +25,7 @@ import type { Registry } from "prom-client";
 import { globalLogger, type Logger } from "../env/logger.js";
 import type { RaftMetrics } from "../env/metrics.js";
 import { installMetrics } from "../status/metrics.js";
-import type { NodeAdmin, RaftClient, RaftHost, RaftService } from "./transport.js";
+import type { NodeAdmin, RaftClient, RaftHost, RaftService } from "../node/ports.js";
 
 /** First bytes of the HTTP methods brpc recognizes; four bytes decide the protocol. */
 const HTTP_PREFIXES = ["GET ", "POST", "PUT ", "HEAD", "DELE", "OPTI", "PATC", "TRAC", "CONN"];

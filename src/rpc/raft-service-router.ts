@@ -22,7 +22,7 @@ import {
   decodeReadIndexRequest,
   encodeReadIndexResponse,
 } from "./read-index-codec.js";
-import type { RaftService } from "./transport.js";
+import type { RaftService } from "../node/ports.js";
 
 /** braft's service name on the wire. */
 export const RAFT_SERVICE_NAME = "braft.RaftService";

@@ -10,7 +10,7 @@ import { addFileService, type AddFileServiceOptions } from "./file-service.js";
 import type { RaftServer } from "./raft-server.js";
 import type { FileCopyOptions } from "./remote-file-copier.js";
 import { copySnapshot } from "./remote-snapshot-copier.js";
-import type { SnapshotCopyOptions, SnapshotTransfer } from "./transport.js";
+import type { SnapshotCopyOptions, SnapshotTransfer } from "../node/ports.js";
 
 /** Options of {@link RpcSnapshotTransfer}: the serving side and the copying side. */
 export interface RpcSnapshotTransferOptions extends AddFileServiceOptions {

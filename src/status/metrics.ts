@@ -8,7 +8,7 @@ import { Gauge, Registry } from "prom-client";
 import type { RaftMetrics } from "../env/metrics.js";
 import type { NodeState, NodeStatus } from "../node/node-status.js";
 import type { HttpHandler } from "../rpc/http-front.js";
-import type { NodeAdmin } from "../rpc/transport.js";
+import type { NodeAdmin } from "../node/ports.js";
 import { PrometheusRaftMetrics } from "./metrics-events.js";
 
 /** What `/metrics` needs of its server. */

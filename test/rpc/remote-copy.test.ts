@@ -15,7 +15,7 @@ import { RemoteFileCopier, parseRemoteUri } from "../../src/rpc/remote-file-copi
 import { copySnapshot } from "../../src/rpc/remote-snapshot-copier.js";
 import { ThroughputSnapshotThrottle } from "../../src/rpc/snapshot-throttle.js";
 import { RpcSnapshotTransfer } from "../../src/rpc/snapshot-transfer.js";
-import type { SnapshotThrottle as NodeSnapshotThrottle, SnapshotTransfer } from "../../src/rpc/transport.js";
+import type { SnapshotThrottle as NodeSnapshotThrottle, SnapshotTransfer } from "../../src/node/ports.js";
 import { LocalSnapshotStorage } from "../../src/storage/local/local-snapshot-storage.js";
 import { encodeSnapshotTable } from "../../src/storage/local/snapshot-meta-codec.js";
 import type { SnapshotReader } from "../../src/storage/snapshot-storage.js";
