@@ -30,7 +30,7 @@ export {
 } from "./storage/registry.js";
 export type { RaftHost, RaftService, RaftClient } from "./node/ports.js";
 export { realEnv, type Env, type CancelTimer } from "./env/env.js";
-export { RaftServer } from "./rpc/raft-server.js";
+export { RaftServer } from "./server.js";
 export type { RaftServerOptions, ChannelOptions, TlsOptions } from "./rpc/options.js";
 export { bootstrap, type BootstrapOptions } from "./node/bootstrap.js";
 export type {

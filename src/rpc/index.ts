@@ -1,8 +1,9 @@
 /**
- * The rpc layer: brpc's baidu_std protocol with braft's services. RaftServer is the public
- * entry; the rest is exported for tools (the CLI), the node shell and tests.
+ * The rpc layer: brpc's baidu_std protocol with braft's services. RaftRpcServer is the server
+ * (the package's RaftServer adds the status pages to it); the rest is exported for tools (the
+ * CLI) and tests.
  */
-export { RaftServer } from "./raft-server.js";
+export { RaftRpcServer } from "./raft-server.js";
 export type { ChannelOptions, RaftServerOptions, TlsOptions, Pem } from "./options.js";
 export { RpcDefaults } from "./options.js";
 export { Channel, type CallOptions, type CallResult } from "./channel.js";

@@ -11,7 +11,7 @@ import {
   type SnapshotWriter,
   type StateMachine,
 } from "../../src/index.js";
-import { RaftServer } from "../../src/rpc/raft-server.js";
+import { RaftServer } from "../../src/server.js";
 import type { RaftServerOptions } from "../../src/rpc/options.js";
 import type { InstallSnapshotRequest } from "../../src/core/messages.js";
 import type { RaftService } from "../../src/node/ports.js";

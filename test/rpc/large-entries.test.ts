@@ -16,7 +16,7 @@ import {
   HEADER_BYTES,
   encodeHeader,
 } from "../../src/rpc/frame.js";
-import { RaftServer } from "../../src/rpc/raft-server.js";
+import { RaftServer } from "../../src/server.js";
 import { laneOfAppend } from "../../src/rpc/lanes.js";
 
 test("AppendBudget: the largest entry allowed fits one frame, with the margin to spare", () => {

@@ -10,7 +10,7 @@ import { FileReaderRegistry } from "../../src/rpc/file-reader-registry.js";
 import { encodeSegment } from "../../src/rpc/file-seg-data.js";
 import { FileServiceImpl, SNAPSHOT_META_FILE_NAME } from "../../src/rpc/file-service.js";
 import { FileService, type GetFileRequest } from "../../src/rpc/gen/braft/file_service_pb.js";
-import type { RaftServer } from "../../src/rpc/raft-server.js";
+import type { RaftServer } from "../../src/server.js";
 import { RemoteFileCopier, parseRemoteUri } from "../../src/rpc/remote-file-copier.js";
 import { copySnapshot } from "../../src/rpc/remote-snapshot-copier.js";
 import { ThroughputSnapshotThrottle } from "../../src/rpc/snapshot-throttle.js";
