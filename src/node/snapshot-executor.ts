@@ -3,7 +3,7 @@
  * them, gives the leader's replicators a snapshot to send, and installs one a leader sent.
  */
 import { RaftError } from "../core/errors.js";
-import { canonicalPeerKeys } from "../core/peer-id.js";
+import { canonicalPeerKeys } from "../util/peer-text.js";
 import type { InstallSnapshotRequest, SnapshotMetaData } from "../core/messages.js";
 import type { ConfigurationData, LogId } from "../core/types.js";
 import type { SnapshotThrottle, SnapshotTransfer } from "./ports.js";

@@ -26,7 +26,7 @@ import {
   TimeoutNowResponseSchema,
   type SnapshotMeta,
 } from "./gen/braft/raft_pb.js";
-import { parsePeerId, formatPeerId } from "../core/peer-id.js";
+import { parsePeerId, formatPeerId } from "../util/peer-text.js";
 import { ProtoParseError, parseMessage, toSafeNumber } from "./proto-util.js";
 import {
   decodeAppendEntriesMessage,

@@ -14,7 +14,7 @@ export type { CallContext, RawMethodHandler, ServiceImpl } from "./service-regis
 export type { HttpHandler } from "./http-front.js";
 export type { Attachment } from "./baidu-std.js";
 export { FrameError, FrameParser, DEFAULT_MAX_BODY_BYTES, HEADER_BYTES } from "./frame.js";
-export { canonicalPeerKey, parsePeerId, endpointOfPeer, type ParsedPeerId } from "../core/peer-id.js";
+export { canonicalPeerKey, parsePeerId, endpointOfPeer, type ParsedPeerId } from "../util/peer-text.js";
 export { BrpcErrno, errorFromWire } from "./rpc-errors.js";
 export { RAFT_SERVICE_NAME } from "./raft-service-router.js";
 export type * from "../node/ports.js";

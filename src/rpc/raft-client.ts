@@ -31,7 +31,7 @@ import {
   encodeVoteRequest,
   type Encoded,
 } from "./codec.js";
-import { endpointOfPeer } from "../core/peer-id.js";
+import { endpointOfPeer } from "../util/peer-text.js";
 import { RAFT_SERVICE_NAME } from "./raft-service-router.js";
 import {
   READ_INDEX_SERVICE_NAME,

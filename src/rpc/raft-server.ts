@@ -13,7 +13,7 @@ import { ChannelPool } from "./channel-pool.js";
 import { addCliService } from "./cli-service.js";
 import { HttpFront, type HttpHandler } from "./http-front.js";
 import { RpcDefaults, type ChannelOptions, type RaftServerOptions } from "./options.js";
-import { splitEndpoint } from "../core/peer-id.js";
+import { splitEndpoint } from "../util/peer-text.js";
 import { RpcSnapshotTransfer } from "./snapshot-transfer.js";
 import { RaftRpcClient } from "./raft-client.js";
 import { maxAppendDataBytes } from "./append-budget.js";

@@ -15,7 +15,7 @@ import {
   encodeTimeoutNowResponse,
   encodeVoteResponse,
 } from "./codec.js";
-import { parsePeerId, routingKey } from "../core/peer-id.js";
+import { parsePeerId, routingKey } from "../util/peer-text.js";
 import type { ServiceRegistry } from "./service-registry.js";
 import {
   READ_INDEX_SERVICE_NAME,
