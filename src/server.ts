@@ -1,7 +1,7 @@
 /**
  * The composition of a server: the rpc layer's RaftRpcServer with the status layer's pages and
  * Prometheus metrics on its port. It lives above both so that rpc never imports status
- * (docs/architecture.md, "Layers").
+ * (docs/architecture.md).
  */
 import type { Registry } from "prom-client";
 import type { NodeAdmin } from "./node/ports.js";
