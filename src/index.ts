@@ -28,9 +28,9 @@ export {
   createSnapshotStorage,
   type StorageOptions,
 } from "./storage/registry.js";
-export type { RaftHost, RaftService, RaftClient } from "./rpc/transport.js";
+export type { RaftHost, RaftService, RaftClient } from "./node/ports.js";
 export { realEnv, type Env, type CancelTimer } from "./env/env.js";
-export { RaftServer } from "./rpc/raft-server.js";
+export { RaftServer } from "./server.js";
 export type { RaftServerOptions, ChannelOptions, TlsOptions } from "./rpc/options.js";
 export { bootstrap, type BootstrapOptions } from "./node/bootstrap.js";
 export type {
@@ -40,7 +40,7 @@ export type {
   SnapshotMeta,
   SnapshotFileMeta,
 } from "./storage/snapshot-storage.js";
-export type { SnapshotTransfer, SnapshotThrottle, SnapshotCopyOptions } from "./rpc/transport.js";
+export type { SnapshotTransfer, SnapshotThrottle, SnapshotCopyOptions } from "./node/ports.js";
 export {
   setLogger,
   getLogger,

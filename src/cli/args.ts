@@ -3,7 +3,7 @@
  * and numbers. A bad value is a UsageError (exit code 2), reported on one line.
  */
 import { InvalidArgumentError } from "commander";
-import { formatPeerId, parsePeerId } from "../core/peer-id.js";
+import { formatPeerId, parsePeerId } from "../util/peer-text.js";
 
 /** A flag value the command refuses (not an RPC failure). */
 export class UsageError extends Error {

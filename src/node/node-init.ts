@@ -7,7 +7,7 @@ import { RaftCore } from "../core/raft.js";
 import type { Env } from "../env/env.js";
 import { globalLogger, withContext, type Logger } from "../env/logger.js";
 import { noopNodeMetrics, type NodeMetrics } from "../env/metrics.js";
-import type { RaftClient, RaftHost } from "../rpc/transport.js";
+import type { RaftClient, RaftHost } from "./ports.js";
 import type { LogStorage, RaftMetaStorage } from "../storage/interfaces.js";
 import {
   createLogStorage,

@@ -14,7 +14,7 @@ import type { RaftCore } from "../core/raft.js";
 import type { ConfigurationData, Role } from "../core/types.js";
 import { realEnv, type CancelTimer, type Env } from "../env/env.js";
 import { globalLogger, isEnabled, type Logger } from "../env/logger.js";
-import type { RaftService } from "../rpc/transport.js";
+import type { RaftService } from "./ports.js";
 import { ApplyQueue, PromiseClosure } from "./apply-queue.js";
 import { BallotBox } from "./ballot-box.js";
 import { LeaderStartClosure } from "./fsm-caller.js";

@@ -1,7 +1,7 @@
 /** NodeOptions: what `RaftNode.init` takes. */
 import type { Env } from "../env/env.js";
 import type { Logger } from "../env/logger.js";
-import type { RaftHost, SnapshotThrottle } from "../rpc/transport.js";
+import type { RaftHost, SnapshotThrottle } from "./ports.js";
 import type { LogStorage, RaftMetaStorage } from "../storage/interfaces.js";
 import type { SnapshotStorage } from "../storage/snapshot-storage.js";
 import type { RaftFlags } from "./flags.js";

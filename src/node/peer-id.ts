@@ -1,6 +1,6 @@
 /** braft's PeerId (`ip:port:idx`) and Configuration, the public forms users pass around. */
 import { RaftError } from "../core/errors.js";
-import { formatPeerId, parsePeerId } from "../core/peer-id.js";
+import { formatPeerId, parsePeerId } from "../util/peer-text.js";
 import type { PeerKey } from "../core/types.js";
 
 /** A peer of a replication group: an endpoint plus an index telling apart nodes on one port. */

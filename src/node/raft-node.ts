@@ -18,7 +18,7 @@ import { Status } from "./status.js";
 import type { LeaderLeaseStatus } from "../core/lease.js";
 import type { RaftCore } from "../core/raft.js";
 import type { ConfigurationData } from "../core/types.js";
-import type { NodeAdmin } from "../rpc/transport.js";
+import type { NodeAdmin } from "./ports.js";
 
 /** A configuration as callers may give it: a Configuration, its text, or a list of peers. */
 export type ConfigurationInput = Configuration | string | readonly (PeerId | string)[];

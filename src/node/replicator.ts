@@ -7,7 +7,7 @@ import { RaftError } from "../core/errors.js";
 import type { Send } from "../core/events.js";
 import type { InstallSnapshotHeader, InstallSnapshotResult, SnapshotMetaData } from "../core/messages.js";
 import type { PeerKey } from "../core/types.js";
-import type { RaftClient } from "../rpc/transport.js";
+import type { RaftClient } from "./ports.js";
 
 export interface ReplicatorHost {
   onResponse(send: Send, response: unknown): void;

@@ -3,10 +3,10 @@
  * them, gives the leader's replicators a snapshot to send, and installs one a leader sent.
  */
 import { RaftError } from "../core/errors.js";
-import { canonicalPeerKeys } from "../core/peer-id.js";
+import { canonicalPeerKeys } from "../util/peer-text.js";
 import type { InstallSnapshotRequest, SnapshotMetaData } from "../core/messages.js";
 import type { ConfigurationData, LogId } from "../core/types.js";
-import type { SnapshotThrottle, SnapshotTransfer } from "../rpc/transport.js";
+import type { SnapshotThrottle, SnapshotTransfer } from "./ports.js";
 import type { SnapshotMeta, SnapshotStorage, SnapshotWriter } from "../storage/snapshot-storage.js";
 import type { FSMCaller } from "./fsm-caller.js";
 import type { LogManager } from "./log-manager.js";

@@ -6,7 +6,7 @@
 import { RaftError } from "../core/errors.js";
 import { Channel, type ChannelObservers } from "./channel.js";
 import type { ChannelOptions } from "./options.js";
-import type { RpcLane } from "./transport.js";
+import type { RpcLane } from "./lanes.js";
 
 /** The channels of a process or server, by remote endpoint. */
 export class ChannelPool {

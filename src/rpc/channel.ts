@@ -17,7 +17,7 @@ import {
 import { CorkedWriter } from "./corked-writer.js";
 import { DEFAULT_MAX_BODY_BYTES, FrameParser } from "./frame.js";
 import { RpcDefaults, type ChannelOptions } from "./options.js";
-import { splitEndpoint } from "../core/peer-id.js";
+import { splitEndpoint } from "../util/peer-text.js";
 import { errorFromWire, transportError } from "./rpc-errors.js";
 import { globalLogger, isEnabled, type Logger } from "../env/logger.js";
 import { noopRpcMetrics, type RpcMetrics, type TrafficCounter } from "../env/metrics.js";

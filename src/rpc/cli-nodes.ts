@@ -3,9 +3,9 @@
  * (cli_service.cpp's get_node), and parse peer ids with braft's error texts.
  */
 import { RaftError } from "../core/errors.js";
-import { formatPeerId, parsePeerId, routingKey } from "../core/peer-id.js";
+import { formatPeerId, parsePeerId, routingKey } from "../util/peer-text.js";
 import type { PeerKey } from "../core/types.js";
-import type { NodeAdmin } from "./transport.js";
+import type { NodeAdmin } from "../node/ports.js";
 
 /** Where CliService finds nodes: the RaftServer's hosted nodes, by group. */
 export interface NodeLookup {

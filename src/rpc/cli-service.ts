@@ -16,7 +16,7 @@ import { getNode, peerOf, samePeer, type NodeLookup } from "./cli-nodes.js";
 import { CliService, GetLeaderRequestSchema, TransferLeaderRequestSchema } from "./gen/braft/cli_pb.js";
 import { addLearnerService } from "./learner-service.js";
 import type { ServiceRegistry } from "./service-registry.js";
-import type { NodeAdmin } from "./transport.js";
+import type { NodeAdmin } from "../node/ports.js";
 
 export type { NodeLookup } from "./cli-nodes.js";
 

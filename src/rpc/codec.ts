@@ -26,7 +26,7 @@ import {
   TimeoutNowResponseSchema,
   type SnapshotMeta,
 } from "./gen/braft/raft_pb.js";
-import { parsePeerId, formatPeerId } from "../core/peer-id.js";
+import { parsePeerId, formatPeerId } from "../util/peer-text.js";
 import { ProtoParseError, parseMessage, toSafeNumber } from "./proto-util.js";
 import {
   decodeAppendEntriesMessage,
@@ -34,7 +34,7 @@ import {
   encodeAppendEntriesMessage,
   encodeAppendEntriesResponseMessage,
 } from "./wire/append-entries-codec.js";
-import type { InstallSnapshotRequest, InstallSnapshotResponse, SnapshotMetaData } from "./transport.js";
+import type { InstallSnapshotRequest, InstallSnapshotResponse, SnapshotMetaData } from "../core/messages.js";
 
 /** An encoded request or response: the protobuf message and the attachment parts after it. */
 export interface Encoded {

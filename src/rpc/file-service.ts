@@ -16,7 +16,7 @@ import {
   type ServedReader,
 } from "./file-reader-registry.js";
 import { FileService, type GetFileRequest } from "./gen/braft/file_service_pb.js";
-import type { RaftServer } from "./raft-server.js";
+import type { RaftRpcServer } from "./raft-server.js";
 import { SnapshotFileHandles, readChunk } from "./snapshot-file-handles.js";
 import { realCopyClock, type CopyClock, type SnapshotThrottle } from "./snapshot-throttle.js";
 
@@ -163,7 +163,7 @@ export interface AddFileServiceOptions
  * a second call fails with EEXIST, as the method is already served.
  */
 export function addFileService(
-  server: Pick<RaftServer, "address" | "addService">,
+  server: Pick<RaftRpcServer, "address" | "addService">,
   options: AddFileServiceOptions = {},
 ): FileReaderRegistry {
   const registry = new FileReaderRegistry({

@@ -1,8 +1,9 @@
 /**
- * The rpc layer: brpc's baidu_std protocol with braft's services. RaftServer is the public
- * entry; the rest is exported for tools (the CLI), the node shell and tests.
+ * The rpc layer: brpc's baidu_std protocol with braft's services. RaftRpcServer is the server
+ * (the package's RaftServer adds the status pages to it); the rest is exported for tools (the
+ * CLI) and tests.
  */
-export { RaftServer } from "./raft-server.js";
+export { RaftRpcServer } from "./raft-server.js";
 export type { ChannelOptions, RaftServerOptions, TlsOptions, Pem } from "./options.js";
 export { RpcDefaults } from "./options.js";
 export { Channel, type CallOptions, type CallResult } from "./channel.js";
@@ -13,7 +14,8 @@ export type { CallContext, RawMethodHandler, ServiceImpl } from "./service-regis
 export type { HttpHandler } from "./http-front.js";
 export type { Attachment } from "./baidu-std.js";
 export { FrameError, FrameParser, DEFAULT_MAX_BODY_BYTES, HEADER_BYTES } from "./frame.js";
-export { canonicalPeerKey, parsePeerId, endpointOfPeer, type ParsedPeerId } from "../core/peer-id.js";
+export { canonicalPeerKey, parsePeerId, endpointOfPeer, type ParsedPeerId } from "../util/peer-text.js";
 export { BrpcErrno, errorFromWire } from "./rpc-errors.js";
 export { RAFT_SERVICE_NAME } from "./raft-service-router.js";
-export type * from "./transport.js";
+export type * from "../node/ports.js";
+export type { RpcLane } from "./lanes.js";

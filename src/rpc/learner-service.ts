@@ -8,7 +8,7 @@ import { RaftError } from "../core/errors.js";
 import { getNode, peerOf, type NodeLookup } from "./cli-nodes.js";
 import { LearnerService } from "./gen/tsraft/cli_pb.js";
 import type { ServiceRegistry } from "./service-registry.js";
-import type { NodeAdmin } from "./transport.js";
+import type { NodeAdmin } from "../node/ports.js";
 
 interface LearnersRequest {
   readonly groupId: string;

@@ -8,6 +8,8 @@ import { RaftError } from "../core/errors.js";
 import type {
   AppendEntriesRequest,
   AppendEntriesResponse,
+  InstallSnapshotRequest,
+  InstallSnapshotResponse,
   RequestVoteRequest,
   RequestVoteResponse,
   ReadIndexRequest,
@@ -29,20 +31,15 @@ import {
   encodeVoteRequest,
   type Encoded,
 } from "./codec.js";
-import { endpointOfPeer } from "../core/peer-id.js";
+import { endpointOfPeer } from "../util/peer-text.js";
 import { RAFT_SERVICE_NAME } from "./raft-service-router.js";
 import {
   READ_INDEX_SERVICE_NAME,
   decodeReadIndexResponse,
   encodeReadIndexRequest,
 } from "./read-index-codec.js";
-import {
-  laneOfAppend,
-  type InstallSnapshotRequest,
-  type InstallSnapshotResponse,
-  type RaftClient,
-  type RpcLane,
-} from "./transport.js";
+import { laneOfAppend, type RpcLane } from "./lanes.js";
+import type { RaftClient } from "../node/ports.js";
 
 /** The RaftClient of a RaftServer: braft.RaftService calls over its ChannelPool. */
 export class RaftRpcClient implements RaftClient {

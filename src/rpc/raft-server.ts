@@ -1,7 +1,8 @@
 /**
- * RaftServer: one port for the raft RPCs of every group this process hosts, the user's own
+ * RaftRpcServer: one port for the raft RPCs of every group this process hosts, the user's own
  * baidu_std services, and HTTP (sniffed from the first bytes, as brpc does). It is the
- * RaftHost a RaftNode takes as NodeOptions.server.
+ * RaftHost a RaftNode takes as NodeOptions.server. The package's RaftServer (src/server.ts) is
+ * this server with the status pages and the Prometheus metrics on its port.
  */
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
@@ -11,9 +12,8 @@ import { DEFAULT_MAX_BODY_BYTES, startsWithMagic } from "./frame.js";
 import { ChannelPool } from "./channel-pool.js";
 import { addCliService } from "./cli-service.js";
 import { HttpFront, type HttpHandler } from "./http-front.js";
-import { installStatusPages } from "../status/index.js";
 import { RpcDefaults, type ChannelOptions, type RaftServerOptions } from "./options.js";
-import { splitEndpoint } from "../core/peer-id.js";
+import { splitEndpoint } from "../util/peer-text.js";
 import { RpcSnapshotTransfer } from "./snapshot-transfer.js";
 import { RaftRpcClient } from "./raft-client.js";
 import { maxAppendDataBytes } from "./append-budget.js";
@@ -21,11 +21,9 @@ import { NodeDirectory, addRaftService } from "./raft-service-router.js";
 import { ServerConnection, type ConnectionConfig } from "./server-connection.js";
 import { ServiceRegistry, type RawMethodHandler, type ServiceImpl } from "./service-registry.js";
 import type { DescService } from "@bufbuild/protobuf";
-import type { Registry } from "prom-client";
 import { globalLogger, type Logger } from "../env/logger.js";
-import type { RaftMetrics } from "../env/metrics.js";
-import { installMetrics } from "../status/metrics.js";
-import type { NodeAdmin, RaftClient, RaftHost, RaftService } from "./transport.js";
+import { noopRaftMetrics, type RaftMetrics } from "../env/metrics.js";
+import type { NodeAdmin, RaftClient, RaftHost, RaftService } from "../node/ports.js";
 
 /** First bytes of the HTTP methods brpc recognizes; four bytes decide the protocol. */
 const HTTP_PREFIXES = ["GET ", "POST", "PUT ", "HEAD", "DELE", "OPTI", "PATC", "TRAC", "CONN"];
@@ -39,7 +37,7 @@ function sniff(bytes: Buffer): Sniffed {
 }
 
 /** One port for raft RPCs of many groups, user services and HTTP (braft's brpc::Server). */
-export class RaftServer implements RaftHost {
+export class RaftRpcServer implements RaftHost {
   private readonly registry = new ServiceRegistry();
   private readonly directory = new NodeDirectory();
   private readonly http: HttpFront;
@@ -54,27 +52,27 @@ export class RaftServer implements RaftHost {
   readonly client: RaftClient;
   /** braft's FileService on this port and remote copy through its channels, for snapshots. */
   readonly snapshotTransfer: RpcSnapshotTransfer;
-  /** Where this server's nodes and connections report; served at `/metrics`. */
+  /** Where this server's nodes and connections report (RaftServer: the metrics at `/metrics`). */
   readonly metrics: RaftMetrics;
-  /** The prom-client registry behind `/metrics` (this server's own): register your metrics in it. */
-  readonly metricsRegistry: Registry;
   /** The logger of this server's channels and of its nodes without NodeOptions.logger. */
   readonly logger: Logger;
 
-  constructor(private readonly options: RaftServerOptions = {}) {
+  /** `metrics`: where the nodes and connections report; none by default. */
+  constructor(
+    private readonly options: RaftServerOptions = {},
+    metrics: RaftMetrics = noopRaftMetrics,
+  ) {
     const idleTimeoutMs = options.idleTimeoutMs ?? RpcDefaults.idleTimeoutMs;
     this.logger = options.logger ?? globalLogger;
     this.http = new HttpFront(idleTimeoutMs);
-    const { sink, registry } = installMetrics(this);
-    this.metrics = sink;
-    this.metricsRegistry = registry;
+    this.metrics = metrics;
     this.connection = {
       registry: this.registry,
       maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       maxInflight: options.maxInflightPerConnection ?? RpcDefaults.maxInflightPerConnection,
       idleTimeoutMs,
       maxPendingWriteBytes: options.maxPendingWriteBytes ?? RpcDefaults.maxPendingWriteBytes,
-      metrics: sink.rpc,
+      metrics: metrics.rpc,
       onProtocolError: (err, remoteAddress) => {
         try {
           options.onConnectionError?.(err, remoteAddress);
@@ -83,12 +81,11 @@ export class RaftServer implements RaftHost {
         }
       },
     };
-    this.pool = new ChannelPool(channelOptionsOf(options), { metrics: sink.rpc, logger: this.logger });
+    this.pool = new ChannelPool(channelOptionsOf(options), { metrics: metrics.rpc, logger: this.logger });
     this.client = new RaftRpcClient(this.pool);
     addRaftService(this.registry, this.directory);
     addCliService(this.registry, this);
     this.snapshotTransfer = new RpcSnapshotTransfer(this, options.snapshotTransfer ?? {});
-    installStatusPages(this);
   }
 
   /**

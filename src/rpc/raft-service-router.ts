@@ -15,14 +15,14 @@ import {
   encodeTimeoutNowResponse,
   encodeVoteResponse,
 } from "./codec.js";
-import { parsePeerId, routingKey } from "../core/peer-id.js";
+import { parsePeerId, routingKey } from "../util/peer-text.js";
 import type { ServiceRegistry } from "./service-registry.js";
 import {
   READ_INDEX_SERVICE_NAME,
   decodeReadIndexRequest,
   encodeReadIndexResponse,
 } from "./read-index-codec.js";
-import type { RaftService } from "./transport.js";
+import type { RaftService } from "../node/ports.js";
 
 /** braft's service name on the wire. */
 export const RAFT_SERVICE_NAME = "braft.RaftService";

@@ -45,9 +45,9 @@ export function sleep(clock: CopyClock, ms: number, signal?: AbortSignal): Promi
 
 /**
  * The least a copy needs from a throttle: `acquire` resolving once `bytes` may be moved (the
- * node's `transport.ts` SnapshotThrottle has just that). The copier uses the optional members
- * when present: a partial grant per request (braft's way, so one chunk need not wait for several
- * cycles) and giving unused bytes back.
+ * node's SnapshotThrottle port, in src/node/ports.ts, has just that). The copier uses the
+ * optional members when present: a partial grant per request (braft's way, so one chunk need
+ * not wait for several cycles) and giving unused bytes back.
  */
 export interface CopyThrottle {
   acquire(bytes: number, signal?: AbortSignal): Promise<unknown>;

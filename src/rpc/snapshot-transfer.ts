@@ -7,10 +7,10 @@
 import type { SnapshotMeta, SnapshotReader, SnapshotWriter } from "../storage/snapshot-storage.js";
 import type { FileReaderRegistration, FileReaderRegistry } from "./file-reader-registry.js";
 import { addFileService, type AddFileServiceOptions } from "./file-service.js";
-import type { RaftServer } from "./raft-server.js";
+import type { RaftRpcServer } from "./raft-server.js";
 import type { FileCopyOptions } from "./remote-file-copier.js";
 import { copySnapshot } from "./remote-snapshot-copier.js";
-import type { SnapshotCopyOptions, SnapshotTransfer } from "./transport.js";
+import type { SnapshotCopyOptions, SnapshotTransfer } from "../node/ports.js";
 
 /** Options of {@link RpcSnapshotTransfer}: the serving side and the copying side. */
 export interface RpcSnapshotTransferOptions extends AddFileServiceOptions {
@@ -25,7 +25,7 @@ export class RpcSnapshotTransfer implements SnapshotTransfer {
 
   /** Serves `braft.FileService` on `server` (EEXIST when something already serves it). */
   constructor(
-    private readonly server: Pick<RaftServer, "address" | "addService" | "channels">,
+    private readonly server: Pick<RaftRpcServer, "address" | "addService" | "channels">,
     private readonly options: RpcSnapshotTransferOptions = {},
   ) {
     this.registry = addFileService(server, options);

@@ -8,15 +8,8 @@ import { Gauge, Registry } from "prom-client";
 import type { RaftMetrics } from "../env/metrics.js";
 import type { NodeState, NodeStatus } from "../node/node-status.js";
 import type { HttpHandler } from "../rpc/http-front.js";
-import type { NodeAdmin } from "../rpc/transport.js";
+import type { NodeAdmin } from "../node/ports.js";
 import { PrometheusRaftMetrics } from "./metrics-events.js";
-
-/** What `/metrics` needs of its server. */
-export interface MetricsHost {
-  /** The nodes hosted here, ordered by group then peer. */
-  nodes(): NodeAdmin[];
-  addHttpRoute(path: string, handler: HttpHandler): void;
-}
 
 /** A server's metrics: the sink its nodes and connections report to, and the registry behind it. */
 export interface ServerMetrics {
@@ -68,15 +61,15 @@ const NODE_GAUGES: readonly { name: string; help: string; value: (s: NodeStatus)
 ];
 
 /**
- * Creates the server's registry and metrics and serves them at `/metrics` on `host`. Called once,
- * from the RaftServer constructor.
+ * Creates a server's registry and metrics; the gauges read `nodes()` (the server's nodes, ordered
+ * by group then peer) when scraped. Called once, from the RaftServer constructor, which serves
+ * the registry at `/metrics` with {@link metricsHandler}.
  */
-export function installMetrics(host: MetricsHost): ServerMetrics {
+export function createServerMetrics(nodes: () => NodeAdmin[]): ServerMetrics {
   const registry = new Registry();
-  const statuses = scrapeCache(() => host.nodes().map((node) => node.getStatus()));
+  const statuses = scrapeCache(() => nodes().map((node) => node.getStatus()));
   registerNodeGauges(registry, statuses);
   const sink = new PrometheusRaftMetrics(registry);
-  host.addHttpRoute("/metrics", metricsHandler(registry));
   return { sink, registry };
 }
 

@@ -1,6 +1,6 @@
 /** The narrow view of a server that the status pages need (RaftServer provides it). */
 import type { HttpHandler } from "../rpc/http-front.js";
-import type { NodeAdmin } from "../rpc/transport.js";
+import type { NodeAdmin } from "../node/ports.js";
 
 export interface StatusHost {
   /** `ip:port` the server listens on; "" before it started. */

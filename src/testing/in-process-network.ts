@@ -5,7 +5,7 @@
  */
 import { RaftError } from "../core/errors.js";
 import type { PeerKey } from "../core/types.js";
-import type { RaftClient, RaftHost, RaftService } from "../rpc/transport.js";
+import type { RaftClient, RaftHost, RaftService } from "../node/ports.js";
 
 export class InProcessNetwork {
   private readonly services = new Map<string, RaftService>();

@@ -10,7 +10,7 @@ import type { RaftFlags } from "../node/flags.js";
 import type { ApplyResult } from "../node/apply-queue.js";
 import { RaftNode } from "../node/raft-node.js";
 import type { StateMachine } from "../node/state-machine.js";
-import type { RaftClient, RaftHost, RaftService } from "../rpc/transport.js";
+import type { RaftClient, RaftHost, RaftService } from "../node/ports.js";
 import { silentLogger, type Logger } from "../env/logger.js";
 import type { LogStorage } from "../storage/interfaces.js";
 import { mkdtempSync, rmSync } from "node:fs";

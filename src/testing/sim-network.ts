@@ -5,18 +5,16 @@
  * they reach a real RaftServer.
  */
 import { RaftError, type ErrorCode } from "../core/errors.js";
-import type { ReadIndexRequest, ReadIndexResponse } from "../core/messages.js";
+import type {
+  InstallSnapshotRequest,
+  InstallSnapshotResponse,
+  ReadIndexRequest,
+  ReadIndexResponse,
+} from "../core/messages.js";
 import type { PeerKey } from "../core/types.js";
 import type { CancelTimer } from "../env/env.js";
-import {
-  laneOfAppend,
-  type InstallSnapshotRequest,
-  type InstallSnapshotResponse,
-  type RaftClient,
-  type RaftHost,
-  type RaftService,
-  type RpcLane,
-} from "../rpc/transport.js";
+import type { RaftClient, RaftHost, RaftService } from "../node/ports.js";
+import { laneOfAppend, type RpcLane } from "../rpc/lanes.js";
 import type { Prng } from "./prng.js";
 import type { SimScheduler } from "./sim-scheduler.js";
 

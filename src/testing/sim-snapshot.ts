@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { RaftError } from "../core/errors.js";
 import type { PeerKey } from "../core/types.js";
 import type { Env } from "../env/env.js";
-import type { SnapshotCopyOptions, SnapshotTransfer } from "../rpc/transport.js";
+import type { SnapshotCopyOptions, SnapshotTransfer } from "../node/ports.js";
 import type {
   SnapshotCopyRegistrar,
   SnapshotFileMeta,

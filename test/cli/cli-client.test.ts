@@ -8,7 +8,7 @@ import { CliClient } from "../../src/cli/cli-client.js";
 import { fetchStatus } from "../../src/cli/status.js";
 import { RaftError } from "../../src/core/errors.js";
 import { CliService } from "../../src/rpc/gen/braft/cli_pb.js";
-import type { RaftServer } from "../../src/rpc/raft-server.js";
+import type { RaftServer } from "../../src/server.js";
 import { freePorts } from "../../src/testing/free-ports.js";
 import { startServer, stopAll } from "../rpc/helpers.js";
 

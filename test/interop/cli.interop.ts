@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { canonicalPeerKey } from "../../src/core/peer-id.js";
+import { canonicalPeerKey } from "../../src/util/peer-text.js";
 import { braftUnavailable } from "./braft-bin.js";
 import { MixedCluster, type InteropNode, type NodeKind } from "./mixed-cluster.js";
 import { waitFor } from "./processes.js";

@@ -10,7 +10,7 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { canonicalPeerKey } from "../../src/core/peer-id.js";
+import { canonicalPeerKey } from "../../src/util/peer-text.js";
 import { braftBinary, REPO_ROOT } from "./braft-bin.js";
 import {
   Child,

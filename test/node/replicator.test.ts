@@ -5,7 +5,7 @@ import { RaftError } from "../../src/core/errors.js";
 import type { Send } from "../../src/core/events.js";
 import type { InstallSnapshotResponse } from "../../src/core/messages.js";
 import { Replicator } from "../../src/node/replicator.js";
-import type { RaftClient } from "../../src/rpc/transport.js";
+import type { RaftClient } from "../../src/node/ports.js";
 
 interface Pending {
   readonly uri: string;

@@ -10,7 +10,7 @@ import type { Logger } from "../../src/env/logger.js";
 import { defaultFlags, flags } from "../../src/node/flags.js";
 import type { NodeOptions } from "../../src/node/options.js";
 import { RaftNode } from "../../src/node/raft-node.js";
-import { RaftServer } from "../../src/rpc/raft-server.js";
+import { RaftServer } from "../../src/server.js";
 import { SimCluster } from "../../src/testing/sim-cluster.js";
 
 const PEER = "10.0.0.1:8100:0";

@@ -4,7 +4,7 @@ import { after, describe, it } from "node:test";
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { RaftError } from "../../src/core/errors.js";
 import { Channel } from "../../src/rpc/channel.js";
-import type { RaftServer } from "../../src/rpc/raft-server.js";
+import type { RaftServer } from "../../src/server.js";
 import { FrameParser } from "../../src/rpc/frame.js";
 import { FakeRaftService, peerOn, startServer, stopAll, voteRequest, waitFor } from "./helpers.js";
 

@@ -9,8 +9,8 @@ import type { NodeStatus } from "../../src/node/node-status.js";
 import type { Channel } from "../../src/rpc/channel.js";
 import { CliService } from "../../src/rpc/gen/braft/cli_pb.js";
 import { LearnerService } from "../../src/rpc/gen/tsraft/cli_pb.js";
-import type { RaftServer } from "../../src/rpc/raft-server.js";
-import type { NodeAdmin } from "../../src/rpc/transport.js";
+import type { RaftServer } from "../../src/server.js";
+import type { NodeAdmin } from "../../src/node/ports.js";
 import { callMethod } from "../../src/rpc/typed-call.js";
 import { FakeRaftService, peerOn, startServer, stopAll } from "./helpers.js";
 

@@ -8,7 +8,7 @@ import { decodeFrame, decompressMessage, encodeRequest, encodeResponse } from ".
 import * as codec from "../../src/rpc/codec.js";
 import { FrameParser } from "../../src/rpc/frame.js";
 import { AppendEntriesRequestSchema, RequestVoteResponseSchema } from "../../src/rpc/gen/braft/raft_pb.js";
-import { canonicalPeerKey, parsePeerId } from "../../src/core/peer-id.js";
+import { canonicalPeerKey, parsePeerId } from "../../src/util/peer-text.js";
 import { ProtoParseError } from "../../src/rpc/proto-util.js";
 import { gzipSync } from "node:zlib";
 import fc from "fast-check";

@@ -11,9 +11,10 @@ import {
   type SnapshotWriter,
   type StateMachine,
 } from "../../src/index.js";
-import { RaftServer } from "../../src/rpc/raft-server.js";
+import { RaftServer } from "../../src/server.js";
 import type { RaftServerOptions } from "../../src/rpc/options.js";
-import type { InstallSnapshotRequest, RaftService } from "../../src/rpc/transport.js";
+import type { InstallSnapshotRequest } from "../../src/core/messages.js";
+import type { RaftService } from "../../src/node/ports.js";
 import { pollUntil } from "../support/poll.js";
 
 /** Sums the first byte of each entry; its snapshot is one file, `value`, holding the sum. */

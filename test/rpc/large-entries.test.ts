@@ -16,8 +16,8 @@ import {
   HEADER_BYTES,
   encodeHeader,
 } from "../../src/rpc/frame.js";
-import { RaftServer } from "../../src/rpc/raft-server.js";
-import { laneOfAppend } from "../../src/rpc/transport.js";
+import { RaftServer } from "../../src/server.js";
+import { laneOfAppend } from "../../src/rpc/lanes.js";
 
 test("AppendBudget: the largest entry allowed fits one frame, with the margin to spare", () => {
   const groupId = "a-group-with-a-rather-long-name";

@@ -10,7 +10,7 @@ import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { decodeFrame, encodeRequest, type DecodedFrame } from "../../src/rpc/baidu-std.js";
 import { FrameError, FrameParser, encodeHeader } from "../../src/rpc/frame.js";
 import { RpcMetaSchema } from "../../src/rpc/gen/brpc/policy/baidu_rpc_meta_pb.js";
-import type { RaftServer } from "../../src/rpc/raft-server.js";
+import type { RaftServer } from "../../src/server.js";
 import { BrpcErrno } from "../../src/rpc/rpc-errors.js";
 import {
   FakeRaftService,

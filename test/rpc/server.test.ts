@@ -4,7 +4,7 @@ import { after, describe, it } from "node:test";
 import { get } from "node:http";
 import { RaftError } from "../../src/core/errors.js";
 import { EntryType } from "../../src/core/types.js";
-import { RaftServer } from "../../src/rpc/raft-server.js";
+import { RaftServer } from "../../src/server.js";
 import { CliService } from "../../src/rpc/gen/braft/cli_pb.js";
 import { callMethod } from "../../src/rpc/typed-call.js";
 import { FakeRaftService, peerOn, startServer, stopAll, voteRequest } from "./helpers.js";

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { RaftNode, type Iterator, type StateMachine } from "../../src/index.js";
-import type { RaftServer } from "../../src/rpc/raft-server.js";
+import type { RaftServer } from "../../src/server.js";
 import { startServer, stopAll, waitFor } from "./helpers.js";
 
 after(stopAll);

@@ -7,7 +7,7 @@ import { test } from "node:test";
 import { RaftError } from "../../src/core/errors.js";
 import type { AppendEntriesRequest, AppendEntriesResponse } from "../../src/core/messages.js";
 import { EntryType } from "../../src/core/types.js";
-import type { RaftService } from "../../src/rpc/transport.js";
+import type { RaftService } from "../../src/node/ports.js";
 import { Prng } from "../../src/testing/prng.js";
 import { SimNetwork, type SimNetworkOptions } from "../../src/testing/sim-network.js";
 import { SimScheduler } from "../../src/testing/sim-scheduler.js";

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { register as globalRegistry } from "prom-client";
 import { RaftError, RaftNode, silentLogger } from "../../src/index.js";
-import type { RaftServer } from "../../src/rpc/raft-server.js";
+import type { RaftServer } from "../../src/server.js";
 import { SnapshotCounter, startServer, stopAll, voteRequest, waitFor } from "../rpc/helpers.js";
 import { parseExposition, samples, total, type Family } from "./exposition.js";
 

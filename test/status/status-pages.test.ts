@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { RaftNode, flags, defaultFlags, type Iterator, type StateMachine } from "../../src/index.js";
-import type { RaftServer } from "../../src/rpc/raft-server.js";
+import type { RaftServer } from "../../src/server.js";
 import type { RaftStatJson } from "../../src/status/index.js";
 import type { FlagJson } from "../../src/status/index.js";
 import { startServer, stopAll, waitFor } from "../rpc/helpers.js";

@@ -5,7 +5,7 @@
  * unknown fields.
  */
 import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import { canonicalOptionalPeer, canonicalPeerKeys, EMPTY_PEER_TEXT } from "../../core/peer-id.js";
+import { canonicalOptionalPeer, canonicalPeerKeys, EMPTY_PEER_TEXT } from "../../util/peer-text.js";
 import type { ConfigurationData, HardState } from "../../core/types.js";
 
 /**

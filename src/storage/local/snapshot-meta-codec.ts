@@ -5,7 +5,7 @@
  * optional string checksum = 3; }. SnapshotMeta learners (1000, 1001) are tsraft's additions.
  */
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import { canonicalPeerKeys } from "../../core/peer-id.js";
+import { canonicalPeerKeys } from "../../util/peer-text.js";
 import type { SnapshotFileMeta, SnapshotMeta } from "../snapshot-storage.js";
 import { LEARNERS_FIELD, OLD_LEARNERS_FIELD, readFields, toSafeNumber, writeStrings } from "./pb-codec.js";
 

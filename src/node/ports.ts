@@ -1,7 +1,10 @@
 /**
- * How a node reaches its peers and how peers reach it, independent of the wire. RaftServer
- * (baidu_std over TCP), the in-process host and the simulator's network all implement these.
- * Failures reject with a RaftError: EHOSTUNREACH, ERAFTTIMEDOUT, or the remote node's error.
+ * The node's ports: how a node reaches its peers and how peers reach it, independent of the
+ * wire. The node defines them and the layers above implement them: RaftServer (baidu_std over
+ * TCP, src/rpc), the in-process host and the simulator's network (src/testing). What a node needs
+ * of its host: RaftHost, RaftClient, SnapshotTransfer, SnapshotThrottle; what it offers: RaftService
+ * and NodeAdmin. Failures reject with a RaftError: EHOSTUNREACH, ERAFTTIMEDOUT, or the remote
+ * node's error.
  */
 import type {
   AppendEntriesRequest,
@@ -17,7 +20,7 @@ import type {
 } from "../core/messages.js";
 import type { PeerKey } from "../core/types.js";
 import type { SnapshotMeta, SnapshotReader, SnapshotWriter } from "../storage/snapshot-storage.js";
-import type { NodeStatus } from "../node/node-status.js";
+import type { NodeStatus } from "./node-status.js";
 import type { Logger } from "../env/logger.js";
 import type { RaftMetrics } from "../env/metrics.js";
 
@@ -81,21 +84,6 @@ export interface RaftClient {
 }
 
 /**
- * Which connection a request to a peer travels on. Appends that carry entries go on a connection
- * of their own ("bulk"); heartbeats, votes and every other small call on another ("control").
- * On one connection a heartbeat would wait behind every byte queued before it, and an entry of
- * tens of MiB on a slow link outlasts an election timeout: followers would stop hearing their
- * leader while it is busy replicating (braft's replicator likewise sends heartbeats independently
- * of its appends). Raft tolerates the reordering between the two.
- */
-export type RpcLane = "control" | "bulk";
-
-/** The lane of an AppendEntries: "bulk" when it carries entries, "control" for a heartbeat. */
-export function laneOfAppend(request: { readonly entries: readonly unknown[] }): RpcLane {
-  return request.entries.length > 0 ? "bulk" : "control";
-}
-
-/**
  * What a node needs from the server that carries its RPCs (NodeOptions.server).
  * A request is routed to the node registered under its (groupId, peerId).
  */
@@ -144,5 +132,3 @@ export interface SnapshotTransfer {
   /** Follower: copies the snapshot at `uri` into `writer` (files, file meta and meta); resolves with the meta. */
   copySnapshot(uri: string, writer: SnapshotWriter, options: SnapshotCopyOptions): Promise<SnapshotMeta>;
 }
-
-export type { InstallSnapshotRequest, InstallSnapshotResponse, SnapshotMetaData } from "../core/messages.js";

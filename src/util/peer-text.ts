@@ -1,10 +1,12 @@
 /**
- * PeerId strings on the wire. braft writes `ip:port:idx` (newer versions `ip:port:idx:role`);
- * the core keys peers by the canonical `ip:port:idx`. Parsing here accepts every form braft
- * accepts (2 to 4 fields) so a braft peer's ids route to the right node.
+ * The text forms of braft's PeerId and of endpoints, as the wire, the disk and the command line
+ * carry them. braft writes `ip:port:idx` (newer versions `ip:port:idx:role`); the core keys peers
+ * by the canonical `ip:port:idx` and never parses one (a PeerKey is opaque to it). Parsing here
+ * accepts every form braft accepts (2 to 4 fields) so a braft peer's ids route to the right node.
+ * The public PeerId class (src/node/peer-id.ts) is built on these.
  */
-import { RaftError } from "./errors.js";
-import type { PeerKey } from "./types.js";
+import { RaftError } from "../core/errors.js";
+import type { PeerKey } from "../core/types.js";
 
 /** A parsed PeerId. `role` is braft's Role: 0 replica, 1 witness. */
 export interface ParsedPeerId {
