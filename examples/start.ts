@@ -6,11 +6,17 @@
  * SIGTERM) stops the workload, sends SIGTERM to the nodes, waits for them and exits 0. Run it
  * again and the counter continues from where it stopped.
  *
+ * Before starting anything it checks that every port is free: a port in use may be another
+ * `npm start` (or a real cluster), and driving its nodes as if they were ours would add to
+ * someone else's counter. It then stops at once (exit 1), naming the port and how to choose
+ * others. The banner prints each node's PID and the command that restarts it after a kill.
+ *
  *   npm start
  *   npm start -- --ports=9100,9101,9102 --data_path=/tmp/counter --interval_ms=200
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { dirname, join } from "node:path";
+import { createServer } from "node:net";
+import { dirname, join, relative } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { CounterClient, fetchAddRequest, sleep } from "./counter/counter-client.js";
@@ -37,18 +43,51 @@ const say = (line: string): void => console.log(`[start] ${line}`);
 
 /** Set once Ctrl-C or SIGTERM arrived. */
 let stopping = false;
+/** Set once the first fetch_add went through: from then on a node may die and come back. */
+let clusterUp = false;
 let exitedNodes = 0;
+const members: Member[] = [];
 
 interface Member {
   readonly name: string;
   readonly child: ChildProcess;
+  readonly args: readonly string[];
   readonly exited: Promise<number | string>;
+}
+
+/** Why `port` cannot be listened on at `ip` (e.g. EADDRINUSE), or undefined when it is free. */
+function portProblem(ip: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    probe.listen({ host: ip, port, exclusive: true }, () => probe.close(() => resolve(undefined)));
+  });
+}
+
+/**
+ * Stops with exit code 1 unless every port is free: a port in use is someone else's, maybe the
+ * nodes of another `npm start` that our workload would otherwise drive. Suggests free ports.
+ */
+async function requireFreePorts(): Promise<void> {
+  const problems = await Promise.all(ports.map((port) => portProblem(flags.ip, port)));
+  const taken = ports.flatMap((port, i) => (problems[i] === undefined ? [] : [`${port} (${problems[i]})`]));
+  if (taken.length === 0) return;
+  const shifted = ports.map((port) => port + 1000);
+  const shiftedFree = (await Promise.all(shifted.map((port) => portProblem(flags.ip, port)))).every(
+    (problem) => problem === undefined,
+  );
+  const suggestion = shiftedFree ? shifted.join(",") : "<port>,<port>,<port>";
+  console.error(
+    `[start] cannot start: port ${taken.join(", ")} on ${flags.ip} is in use (another npm start, or another program). ` +
+      `Nothing was started. Stop what listens there, or choose other ports: npm start -- --ports=${suggestion}`,
+  );
+  process.exit(1);
 }
 
 function startNode(port: number, index: number): Member {
   const name = `n${index + 1}:${port}`;
   const args = [
-    SERVER,
+    relative(process.cwd(), SERVER),
     `--ip=${flags.ip}`,
     `--port=${port}`,
     `--conf=${conf}`,
@@ -64,6 +103,11 @@ function startNode(port: number, index: number): Member {
   const exited = new Promise<number | string>((resolve) =>
     child.once("exit", (code, signal) => {
       if (!stopping) say(`${name} exited (${code ?? signal})`);
+      if (!stopping && !clusterUp) {
+        say(`${name} exited before the cluster came up; stopping the others`);
+        for (const member of members) member.child.kill("SIGKILL");
+        process.exit(1);
+      }
       if (++exitedNodes === ports.length && !stopping) {
         say("every node has exited; giving up");
         process.exit(1);
@@ -71,13 +115,16 @@ function startNode(port: number, index: number): Member {
       resolve(code ?? signal ?? -1);
     }),
   );
-  return { name, child, exited };
+  return { name, child, args, exited };
 }
 
 function printBanner(): void {
   const first = `${flags.ip}:${ports[0]}`;
   const client = "node dist/examples/counter/client.js";
   say(`group ${flags.group} on ${conf}, data under ${flags.data_path}/<port>`);
+  for (const member of members) {
+    say(`${member.name} pid ${member.child.pid ?? "?"}; restart it with: node ${member.args.join(" ")}`);
+  }
   say(`dashboard: http://${first}/  (also /raft_stat, /metrics on every node's port)`);
   say("try, in another terminal:");
   say(`  npx tsraft get_leader --group=${flags.group} --conf=${conf}`);
@@ -86,7 +133,7 @@ function printBanner(): void {
   );
   say(`  npx tsraft snapshot --group=${flags.group} --peer=${first}:0`);
   say(`  ${client} --conf=${conf} --thread_num=8 --duration_s=10`);
-  say("  kill -9 the leader's process and watch the others elect a new one");
+  say("  kill -9 the leader's process (its pid is above), watch the others elect a new one, then restart it");
   say("Ctrl-C stops the cluster");
 }
 
@@ -111,7 +158,8 @@ async function addOne(client: CounterClient, request: Uint8Array, reply: Counter
 }
 
 async function main(): Promise<void> {
-  const members = ports.map(startNode);
+  await requireFreePorts();
+  members.push(...ports.map(startNode));
   printBanner();
   let wake: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => {
@@ -133,6 +181,7 @@ async function main(): Promise<void> {
   while (!stopping) {
     const added = await addOne(client, request, reply);
     if (added !== undefined) {
+      clusterUp = true;
       say(`counter=${added.value} (fetch_add +1 on leader ${added.leader})`);
       waiting = false;
     } else if (!waiting && !stopping) {

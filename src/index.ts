@@ -32,6 +32,7 @@ export type { RaftHost, RaftService, RaftClient } from "./node/ports.js";
 export { realEnv, type Env, type CancelTimer } from "./env/env.js";
 export { RaftServer } from "./server.js";
 export type { RaftServerOptions, ChannelOptions, TlsOptions } from "./rpc/options.js";
+export type { OperatorAccess } from "./rpc/operator-access.js";
 export { bootstrap, type BootstrapOptions } from "./node/bootstrap.js";
 export type {
   SnapshotStorage,

@@ -28,6 +28,6 @@ export class RaftServer extends RaftRpcServer {
     built.server = this;
     this.metricsRegistry = metrics.registry;
     this.addHttpRoute("/metrics", metricsHandler(metrics.registry));
-    installStatusPages(this);
+    installStatusPages(this, { flagChanges: options.flagChanges ?? "loopback" });
   }
 }

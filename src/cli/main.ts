@@ -41,8 +41,18 @@ function failure(command: string, error: unknown): number {
     return EXIT_USAGE;
   }
   const what = RaftError.is(error) ? `${error.code}: ${brief(error.message)}` : String(error);
-  process.stderr.write(`tsraft: ${command} failed: ${oneLine(what)}\n`);
+  process.stderr.write(`tsraft: ${command} failed: ${oneLine(what)}${hintFor(command, error)}\n`);
   return EXIT_FAILED;
+}
+
+/** What a timed-out command leaves the operator to know: how to wait longer, and what may have happened. */
+function hintFor(command: string, error: unknown): string {
+  if (!RaftError.is(error) || error.code !== "ERAFTTIMEDOUT") return "";
+  // The leader lookup keeps brpc's 1 s per peer and sent nothing else: no hint applies.
+  if (error.message.startsWith("cannot find the leader")) return "";
+  const readOnly = command === "get_leader" || command === "status";
+  const outcome = readOnly ? "" : " The operation may still complete on the node: check before retrying.";
+  return ` (--timeout_ms=<ms> waits longer, -1 forever.${outcome})`;
 }
 
 const program = buildProgram(run, (text, write) => write(`tsraft: ${oneLine(text)}\n`));

@@ -6,6 +6,7 @@ import { Command, Option } from "commander";
 import { confArg, intArg, peerArg } from "./args.js";
 import * as op from "./operations.js";
 import type { Operation } from "./operations.js";
+import { packageVersion } from "./version.js";
 
 type FlagName = "group" | "conf" | "peer" | "leader" | "new_peers" | "learners";
 
@@ -31,6 +32,14 @@ interface Spec {
 }
 
 const LEADER_LOOKUP = ["group!", "conf", "leader"] as const;
+
+/**
+ * `--timeout_ms` when not given. braft_cli waits forever (-1), so a peer that accepts the
+ * connection and never answers hangs it; 10 s covers a membership change of a caught-up peer, a
+ * transfer and a snapshot of moderate state, and a slower operation (adding a peer that must first
+ * install a large snapshot) runs with `--timeout_ms=-1` or a larger bound.
+ */
+export const DEFAULT_TIMEOUT_MS = 10_000;
 
 const COMMANDS: readonly Spec[] = [
   {
@@ -119,6 +128,7 @@ export function buildProgram(
 ): Command {
   const program = new Command("tsraft")
     .description("Operate tsraft (and braft) replication groups over braft's CliService")
+    .version(packageVersion(), "-v, --version", "print the tsraft version")
     .exitOverride()
     .configureOutput({ outputError })
     .showSuggestionAfterError(false)
@@ -131,7 +141,9 @@ export function buildProgram(
     }
     command
       .addOption(
-        new Option("--timeout_ms <ms>", "timeout of the operation, <= 0: none").argParser(intArg).default(-1),
+        new Option("--timeout_ms <ms>", "timeout of the operation, <= 0: wait forever")
+          .argParser(intArg)
+          .default(DEFAULT_TIMEOUT_MS),
       )
       .addOption(
         new Option("--max_retry <n>", "retries of a call that cannot connect").argParser(intArg).default(3),

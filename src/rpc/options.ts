@@ -1,6 +1,7 @@
 /** Options of RaftServer and of the channels it dials, with their bounds and why. */
 import type { RpcSnapshotTransferOptions } from "./snapshot-transfer.js";
 import type { Logger } from "../env/logger.js";
+import type { OperatorAccess } from "./operator-access.js";
 
 /** PEM material as node:tls takes it. */
 export type Pem = string | Buffer;
@@ -47,6 +48,24 @@ export interface ChannelOptions {
 /** Options of {@link RaftServer}. */
 export interface RaftServerOptions {
   /**
+   * The address `start(port)` listens on when given a bare port: `127.0.0.1` (loopback) by
+   * default, so nothing is exposed by accident; `"0.0.0.0"` for brpc's every-interface default.
+   * `start("ip:port")` ignores it.
+   */
+  readonly host?: string | undefined;
+  /**
+   * Who may call CliService and LearnerService (membership changes, snapshot, transfer, reset):
+   * `any` (default, as braft), `loopback` (operators on this machine only) or `none` (braft's
+   * `disable_cli`, for every node of this server). Refused calls fail with EACCES; get_leader
+   * is always answered. NodeOptions.disableCli refuses one node instead.
+   */
+  readonly cliAccess?: OperatorAccess | undefined;
+  /**
+   * Who may change flags with `POST /flags/<name>?setvalue=`: `loopback` (default), `any`, or
+   * `none`. Reading `/flags` is open to all.
+   */
+  readonly flagChanges?: OperatorAccess | undefined;
+  /**
    * Snapshot copy: the FileService's reader expiry and read bounds, and how followers copy
    * (chunk size = raft_max_byte_count_per_rpc, retries, a follower-side throttle).
    */
@@ -82,6 +101,7 @@ export interface RaftServerOptions {
 
 /** Defaults, named so the tests and docs can refer to them. */
 export const RpcDefaults = {
+  host: "127.0.0.1",
   connectTimeoutMs: 1000,
   reconnectBackoffMinMs: 10,
   reconnectBackoffMaxMs: 1000,

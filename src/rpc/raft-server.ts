@@ -20,6 +20,7 @@ import { maxAppendDataBytes } from "./append-budget.js";
 import { NodeDirectory, addRaftService } from "./raft-service-router.js";
 import { ServerConnection, type ConnectionConfig } from "./server-connection.js";
 import { ServiceRegistry, type RawMethodHandler, type ServiceImpl } from "./service-registry.js";
+import { addCliServicesLimited, isLoopbackAddress } from "./operator-access.js";
 import type { DescService } from "@bufbuild/protobuf";
 import { globalLogger, type Logger } from "../env/logger.js";
 import { noopRaftMetrics, type RaftMetrics } from "../env/metrics.js";
@@ -84,7 +85,9 @@ export class RaftRpcServer implements RaftHost {
     this.pool = new ChannelPool(channelOptionsOf(options), { metrics: metrics.rpc, logger: this.logger });
     this.client = new RaftRpcClient(this.pool);
     addRaftService(this.registry, this.directory);
-    addCliService(this.registry, this);
+    const cli = new ServiceRegistry();
+    addCliService(cli, this);
+    addCliServicesLimited(cli, this.registry, options.cliAccess ?? "any");
     this.snapshotTransfer = new RpcSnapshotTransfer(this, options.snapshotTransfer ?? {});
   }
 
@@ -107,14 +110,20 @@ export class RaftRpcServer implements RaftHost {
   }
 
   /**
-   * Listens on `"ip:port"`, or, given a bare port, on every interface (`0.0.0.0`), as brpc's
-   * `Server::Start(int port)`. Port 0 picks a free port; `address` then tells which. Rejects
-   * with EINVAL when started twice and with EIO when it cannot bind (e.g. the port is taken).
+   * Listens on `"ip:port"`, or, given a bare port, on `RaftServerOptions.host`: loopback
+   * (`127.0.0.1`) unless set, so a server nobody configured is not reachable from the network
+   * (brpc's `Server::Start(int port)` listens on every interface: `host: "0.0.0.0"` or
+   * `start("0.0.0.0:8100")` does that). Port 0 picks a free port; `address` then tells which.
+   * Logs one line saying where the port is reachable from. Rejects with EINVAL when started
+   * twice and with EIO when it cannot bind (e.g. the port is taken).
    */
   async start(addr: string | number): Promise<void> {
     if (this.state !== "new") throw new RaftError("EINVAL", `RaftServer cannot start: it is ${this.state}`);
     this.state = "starting";
-    const { host, port } = typeof addr === "number" ? { host: "0.0.0.0", port: addr } : splitEndpoint(addr);
+    const { host, port } =
+      typeof addr === "number"
+        ? { host: this.options.host ?? RpcDefaults.host, port: addr }
+        : splitEndpoint(addr);
     const listener = this.createListener();
     this.listener = listener;
     try {
@@ -139,6 +148,25 @@ export class RaftRpcServer implements RaftHost {
     const bound = listener.address() as AddressInfo;
     this.boundAddress = `${bound.family === "IPv6" ? `[${bound.address}]` : bound.address}:${bound.port}`;
     this.state = "running";
+    this.logger.info("raft server listening", {
+      address: this.boundAddress,
+      ...this.exposure(bound.address),
+    });
+  }
+
+  /** What the start line says about who can reach this port and what they can do there. */
+  private exposure(ip: string): Record<string, string> {
+    const reachable = isLoopbackAddress(ip)
+      ? "this machine only (loopback)"
+      : ip === "0.0.0.0" || ip === "::"
+        ? "every network interface"
+        : `the network of ${ip}`;
+    return {
+      reachable_from: reachable,
+      tls: this.options.tls === undefined ? "off" : "on",
+      cli: this.options.cliAccess ?? "any",
+      flag_changes: this.options.flagChanges ?? "loopback",
+    };
   }
 
   /** Closes the port, every connection and every channel. Idempotent; resolves once closed. */

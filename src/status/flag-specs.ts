@@ -9,10 +9,18 @@ import { RaftError } from "../core/errors.js";
 import { defaultFlags, type RaftFlags } from "../node/flags.js";
 import { checkFlag, flagRules } from "../node/validate-options.js";
 
+/**
+ * Which nodes a change of a flag reaches: `later` = nodes initialized after it, `none` = no node
+ * (tsraft does not read the flag), `fixed` = it cannot be changed at run time. No flag reaches a
+ * running node: nodes copy the flags once, at init.
+ */
+export type FlagScope = "later" | "none" | "fixed";
+
 export interface FlagSpec {
   readonly description: string;
-  /** May be set through `/flags/<name>?setvalue=`. */
+  /** May be set through `POST /flags/<name>?setvalue=`. */
   readonly live: boolean;
+  readonly appliesTo: FlagScope;
   /** What a change affects (live flags), or why it cannot be changed at run time. */
   readonly note: string;
 }
@@ -24,81 +32,97 @@ export const flagSpecs: Readonly<Record<keyof RaftFlags, FlagSpec>> = {
   raft_sync: {
     description: "fsync every log append",
     live: false,
+    appliesTo: "fixed",
     note: "turning fsync off can lose acknowledged writes on power loss; set it in code before nodes start",
   },
   raft_max_segment_size: {
     description: "roll a log segment over past this many bytes",
     live: true,
+    appliesTo: "later",
     note: `log storages of ${NEXT_NODES}`,
   },
   raft_max_entries_size: {
     description: "entries per AppendEntries request",
     live: true,
+    appliesTo: "later",
     note: NEXT_NODES,
   },
   raft_max_body_size: {
     description: "data bytes per AppendEntries request (one entry is always sent)",
     live: true,
+    appliesTo: "later",
     note: NEXT_NODES,
   },
   raft_max_byte_count_per_rpc: {
     description: "bytes per snapshot file chunk (get_file)",
     live: true,
+    appliesTo: "none",
     note: `${UNUSED}; the chunk size is RaftServerOptions.snapshotTransfer`,
   },
   raft_apply_batch: {
     description: "applies merged into one proposal batch",
     live: true,
+    appliesTo: "none",
     note: UNUSED,
   },
   raft_leader_batch: {
     description: "proposal batches merged into one log write on the leader",
     live: true,
+    appliesTo: "later",
     note: NEXT_NODES,
   },
   raft_election_heartbeat_factor: {
     description: "heartbeat interval = election timeout / this factor (at least 10 ms)",
     live: true,
+    appliesTo: "later",
     note: NEXT_NODES,
   },
   raft_enable_leader_lease: {
     description: "leader lease reads (safe only when every peer enables it)",
     live: false,
+    appliesTo: "fixed",
     note: "every peer of a group must agree on it; set it in code before nodes start",
   },
   raft_max_election_delay_ms: {
     description: "upper bound of the random part of election timeouts",
     live: true,
+    appliesTo: "later",
     note: NEXT_NODES,
   },
   raft_step_down_when_vote_timedout: {
     description: "a candidate whose vote timed out goes back to pre-vote",
     live: true,
+    appliesTo: "later",
     note: NEXT_NODES,
   },
   raft_max_parallel_append_entries_rpc_num: {
     description: "AppendEntries in flight per follower (braft: 1, tsraft: 8)",
     live: true,
+    appliesTo: "later",
     note: NEXT_NODES,
   },
   raft_do_snapshot_min_index_gap: {
     description: "skip a snapshot when fewer entries were applied since the last one",
     live: true,
+    appliesTo: "later",
     note: NEXT_NODES,
   },
   raft_max_install_snapshot_tasks_num: {
     description: "snapshot installs running at once on this server's followers",
     live: true,
+    appliesTo: "later",
     note: NEXT_NODES,
   },
   raft_retry_replicate_interval_ms: {
     description: "pause after a busy follower refused an append",
     live: true,
+    appliesTo: "none",
     note: UNUSED,
   },
   tsraft_max_pending_applies: {
     description: "applies waiting to commit before apply() fails with EBUSY (beyond braft)",
     live: true,
+    appliesTo: "later",
     note: NEXT_NODES,
   },
 };

@@ -4,6 +4,7 @@
  */
 import { dashboardHandler } from "./dashboard.js";
 import { flagsHandler } from "./flags-page.js";
+import type { OperatorAccess } from "../rpc/operator-access.js";
 import { raftStatHandler } from "./raft-stat.js";
 import type { StatusHost } from "./status-host.js";
 
@@ -11,9 +12,9 @@ export type { StatusHost } from "./status-host.js";
 export type { RaftStatJson } from "./raft-stat.js";
 export type { FlagJson } from "./flags-page.js";
 
-/** Serves the status pages of `host` on its HTTP routes. */
-export function installStatusPages(host: StatusHost): void {
+/** Serves the status pages of `host` on its HTTP routes; `flagChanges` says who may change flags. */
+export function installStatusPages(host: StatusHost, pages: { flagChanges?: OperatorAccess } = {}): void {
   host.addHttpRoute("/raft_stat", raftStatHandler(host));
-  host.addHttpRoute("/flags", flagsHandler());
+  host.addHttpRoute("/flags", flagsHandler({ changes: pages.flagChanges }));
   host.addHttpRoute("/", dashboardHandler);
 }

@@ -29,6 +29,15 @@ async function runStart(ports: readonly number[], dataPath: string, count: numbe
   try {
     await waitFor(`${count} counter values`, () => (values().length >= count ? true : undefined), 30_000);
     assert.ok(lines.some((line) => line.includes(`dashboard: http://127.0.0.1:${ports[0]}/`)));
+    // The banner names each node's process and the command that restarts it.
+    for (const [i, port] of ports.entries()) {
+      const banner = lines.find((line) => line.startsWith(`[start] n${i + 1}:${port} pid `)) ?? "";
+      const match = /pid (\d+); restart it with: node (\S+) --ip=127\.0\.0\.1 --port=(\d+) /.exec(banner);
+      assert.ok(match !== null, `a banner line for port ${port}: ${lines.join("\n")}`);
+      assert.equal(match[2], join("dist", "examples", "counter", "server.js"));
+      assert.equal(Number(match[3]), port);
+      process.kill(Number(match[1]), 0); // throws unless that process is alive
+    }
     // The URL it prints answers: the dashboard page, and the status JSON it polls.
     const page = await fetch(`http://127.0.0.1:${ports[0]}/`);
     assert.equal(page.status, 200);

@@ -9,6 +9,8 @@ import type { RaftServer } from "../../src/server.js";
 import type { RaftStatJson } from "../../src/status/index.js";
 import type { FlagJson } from "../../src/status/index.js";
 import { startServer, stopAll, waitFor } from "../rpc/helpers.js";
+import { flagsHandler } from "../../src/status/flags-page.js";
+import type { IncomingMessage, ServerResponse } from "node:http";
 
 class Counter implements StateMachine {
   value = 0;
@@ -54,6 +56,12 @@ async function get(server: RaftServer, path: string, headers: Record<string, str
     cors: res.headers.get("access-control-allow-origin"),
     body: await res.text(),
   };
+}
+
+/** A POST from this process (loopback), as `curl -X POST` sends it. */
+async function post(server: RaftServer, path: string, headers: Record<string, string> = {}) {
+  const res = await fetch(`http://${server.address}${path}`, { method: "POST", headers });
+  return { status: res.status, body: await res.text() };
 }
 
 before(async () => {
@@ -261,11 +269,22 @@ test("RaftStatJson: the documented shape, with CORS for the dashboard", async ()
   );
 });
 
-test("FlagsList: every flag with value, default and description, as text, HTML and JSON", async () => {
+test("FlagsList: every flag with value, default, description and which nodes a change reaches, as text, HTML and JSON", async () => {
   const text = await get(servers[0]!, "/flags");
   assert.equal(text.status, 200);
-  assert.match(text.body, /^raft_sync \| true \| default: true \| fsync every log append \| fixed: /m);
-  assert.match(text.body, /^raft_max_entries_size \| 1024 \| default: 1024 \| .* \| live: affects /m);
+  assert.match(
+    text.body,
+    /^raft_sync \| true \| default: true \| fsync every log append \| fixed while running: /m,
+  );
+  assert.match(
+    text.body,
+    /^raft_max_entries_size \| 1024 \| default: 1024 \| .* \| applies to nodes started after a change: /m,
+  );
+  assert.match(
+    text.body,
+    /^raft_apply_batch \| .* \| applies to no node: none: tsraft does not read this flag/m,
+  );
+  assert.match(text.body, /nodes already running keep theirs \(no flag changes a running node\)\.\n$/);
   const html = await get(servers[0]!, "/flags", { accept: "text/html" });
   assert.match(html.type, /^text\/html/);
   assert.ok(html.body.includes("<td>raft_election_heartbeat_factor</td>"));
@@ -284,6 +303,7 @@ test("FlagsList: every flag with value, default and description, as text, HTML a
       default: true,
       description: "fsync every log append",
       live: false,
+      appliesTo: "fixed",
       note: one.flags[0]!.note,
       allowed: "true or false",
     },
@@ -293,35 +313,35 @@ test("FlagsList: every flag with value, default and description, as text, HTML a
 
 test("FlagsSetValue: a live flag changes the process-wide value; bad input is 400, a fixed flag 403", async () => {
   try {
-    const set = await get(servers[0]!, "/flags/raft_max_entries_size?setvalue=77");
+    const set = await post(servers[0]!, "/flags/raft_max_entries_size?setvalue=77");
     assert.equal(set.status, 200, set.body);
     assert.equal(flags.raft_max_entries_size, 77);
     assert.match(
       (await get(servers[1]!, "/flags/raft_max_entries_size")).body,
       /\| 77 \(changed\) \| default: 1024/,
     );
-    const bool = await get(servers[0]!, "/flags/raft_step_down_when_vote_timedout?setvalue=false");
+    const bool = await post(servers[0]!, "/flags/raft_step_down_when_vote_timedout?setvalue=false");
     assert.equal(bool.status, 200);
     assert.equal(flags.raft_step_down_when_vote_timedout, false);
 
-    const bad = await get(servers[0]!, "/flags/raft_max_entries_size?setvalue=lots");
+    const bad = await post(servers[0]!, "/flags/raft_max_entries_size?setvalue=lots");
     assert.equal(bad.status, 400);
     assert.equal(
       bad.body,
       'flag raft_max_entries_size is "lots"; allowed: an integer from 1 to 2147483647\n',
     );
-    const zero = await get(servers[0]!, "/flags/raft_max_entries_size?setvalue=0");
+    const zero = await post(servers[0]!, "/flags/raft_max_entries_size?setvalue=0");
     assert.equal(zero.status, 400);
     assert.match(zero.body, /^flag raft_max_entries_size is 0; allowed: an integer from 1 to 2147483647\n$/);
-    const notBool = await get(servers[0]!, "/flags/raft_step_down_when_vote_timedout?setvalue=maybe");
+    const notBool = await post(servers[0]!, "/flags/raft_step_down_when_vote_timedout?setvalue=maybe");
     assert.equal(notBool.status, 400);
     assert.equal(flags.raft_max_entries_size, 77);
 
-    const fixed = await get(servers[0]!, "/flags/raft_sync?setvalue=false");
+    const fixed = await post(servers[0]!, "/flags/raft_sync?setvalue=false");
     assert.equal(fixed.status, 403);
     assert.match(fixed.body, /^raft_sync cannot be changed at run time: /);
     assert.equal(flags.raft_sync, true);
-    assert.equal((await get(servers[0]!, "/flags/no_such_flag?setvalue=1")).status, 404);
+    assert.equal((await post(servers[0]!, "/flags/no_such_flag?setvalue=1")).status, 404);
   } finally {
     Object.assign(flags, defaultFlags);
   }
@@ -330,23 +350,23 @@ test("FlagsSetValue: a live flag changes the process-wide value; bad input is 40
 test("FlagsBounds: /flags refuses what init refuses, naming the flag, the value and the range", async () => {
   try {
     // braft: "raft_election_heartbeat_factor flag must be greater than 1".
-    const factor = await get(servers[0]!, "/flags/raft_election_heartbeat_factor?setvalue=1");
+    const factor = await post(servers[0]!, "/flags/raft_election_heartbeat_factor?setvalue=1");
     assert.equal(factor.status, 400, factor.body);
     assert.equal(
       factor.body,
       "flag raft_election_heartbeat_factor is 1; allowed: an integer from 2 to 2147483647\n",
     );
     assert.equal(flags.raft_election_heartbeat_factor, 10, "unchanged");
-    const inflight = await get(servers[0]!, "/flags/raft_max_parallel_append_entries_rpc_num?setvalue=5000");
+    const inflight = await post(servers[0]!, "/flags/raft_max_parallel_append_entries_rpc_num?setvalue=5000");
     assert.equal(inflight.status, 400, inflight.body);
     assert.equal(
       inflight.body,
       "flag raft_max_parallel_append_entries_rpc_num is 5000; allowed: an integer from 1 to 1024\n",
     );
-    const negative = await get(servers[0]!, "/flags/raft_max_entries_size?setvalue=-3");
+    const negative = await post(servers[0]!, "/flags/raft_max_entries_size?setvalue=-3");
     assert.equal(negative.status, 400);
     assert.match(negative.body, /^flag raft_max_entries_size is -3; allowed: an integer from 1 /);
-    const top = await get(servers[0]!, "/flags/raft_max_parallel_append_entries_rpc_num?setvalue=1024");
+    const top = await post(servers[0]!, "/flags/raft_max_parallel_append_entries_rpc_num?setvalue=1024");
     assert.equal(top.status, 200, top.body);
     assert.equal(flags.raft_max_parallel_append_entries_rpc_num, 1024);
     const listed = await get(servers[0]!, "/flags/raft_max_parallel_append_entries_rpc_num");
@@ -354,6 +374,76 @@ test("FlagsBounds: /flags refuses what init refuses, naming the flag, the value 
   } finally {
     Object.assign(flags, defaultFlags);
   }
+});
+
+test("FlagsChangeByPost: a GET with setvalue changes nothing (405, naming the POST); a cross-origin POST is refused", async () => {
+  try {
+    const viaGet = await get(servers[0]!, "/flags/raft_max_entries_size?setvalue=77");
+    assert.equal(viaGet.status, 405);
+    assert.match(
+      viaGet.body,
+      /^a flag changes only by POST: curl -X POST 'http:\/\/127\.0\.0\.1:\d+\/flags\/raft_max_entries_size\?setvalue=77'\n$/,
+    );
+    assert.equal(flags.raft_max_entries_size, 1024);
+    const forged = await post(servers[0]!, "/flags/raft_max_entries_size?setvalue=77", {
+      origin: "http://evil.example",
+    });
+    assert.equal(forged.status, 403);
+    assert.match(forged.body, /another origin \(http:\/\/evil\.example\)/);
+    assert.equal(flags.raft_max_entries_size, 1024);
+    const sameOrigin = await post(servers[0]!, "/flags/raft_max_entries_size?setvalue=78", {
+      origin: `http://${servers[0]!.address}`,
+    });
+    assert.equal(sameOrigin.status, 200, sameOrigin.body);
+    assert.equal(flags.raft_max_entries_size, 78);
+    assert.equal((await post(servers[0]!, "/flags/raft_max_entries_size")).status, 400);
+    assert.equal((await fetch(`http://${servers[0]!.address}/flags`, { method: "PUT" })).status, 405);
+  } finally {
+    Object.assign(flags, defaultFlags);
+  }
+});
+
+/** Runs the /flags handler on a request that seems to come from `remoteAddress`. */
+async function callFlags(handler: ReturnType<typeof flagsHandler>, url: string, remoteAddress: string) {
+  const req = { method: "POST", url, headers: { host: "10.0.0.1:8100" }, socket: { remoteAddress } };
+  let status = 0;
+  let body = "";
+  const res = {
+    writeHead(code: number) {
+      status = code;
+      return this;
+    },
+    end(text: string) {
+      body = text;
+      return this;
+    },
+  };
+  handler(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+  return { status, body };
+}
+
+test("FlagsChangeAccess: changes from loopback only by default; any peer or none by option", async () => {
+  const target = { ...defaultFlags };
+  const byDefault = flagsHandler({ target });
+  const remote = await callFlags(byDefault, "/flags/raft_max_entries_size?setvalue=9", "10.0.0.2");
+  assert.equal(remote.status, 403);
+  assert.equal(
+    remote.body,
+    "flag changes are accepted from loopback only (RaftServerOptions.flagChanges), not from 10.0.0.2\n",
+  );
+  assert.equal(target.raft_max_entries_size, 1024);
+  for (const local of ["127.0.0.1", "::1", "::ffff:127.0.0.1"]) {
+    assert.equal((await callFlags(byDefault, "/flags/raft_max_entries_size?setvalue=9", local)).status, 200);
+  }
+  assert.equal(target.raft_max_entries_size, 9);
+  const open = flagsHandler({ target, changes: "any" });
+  assert.equal((await callFlags(open, "/flags/raft_max_entries_size?setvalue=10", "10.0.0.2")).status, 200);
+  assert.equal(target.raft_max_entries_size, 10);
+  const closed = flagsHandler({ target, changes: "none" });
+  const refused = await callFlags(closed, "/flags/raft_max_entries_size?setvalue=11", "127.0.0.1");
+  assert.equal(refused.status, 403);
+  assert.match(refused.body, /^flag changes are disabled on this server/);
+  assert.equal(target.raft_max_entries_size, 10);
 });
 
 test("Dashboard: / serves the page, unknown paths are 404", async () => {
