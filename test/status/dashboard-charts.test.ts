@@ -1,0 +1,227 @@
+/**
+ * The dashboard's charts in a real browser against three in-process servers under load: the
+ * commits/s, apply latency and follower lag charts fill with points, the leader timeline lists a
+ * transfer, a stopped server is shown down and comes back up after its restart; a screenshot
+ * (path printed) is checked for drawn chart pixels. Chromium as in dashboard.test.ts.
+ */
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { RaftNode, type Iterator, type StateMachine } from "../../src/index.js";
+import { RaftServer } from "../../src/rpc/raft-server.js";
+import { freePorts } from "../../src/testing/free-ports.js";
+import { ensureChromium } from "./ensure-chromium.js";
+import { countColoredPixels, type Box } from "./dashboard-pixels.js";
+
+/** The little of the DOM the page functions below touch (the project compiles without lib.dom). */
+interface DomElement {
+  readonly dataset: Record<string, string | undefined>;
+}
+declare const document: {
+  querySelectorAll(selector: string): Iterable<DomElement>;
+  querySelector(selector: string): {
+    getBoundingClientRect(): { left: number; top: number; width: number; height: number };
+  } | null;
+};
+declare const window: { readonly scrollX: number; readonly scrollY: number };
+
+class Counter implements StateMachine {
+  value = 0;
+  onApply(iter: Iterator): void {
+    for (const entry of iter) this.value += entry.data[0] ?? 0;
+  }
+}
+
+const GROUP = "charts";
+const run = `dashboard-charts-${process.pid}-${Date.now()}`;
+const WAIT_MS = 10_000;
+/** Load: this many writers, each pausing this long between applies (a few hundred commits/s). */
+const WRITERS = 4;
+const WRITER_PAUSE_MS = 5;
+
+interface Member {
+  address: string;
+  server: RaftServer;
+  node: RaftNode;
+}
+
+let executablePath = "";
+let browser: Browser | undefined;
+const members: Member[] = [];
+
+async function startMember(address: string, peers: readonly string[]): Promise<Member> {
+  const server = new RaftServer();
+  await server.start(address);
+  const peer = `${server.address}:0`;
+  const node = new RaftNode(GROUP, peer);
+  await node.init({
+    fsm: new Counter(),
+    server,
+    initialConf: peers.join(","),
+    electionTimeoutMs: 500,
+    logUri: `memory://${run}/${peer}/log`,
+    raftMetaUri: `memory://${run}/${peer}/meta`,
+  });
+  return { address: server.address, server, node };
+}
+
+async function stopMember(member: Member): Promise<void> {
+  await member.node.shutdown();
+  await member.server.stop();
+}
+
+function leader(): Member | undefined {
+  return members.find((m) => m.node.isLeader());
+}
+
+async function until(what: string, check: () => boolean): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Writers applying to whichever node leads, until `stop()`; failures (no leader yet, a stopped node) retry. */
+function startLoad(): { stop(): Promise<void> } {
+  let running = true;
+  const writer = async () => {
+    while (running) {
+      const target = leader();
+      await target?.node.apply(Uint8Array.of(1)).catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, target ? WRITER_PAUSE_MS : 50));
+    }
+  };
+  const writers = Array.from({ length: WRITERS }, writer);
+  return {
+    stop: async () => {
+      running = false;
+      await Promise.all(writers);
+    },
+  };
+}
+
+/** The number of values each line of the charts of `kind` draws. */
+function chartPoints(page: Page, kind: string): Promise<number[]> {
+  return page.evaluate(
+    (chart) =>
+      [...document.querySelectorAll(`section.group svg[data-chart="${chart}"] path.series`)].map((p) =>
+        Number(p.dataset.points),
+      ),
+    kind,
+  );
+}
+
+async function waitForPoints(page: Page, kind: string, min: number): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const points = await chartPoints(page, kind);
+    if (Math.max(0, ...points) >= min) return;
+    if (Date.now() > deadline)
+      throw new Error(`chart ${kind} drew ${points.join(",")} points, wanted ${min}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+before(
+  async () => {
+    executablePath = ensureChromium();
+  },
+  { timeout: 15 * 60_000 },
+);
+
+after(async () => {
+  await browser?.close();
+  await Promise.all(members.map((m) => stopMember(m).catch(() => undefined)));
+});
+
+test(
+  "DashboardCharts: charts fill under load, the timeline shows a transfer, a stopped server goes down and comes back",
+  { timeout: 60_000 },
+  async () => {
+    const addresses = (await freePorts(3)).map((port) => `127.0.0.1:${port}`);
+    const peers = addresses.map((a) => `${a}:0`);
+    members.push(...(await Promise.all(addresses.map((a) => startMember(a, peers)))));
+    await until("a leader", () => leader() !== undefined);
+    const load = startLoad();
+
+    browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
+    const page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
+    const pageErrors: string[] = [];
+    page.on("pageerror", (error) => pageErrors.push(error.message));
+    // The page is served by the third server, which stays up throughout.
+    const watched = members[2] as Member;
+    await page.goto(`http://${watched.address}/`);
+
+    await waitForPoints(page, "commits", 5);
+    await waitForPoints(page, "latency", 3);
+    await waitForPoints(page, "lag", 3);
+
+    // A transfer to a follower shows on the timeline as that leader in a higher term.
+    const old = leader() as Member;
+    const oldTerm = old.node.term;
+    const target = members.find((m) => m !== old) as Member;
+    await old.node.transferLeadershipTo(`${target.address}:0`);
+    await page.waitForFunction(
+      ([peer, term]) =>
+        [...document.querySelectorAll("section.group ol.events li")].some(
+          (li) => li.dataset.leader === peer && Number(li.dataset.term) > term,
+        ),
+      [`${target.address}:0`, oldTerm] as const,
+      { timeout: WAIT_MS },
+    );
+
+    // A stopped server is down (card and row), then up again after it restarts on its address.
+    const victimIndex = members.findIndex((m) => m !== watched && !m.node.isLeader());
+    const victim = members[victimIndex] as Member;
+    await stopMember(victim);
+    await waitForServer(page, victim.address, "0", "unreachable");
+    members[victimIndex] = await startMember(victim.address, peers);
+    await waitForServer(page, victim.address, "1", "ok");
+    await load.stop();
+
+    const screenshot = join(process.cwd(), "dist", "test-artifacts", "dashboard.png");
+    mkdirSync(join(process.cwd(), "dist", "test-artifacts"), { recursive: true });
+    const png = await page.screenshot({ path: screenshot, fullPage: true });
+    console.log(`dashboard screenshot: ${screenshot}`);
+    const kinds = ["commits", "latency", "lag"];
+    const boxes = await Promise.all(kinds.map((kind) => chartBox(page, kind)));
+    const colored = await countColoredPixels(page, png, boxes);
+    kinds.forEach((kind, i) => {
+      console.log(`chart ${kind}: ${colored[i]} colored pixels in the screenshot`);
+      assert.ok((colored[i] ?? 0) > 100, `chart ${kind} shows drawn lines (${colored[i]} colored pixels)`);
+    });
+    assert.deepEqual(pageErrors, []);
+  },
+);
+
+/** Where the first chart of `kind` is in a full-page screenshot (document coordinates). */
+function chartBox(page: Page, kind: string): Promise<Box> {
+  return page.evaluate((chart) => {
+    const svg = document.querySelector(`section.group svg[data-chart="${chart}"]`);
+    if (svg === null) throw new Error(`no chart ${chart} on the page`);
+    const rect = svg.getBoundingClientRect();
+    return {
+      x: rect.left + window.scrollX,
+      y: rect.top + window.scrollY,
+      width: rect.width,
+      height: rect.height,
+    };
+  }, kind);
+}
+
+async function waitForServer(page: Page, endpoint: string, up: "0" | "1", health: string): Promise<void> {
+  await page.waitForFunction(
+    ([e, u, h]) =>
+      [...document.querySelectorAll("div.server")].some(
+        (s) => s.dataset.endpoint === e && s.dataset.up === u,
+      ) &&
+      [...document.querySelectorAll("tr.node")].some(
+        (r) => r.dataset.peer === `${e}:0` && r.dataset.health === h,
+      ),
+    [endpoint, up, health] as const,
+    { timeout: WAIT_MS },
+  );
+}
