@@ -61,6 +61,8 @@ function clientScript(): string {
   ];
   const source = [
     '"use strict";',
+    // esbuild's keepNames (tsx, some bundlers) wraps functions in __name(); make that a no-op here.
+    "const __name = (f) => f;",
     `const DASHBOARD_LIMITS = ${JSON.stringify(DASHBOARD_LIMITS)};`,
     ...functions.map((f) => f.toString()),
     "dashboardMain();",
@@ -69,6 +71,7 @@ function clientScript(): string {
   return source.replace(/<\/(script)/gi, "<\\/$1");
 }
 
+/** The page served at `/` (built once, when the module loads). */
 export const DASHBOARD_HTML = `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>tsraft dashboard</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
