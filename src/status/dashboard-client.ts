@@ -178,10 +178,16 @@ function toggleChart(state: DashboardState, group: string): void {
   const at = state.charted.indexOf(group);
   if (at >= 0) {
     state.charted.splice(at, 1);
+    state.histories.delete(group);
     return;
   }
   state.charted.push(group);
-  if (state.charted.length > DASHBOARD_LIMITS.chartedGroupsMax) state.charted.shift();
+  // Empty charts at once; the next round draws their first points.
+  state.histories.set(group, { samples: [], events: [] });
+  if (state.charted.length > DASHBOARD_LIMITS.chartedGroupsMax) {
+    const dropped = state.charted.shift();
+    if (dropped !== undefined) state.histories.delete(dropped);
+  }
 }
 
 function renderPage(state: DashboardState, now: number): void {

@@ -167,7 +167,7 @@ function recordLeader(events: LeaderEvent[], view: GroupView, t: number): void {
   keepLast(events, DASHBOARD_LIMITS.leaderEventsMax);
 }
 
-/** Updates each polled server's health with this round; forgets servers not polled for a whole window. */
+/** Updates each polled server's health with this round; forgets the servers it did not poll. */
 export function recordServers(
   health: Map<string, ServerHealth>,
   polls: readonly ServerPoll[],
@@ -201,11 +201,9 @@ export function recordServers(
     server.marks.push({ t, up: poll.ok });
     keepLast(server.marks, DASHBOARD_LIMITS.samplesMax);
   }
-  const windowMs = DASHBOARD_LIMITS.samplesMax * DASHBOARD_LIMITS.pollMs;
-  for (const [endpoint, server] of health) {
-    const newest = server.marks[server.marks.length - 1];
-    if (!newest || t - newest.t > windowMs) health.delete(endpoint);
-  }
+  // A server no longer polled (its peers left every configuration) leaves the page at once.
+  const polled = new Set(polls.map((p) => p.endpoint));
+  for (const endpoint of [...health.keys()]) if (!polled.has(endpoint)) health.delete(endpoint);
 }
 
 /** This file's functions, as dashboard-html.ts ships them to the browser (DASHBOARD_LIMITS goes as data). */

@@ -147,7 +147,7 @@ test("DashboardHistory: samples, events and server marks stay within their caps 
   for (const server of servers.values()) assert.equal(server.marks.length, DASHBOARD_LIMITS.samplesMax);
 });
 
-test("DashboardHistory: a server that stops answering is down since that round, up again when it answers", () => {
+test("DashboardHistory: a server that stops answering is down since that round, up again when it answers, gone when no longer polled", () => {
   const servers = new Map<string, ServerHealth>();
   const endpoint = "127.0.0.1:8101";
   const at = (k: number) => 1_000_000 + k * 1000;
@@ -165,10 +165,13 @@ test("DashboardHistory: a server that stops answering is down since that round, 
   recordServers(servers, round(4, 10, 0), at(4));
   assert.equal(servers.get(endpoint)?.up, true);
   assert.equal(servers.get(endpoint)?.changedAt, at(4));
+  // A server no longer polled (removed from the configuration) leaves the page.
+  recordServers(servers, round(5, 10, 0).slice(0, 2), at(5));
+  assert.deepEqual([...servers.keys()], ["127.0.0.1:8100", "127.0.0.1:8101"]);
   // A down follower keeps the lag its leader reports for it.
   const history: GroupHistory = { samples: [], events: [] };
-  const [view] = buildView(round(5, 10, 0, [endpoint]), ["g"]);
-  recordGroup(history, view as NonNullable<typeof view>, at(5));
+  const [view] = buildView(round(6, 10, 0, [endpoint]), ["g"]);
+  recordGroup(history, view as NonNullable<typeof view>, at(6));
   assert.equal(history.samples[0]?.peers[`${endpoint}:0`]?.up, false);
   assert.equal(history.samples[0]?.peers[`${endpoint}:0`]?.lag, 3);
 });
@@ -234,16 +237,33 @@ test("DashboardCharts: the leader timeline lists changes newest first", () => {
   assert.equal(html.match(/<rect /g)?.length, 3);
 });
 
-test("DashboardPage: the shipped script renders a round with charts and server cards (fake DOM, no browser)", async () => {
+/** A page element of the fake DOM: what the client script sets, and the click listener it adds. */
+interface FakeElement {
+  textContent: string;
+  innerHTML: string;
+  hidden: boolean;
+  dataset: object;
+  click?: (event: { target: unknown }) => void;
+  addEventListener(type: string, listener: (event: { target: unknown }) => void): void;
+}
+
+test("DashboardPage: the shipped script renders rounds with charts and server cards, and a group's charts toggle (fake DOM)", async () => {
   const script = /<script>([\s\S]*)<\/script>/.exec(DASHBOARD_HTML)?.[1] ?? "";
-  const elements = new Map<
-    string,
-    { textContent: string; innerHTML: string; hidden: boolean; dataset: object; addEventListener(): void }
-  >();
-  const element = (id: string) => {
-    if (!elements.has(id))
-      elements.set(id, { textContent: "", innerHTML: "", hidden: true, dataset: {}, addEventListener() {} });
-    return elements.get(id);
+  const elements = new Map<string, FakeElement>();
+  const element = (id: string): FakeElement => {
+    const existing = elements.get(id);
+    if (existing) return existing;
+    const created: FakeElement = {
+      textContent: "",
+      innerHTML: "",
+      hidden: true,
+      dataset: {},
+      addEventListener(_type, listener) {
+        this.click = listener;
+      },
+    };
+    elements.set(id, created);
+    return created;
   };
   const timers: (() => void)[] = [];
   let k = 0;
@@ -267,10 +287,20 @@ test("DashboardPage: the shipped script renders a round with charts and server c
     while (timers.length === 0) await new Promise((resolve) => setImmediate(resolve));
     timers.shift()?.();
   }
-  const groups = element("groups")?.innerHTML ?? "";
-  assert.equal(element("error")?.textContent, "");
+  const groups = element("groups");
+  assert.equal(element("error").textContent, "");
   for (const kind of ["commits", "latency", "lag", "timeline"])
-    assert.match(groups, new RegExp(`data-chart="${kind}"`));
-  assert.match(groups, /data-points="[2-9]"/);
-  assert.equal(element("servers")?.innerHTML.match(/data-up="1"/g)?.length, 3);
+    assert.match(groups.innerHTML, new RegExp(`data-chart="${kind}"`));
+  assert.match(groups.innerHTML, /data-points="[2-9]"/);
+  assert.equal(element("servers").innerHTML.match(/data-up="1"/g)?.length, 3);
+
+  // "hide charts" drops the group's charts (and its history); "chart" brings them back, empty.
+  const toggle = { dataset: { group: "g" } };
+  const click = () =>
+    groups.click?.({ target: { closest: (s: string) => (s === "button.chart-toggle" ? toggle : null) } });
+  click();
+  assert.doesNotMatch(groups.innerHTML, /data-chart=/);
+  click();
+  assert.match(groups.innerHTML, /data-chart="commits"/);
+  assert.doesNotMatch(groups.innerHTML, /data-points="[1-9]"/);
 });
