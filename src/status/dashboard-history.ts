@@ -11,6 +11,8 @@ import type { GroupView, PeerRow, ServerPoll } from "./dashboard-view.js";
 export const DASHBOARD_LIMITS = {
   /** One poll round per second: finer than a person reads, coarse enough for hundreds of groups. */
   pollMs: 1000,
+  /** Poll interval while the tab is hidden: nobody looks, the servers are asked ten times less. */
+  hiddenPollMs: 10_000,
   /** A server that has not answered in this time is shown down for the round. */
   fetchTimeoutMs: 800,
   /** Samples per charted group and marks per server: five minutes of one-second rounds. */

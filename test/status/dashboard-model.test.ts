@@ -273,13 +273,14 @@ test("DashboardPage: the shipped script renders rounds with charts and server ca
     return { ok: true, status: 200, json: async () => ({ time: answer?.time, nodes: answer?.nodes }) };
   };
   const context = {
-    document: { getElementById: element },
+    document: { getElementById: element, hidden: false, addEventListener() {} },
     location: { host: "127.0.0.1:8100", protocol: "http:" },
     fetch,
     AbortSignal,
     performance,
     Date,
     setTimeout: (f: () => void) => timers.push(f),
+    clearTimeout: () => undefined,
   };
   runInNewContext(script, context);
   for (k = 1; k <= 5; k++) {
