@@ -222,12 +222,14 @@ function uptimeStripSvg(server: ServerHealth, now: number): string {
   const t0 = windowStartOf(server.marks[0]?.t, now);
   const width = 150;
   // Each round's bar is as wide as a round on this axis (at least one unit).
-  const barWidth = Math.max(1, (DASHBOARD_LIMITS.pollMs / (now - t0)) * width).toFixed(1);
+  const barWidth = Math.max(1, (DASHBOARD_LIMITS.pollMs / (now - t0)) * width);
   const bars = server.marks
     .filter((m) => m.t > t0)
     .map((m) => {
-      const x = (((m.t - t0) / (now - t0)) * width).toFixed(1);
-      return `<rect x="${x}" y="0" width="${barWidth}" height="8" fill="${m.up ? "#16a34a" : "#dc2626"}"/>`;
+      // A bar ends at its round, so the newest one is drawn inside the strip.
+      const x = Math.max(0, ((m.t - t0) / (now - t0)) * width - barWidth).toFixed(1);
+      const fill = m.up ? "#16a34a" : "#dc2626";
+      return `<rect x="${x}" y="0" width="${barWidth.toFixed(1)}" height="8" fill="${fill}"/>`;
     });
   return `<svg class="uptime" viewBox="0 0 ${width} 8" preserveAspectRatio="none">${bars.join("")}</svg>`;
 }

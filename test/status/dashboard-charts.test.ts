@@ -37,6 +37,8 @@ class Counter implements StateMachine {
 const GROUP = "charts";
 const run = `dashboard-charts-${process.pid}-${Date.now()}`;
 const WAIT_MS = 10_000;
+/** Where the screenshots go (dist/ is not committed). */
+const ARTIFACTS = join(process.cwd(), "dist", "test-artifacts");
 /** A transfer that has not produced a new leader in this time is tried again (election timeout 1 s). */
 const TRANSFER_WAIT_MS = 3000;
 /** Load: this many writers, each pausing this long between applies (a few hundred commits/s). */
@@ -171,11 +173,13 @@ test(
   async () => {
     const addresses = (await freePorts(3)).map((port) => `127.0.0.1:${port}`);
     const peers = addresses.map((a) => `${a}:0`);
+    // Chromium starts while the cluster elects (each takes seconds on a busy machine).
+    const launched = chromium.launch({ executablePath, args: ["--no-sandbox"] });
     members.push(...(await Promise.all(addresses.map((a) => startMember(a, peers)))));
     await waitForLeader(0);
     load = startLoad();
-
-    browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
+    browser = await launched;
+    mkdirSync(ARTIFACTS, { recursive: true });
     const page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
     const pageErrors: string[] = [];
     page.on("pageerror", (error) => pageErrors.push(error.message));
@@ -203,12 +207,14 @@ test(
     const victim = members[victimIndex] as Member;
     await stopMember(victim);
     await waitForServer(page, victim.address, "0", "unreachable");
+    const downShot = join(ARTIFACTS, "dashboard-down.png");
+    await page.screenshot({ path: downShot, fullPage: true });
+    console.log(`dashboard screenshot with ${victim.address} down: ${downShot}`);
     members[victimIndex] = await startMember(victim.address, peers);
     await waitForServer(page, victim.address, "1", "ok");
     await load.stop();
 
-    const screenshot = join(process.cwd(), "dist", "test-artifacts", "dashboard.png");
-    mkdirSync(join(process.cwd(), "dist", "test-artifacts"), { recursive: true });
+    const screenshot = join(ARTIFACTS, "dashboard.png");
     const png = await page.screenshot({ path: screenshot, fullPage: true });
     console.log(`dashboard screenshot: ${screenshot}`);
     const kinds = ["commits", "latency", "lag"];
