@@ -92,6 +92,8 @@ test(
       const firstLeaderPort = await leaderPort(cluster, GROUP);
       const watched = cluster.ports.find((port) => port !== firstLeaderPort) as number;
       const page = await browser.newPage();
+      const pageErrors: string[] = [];
+      page.on("pageerror", (error) => pageErrors.push(error.message));
       await page.goto(`http://127.0.0.1:${watched}/`);
 
       // The leader, with all three peers reachable.
@@ -140,6 +142,8 @@ test(
       assert.match(detail, new RegExp(`peer_id: ${newLeader.replaceAll(".", "\\.")}`));
       assert.match(detail, /^state: [A-Z]+\r?$/m);
       assert.match(detail, /^last_committed_index: \d+\r?$/m);
+      // The page's script never threw, through the kill and the new leader.
+      assert.deepEqual(pageErrors, []);
     } finally {
       await browser.close();
       await cluster.stopAll();
