@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { RaftNode, type Iterator, type StateMachine } from "../../src/index.js";
-import { RaftServer } from "../../src/rpc/raft-server.js";
+import { RaftServer } from "../../src/server.js";
 import { freePorts } from "../../src/testing/free-ports.js";
 import { ensureChromium } from "./ensure-chromium.js";
 import { countColoredPixels, type Box } from "./dashboard-pixels.js";
