@@ -44,13 +44,32 @@ const brpcToRaft: Readonly<Record<number, ErrorCode>> = {
   [BrpcErrno.ECLOSE]: "EHOSTUNREACH",
 };
 
-/** The RaftError for an error code and text received in a response meta. */
+/**
+ * brpc codes a server sends without running the method's handler (unknown service or method,
+ * unparsable request, too many calls in flight, stopping): the call did nothing.
+ */
+const refusedBeforeHandler = new Set<number>([
+  BrpcErrno.ENOSERVICE,
+  BrpcErrno.ENOMETHOD,
+  BrpcErrno.EREQUEST,
+  BrpcErrno.ERPCAUTH,
+  BrpcErrno.EOVERCROWDED,
+  BrpcErrno.ELOGOFF,
+  BrpcErrno.ELIMIT,
+]);
+
+/**
+ * The RaftError for an error code and text received in a response meta. A code the handler
+ * sent (braft's or POSIX) says nothing about whether the call took effect: outcome "unknown".
+ */
 export function errorFromWire(errno: number, text: string): RaftError {
   const known = errorCodeOf(errno);
   if (known !== undefined) return new RaftError(known, text);
   const brpcName = brpcNames.get(errno);
   const code = brpcToRaft[errno] ?? "EIO";
-  return new RaftError(code, `[${brpcName === undefined ? "errno" : `brpc ${brpcName}`} ${errno}] ${text}`);
+  const outcome = refusedBeforeHandler.has(errno) ? "refused" : "unknown";
+  const prefix = `[${brpcName === undefined ? "errno" : `brpc ${brpcName}`} ${errno}]`;
+  return new RaftError(code, `${prefix} ${text}`, { outcome });
 }
 
 /** The error code and text to send for a handler failure (brpc's SetFailed). */
