@@ -135,60 +135,36 @@ export class CliClient {
   }
 
   /** braft's cli::add_peer, through the leader. Adding a present peer succeeds at once. */
-  async addPeer(
+  addPeer(
     groupId: string,
     conf: GroupTarget,
     peer: PeerId | string,
     options: CliCallOptions = {},
   ): Promise<PeersChange> {
     const peerId = PeerId.from(peer).toString();
-    const leaderId = await this.leaderFor(groupId, conf, options.signal);
-    return this.call(
-      leaderId,
-      CliService,
-      "add_peer",
-      { groupId, leaderId, peerId },
-      undefined,
-      options.signal,
-    );
+    return this.changeOnLeader("add_peer", groupId, conf, { groupId, peerId }, options);
   }
 
   /** braft's cli::remove_peer, through the leader. Removing an absent peer succeeds at once. */
-  async removePeer(
+  removePeer(
     groupId: string,
     conf: GroupTarget,
     peer: PeerId | string,
     options: CliCallOptions = {},
   ): Promise<PeersChange> {
     const peerId = PeerId.from(peer).toString();
-    const leaderId = await this.leaderFor(groupId, conf, options.signal);
-    return this.call(
-      leaderId,
-      CliService,
-      "remove_peer",
-      { groupId, leaderId, peerId },
-      undefined,
-      options.signal,
-    );
+    return this.changeOnLeader("remove_peer", groupId, conf, { groupId, peerId }, options);
   }
 
   /** braft's cli::change_peers: the group's peers become `newPeers`, through the leader. */
-  async changePeers(
+  changePeers(
     groupId: string,
     conf: GroupTarget,
     newPeers: Configuration | string | readonly (PeerId | string)[],
     options: CliCallOptions = {},
   ): Promise<PeersChange> {
     const request = { groupId, newPeers: peersOf(newPeers) };
-    const leaderId = await this.leaderFor(groupId, conf, options.signal);
-    return this.call(
-      leaderId,
-      CliService,
-      "change_peers",
-      { ...request, leaderId },
-      undefined,
-      options.signal,
-    );
+    return this.changeOnLeader("change_peers", groupId, conf, request, options);
   }
 
   /**
@@ -273,6 +249,21 @@ export class CliClient {
     return this.leaderOf(groupId, peersOf(conf), signal);
   }
 
+  /** A membership change sent to the leader, with `leader_id` set as braft's cli.cpp does. */
+  private async changeOnLeader(
+    method: "add_peer" | "remove_peer" | "change_peers",
+    groupId: string,
+    conf: GroupTarget,
+    request: { groupId: string; peerId?: string; newPeers?: string[] },
+    options: CliCallOptions,
+  ): Promise<PeersChange> {
+    const leaderId = await this.leaderFor(groupId, conf, options.signal);
+    const sent = { ...request, leaderId };
+    // Each caller builds its method's request; the union of the three is not one method's type.
+    const r = await this.call(leaderId, CliService, method, sent as never, undefined, options.signal);
+    return { oldPeers: r.oldPeers, newPeers: r.newPeers };
+  }
+
   private async learners(
     method: "add_learners" | "remove_learners" | "reset_learners",
     groupId: string,
@@ -283,7 +274,8 @@ export class CliClient {
     const ids = learners.map((l) => PeerId.from(l).toString());
     const leaderId = await this.leaderFor(groupId, conf, options.signal);
     const request = { groupId, leaderId, learners: ids };
-    return this.call(leaderId, LearnerService, method, request, undefined, options.signal);
+    const r = await this.call(leaderId, LearnerService, method, request, undefined, options.signal);
+    return { oldLearners: r.oldLearners, newLearners: r.newLearners };
   }
 
   private getLeaderTimeoutMs(): number {
