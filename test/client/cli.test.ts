@@ -3,9 +3,9 @@
  * channel's word on whether a failed call was sent (the fact safe retries rest on).
  */
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:net";
+import { createServer, type Server, type Socket } from "node:net";
 import { after, describe, it } from "node:test";
-import { Channel, cli, RaftError } from "../../src/index.js";
+import { Channel, cli, type RaftError } from "../../src/index.js";
 import { CliService, type ChangePeersRequest } from "../../src/rpc/gen/braft/cli_pb.js";
 import type { RaftServer } from "../../src/rpc/raft-server.js";
 import { freePorts } from "../../src/testing/free-ports.js";
@@ -99,7 +99,7 @@ describe("Channel outcome", () => {
   });
 
   it("a connection lost after the request was written: unknown", async () => {
-    const sockets = new Set<import("node:net").Socket>();
+    const sockets = new Set<Socket>();
     const server: Server = createServer((socket) => {
       sockets.add(socket);
       socket.once("data", () => socket.destroy()); // read the request, then drop the line
