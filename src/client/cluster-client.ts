@@ -162,8 +162,12 @@ export class ClusterClient {
           step = this.onAnswer(group, peer, result, redirectOf(result.response));
         } catch (error) {
           if (!RaftError.is(error)) throw error;
-          if (deadline.stopped() !== undefined) {
+          const stopped = deadline.stopped();
+          if (stopped !== undefined) {
             mayHaveTakenEffect ||= error.outcome !== "refused";
+            // A leader silent until the deadline is forgotten, as braft's example clients forget
+            // it after any failed call: the next call asks again instead of waiting on it again.
+            if (stopped === "deadline") this.forgetLeader(group, peer);
             continue; // the loop's head reports the deadline or the abort
           }
           step = this.onFailure(group, peer, error);
@@ -236,10 +240,14 @@ export class ClusterClient {
     const leaderId = parsePeer(error.leaderId)?.toString();
     const moved = leaderId !== undefined && !peer.equals(leaderId);
     if (moved) this.routeTable.updateLeader(group, leaderId);
-    else if (NOT_LEADER.has(error.code) && this.routeTable.selectLeader(group)?.equals(peer) === true) {
-      this.routeTable.updateLeader(group, undefined);
-    }
+    else if (NOT_LEADER.has(error.code)) this.forgetLeader(group, peer);
     return { kind: "failed", error, retryable: RETRYABLE.has(error.code), moved };
+  }
+
+  /** `peer` is no longer taken for the leader (unless the table already moved on). */
+  private forgetLeader(group: string, peer: PeerId): void {
+    if (this.routeTable.selectLeader(group)?.equals(peer) === true)
+      this.routeTable.updateLeader(group, undefined);
   }
 
   private defaultRedirect(service: DescService, method: string): RedirectOf<unknown> | undefined {

@@ -92,6 +92,7 @@ test("DeadlineWithLeaderSilent: ERAFTTIMEDOUT at the deadline, outcome unknown (
   assert.deepEqual([error.code, error.outcome], ["ERAFTTIMEDOUT", "unknown"]);
   assert.equal(cluster.scheduler.nowMs - startMs, 700, "rejected at the deadline, not later");
   assert.equal(services.calls.at(-1)?.endpoint, endpointOf(leader));
+  assert.equal(client.routeTable.selectLeader("sim"), undefined, "the silent leader is forgotten");
   await cluster.shutdownAll();
 });
 
