@@ -80,7 +80,7 @@ test("CallAcrossElection: a call made while the leader is dead succeeds on the n
   await cluster.shutdownAll();
 });
 
-test("DeadlineWithLeaderSilent: ERAFTTIMEDOUT at the deadline, outcome unknown (the call was sent)", async () => {
+test("DeadlineWithLeaderSilent: ERAFTTIMEDOUT at the deadline, outcome unknown (the call was sent), the leader forgotten", async () => {
   const { cluster, leader, services, client } = await setUp(4104);
   await cluster.settle(client.call("sim", CounterService, "fetch_add", { value: 1n }));
   for (const peer of cluster.peers) services.cut.add(endpointOf(peer));
