@@ -247,7 +247,8 @@ export class Channel {
     this.settle(id, call);
     const errorCode = frame.meta.response?.errorCode ?? 0;
     if (errorCode !== 0) {
-      this.failCall(call, errorFromWire(errorCode, frame.meta.response?.errorText ?? ""));
+      const text = frame.meta.response?.errorText ?? "";
+      this.failCall(call, errorFromWire(errorCode, text, frame.meta.userFields));
     } else if (frame.badAttachmentSize) {
       this.failCall(call, new RaftError("EIO", `${call.what}: response attachment_size exceeds its body`));
     } else {

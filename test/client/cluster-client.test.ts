@@ -110,6 +110,32 @@ describe("ClusterClient.call", () => {
     client.close();
   });
 
+  it("a handler's RaftError crosses the wire with its leader and outcome: refused is followed", async () => {
+    const leader = await counterServer(() => ({ success: true, value: 11n }));
+    const follower = await counterServer(() => {
+      throw new RaftError("EPERM", "not the leader", { leaderId: idOf(leader), outcome: "refused" });
+    });
+    const client = clientFor(follower, leader);
+    client.routeTable.updateLeader("g", idOf(follower));
+    const result = await client.call("g", CounterService, "fetch_add", { value: 1n });
+    assert.deepEqual([result.peer.toString(), follower.calls, leader.calls], [idOf(leader), 1, 1]);
+    client.close();
+  });
+
+  it("a handler's RaftError with outcome unknown is reported with its leaderId, not resent", async () => {
+    const leader = await counterServer(() => ({ success: true, value: 11n }));
+    const stepped = await counterServer(() => {
+      throw new RaftError("EPERM", "stepped down", { leaderId: idOf(leader), outcome: "unknown" });
+    });
+    const client = clientFor(stepped, leader);
+    client.routeTable.updateLeader("g", idOf(stepped));
+    const error = await rejection(client.call("g", CounterService, "fetch_add", { value: 1n }));
+    assert.deepEqual([error.code, error.outcome, error.leaderId], ["EPERM", "unknown", idOf(leader)]);
+    assert.deepEqual([stepped.calls, leader.calls], [1, 0]);
+    assert.equal(client.routeTable.selectLeader("g")?.toString(), idOf(leader));
+    client.close();
+  });
+
   it("moves past a peer that refuses connections (the call never left)", async () => {
     const [dead] = (await freePorts(1)) as [number];
     const server = await counterServer(() => ({ success: true, value: 5n }));
