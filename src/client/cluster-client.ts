@@ -141,39 +141,24 @@ export class ClusterClient {
     this.routeTable.listConfiguration(group); // ENOENT before anything is sent
     const redirectOf = (options.redirectOf ?? this.defaultRedirect(service, method)) as RedirectOf<Response>;
     const deadline = new Deadline(this.clock, options.timeoutMs ?? this.timeoutMs, options.signal);
-    const what = `${service.typeName}.${method} on group ${group}`;
+    const { attachment, logId } = options;
+    const send: Send<Response> = (peer, timing) =>
+      callMethod(this.channel(peer), service, method, request, { ...timing, attachment, logId });
     let mayHaveTakenEffect = false;
     let backoffMs = this.backoffMinMs;
     try {
       for (;;) {
         const stop = deadline.stopped();
-        if (stop !== undefined) throw stopError(stop, what, deadline.timeoutMs, mayHaveTakenEffect);
+        if (stop !== undefined) {
+          const what = `${service.typeName}.${method} on group ${group}`;
+          throw stopError(stop, what, deadline.timeoutMs, mayHaveTakenEffect);
+        }
         const peer = await this.target(group, deadline);
         if (peer === undefined) continue;
-        const callOptions = {
-          timeoutMs: deadline.remainingMs(),
-          signal: deadline.signal,
-          attachment: options.attachment,
-          logId: options.logId,
-        };
-        let step: Step<Response>;
-        try {
-          const result = await callMethod(this.channel(peer), service, method, request, callOptions);
-          step = this.onAnswer(group, peer, result, redirectOf(result.response));
-        } catch (error) {
-          if (!RaftError.is(error)) throw error;
-          const stopped = deadline.stopped();
-          if (stopped !== undefined) {
-            mayHaveTakenEffect ||= error.outcome !== "refused";
-            // A leader silent until the deadline is forgotten, as braft's example clients forget
-            // it after any failed call: the next call asks again instead of waiting on it again.
-            if (stopped === "deadline") this.forgetLeader(group, peer);
-            continue; // the loop's head reports the deadline or the abort
-          }
-          step = this.onFailure(group, peer, error);
-        }
+        const step = await this.attempt(group, peer, send, redirectOf, deadline);
         if (step.kind === "answer") return step.result;
-        mayHaveTakenEffect ||= step.error.outcome !== "refused";
+        mayHaveTakenEffect ||= step.mayHaveTakenEffect;
+        if (step.kind === "stopped") continue; // the loop's head reports the deadline or the abort
         if (!step.retryable || (step.error.outcome !== "refused" && options.idempotent !== true)) {
           throw mayHaveTakenEffect ? step.error.withOutcome("unknown") : step.error;
         }
@@ -212,6 +197,28 @@ export class ClusterClient {
     }
   }
 
+  /** One call to `peer`: its answer, or what its failure means for the next attempt. */
+  private async attempt<T>(
+    group: string,
+    peer: PeerId,
+    send: Send<T>,
+    redirectOf: RedirectOf<T>,
+    deadline: Deadline,
+  ): Promise<Step<T>> {
+    try {
+      const result = await send(peer, { timeoutMs: deadline.remainingMs(), signal: deadline.signal });
+      return this.onAnswer(group, peer, result, redirectOf(result.response));
+    } catch (error) {
+      if (!RaftError.is(error)) throw error;
+      const stopped = deadline.stopped();
+      if (stopped === undefined) return this.onFailure(group, peer, error);
+      // A leader silent until the deadline is forgotten, as braft's example clients forget it
+      // after any failed call: the next call asks again instead of waiting on it again.
+      if (stopped === "deadline") this.forgetLeader(group, peer);
+      return { kind: "stopped", mayHaveTakenEffect: error.outcome !== "refused" };
+    }
+  }
+
   /** A response: the answer, or a redirect that moves the leader. */
   private onAnswer<T>(
     group: string,
@@ -232,7 +239,7 @@ export class ClusterClient {
         (redirect.refused ? "" : " (it may have proposed the request)"),
       { leaderId, outcome: redirect.refused ? "refused" : "unknown" },
     );
-    return { kind: "failed", error, retryable: true, moved };
+    return { kind: "failed", error, retryable: true, moved, mayHaveTakenEffect: !redirect.refused };
   }
 
   /** A failed call: forget the leader if it no longer leads; move on if another node may answer. */
@@ -241,7 +248,8 @@ export class ClusterClient {
     const moved = leaderId !== undefined && !peer.equals(leaderId);
     if (moved) this.routeTable.updateLeader(group, leaderId);
     else if (NOT_LEADER.has(error.code)) this.forgetLeader(group, peer);
-    return { kind: "failed", error, retryable: RETRYABLE.has(error.code), moved };
+    const mayHaveTakenEffect = error.outcome !== "refused";
+    return { kind: "failed", error, retryable: RETRYABLE.has(error.code), moved, mayHaveTakenEffect };
   }
 
   /** `peer` is no longer taken for the leader (unless the table already moved on). */
@@ -258,7 +266,13 @@ export class ClusterClient {
   }
 }
 
-/** What one attempt led to. `moved`: a new leader is known, so retry at once. */
+/** Sends the call to one peer, within what is left of the deadline. */
+type Send<T> = (peer: PeerId, timing: { timeoutMs: number; signal: AbortSignal }) => Promise<TypedResult<T>>;
+
+/**
+ * What one attempt led to: the answer; a failure (`moved`: a new leader is known, so retry at
+ * once); or the deadline or abort arrived while it was in flight.
+ */
 type Step<T> =
   | { readonly kind: "answer"; readonly result: LeaderCallResult<T> }
   | {
@@ -266,7 +280,9 @@ type Step<T> =
       readonly error: RaftError;
       readonly retryable: boolean;
       readonly moved: boolean;
-    };
+      readonly mayHaveTakenEffect: boolean;
+    }
+  | { readonly kind: "stopped"; readonly mayHaveTakenEffect: boolean };
 
 function stopError(
   reason: "deadline" | "aborted",
