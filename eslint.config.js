@@ -119,6 +119,33 @@ export default tseslint.config(
     },
   },
   {
+    // The client layer sits on rpc: it may import core, env, rpc and the public PeerId, never
+    // a node's internals, storage, the status pages, the CLI command or the test harness, so a
+    // client process loads no server code.
+    files: ["src/client/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: [
+                "../*.js",
+                "../cli/*",
+                "../status/*",
+                "../storage/*",
+                "../testing/*",
+                "../node/*",
+                "!../node/peer-id.js",
+              ],
+              message: "client/ imports only downward: core, util, env, rpc and node/peer-id.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ["test/**/*.ts", "bench/**/*.ts", "examples/**/*.ts", "src/testing/sim-cli.ts", "scripts/**"],
     rules: { "no-console": "off" },
   },

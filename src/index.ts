@@ -26,7 +26,14 @@ export {
   createLogStorage,
   createRaftMetaStorage,
   createSnapshotStorage,
+  createLogStorageFromUri,
+  createRaftMetaStorageFromUri,
+  createSnapshotStorageFromUri,
   type StorageOptions,
+  type StorageFactory,
+  type LogStorageFactory,
+  type RaftMetaStorageFactory,
+  type SnapshotStorageFactory,
 } from "./storage/registry.js";
 export type { RaftHost, RaftService, RaftClient } from "./node/ports.js";
 export { realEnv, type Env, type CancelTimer } from "./env/env.js";
@@ -43,6 +50,13 @@ export type {
 } from "./storage/snapshot-storage.js";
 export type { SnapshotTransfer, SnapshotThrottle, SnapshotCopyOptions } from "./node/ports.js";
 export {
+  ThroughputSnapshotThrottle,
+  type ThroughputSnapshotThrottleOptions,
+  type CopyClock,
+} from "./rpc/snapshot-throttle.js";
+export type { RpcSnapshotTransferOptions } from "./rpc/snapshot-transfer.js";
+export type { ServiceImpl, CallContext, RawMethodHandler } from "./rpc/service-registry.js";
+export {
   setLogger,
   getLogger,
   createDefaultLogger,
@@ -53,3 +67,38 @@ export {
   type DefaultLoggerOptions,
 } from "./env/logger.js";
 export type { RaftMetrics, NodeMetrics, RpcMetrics, TrafficCounter, SnapshotOp } from "./env/metrics.js";
+// The client side (also the `tsraft/client` entry point): see src/client/index.ts.
+export {
+  RouteTable,
+  ClusterClient,
+  CliClient,
+  cli,
+  conventionalRedirect,
+  channelPool,
+  peersOf,
+  Channel,
+  ChannelPool,
+  callMethod,
+  type RouteTableOptions,
+  type ClusterClientOptions,
+  type LeaderCallOptions,
+  type LeaderCallResult,
+  type Redirect,
+  type RedirectOf,
+  type ClientClock,
+  type CallChannel,
+  type ChannelProvider,
+  type CliClientOptions,
+  type CliCallOptions,
+  type GroupTarget,
+  type PeersChange,
+  type LearnersChange,
+  type CallOptions,
+  type CallResult,
+  type TypedResult,
+  type MethodsOf,
+  type InputOf,
+  type OutputOf,
+  type Attachment,
+  type Pem,
+} from "./client/index.js";

@@ -1,6 +1,7 @@
 /**
- * A client of the atomic service that finds the leader (following braft's redirects) and tells,
- * for every call, whether it certainly took effect, certainly did not, or may have:
+ * A client of the atomic service on the client library's ClusterClient, which finds the leader
+ * (following braft's redirects), and tells, for every call, whether it certainly took effect,
+ * certainly did not, or may have:
  *
  * - `ok`: the server answered with the operation's result (for compare_exchange, success or not).
  * - `fail`: every server that was asked refused before proposing (the `refused` extension, or a
@@ -10,9 +11,14 @@
  *   after an ambiguous answer: a retry that also applied would be an operation nobody recorded.
  */
 import { isFieldSet } from "@bufbuild/protobuf";
-import { RaftError } from "../../src/index.js";
-import { Channel } from "../../src/rpc/channel.js";
-import { callMethod } from "../../src/rpc/typed-call.js";
+import {
+  ClusterClient,
+  PeerId,
+  RaftError,
+  callMethod,
+  type LeaderCallOptions,
+  type Redirect,
+} from "../../src/client/index.js";
 import {
   AtomicResponseSchema,
   AtomicService,
@@ -24,6 +30,8 @@ export type CallOutcome =
   | { readonly outcome: "fail" | "unknown"; readonly reason: string };
 
 export interface AtomicClientOptions {
+  /** The group the servers run (their `--group`), for get_leader: "Atomic". */
+  readonly group?: string | undefined;
   /** The whole call, redirects included, gives up after this long. */
   readonly timeoutMs?: number | undefined;
   /** Pause before trying again after a refusal with no leader known. */
@@ -49,12 +57,19 @@ type Request =
       readonly newValue: bigint;
     };
 
+/**
+ * AtomicResponse's redirect: success=false without `old_value` (a compare_exchange that did
+ * not match carries the value it found, and is an answer).
+ */
+function atomicRedirect(response: AtomicResponse): Redirect | undefined {
+  if (response.success || isFieldSet(response, AtomicResponseSchema.field.oldValue)) return undefined;
+  return { leaderId: response.redirect === "" ? undefined : response.redirect, refused: response.refused };
+}
+
 export class AtomicClient {
-  private readonly channels = new Map<string, Channel>();
-  /** `ip:port` of the server believed to lead. */
-  private leader: string;
+  private readonly client: ClusterClient;
+  private readonly group: string;
   private readonly servers: string[];
-  private nextGuess = 0;
 
   constructor(
     peers: readonly string[],
@@ -62,8 +77,17 @@ export class AtomicClient {
   ) {
     this.servers = peers.map(endpointOf);
     if (this.servers.length === 0) throw new RaftError("EINVAL", "no servers");
-    this.nextGuess = (options.firstGuess ?? 0) % this.servers.length;
-    this.leader = this.servers[this.nextGuess] as string;
+    const retryDelayMs = options.retryDelayMs ?? 20;
+    this.client = new ClusterClient({
+      timeoutMs: options.timeoutMs ?? 1000,
+      backoffMinMs: retryDelayMs,
+      backoffMaxMs: retryDelayMs,
+      channel: { connectTimeoutMs: 200, reconnectBackoffMinMs: 10, reconnectBackoffMaxMs: 50 },
+    });
+    this.group = options.group ?? "Atomic";
+    this.client.updateConfiguration(this.group, peers);
+    const guess = peers[(options.firstGuess ?? 0) % peers.length] as string;
+    this.client.routeTable.updateLeader(this.group, guess);
   }
 
   get(id: bigint): Promise<CallOutcome> {
@@ -79,99 +103,64 @@ export class AtomicClient {
   }
 
   close(): void {
-    for (const channel of this.channels.values()) channel.close();
-    this.channels.clear();
+    this.client.close();
   }
 
+  /**
+   * Through the library's leader-following call: it resends only what was refused (a get, which
+   * changes nothing, after any failure). A failed get is "fail": it changed nothing.
+   */
   private async call(request: Request): Promise<CallOutcome> {
+    if (request.method === "get" && this.options.readFromAny === true) return this.getFromAny(request.id);
+    const options: LeaderCallOptions<AtomicResponse> = {
+      redirectOf: atomicRedirect,
+      idempotent: request.method === "get",
+    };
+    try {
+      const result =
+        request.method === "get"
+          ? await this.client.call(this.group, AtomicService, "get", { id: request.id }, options)
+          : request.method === "exchange"
+            ? await this.client.call(this.group, AtomicService, "exchange", exchangeOf(request), options)
+            : await this.client.call(this.group, AtomicService, "compare_exchange", casOf(request), options);
+      return { outcome: "ok", response: result.response, server: result.peer.endpoint };
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      const sure = !RaftError.is(error) || error.outcome === "refused" || request.method === "get";
+      return { outcome: sure ? "fail" : "unknown", reason };
+    }
+  }
+
+  /** A get sent to random servers until one answers or the deadline passes. */
+  private async getFromAny(id: bigint): Promise<CallOutcome> {
     const timeoutMs = this.options.timeoutMs ?? 1000;
     const deadline = performance.now() + timeoutMs;
     let lastReason = "no server answered";
     for (;;) {
       const leftMs = deadline - performance.now();
       if (leftMs <= 0) return { outcome: "fail", reason: lastReason };
-      const server =
-        this.options.readFromAny === true && request.method === "get"
-          ? (this.servers[Math.floor(Math.random() * this.servers.length)] as string)
-          : this.leader;
-      let response: AtomicResponse;
+      const server = this.servers[Math.floor(Math.random() * this.servers.length)] as string;
       try {
-        response = await this.send(server, request, leftMs);
+        const channel = this.client.channel(server);
+        const { response } = await callMethod(channel, AtomicService, "get", { id }, { timeoutMs: leftMs });
+        if (atomicRedirect(response) === undefined) return { outcome: "ok", response, server };
+        lastReason = `${server} did not answer the get`;
       } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        if (!neverSent(error) && request.method !== "get") {
-          this.guessAnother(); // braft's client forgets the leader after a failed RPC too
-          return { outcome: "unknown", reason: message };
-        }
-        lastReason = message;
-        this.guessAnother();
-        await this.pause(deadline);
-        continue;
+        lastReason = error instanceof Error ? error.message : String(error);
       }
-      if (response.success || isFieldSet(response, AtomicResponseSchema.field.oldValue)) {
-        return { outcome: "ok", response, server };
-      }
-      if (!response.refused && request.method !== "get") {
-        return { outcome: "unknown", reason: `redirect from ${server} after proposing` };
-      }
-      lastReason = `${server} is not the leader`;
-      const redirect = response.redirect === "" ? undefined : endpointOf(response.redirect);
-      if (redirect !== undefined && redirect !== server) this.leader = redirect;
-      else {
-        this.guessAnother();
-        await this.pause(deadline);
-      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(this.options.retryDelayMs ?? 20, leftMs)));
     }
-  }
-
-  private send(server: string, request: Request, timeoutMs: number): Promise<AtomicResponse> {
-    let channel = this.channels.get(server);
-    if (channel === undefined) {
-      channel = new Channel(server, {
-        connectTimeoutMs: 200,
-        reconnectBackoffMinMs: 10,
-        reconnectBackoffMaxMs: 50,
-      });
-      this.channels.set(server, channel);
-    }
-    const options = { timeoutMs };
-    const result =
-      request.method === "get"
-        ? callMethod(channel, AtomicService, "get", { id: request.id }, options)
-        : request.method === "exchange"
-          ? callMethod(channel, AtomicService, "exchange", { id: request.id, value: request.value }, options)
-          : callMethod(
-              channel,
-              AtomicService,
-              "compare_exchange",
-              { id: request.id, expectedValue: request.expectedValue, newValue: request.newValue },
-              options,
-            );
-    return result.then((r) => r.response);
-  }
-
-  private guessAnother(): void {
-    this.nextGuess = (this.nextGuess + 1) % this.servers.length;
-    this.leader = this.servers[this.nextGuess] as string;
-  }
-
-  private pause(deadline: number): Promise<void> {
-    const ms = Math.min(this.options.retryDelayMs ?? 20, Math.max(0, deadline - performance.now()));
-    return new Promise((resolve) => setTimeout(resolve, ms));
   }
 }
 
-/**
- * True when the request cannot have reached the server: refused before writing (no connection,
- * backing off) or the connection never opened. A lost connection or a timeout may have delivered it.
- */
-function neverSent(error: unknown): boolean {
-  if (!RaftError.is(error) || error.code !== "EHOSTUNREACH") return false;
-  return /not connected|connection to \S+ failed/.test(error.message);
-}
+const exchangeOf = (r: Request & { method: "exchange" }) => ({ id: r.id, value: r.value });
+const casOf = (r: Request & { method: "compare_exchange" }) => ({
+  id: r.id,
+  expectedValue: r.expectedValue,
+  newValue: r.newValue,
+});
 
 /** `ip:port` of a peer id (`ip:port:idx`) or an endpoint. */
 export function endpointOf(peer: string): string {
-  const [ip, port] = peer.split(":");
-  return `${ip}:${port}`;
+  return PeerId.parse(peer).endpoint;
 }

@@ -1,16 +1,14 @@
 /**
- * The client side of example.CounterService, in the way braft's RouteTable works: it keeps the
- * group's leader, asks for it when unknown (braft.CliService get_leader on each peer; a server
- * without CliService is simply tried in turn), follows `redirect`, and forgets a leader whose calls
- * fail. One PipelinedChannel per endpoint carries every caller's requests, many in flight at once;
- * get_leader goes through the library's Channel.
+ * The client side of example.CounterService on the client library: tsraft's RouteTable (braft's
+ * `rtb::`) keeps the group's configuration and leader, asks for the leader when it is unknown
+ * (braft.CliService get_leader on every peer; when nobody names one, a peer is tried in turn: its
+ * redirect tells more), follows `redirect`, and forgets a leader whose calls fail. One
+ * PipelinedChannel per endpoint carries every caller's requests, many in flight at once: the
+ * load generator's lean transport, cheaper per call than the library's Channel.
  */
 import { create, toBinary } from "@bufbuild/protobuf";
-import { PeerId } from "../../src/index.js";
-import { Channel, type CallOptions } from "../../src/rpc/channel.js";
-import { CliService } from "../../src/rpc/gen/braft/cli_pb.js";
+import { PeerId, RouteTable } from "../../src/client/index.js";
 import { FetchAddRequestSchema } from "../../src/rpc/gen/example/counter_pb.js";
-import { callMethod } from "../../src/rpc/typed-call.js";
 import { decodeCounterResponse, type CounterReply } from "./counter-response.js";
 import { PipelinedChannel, requestMetaPrefix } from "./pipelined-channel.js";
 
@@ -30,14 +28,14 @@ const METHOD_PREFIX = {
 } as const;
 
 export class CounterClient {
-  /** The leader's `ip:port`, when known. */
-  leader: string | undefined;
   readonly peers: readonly string[];
+  private readonly routes = new RouteTable();
   private readonly channels = new Map<string, PipelinedChannel>();
-  private readonly cliChannels = new Map<string, Channel>();
-  private readonly callOptions: CallOptions;
   private refreshing: Promise<string | undefined> | undefined;
   private rotation = 0;
+  /** The leader's endpoint, cached per PeerId the table returns (the hot path asks per call). */
+  private cachedLeader: PeerId | undefined;
+  private cachedEndpoint: string | undefined;
 
   /** @param conf the group's peers, `ip:port:idx,...` as braft's --conf */
   constructor(
@@ -45,14 +43,18 @@ export class CounterClient {
     readonly group: string,
     readonly timeoutMs: number,
   ) {
-    const peers = conf
-      .split(",")
-      .map((text) => text.trim())
-      .filter((text) => text !== "")
-      .map((text) => PeerId.parse(text).endpoint);
-    if (peers.length === 0) throw new Error("--conf names no peer");
-    this.peers = [...new Set(peers)];
-    this.callOptions = { timeoutMs };
+    this.routes.updateConfiguration(group, conf); // EINVAL for an empty or malformed --conf
+    this.peers = [...new Set(this.routes.listConfiguration(group).peers.map((peer) => peer.endpoint))];
+  }
+
+  /** The leader's `ip:port`, when known. */
+  get leader(): string | undefined {
+    const peer = this.routes.selectLeader(this.group);
+    if (peer !== this.cachedLeader) {
+      this.cachedLeader = peer;
+      this.cachedEndpoint = peer?.endpoint;
+    }
+    return this.cachedEndpoint;
   }
 
   /** Sends one CounterService call to `endpoint`, decoding the reply into `out`. */
@@ -70,67 +72,47 @@ export class CounterClient {
     return decodeCounterResponse(await channel.call(METHOD_PREFIX[method], request), out);
   }
 
-  private cliChannel(endpoint: string): Channel {
-    let channel = this.cliChannels.get(endpoint);
-    if (channel === undefined) {
-      channel = new Channel(endpoint, { connectTimeoutMs: this.timeoutMs, reconnectBackoffMaxMs: 200 });
-      this.cliChannels.set(endpoint, channel);
-    }
-    return channel;
-  }
-
   /** The leader, asking the peers when it is unknown; concurrent callers share one refresh. */
-  async leaderOrRefresh(): Promise<string | undefined> {
-    if (this.leader !== undefined) return this.leader;
+  leaderOrRefresh(): Promise<string | undefined> | string {
+    const known = this.leader;
+    if (known !== undefined) return known;
     this.refreshing ??= this.refresh().finally(() => (this.refreshing = undefined));
     return this.refreshing;
   }
 
   /** A call to `endpoint` failed: it is no longer taken for the leader. */
   forget(endpoint: string): void {
-    if (this.leader === endpoint) this.leader = undefined;
+    if (this.leader === endpoint) this.routes.updateLeader(this.group, undefined);
   }
 
   /** `endpoint` answered success=false: go where it points, or ask again. */
   redirected(endpoint: string, redirect: string | undefined): void {
-    let next: string | undefined;
+    let next: PeerId | undefined;
     try {
-      next = redirect === undefined || redirect === "" ? undefined : PeerId.parse(redirect).endpoint;
+      next = redirect === undefined || redirect === "" ? undefined : PeerId.parse(redirect);
     } catch {
       next = undefined;
     }
-    if (next !== undefined) this.leader = next;
+    if (next !== undefined) this.routes.updateLeader(this.group, next);
     else this.forget(endpoint);
   }
 
   close(): void {
     for (const channel of this.channels.values()) channel.close();
-    for (const channel of this.cliChannels.values()) channel.close();
+    this.routes.close();
   }
 
-  /** braft's refresh_leader: get_leader on each peer; without an answer, guess the next peer. */
+  /** braft's refresh_leader; when nobody names a leader, guess the next peer. */
   private async refresh(): Promise<string | undefined> {
-    for (let i = 0; i < this.peers.length; i++) {
-      const endpoint = this.peers[(this.rotation + i) % this.peers.length] ?? "";
-      try {
-        const { response } = await callMethod(
-          this.cliChannel(endpoint),
-          CliService,
-          "get_leader",
-          { groupId: this.group },
-          this.callOptions,
-        );
-        if (response.leaderId !== "") {
-          this.leader = PeerId.parse(response.leaderId).endpoint;
-          return this.leader;
-        }
-      } catch {
-        // No CliService there, no known leader, or unreachable: try the next peer.
-      }
+    try {
+      return (await this.routes.refreshLeader(this.group, this.timeoutMs)).endpoint;
+    } catch {
+      // No CliService there, no known leader, or unreachable: try a peer; its redirect (or its
+      // failure) tells us more.
+      const peers = this.routes.listConfiguration(this.group).peers;
+      this.routes.updateLeader(this.group, peers[this.rotation++ % peers.length]);
+      return this.leader;
     }
-    // Nobody named a leader: try a peer; its redirect (or its failure) tells us more.
-    this.leader = this.peers[this.rotation++ % this.peers.length];
-    return this.leader;
   }
 }
 

@@ -8,7 +8,6 @@
  * measuring servers does not.)
  */
 import { connect, type Socket } from "node:net";
-import { FrameParser } from "../../src/rpc/frame.js";
 
 /** Why a call failed: no reply in time, the connection failed, or the server answered an error. */
 export class CallError extends Error {
@@ -58,7 +57,7 @@ function varint(value: number): number[] {
 
 export class PipelinedChannel {
   private socket: Socket | undefined;
-  private parser = new FrameParser();
+  private parser = new ReplySplitter();
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private batch = Buffer.allocUnsafe(BATCH_BYTES_MIN);
@@ -101,7 +100,7 @@ export class PipelinedChannel {
       port: Number(this.endpoint.slice(colon + 1)),
     });
     socket.setNoDelay(true);
-    this.parser = new FrameParser();
+    this.parser = new ReplySplitter();
     socket.on("data", (chunk: Buffer) => this.onData(socket, chunk));
     socket.on("error", () => undefined); // 'close' follows.
     socket.on("close", () => {
@@ -211,6 +210,37 @@ export class PipelinedChannel {
     this.pending.clear();
     for (const call of calls) call.reject(error);
     if (this.closed) clearInterval(this.sweeper);
+  }
+}
+
+/** The largest reply accepted: a counter reply is a few dozen bytes; anything near this is garbage. */
+const REPLY_BODY_BYTES_MAX = 64 * 1024 * 1024;
+
+/**
+ * Cuts the reply stream into baidu_std frames: "PRPC", body size, meta size (big endian), then
+ * the meta and the message. Replies are tiny, so a frame split across chunks is simply joined.
+ */
+class ReplySplitter {
+  private pending: Buffer = Buffer.alloc(0);
+
+  /** The frames `chunk` completes, as (meta, payload) views. Throws on a malformed stream. */
+  push(chunk: Buffer): { meta: Uint8Array; payload: Uint8Array }[] {
+    let bytes = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    const frames: { meta: Uint8Array; payload: Uint8Array }[] = [];
+    while (bytes.length >= 12) {
+      if (bytes.readUInt32BE(0) !== 0x50525043) throw new Error("reply stream is not baidu_std");
+      const bodyBytes = bytes.readUInt32BE(4);
+      const metaBytes = bytes.readUInt32BE(8);
+      if (bodyBytes > REPLY_BODY_BYTES_MAX || metaBytes > bodyBytes) throw new Error("bad reply frame sizes");
+      if (bytes.length < 12 + bodyBytes) break;
+      frames.push({
+        meta: bytes.subarray(12, 12 + metaBytes),
+        payload: bytes.subarray(12 + metaBytes, 12 + bodyBytes),
+      });
+      bytes = bytes.subarray(12 + bodyBytes);
+    }
+    this.pending = bytes;
+    return frames;
   }
 }
 

@@ -33,6 +33,8 @@ export interface OutgoingResponse {
   readonly attachment?: Attachment | undefined;
   readonly errorCode?: number | undefined;
   readonly errorText?: string | undefined;
+  /** RpcMeta.user_fields of a failed response (what the error says beyond code and text). */
+  readonly userFields?: ReadonlyMap<string, string> | undefined;
 }
 
 /** A received frame: its meta and its payload cut into message and attachment. */
@@ -88,6 +90,7 @@ export function encodeResponse(response: OutgoingResponse): Uint8Array[] {
     sumBytes(parts),
     errorCode,
     failed ? (response.errorText ?? "") : "",
+    failed ? response.userFields : undefined,
   );
   return frameParts(meta, failed ? EMPTY : (response.message ?? EMPTY), parts);
 }

@@ -54,6 +54,12 @@ interface PendingCall {
 
 type State = "idle" | "connecting" | "connected" | "closed";
 
+/**
+ * A call refused before any byte of it was written: it cannot have reached the server, so a
+ * client may send it again whatever it does (docs/errors.md).
+ */
+const NOT_SENT = { outcome: "refused" } as const;
+
 /** The multiplexed connection to one remote endpoint. */
 export class Channel {
   private state: State = "idle";
@@ -140,11 +146,15 @@ export class Channel {
     message: Uint8Array,
     attachment: Attachment | undefined,
   ): RaftError | undefined {
-    if (this.state === "closed") return new RaftError("ESHUTDOWN", `${what}: channel closed`);
+    if (this.state === "closed") return new RaftError("ESHUTDOWN", `${what}: channel closed`, NOT_SENT);
     const bodyBytes = message.length + attachmentBytes(attachment);
     const maxBodyBytes = this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     if (bodyBytes > maxBodyBytes) {
-      return new RaftError("EINVAL", `${what}: request of ${bodyBytes} bytes exceeds ${maxBodyBytes}`);
+      return new RaftError(
+        "EINVAL",
+        `${what}: request of ${bodyBytes} bytes exceeds ${maxBodyBytes}`,
+        NOT_SENT,
+      );
     }
     if (this.state === "idle") {
       const waitMs = this.retryAtMs - performance.now();
@@ -152,14 +162,19 @@ export class Channel {
         return new RaftError(
           "EHOSTUNREACH",
           `${what}: not connected, next attempt in ${Math.ceil(waitMs)} ms`,
+          NOT_SENT,
         );
       }
       const failed = this.tryOpen(what);
-      if (failed !== undefined) return failed;
+      if (failed !== undefined) return failed.withOutcome("refused");
     }
     const limit = this.options.maxPendingWriteBytes ?? RpcDefaults.maxPendingWriteBytes;
     if ((this.writer as CorkedWriter).pendingBytes > limit) {
-      return new RaftError("EBUSY", `${what}: over ${limit} bytes wait to be written (overcrowded)`);
+      return new RaftError(
+        "EBUSY",
+        `${what}: over ${limit} bytes wait to be written (overcrowded)`,
+        NOT_SENT,
+      );
     }
     return undefined;
   }
@@ -232,7 +247,8 @@ export class Channel {
     this.settle(id, call);
     const errorCode = frame.meta.response?.errorCode ?? 0;
     if (errorCode !== 0) {
-      this.failCall(call, errorFromWire(errorCode, frame.meta.response?.errorText ?? ""));
+      const text = frame.meta.response?.errorText ?? "";
+      this.failCall(call, errorFromWire(errorCode, text, frame.meta.userFields));
     } else if (frame.badAttachmentSize) {
       this.failCall(call, new RaftError("EIO", `${call.what}: response attachment_size exceeds its body`));
     } else {
@@ -264,11 +280,15 @@ export class Channel {
         failedCalls: this.pending.size,
       });
     }
+    // A connection that never opened delivered nothing: its calls were certainly not sent.
     this.teardown(
       new RaftError(
         "EHOSTUNREACH",
         `connection to ${this.endpoint} ${wasConnected ? "lost" : "failed"}${detail}`,
-        reason ? { cause: reason } : {},
+        {
+          ...(reason ? { cause: reason } : {}),
+          outcome: wasConnected ? "unknown" : "refused",
+        },
       ),
     );
   }
@@ -292,7 +312,8 @@ export class Channel {
     this.pending.clear();
     for (const [id, call] of calls) {
       this.settle(id, call);
-      this.failCall(call, new RaftError(err.code, `${call.what}: ${err.message}`, { cause: err.cause }));
+      const details = { cause: err.cause, outcome: err.outcome };
+      this.failCall(call, new RaftError(err.code, `${call.what}: ${err.message}`, details));
     }
   }
 

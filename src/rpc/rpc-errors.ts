@@ -44,18 +44,60 @@ const brpcToRaft: Readonly<Record<number, ErrorCode>> = {
   [BrpcErrno.ECLOSE]: "EHOSTUNREACH",
 };
 
-/** The RaftError for an error code and text received in a response meta. */
-export function errorFromWire(errno: number, text: string): RaftError {
+/**
+ * brpc codes a server sends without running the method's handler (unknown service or method,
+ * unparsable request, too many calls in flight, stopping): the call did nothing.
+ */
+const refusedBeforeHandler = new Set<number>([
+  BrpcErrno.ENOSERVICE,
+  BrpcErrno.ENOMETHOD,
+  BrpcErrno.EREQUEST,
+  BrpcErrno.ERPCAUTH,
+  BrpcErrno.EOVERCROWDED,
+  BrpcErrno.ELOGOFF,
+  BrpcErrno.ELIMIT,
+]);
+
+/**
+ * RpcMeta.user_fields keys that carry what a RaftError says beyond its code and text: the
+ * leader to redirect to, and "refused" when the operation did not take effect. braft ignores
+ * them; a tsraft client reads them back (see {@link errorFromWire}).
+ */
+export const ErrorUserFields = { LEADER_ID: "tsraft-leader-id", OUTCOME: "tsraft-outcome" } as const;
+
+/**
+ * The RaftError for an error code and text received in a response meta. A code the handler
+ * sent (braft's or POSIX) says nothing about whether the call took effect, so the outcome is
+ * "unknown" unless tsraft's user_fields say "refused"; they also carry the leader's id.
+ */
+export function errorFromWire(
+  errno: number,
+  text: string,
+  userFields?: ReadonlyMap<string, string>,
+): RaftError {
   const known = errorCodeOf(errno);
-  if (known !== undefined) return new RaftError(known, text);
+  if (known !== undefined) {
+    const leaderId = userFields?.get(ErrorUserFields.LEADER_ID);
+    const outcome = userFields?.get(ErrorUserFields.OUTCOME) === "refused" ? "refused" : "unknown";
+    return new RaftError(known, text, { outcome, ...(leaderId === undefined ? {} : { leaderId }) });
+  }
   const brpcName = brpcNames.get(errno);
   const code = brpcToRaft[errno] ?? "EIO";
-  return new RaftError(code, `[${brpcName === undefined ? "errno" : `brpc ${brpcName}`} ${errno}] ${text}`);
+  const outcome = refusedBeforeHandler.has(errno) ? "refused" : "unknown";
+  const prefix = `[${brpcName === undefined ? "errno" : `brpc ${brpcName}`} ${errno}]`;
+  return new RaftError(code, `${prefix} ${text}`, { outcome });
 }
 
-/** The error code and text to send for a handler failure (brpc's SetFailed). */
-export function errorToWire(err: unknown): { code: number; text: string } {
-  if (RaftError.is(err)) return { code: err.errno, text: err.message };
+/**
+ * The error code and text to send for a handler failure (brpc's SetFailed), and the user_fields
+ * that carry a RaftError's leader and a "refused" outcome (nothing for anything else).
+ */
+export function errorToWire(err: unknown): {
+  code: number;
+  text: string;
+  userFields?: ReadonlyMap<string, string> | undefined;
+} {
+  if (RaftError.is(err)) return { code: err.errno, text: err.message, userFields: errorUserFields(err) };
   const text = err instanceof Error ? err.message : String(err);
   return { code: BrpcErrno.EINTERNAL, text: text === "" ? "internal error" : text };
 }
@@ -63,4 +105,12 @@ export function errorToWire(err: unknown): { code: number; text: string } {
 /** A RaftError for a call that failed before or without a response. */
 export function transportError(code: ErrorCode, message: string, cause?: unknown): RaftError {
   return new RaftError(code, message, cause === undefined ? {} : { cause });
+}
+
+function errorUserFields(err: RaftError): ReadonlyMap<string, string> | undefined {
+  if (err.leaderId === undefined && err.outcome !== "refused") return undefined;
+  const fields = new Map<string, string>();
+  if (err.leaderId !== undefined) fields.set(ErrorUserFields.LEADER_ID, err.leaderId);
+  if (err.outcome === "refused") fields.set(ErrorUserFields.OUTCOME, "refused");
+  return fields;
 }

@@ -141,8 +141,8 @@ export class ServerConnection {
               `Fail to parse request message: ${err.message}`,
             );
           } else {
-            const { code, text } = errorToWire(err);
-            this.respondError(correlationId, code, text);
+            const { code, text, userFields } = errorToWire(err);
+            this.respondError(correlationId, code, text, userFields);
           }
         },
       )
@@ -163,10 +163,15 @@ export class ServerConnection {
     this.send(parts);
   }
 
-  private respondError(correlationId: bigint, errorCode: number, errorText: string): void {
+  private respondError(
+    correlationId: bigint,
+    errorCode: number,
+    errorText: string,
+    userFields?: ReadonlyMap<string, string>,
+  ): void {
     // brpc maps -1 (an unset failure) to EINTERNAL; 0 would read as success.
     const code = errorCode === 0 || errorCode === -1 ? BrpcErrno.EINTERNAL : errorCode;
-    this.send(encodeResponse({ correlationId, errorCode: code, errorText }));
+    this.send(encodeResponse({ correlationId, errorCode: code, errorText, userFields }));
   }
 
   private send(parts: Uint8Array[]): void {

@@ -23,7 +23,7 @@ export interface TypedResult<T> {
 
 /** Calls `service.method` (proto method name, e.g. "get_leader") on `channel`. */
 export async function callMethod<S extends DescService, K extends keyof MethodsOf<S> & string>(
-  channel: Channel,
+  channel: Pick<Channel, "call">,
   service: S,
   method: K,
   request: MessageInitShape<InputOf<MethodsOf<S>[K]>>,

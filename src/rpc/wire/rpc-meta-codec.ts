@@ -1,11 +1,13 @@
 /**
  * brpc's RpcMeta (baidu_rpc_meta.proto), by hand: every frame carries one, so it is the most
  * often encoded message of all. Fields tsraft does not use (chunk_info, authentication_data,
- * stream_settings, user_fields, trace/span ids) are skipped when read and never written.
+ * stream_settings, trace/span ids) are skipped when read and never written. user_fields (a
+ * string map brpc carries for applications) is read, and written on failed responses only.
  */
 import { ProtoReader, ProtoWriter, WireType, delimitedSize, tagSize, varintSize } from "./proto-wire.js";
 
-const META_FIELDS = new Set([1, 2, 3, 4, 5]);
+const META_FIELDS = new Set([1, 2, 3, 4, 5, 9]);
+const USER_FIELD_ENTRY_FIELDS = new Set([1, 2]);
 const REQUEST_FIELDS = new Set([1, 2, 3, 8]);
 const RESPONSE_FIELDS = new Set([1, 2]);
 
@@ -16,6 +18,8 @@ export interface WireRpcMeta {
   readonly compressType: number;
   readonly correlationId: bigint;
   readonly attachmentSize: number;
+  /** user_fields; undefined when the frame has none (the usual case: nothing allocated). */
+  readonly userFields: ReadonlyMap<string, string> | undefined;
 }
 
 export interface WireRequestMeta {
@@ -46,6 +50,7 @@ const enum Field {
   COMPRESS_TYPE = 3,
   CORRELATION_ID = 4,
   ATTACHMENT_SIZE = 5,
+  USER_FIELDS = 9,
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
@@ -81,12 +86,16 @@ export function encodeRequestMeta(m: RequestMetaFields): Buffer {
   return w.finish();
 }
 
-/** Encodes the meta of a response; an empty `response` submessage marks success, as brpc sends. */
+/**
+ * Encodes the meta of a response; an empty `response` submessage marks success, as brpc sends.
+ * `userFields` become RpcMeta.user_fields entries.
+ */
 export function encodeResponseMeta(
   correlationId: bigint,
   attachmentSize: number,
   errorCode: number,
   errorText: string,
+  userFields?: ReadonlyMap<string, string>,
 ): Buffer {
   const textBytes = errorText === "" ? 0 : Buffer.byteLength(errorText);
   let responseSize = 0;
@@ -94,13 +103,44 @@ export function encodeResponseMeta(
   if (textBytes > 0) responseSize += delimitedSize(2, textBytes);
   let size = delimitedSize(Field.RESPONSE, responseSize) + tagSize(4) + bigintSize(correlationId);
   if (attachmentSize > 0) size += tagSize(5) + varintSize(attachmentSize);
+  const entries = userFieldEntries(userFields);
+  for (const e of entries) size += delimitedSize(Field.USER_FIELDS, e.size);
   const w = new ProtoWriter(size);
   w.messageHeader(Field.RESPONSE, responseSize);
   if (errorCode !== 0) w.varintField(1, errorCode);
   if (textBytes > 0) w.stringField(2, errorText, textBytes);
   writeBigint(w, Field.CORRELATION_ID, correlationId);
   if (attachmentSize > 0) w.varintField(Field.ATTACHMENT_SIZE, attachmentSize);
+  for (const e of entries) {
+    w.messageHeader(Field.USER_FIELDS, e.size);
+    w.stringField(1, e.key, e.keyBytes);
+    w.stringField(2, e.value, e.valueBytes);
+  }
   return w.finish();
+}
+
+interface UserFieldEntry {
+  readonly key: string;
+  readonly value: string;
+  readonly keyBytes: number;
+  readonly valueBytes: number;
+  readonly size: number;
+}
+
+/** The map entries of user_fields (each a message {key = 1, value = 2}) with their sizes. */
+function userFieldEntries(fields: ReadonlyMap<string, string> | undefined): UserFieldEntry[] {
+  if (fields === undefined) return [];
+  return [...fields].map(([key, value]) => {
+    const keyBytes = Buffer.byteLength(key);
+    const valueBytes = Buffer.byteLength(value);
+    return {
+      key,
+      value,
+      keyBytes,
+      valueBytes,
+      size: delimitedSize(1, keyBytes) + delimitedSize(2, valueBytes),
+    };
+  });
 }
 
 function writeBigint(w: ProtoWriter, field: number, value: bigint): void {
@@ -116,9 +156,14 @@ export function decodeRpcMeta(bytes: Uint8Array): WireRpcMeta {
   let compressType = 0;
   let correlationId = 0n;
   let attachmentSize = 0;
+  let userFields: Map<string, string> | undefined;
   while (!r.done) {
     const tag = r.tag();
     switch (tag) {
+      case (Field.USER_FIELDS << 3) | WireType.LENGTH_DELIMITED:
+        userFields ??= new Map();
+        decodeUserField(r.sub(r.messageEnd(), "brpc.policy.RpcMeta.UserFieldsEntry"), userFields);
+        break;
       case (Field.REQUEST << 3) | WireType.LENGTH_DELIMITED:
         request = decodeRequestMeta(r.sub(r.messageEnd(), "brpc.policy.RpcRequestMeta"));
         break;
@@ -138,7 +183,19 @@ export function decodeRpcMeta(bytes: Uint8Array): WireRpcMeta {
         r.skipOther(tag, META_FIELDS);
     }
   }
-  return { request, response, compressType, correlationId, attachmentSize };
+  return { request, response, compressType, correlationId, attachmentSize, userFields };
+}
+
+function decodeUserField(r: ProtoReader, into: Map<string, string>): void {
+  let key = "";
+  let value = "";
+  while (!r.done) {
+    const tag = r.tag();
+    if (tag === ((1 << 3) | WireType.LENGTH_DELIMITED)) key = r.string();
+    else if (tag === ((2 << 3) | WireType.LENGTH_DELIMITED)) value = r.string();
+    else r.skipOther(tag, USER_FIELD_ENTRY_FIELDS);
+  }
+  into.set(key, value);
 }
 
 function decodeRequestMeta(r: ProtoReader): WireRequestMeta {
