@@ -10,32 +10,18 @@
 import { isJoint, normalizeConfiguration, replicationTargets } from "./configuration.js";
 import { RaftError } from "./errors.js";
 import { Progress } from "./progress.js";
-import type { RaftCore } from "./raft.js";
+import type { ChangeStage, CoreState, MembershipChange } from "./core-state.js";
+
+export type { MembershipChange };
 import { sendAppendsTo } from "./replication.js";
 import { EMPTY_DATA, EntryType, type ConfigurationData, type PeerKey } from "./types.js";
 
-type Stage = "catchingUp" | "joint" | "stable";
-
-export interface MembershipChange {
-  readonly target: ConfigurationData;
-  stage: Stage;
-  /** Index of the configuration entry of the current stage, once appended. */
-  entryIndex: number;
-  /** The current catch-up period ends then: new peers must have caught up, or be progressing. */
-  catchUpDeadlineMs: number;
-  /** Where each new peer stood when the current catch-up period began. */
-  readonly catchUpMarks: Map<PeerKey, CatchUpMark>;
-}
-
-/** A new peer's replication state at the start of a catch-up period. */
-interface CatchUpMark {
-  readonly matchIndex: number;
-  readonly installsSent: number;
-  readonly installsRefused: number;
-}
-
 /** Starts changing the configuration to `target` (leader only). Undefined when started. */
-export function startChange(core: RaftCore, target: ConfigurationData, nowMs: number): RaftError | undefined {
+export function startChange(
+  core: CoreState,
+  target: ConfigurationData,
+  nowMs: number,
+): RaftError | undefined {
   if (core.role !== "leader") return core.notLeaderError();
   if (core.change !== undefined || isJoint(core.confs.last().conf)) {
     return new RaftError("EBUSY", "another configuration change is in progress");
@@ -64,7 +50,7 @@ export function startChange(core: RaftCore, target: ConfigurationData, nowMs: nu
 }
 
 /** Moves the change on when its stage is complete; called on acks, commits and ticks. */
-export function advanceChange(core: RaftCore, nowMs: number): void {
+export function advanceChange(core: CoreState, nowMs: number): void {
   const change = core.change;
   if (change === undefined || core.role !== "leader") return;
   if (change.stage === "catchingUp") {
@@ -88,7 +74,7 @@ export function advanceChange(core: RaftCore, nowMs: number): void {
 }
 
 /** Leadership ended mid-change: the next leader finishes or rolls back what is in the log. */
-export function dropChange(core: RaftCore, reason: string): void {
+export function dropChange(core: CoreState, reason: string): void {
   const change = core.change;
   if (change === undefined) return;
   core.change = undefined;
@@ -101,7 +87,7 @@ export function dropChange(core: RaftCore, reason: string): void {
 }
 
 /** A new leader inherits a joint configuration: it completes the change to the new half. */
-export function resumeJointChange(core: RaftCore): void {
+export function resumeJointChange(core: CoreState): void {
   const conf = core.confs.last().conf;
   if (!isJoint(conf) || core.change !== undefined) return;
   const target = normalizeConfiguration({ ...conf, oldPeers: undefined });
@@ -115,12 +101,12 @@ export function resumeJointChange(core: RaftCore): void {
 }
 
 /** braft's get_catchup_timeout_ms: 0 means the election timeout. */
-function catchUpPeriodMs(core: RaftCore): number {
+function catchUpPeriodMs(core: CoreState): number {
   return core.config.catchupTimeoutMs > 0 ? core.config.catchupTimeoutMs : core.config.electionTimeoutMs;
 }
 
 /** Opens a catch-up period: notes where each peer stands, to measure its progress at the end. */
-function startCatchUpPeriod(core: RaftCore, change: MembershipChange, nowMs: number): void {
+function startCatchUpPeriod(core: CoreState, change: MembershipChange, nowMs: number): void {
   change.catchUpDeadlineMs = nowMs + catchUpPeriodMs(core);
   change.catchUpMarks.clear();
   for (const peer of change.target.peers) {
@@ -137,7 +123,7 @@ function startCatchUpPeriod(core: RaftCore, change: MembershipChange, nowMs: num
  * never catch up (it refuses every install, say) fails the change instead of holding it forever.
  */
 function extendOrAbortCatchUp(
-  core: RaftCore,
+  core: CoreState,
   change: MembershipChange,
   lagging: readonly PeerKey[],
   nowMs: number,
@@ -162,7 +148,7 @@ function extendOrAbortCatchUp(
  * none was refused (an install moves no match index until it ends, however long the copy).
  */
 function whyStalled(
-  core: RaftCore,
+  core: CoreState,
   change: MembershipChange,
   peer: PeerKey,
   nowMs: number,
@@ -182,9 +168,9 @@ function whyStalled(
 }
 
 function appendStage(
-  core: RaftCore,
+  core: CoreState,
   change: MembershipChange,
-  stage: Stage,
+  stage: ChangeStage,
   conf: ConfigurationData,
   nowMs: number,
 ): void {
@@ -195,7 +181,7 @@ function appendStage(
   for (const [peer, progress] of core.progress) sendAppendsTo(core, peer, progress, nowMs);
 }
 
-function finishChange(core: RaftCore, nowMs: number): void {
+function finishChange(core: CoreState, nowMs: number): void {
   const change = core.change;
   if (change === undefined) return;
   core.change = undefined;
@@ -209,7 +195,7 @@ function finishChange(core: RaftCore, nowMs: number): void {
   }
 }
 
-function abortChange(core: RaftCore, error: RaftError): void {
+function abortChange(core: CoreState, error: RaftError): void {
   const change = core.change;
   if (change === undefined) return;
   core.change = undefined;
@@ -218,13 +204,13 @@ function abortChange(core: RaftCore, error: RaftError): void {
   core.emit({ type: "changeDone", error });
 }
 
-function addProgress(core: RaftCore, peer: PeerKey, nowMs: number): void {
+function addProgress(core: CoreState, peer: PeerKey, nowMs: number): void {
   if (peer === core.config.self || core.progress.has(peer)) return;
   core.progress.set(peer, new Progress(core.log.lastIndex() + 1, nowMs));
 }
 
 /** The new voters of `target` not yet within `catchupMargin` of this leader's log. */
-function laggingPeers(core: RaftCore, target: ConfigurationData): PeerKey[] {
+function laggingPeers(core: CoreState, target: ConfigurationData): PeerKey[] {
   const current = new Set(core.confs.last().conf.peers);
   const last = core.log.lastIndex();
   return target.peers.filter((peer) => {

@@ -6,11 +6,11 @@
 import type { Send } from "./events.js";
 import type { InstallSnapshotRequest, InstallSnapshotResult, SnapshotMetaData } from "./messages.js";
 import type { Progress } from "./progress.js";
-import type { RaftCore } from "./raft.js";
+import type { CoreState } from "./core-state.js";
 import type { PeerKey } from "./types.js";
 
 /** Leader: `peer` needs entries this log no longer holds; ask the shell to send the snapshot. */
-export function sendSnapshot(core: RaftCore, peer: PeerKey, progress: Progress, nowMs: number): void {
+export function sendSnapshot(core: CoreState, peer: PeerKey, progress: Progress, nowMs: number): void {
   const request = { groupId: core.config.groupId, serverId: core.config.self, peerId: peer, term: core.term };
   const send = core.send({ kind: "installSnapshot", to: peer, request }, nowMs, {
     afterPersist: false,
@@ -21,7 +21,7 @@ export function sendSnapshot(core: RaftCore, peer: PeerKey, progress: Progress, 
 
 /** Leader: the install answered (or failed when `result` is undefined). */
 export function handleSnapshotResult(
-  core: RaftCore,
+  core: CoreState,
   send: Send,
   result: InstallSnapshotResult | undefined,
   nowMs: number,
@@ -50,7 +50,7 @@ export function handleSnapshotResult(
 
 /** Follower: a leader sent a snapshot. Its reply waits until the shell calls finishInstall. */
 export function handleInstallRequest(
-  core: RaftCore,
+  core: CoreState,
   request: InstallSnapshotRequest,
   replyId: number,
   nowMs: number,
@@ -71,7 +71,7 @@ export function handleInstallRequest(
  * replaced by the snapshot's last entry: the shell already reset the durable log to it.
  */
 export function finishInstall(
-  core: RaftCore,
+  core: CoreState,
   replyId: number,
   meta: SnapshotMetaData | undefined,
   logReset: boolean,

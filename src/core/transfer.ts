@@ -13,24 +13,18 @@
 import { isJoint } from "./configuration.js";
 import { RaftError } from "./errors.js";
 import { isVoter } from "./quorum.js";
-import type { RaftCore } from "./raft.js";
+import type { CoreState, TransferState } from "./core-state.js";
+
+export type { TransferState };
 import type { TimeoutNowRequest } from "./messages.js";
 import type { PeerKey } from "./types.js";
-
-export interface TransferState {
-  readonly target: PeerKey;
-  readonly deadlineMs: number;
-  timeoutNowSent: boolean;
-  /** Sent in TimeoutNow: this leader will never serve lease reads again in its term. */
-  readonly oldLeaderSteppedDown: boolean;
-}
 
 /**
  * Starts a transfer to `target`, or to the most up-to-date follower when undefined (ANY_PEER).
  * `handover`: the leader is shutting down and wakes a successor whatever it is doing.
  */
 export function startTransfer(
-  core: RaftCore,
+  core: CoreState,
   target: PeerKey | undefined,
   nowMs: number,
   handover = false,
@@ -66,7 +60,7 @@ export function startTransfer(
  * braft's ConfigurationCtx::is_busy: a change in any stage, or a new leader whose first entry is
  * not committed yet. A target woken then might campaign with a configuration it will not lead.
  */
-function configurationBusy(core: RaftCore): string | undefined {
+function configurationBusy(core: CoreState): string | undefined {
   if (core.change !== undefined || isJoint(core.confs.last().conf))
     return "a configuration change is in progress";
   if (core.commitIndex < core.leaderStartIndex)
@@ -75,7 +69,7 @@ function configurationBusy(core: RaftCore): string | undefined {
 }
 
 /** Sends TimeoutNow once the target holds the leader's whole log. */
-export function maybeSendTimeoutNow(core: RaftCore, peer: PeerKey, nowMs: number): void {
+export function maybeSendTimeoutNow(core: CoreState, peer: PeerKey, nowMs: number): void {
   const transfer = core.transfer;
   if (transfer === undefined || transfer.target !== peer || transfer.timeoutNowSent) return;
   if ((core.progress.get(peer)?.matchIndex ?? 0) < core.log.lastIndex()) return;
@@ -91,7 +85,7 @@ export function maybeSendTimeoutNow(core: RaftCore, peer: PeerKey, nowMs: number
 }
 
 /** The transfer timed out: no new leader appeared, so this one leads on with a new lease. */
-export function expireTransfer(core: RaftCore, nowMs: number): void {
+export function expireTransfer(core: CoreState, nowMs: number): void {
   const transfer = core.transfer;
   if (transfer === undefined || nowMs < transfer.deadlineMs) return;
   core.transfer = undefined;
@@ -104,7 +98,7 @@ export function expireTransfer(core: RaftCore, nowMs: number): void {
   core.emit({ type: "leaderResumed", term: core.term });
 }
 
-function mostUpToDateFollower(core: RaftCore): PeerKey | undefined {
+function mostUpToDateFollower(core: CoreState): PeerKey | undefined {
   let best: { peer: PeerKey; match: number } | undefined;
   for (const [peer, progress] of core.progress) {
     if (!core.voters().current.includes(peer)) continue;
@@ -115,7 +109,7 @@ function mostUpToDateFollower(core: RaftCore): PeerKey | undefined {
 
 /** Follower: the leader asks this node to take over now (TimeoutNow); it campaigns at once. */
 export function handleTimeoutNow(
-  core: RaftCore,
+  core: CoreState,
   request: TimeoutNowRequest,
   replyId: number,
   nowMs: number,

@@ -9,6 +9,7 @@ import type { Ready, Send } from "../../../src/core/events.js";
 import type {
   InboundRequest,
   InstallSnapshotResult,
+  PeerResponse,
   Reply,
   SnapshotMetaData,
 } from "../../../src/core/messages.js";
@@ -22,7 +23,7 @@ import {
   type Role,
 } from "../../../src/core/types.js";
 
-export type { Ready, Send, Reply, InboundRequest, SnapshotMetaData, InstallSnapshotResult };
+export type { Ready, Send, Reply, InboundRequest, SnapshotMetaData, InstallSnapshotResult, PeerResponse };
 
 /** The knobs a golden file may set on `add-nodes`. */
 export interface CoreOptions {
@@ -36,7 +37,7 @@ export interface CoreOptions {
 }
 
 /** A response a peer sent back, as the harness routes it to the core that asked. */
-export type ResponseBody = Exclude<Reply, { kind: "error" }>["response"] | InstallSnapshotResult;
+export type ResponseBody = PeerResponse["response"];
 
 /** What a golden file prints about a follower's replication state. */
 export interface ProgressView {
@@ -70,6 +71,8 @@ const HEARTBEAT_INTERVAL_MS = 100;
 /** One core, driven the way the node shell drives it. */
 export class CoreAdapter {
   private readonly core: RaftCore;
+  /** The apply point of the latest Ready. */
+  private applyThroughIndex = 0;
 
   constructor(options: CoreOptions, hardState: HardState, log: LogReader, nowMs: number) {
     const confs = new ConfigurationManager({ id: { index: 0, term: 0 }, conf: options.conf });
@@ -102,7 +105,7 @@ export class CoreAdapter {
     this.core.stepRequest(request, replyId, nowMs);
   }
 
-  stepResponse(send: Send, response: ResponseBody, nowMs: number): void {
+  stepResponse(send: Send, response: PeerResponse, nowMs: number): void {
     this.core.stepResponse({ kind: "response", send, response }, nowMs);
   }
 
@@ -141,7 +144,7 @@ export class CoreAdapter {
   }
 
   setReadOnly(readonly: boolean): void {
-    this.core.readonly = readonly;
+    this.core.setReadOnly(readonly);
   }
 
   hasReady(): boolean {
@@ -149,7 +152,9 @@ export class CoreAdapter {
   }
 
   takeReady(): Ready {
-    return this.core.takeReady();
+    const ready = this.core.takeReady();
+    this.applyThroughIndex = ready.applyThroughIndex;
+    return ready;
   }
 
   onPersisted(index: number, term: number, nowMs: number): void {
@@ -157,9 +162,9 @@ export class CoreAdapter {
     this.core.onPersisted(index, term);
   }
 
-  /** How far the state machine may apply: committed and durable here (what the shell applies). */
+  /** How far the state machine may apply, as the latest Ready said (what the shell applies). */
   commitToApply(): number {
-    return Math.min(this.core.commitIndex, this.core.persistedIndex);
+    return this.applyThroughIndex;
   }
 
   onApplied(index: number): void {

@@ -9,8 +9,8 @@ import type { HardState, LogEntry, PeerKey } from "../../../src/core/types.js";
 import {
   CoreAdapter,
   type InboundRequest,
+  type PeerResponse,
   type Ready,
-  type ResponseBody,
   type Send,
   type SnapshotMetaData,
 } from "./core-adapter.js";
@@ -83,7 +83,7 @@ type Envelope =
       readonly from: PeerKey;
       readonly to: PeerKey;
       readonly send: Send;
-      readonly body: ResponseBody;
+      readonly response: PeerResponse;
     }
   | {
       readonly kind: "failure";
@@ -332,12 +332,33 @@ export class InteractionEnv {
       });
       return;
     }
-    const body: ResponseBody =
-      reply.kind === "installSnapshot" && route.request.kind === "installSnapshot"
-        ? { ...reply.response, lastIncludedIndex: route.request.request.meta.lastIncludedIndex }
-        : reply.response;
-    this.print(`  ${formatResponse(node.id, route.requester, route.send.message, body)}`);
-    requester.inbox.push({ kind: "response", from: node.id, to: route.requester, send: route.send, body });
+    const response = this.tagReply(reply, route.request);
+    this.print(`  ${formatResponse(node.id, route.requester, route.send.message, response.response)}`);
+    requester.inbox.push({
+      kind: "response",
+      from: node.id,
+      to: route.requester,
+      send: route.send,
+      response,
+    });
+  }
+
+  /** A reply as the asking core receives it; an install's answer names the snapshot it sent. */
+  private tagReply(
+    reply: Exclude<Ready["replies"][number], { kind: "error" }>,
+    request: InboundRequest,
+  ): PeerResponse {
+    switch (reply.kind) {
+      case "vote":
+      case "append":
+      case "timeoutNow":
+        return reply;
+      case "installSnapshot": {
+        const lastIncludedIndex =
+          request.kind === "installSnapshot" ? request.request.meta.lastIncludedIndex : 0;
+        return { kind: "installSnapshot", response: { ...reply.response, lastIncludedIndex } };
+      }
+    }
   }
 
   /** Loads a snapshot the leader sent: the durable log restarts after it unless it agrees. */
@@ -383,7 +404,7 @@ export class InteractionEnv {
     const line =
       envelope.kind === "request"
         ? formatSend(envelope.from, send.message, send.heartbeat)
-        : formatResponse(envelope.from, envelope.to, send.message, envelope.body);
+        : formatResponse(envelope.from, envelope.to, send.message, envelope.response.response);
     const lost = drop || this.cut.has(`${envelope.from}>${envelope.to}`);
     this.print(`  ${line}${lost ? " DROPPED" : ""}`);
     const requester = envelope.kind === "request" ? envelope.from : envelope.to;
@@ -393,7 +414,7 @@ export class InteractionEnv {
       return;
     }
     if (envelope.kind === "response") {
-      node.core.stepResponse(send, envelope.body, node.nowMs);
+      node.core.stepResponse(send, envelope.response, node.nowMs);
       return;
     }
     const replyId = this.nextReplyId++;
