@@ -3,7 +3,8 @@
  * snapshot, membership, transfer, lease, read-index, invariants) see it. Those modules are
  * functions over a `CoreState`; only `raft-machine.ts` implements it and only `RaftCore` (which
  * keeps it private) drives it, so nothing outside the core can change it, and no protocol
- * module imports the core back.
+ * module imports the core back. The role is a tagged union (`RoleState`): what only a leader or
+ * a candidate has exists only while it has that role.
  */
 import type { CoreConfig } from "./config.js";
 import type { ConfigurationManager } from "./configuration.js";
@@ -14,8 +15,10 @@ import type { Progress } from "./progress.js";
 import type { VoterSets } from "./quorum.js";
 import type { RaftLog } from "./raft-log.js";
 import type { ConfigurationData, LogEntry, PeerKey, Role } from "./types.js";
+
 /** The stages of a configuration change (membership.ts). */
 export type ChangeStage = "catchingUp" | "joint" | "stable";
+
 /** The configuration change a leader is carrying out (membership.ts). */
 export interface MembershipChange {
   readonly target: ConfigurationData;
@@ -27,12 +30,14 @@ export interface MembershipChange {
   /** Where each new peer stood when the current catch-up period began. */
   readonly catchUpMarks: Map<PeerKey, CatchUpMark>;
 }
+
 /** A new peer's replication state at the start of a catch-up period. */
 export interface CatchUpMark {
   readonly matchIndex: number;
   readonly installsSent: number;
   readonly installsRefused: number;
 }
+
 /** A leadership transfer in progress (transfer.ts). */
 export interface TransferState {
   readonly target: PeerKey;
@@ -41,6 +46,7 @@ export interface TransferState {
   /** Sent in TimeoutNow: this leader will never serve lease reads again in its term. */
   readonly oldLeaderSteppedDown: boolean;
 }
+
 /** A (pre-)election in progress (election.ts). */
 export interface VoteRound {
   readonly preVote: boolean;
@@ -59,6 +65,7 @@ export interface VoteRound {
    */
   selfGranted: boolean;
 }
+
 /** The linearizable reads a leader is confirming (read-index.ts). */
 export interface ReadRounds {
   add(core: CoreState, id: number, nowMs: number): void;
@@ -67,11 +74,49 @@ export interface ReadRounds {
   /** Leadership ended: every read fails. Returns their ids. */
   drain(): number[];
 }
+
 export type { PendingRead };
+
+/** What only a leader has: it is created when a node takes office and dropped when it leaves. */
+export interface LeaderState {
+  /** Per-peer replication state. */
+  readonly progress: Map<PeerKey, Progress>;
+  /** The configuration change this leader is carrying out. */
+  change: MembershipChange | undefined;
+  /** A leadership transfer in progress; proposals are refused meanwhile. */
+  transfer: TransferState | undefined;
+  /** Linearizable reads waiting for this leader to confirm its leadership. */
+  readonly reads: ReadRounds;
+  /** Index of the configuration entry this leader appended on taking office. */
+  readonly startIndex: number;
+  heartbeatDeadlineMs: number;
+  /** Check-quorum: the leader steps down then unless a quorum answered within a timeout. */
+  stepDownDeadlineMs: number;
+}
+
+/** The role of a node, with the state that exists only in that role (etcd's StateType + fields). */
+export type RoleState =
+  | { readonly role: "leader"; readonly leader: LeaderState }
+  | { readonly role: "candidate" | "preCandidate"; readonly votes: VoteRound }
+  | { readonly role: "follower" | "error" | "shutdown" };
+
+/** The leader's state, or undefined when `core` does not lead. */
+export function leaderOf(core: { readonly roleState: RoleState }): LeaderState | undefined {
+  return core.roleState.role === "leader" ? core.roleState.leader : undefined;
+}
+
+/** The election round of a (pre-)candidate, or undefined in any other role. */
+export function votesOf(core: { readonly roleState: RoleState }): VoteRound | undefined {
+  const state = core.roleState;
+  return state.role === "candidate" || state.role === "preCandidate" ? state.votes : undefined;
+}
+
 /** The core's state and the transitions the protocol modules share. */
 export interface CoreState {
   readonly config: CoreConfig;
-  role: Role;
+  /** The role and the state only that role has; change it only through the `become*` methods. */
+  readonly roleState: RoleState;
+  readonly role: Role;
   term: number;
   votedFor: PeerKey;
   /** The leader of `term` once known, "" otherwise. */
@@ -83,43 +128,24 @@ export interface CoreState {
   appliedIndex: number;
   /** Last index durable on this node with the term we hold for it. */
   persistedIndex: number;
-  /** Per-peer replication state; only while leader. */
-  readonly progress: Map<PeerKey, Progress>;
   /** braft's read-only mode: this node refuses new entries; a leader refuses them when it or a quorum is. */
   readonly: boolean;
-  /** The configuration change this leader is carrying out. */
-  change: MembershipChange | undefined;
-  /** A leadership transfer in progress; proposals are refused meanwhile. */
-  transfer: TransferState | undefined;
-  /** Linearizable reads waiting for this leader to confirm its leadership. */
-  readonly reads: ReadRounds;
   /** The time of the latest input; for work triggered by completions, which carry no time. */
   lastNowMs: number;
-  /** The (pre-)election in progress, while a (pre-)candidate. */
-  votes: VoteRound | undefined;
-  /** Index of the configuration entry this leader appended on taking office. */
-  leaderStartIndex: number;
   /** When this node last heard from a live leader; votes wait out its lease (lease.ts). */
   lastLeaderContactMs: number;
   /** The leader whose messages renewed that lease (braft's FollowerLease::last_leader). */
   leaseLeaderId: PeerKey;
   /** braft's lease epoch: one more with each leadership and each transfer that timed out. */
   leaseEpoch: number;
+  /** Follower and (pre-)candidate: when the election timer fires. */
   electionDeadlineMs: number;
-  heartbeatDeadlineMs: number;
-  stepDownDeadlineMs: number;
+
   voters(): VoterSets;
   isActive(): boolean;
   notLeaderError(): RaftError;
   isReadOnly(): boolean;
-  send(
-    message: OutboundRequest,
-    nowMs: number,
-    options: {
-      afterPersist: boolean;
-      heartbeat: boolean;
-    },
-  ): Send;
+  send(message: OutboundRequest, nowMs: number, options: { afterPersist: boolean; heartbeat: boolean }): Send;
   nextSeq(): number;
   reply(reply: Reply): void;
   emit(event: CoreEvent): void;

@@ -13,7 +13,7 @@
  */
 import { RaftError } from "./errors.js";
 import { safeElectionTimeouts, setElectionTimeouts } from "./lease.js";
-import type { CoreState, VoteRound } from "./core-state.js";
+import { leaderOf, votesOf, type CoreState, type VoteRound } from "./core-state.js";
 
 export type { VoteRound };
 import type { RequestVoteRequest, RequestVoteResponse, TermLeader } from "./messages.js";
@@ -144,7 +144,7 @@ export function handleVoteRequest(
 function preVoteAnswer(core: CoreState, logOk: boolean, nowMs: number): VoteAnswer {
   if (core.role === "leader") {
     // A leader holds a lease over itself; it says whether it would be disrupted (braft).
-    return { granted: false, rejectedByLease: logOk, disrupted: core.transfer === undefined };
+    return { granted: false, rejectedByLease: logOk, disrupted: leaderOf(core)?.transfer === undefined };
   }
   const leaseHolds = core.inFollowerLease(nowMs);
   return { granted: logOk && !leaseHolds, rejectedByLease: logOk && leaseHolds };
@@ -166,12 +166,8 @@ export function handleVoteResponse(
   response: RequestVoteResponse,
   nowMs: number,
 ): void {
-  if (response.term > core.term) {
-    const reason = `higher term ${response.term} in vote response from ${from}`;
-    core.becomeFollower(response.term, "", nowMs, reason);
-    return;
-  }
-  const round = core.votes;
+  // A newer term in the answer was handled before (RaftCore.stepResponse).
+  const round = votesOf(core);
   const role = request.preVote ? "preCandidate" : "candidate";
   if (round === undefined || core.role !== role || round.preVote !== request.preVote) return;
   if (request.term !== round.term) return; // an answer to an older round
@@ -215,7 +211,7 @@ function releaseReserved(core: CoreState, round: VoteRound, nowMs: number): void
 
 /** Time passed: the candidate's own follower lease may have expired, so its own vote counts. */
 export function grantSelfWhenLeaseExpired(core: CoreState, nowMs: number): void {
-  const round = core.votes;
+  const round = votesOf(core);
   if (round === undefined || round.selfGranted || core.inFollowerLease(nowMs)) return;
   round.selfGranted = true;
   tallyVotes(core, nowMs);
@@ -223,7 +219,7 @@ export function grantSelfWhenLeaseExpired(core: CoreState, nowMs: number): void 
 
 /** Moves on once the round is decided: pre-vote won starts the real election; election won leads. */
 export function tallyVotes(core: CoreState, nowMs: number): void {
-  const round = core.votes;
+  const round = votesOf(core);
   if (round === undefined) return;
   const self = core.config.self;
   const result = quorumVoteResult(core.voters(), (peer) => {

@@ -13,7 +13,7 @@ import { replicationTargets } from "./configuration.js";
 import { invariant } from "./errors.js";
 import type { Ready, Send } from "./events.js";
 import type { AppendEntriesRequest } from "./messages.js";
-import type { CoreState } from "./core-state.js";
+import { leaderOf, type CoreState, type LeaderState } from "./core-state.js";
 import type { LogEntry, PeerKey } from "./types.js";
 
 /** What the previous check saw: the facts that may only move forward. */
@@ -107,18 +107,16 @@ function checkRole(core: CoreState): void {
     invariant(core.votedFor === self, `${core.role} of term ${core.term} voted for "${core.votedFor}"`);
   }
   if (core.role === "candidate") invariant(core.leaderId === "", `candidate follows "${core.leaderId}"`);
-  if (!leading) {
-    invariant(core.progress.size === 0, `${core.role} keeps progress for ${core.progress.size} peers`);
-    invariant(core.change === undefined, `${core.role} carries a configuration change`);
-    invariant(core.transfer === undefined, `${core.role} carries a leadership transfer`);
-  }
+  // Only a leader holds progress, a change or a transfer: RoleState gives them no other place.
 }
 
 /** Per follower: match < next <= last + 1, and progress only for members (or joining peers). */
 function checkProgress(core: CoreState): void {
   const last = core.log.lastIndex();
-  const members = progressMembers(core);
-  for (const [peer, progress] of core.progress) {
+  const leader = leaderOf(core);
+  if (leader === undefined) return;
+  const members = progressMembers(core, leader);
+  for (const [peer, progress] of leader.progress) {
     const { matchIndex, nextIndex } = progress;
     invariant(peer !== core.config.self, "the leader keeps progress for itself");
     invariant(members.has(peer), `progress for ${peer}, which is not a member`);
@@ -137,10 +135,10 @@ function checkProgress(core: CoreState): void {
  * The peers a leader may track: its configuration, and during a change also the target and the
  * configuration in force at the commit point (peers being removed stay until the change ends).
  */
-function progressMembers(core: CoreState): Set<PeerKey> {
+function progressMembers(core: CoreState, leader: LeaderState): Set<PeerKey> {
   const members = new Set(replicationTargets(core.confs.last().conf));
-  if (core.change !== undefined) {
-    for (const peer of replicationTargets(core.change.target)) members.add(peer);
+  if (leader.change !== undefined) {
+    for (const peer of replicationTargets(leader.change.target)) members.add(peer);
     for (const peer of replicationTargets(core.confs.at(core.commitIndex).conf)) members.add(peer);
   }
   return members;

@@ -12,7 +12,7 @@
  */
 import { RaftError } from "./errors.js";
 import { quorumValue } from "./quorum.js";
-import type { CoreState } from "./core-state.js";
+import { leaderOf, type CoreState, type LeaderState } from "./core-state.js";
 import type { PeerKey } from "./types.js";
 
 /** braft's LeaderLeaseStatus states (braft's internal SUSPECT included, see leaderLeaseStatus). */
@@ -51,13 +51,14 @@ export function leaderLeaseStatus(core: CoreState, nowMs: number): LeaderLeaseSt
 
 function leaseState(core: CoreState): "EXPIRED" | "NOT_READY" | "READY" {
   // A transfer ends the lease at once (braft's on_leader_stop): the target may win soon after.
-  if (core.role !== "leader" || core.transfer !== undefined) return "EXPIRED";
-  return core.appliedIndex < core.leaderStartIndex ? "NOT_READY" : "READY";
+  const leader = leaderOf(core);
+  if (leader === undefined || leader.transfer !== undefined) return "EXPIRED";
+  return core.appliedIndex < leader.startIndex ? "NOT_READY" : "READY";
 }
 
 /** braft's stepdown timer: a leader that a quorum has not answered for an election timeout steps down. */
-export function checkQuorum(core: CoreState, nowMs: number): void {
-  core.stepDownDeadlineMs = nowMs + core.config.electionTimeoutMs;
+export function checkQuorum(core: CoreState, leader: LeaderState, nowMs: number): void {
+  leader.stepDownDeadlineMs = nowMs + core.config.electionTimeoutMs;
   if (nowMs - quorumAckedAtMs(core, nowMs) >= core.config.electionTimeoutMs) {
     core.becomeFollower(core.term, "", nowMs, "lost contact with a quorum");
   }
@@ -70,7 +71,7 @@ function quorumAckedAtMs(core: CoreState, nowMs: number): number {
 
 function ackTimeOf(core: CoreState, peer: PeerKey, nowMs: number): number {
   if (peer === core.config.self) return nowMs;
-  return core.progress.get(peer)?.lastAckSentAtMs ?? Number.NEGATIVE_INFINITY;
+  return leaderOf(core)?.progress.get(peer)?.lastAckSentAtMs ?? Number.NEGATIVE_INFINITY;
 }
 
 /** New election timeout and clock drift allowance (braft's reset_election_timeout_ms). */

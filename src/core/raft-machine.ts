@@ -7,7 +7,7 @@
 import type { CoreConfig } from "./config.js";
 import type { ConfigurationManager } from "./configuration.js";
 import { replicationTargets, voterSets } from "./configuration.js";
-import type { CoreState, MembershipChange, ReadRounds, TransferState, VoteRound } from "./core-state.js";
+import { leaderOf, votesOf, type CoreState, type LeaderState, type RoleState } from "./core-state.js";
 import { RaftError, invariant } from "./errors.js";
 import type { CoreEvent, Ready, Send } from "./events.js";
 import { newVoteRound, otherVoters, requestVotes, tallyVotes } from "./election.js";
@@ -42,7 +42,7 @@ export interface Proposal {
 export const NO_DEADLINE = Number.POSITIVE_INFINITY;
 
 export class RaftMachine implements CoreState {
-  role: Role = "follower";
+  roleState: RoleState = { role: "follower" };
   term: number;
   votedFor: PeerKey;
   /** The leader of `term` once known, "" otherwise. */
@@ -54,22 +54,10 @@ export class RaftMachine implements CoreState {
   appliedIndex = 0;
   /** Last index durable on this node with the term we hold for it. */
   persistedIndex: number;
-  /** Per-peer replication state; only while leader. */
-  readonly progress = new Map<PeerKey, Progress>();
   /** braft's read-only mode: this node refuses new entries; a leader refuses them when it or a quorum is. */
   readonly = false;
-  /** The configuration change this leader is carrying out. */
-  change: MembershipChange | undefined;
-  /** A leadership transfer in progress; proposals are refused meanwhile. */
-  transfer: TransferState | undefined;
-  /** Linearizable reads waiting for this leader to confirm its leadership. */
-  readonly reads: ReadRounds = new ReadIndexTracker();
   /** The time of the latest input; for work triggered by completions, which carry no time. */
   lastNowMs = 0;
-  /** The (pre-)election in progress, while a (pre-)candidate. */
-  votes: VoteRound | undefined;
-  /** Index of the configuration entry this leader appended on taking office. */
-  leaderStartIndex = 0;
   /** When this node last heard from a live leader; votes wait out its lease (lease.ts). */
   lastLeaderContactMs = Number.NEGATIVE_INFINITY;
   /** The leader whose messages renewed that lease (braft's FollowerLease::last_leader). */
@@ -78,8 +66,6 @@ export class RaftMachine implements CoreState {
   leaseEpoch = 0;
 
   electionDeadlineMs = NO_DEADLINE;
-  heartbeatDeadlineMs = NO_DEADLINE;
-  stepDownDeadlineMs = NO_DEADLINE;
 
   private seq = 1;
   private hardStateDirty = false;
@@ -157,6 +143,10 @@ export class RaftMachine implements CoreState {
     return voterSets(this.confs.last().conf);
   }
 
+  get role(): Role {
+    return this.roleState.role;
+  }
+
   isActive(): boolean {
     return this.role !== "error" && this.role !== "shutdown";
   }
@@ -166,7 +156,7 @@ export class RaftMachine implements CoreState {
     if (this.readonly) return true;
     if (this.role !== "leader") return false;
     const readonlyVote = (peer: PeerKey): boolean | undefined =>
-      peer === this.config.self ? this.readonly : (this.progress.get(peer)?.readonly ?? false);
+      peer === this.config.self ? this.readonly : (leaderOf(this)?.progress.get(peer)?.readonly ?? false);
     return (
       quorumVoteResult(this.voters(), (peer) => (readonlyVote(peer) === true ? true : undefined)) === "won"
     );
@@ -249,7 +239,7 @@ export class RaftMachine implements CoreState {
       this.votedFor = "";
       this.hardStateDirty = true;
     }
-    this.setRole("follower");
+    this.setRole({ role: "follower" });
     if (leaderId !== "") this.setLeader(leaderId, nowMs, reason);
     this.resetElectionDeadline(nowMs);
   }
@@ -272,9 +262,9 @@ export class RaftMachine implements CoreState {
       this.resetElectionDeadline(nowMs);
       return;
     }
-    this.setRole("preCandidate");
+    const votes = newVoteRound(this, true, this.term + 1, triggered, nowMs);
+    this.setRole({ role: "preCandidate", votes });
     this.emit({ type: "electionStarted", preVote: true, term: this.term });
-    this.votes = newVoteRound(this, true, this.term + 1, triggered, nowMs);
     this.resetElectionDeadline(nowMs);
     requestVotes(this, otherVoters(this), true, undefined, nowMs);
     tallyVotes(this, nowMs);
@@ -283,12 +273,13 @@ export class RaftMachine implements CoreState {
 
   /** A real election in a new term; `disruptedLeader` when the old leader already stepped down. */
   becomeCandidate(nowMs: number, disruptedLeader?: TermLeader): void {
-    this.setRole("candidate");
+    // The round asks for the term this election starts (computed first, the role needs it).
+    const votes = newVoteRound(this, false, this.term + 1, false, nowMs, disruptedLeader);
+    this.setRole({ role: "candidate", votes });
     this.term++;
     this.setVote(this.config.self);
     this.emit({ type: "electionStarted", preVote: false, term: this.term });
     if (this.leaderId !== "") this.setLeader("", nowMs, "election started");
-    this.votes = newVoteRound(this, false, this.term, false, nowMs, disruptedLeader);
     this.resetElectionDeadline(nowMs);
     requestVotes(this, otherVoters(this), false, disruptedLeader, nowMs);
     tallyVotes(this, nowMs);
@@ -296,20 +287,14 @@ export class RaftMachine implements CoreState {
 
   becomeLeader(nowMs: number): void {
     invariant(this.role === "candidate", `becoming leader from ${this.role}`);
-    this.setRole("leader");
+    const next = this.log.lastIndex() + 1;
+    const leader = this.newLeaderState(next, nowMs);
+    this.setRole({ role: "leader", leader });
     this.leaderId = this.config.self;
-    this.votes = undefined;
     // braft resets the follower lease of a new leader and starts a new leader lease.
     this.expireFollowerLease();
     this.leaseLeaderId = "";
     this.leaseEpoch++;
-    this.progress.clear();
-    const next = this.log.lastIndex() + 1;
-    for (const peer of replicationTargets(this.confs.last().conf)) {
-      if (peer !== this.config.self) this.progress.set(peer, new Progress(next, nowMs));
-    }
-    this.heartbeatDeadlineMs = nowMs + this.config.heartbeatIntervalMs;
-    this.stepDownDeadlineMs = nowMs + this.config.electionTimeoutMs;
     this.electionDeadlineMs = NO_DEADLINE;
     // braft appends the current configuration on taking office: committing it commits every
     // earlier entry, and its application tells the state machine the leader is ready.
@@ -318,12 +303,28 @@ export class RaftMachine implements CoreState {
       data: EMPTY_DATA,
       conf: this.confs.last().conf,
     });
-    this.leaderStartIndex = next;
     this.appendLocal([confEntry]);
-    resumeJointChange(this);
+    resumeJointChange(this, leader);
     this.emit({ type: "leaderStart", term: this.term, confIndex: next });
     sendAppends(this, nowMs);
     maybeCommit(this);
+  }
+
+  /** What a leader starts with: a probe for every follower from `next`, and its timers. */
+  private newLeaderState(next: number, nowMs: number): LeaderState {
+    const progress = new Map<PeerKey, Progress>();
+    for (const peer of replicationTargets(this.confs.last().conf)) {
+      if (peer !== this.config.self) progress.set(peer, new Progress(next, nowMs));
+    }
+    return {
+      progress,
+      change: undefined,
+      transfer: undefined,
+      reads: new ReadIndexTracker(),
+      startIndex: next,
+      heartbeatDeadlineMs: nowMs + this.config.heartbeatIntervalMs,
+      stepDownDeadlineMs: nowMs + this.config.electionTimeoutMs,
+    };
   }
 
   /** Appends entries to this node's log, tracking configuration entries. */
@@ -396,7 +397,7 @@ export class RaftMachine implements CoreState {
   private inTriggeredPreVote(term: number, leaderId: PeerKey): boolean {
     return (
       this.role === "preCandidate" &&
-      this.votes?.triggered === true &&
+      votesOf(this)?.triggered === true &&
       term === this.term &&
       leaderId === this.leaderId
     );
@@ -415,7 +416,8 @@ export class RaftMachine implements CoreState {
 
   /** Sends heartbeats to every follower now (a read round, or a leadership check). */
   heartbeatNow(nowMs: number): void {
-    this.heartbeatDeadlineMs = nowMs + this.config.heartbeatIntervalMs;
+    const leader = leaderOf(this);
+    if (leader !== undefined) leader.heartbeatDeadlineMs = nowMs + this.config.heartbeatIntervalMs;
     broadcastHeartbeats(this, nowMs);
     checkInvariants(this);
   }
@@ -435,51 +437,54 @@ export class RaftMachine implements CoreState {
   enterError(reason: string, nowMs: number): void {
     if (this.role === "error" || this.role === "shutdown") return;
     this.leaveRole(nowMs, reason);
-    this.setRole("error");
+    this.setRole({ role: "error" });
   }
 
   /** Stops the core for good; nothing it does afterwards has effects. */
   shutdown(nowMs: number): void {
     if (this.role === "shutdown") return;
     if (this.role !== "error") this.leaveRole(nowMs, "node shut down");
-    this.setRole("shutdown");
+    this.setRole({ role: "shutdown" });
   }
 
   handleFailure(send: Send, nowMs: number): void {
     if (send.message.kind === "installSnapshot") {
-      handleSnapshotResult(this, send, undefined, nowMs);
+      handleSnapshotResult(this, send, undefined);
       return;
     }
-    if (send.message.kind !== "append" || send.heartbeat || this.role !== "leader") return;
+    const leader = leaderOf(this);
+    if (send.message.kind !== "append" || send.heartbeat || leader === undefined) return;
     if (send.message.request.term !== this.term) return;
-    this.progress.get(send.message.to)?.onFailed(send.seq, this.seq);
+    leader.progress.get(send.message.to)?.onFailed(send.seq, this.seq);
     void nowMs;
   }
 
+  /**
+   * Ends what the current role was doing (a leader's change, transfer and reads fail). The
+   * caller then sets the next role, which drops the old role's state.
+   */
   leaveRole(nowMs: number, reason: string): void {
-    if (this.role === "leader") {
-      dropChange(this, reason);
-      if (this.transfer !== undefined) {
+    const leader = leaderOf(this);
+    if (leader !== undefined) {
+      dropChange(leader, this, reason);
+      if (leader.transfer !== undefined) {
         this.emit({ type: "transferEnded", succeeded: true, reason });
-        this.transfer = undefined;
+        leader.transfer = undefined;
       }
-      const failedReads = this.reads.drain();
+      const failedReads = leader.reads.drain();
       if (failedReads.length > 0) this.emit({ type: "readIndexFailed", ids: failedReads, reason });
       this.emit({ type: "leaderStop", term: this.term, reason });
-      this.progress.clear();
-      this.heartbeatDeadlineMs = NO_DEADLINE;
-      this.stepDownDeadlineMs = NO_DEADLINE;
       this.leaderId = "";
     } else if (this.leaderId !== "") {
       this.setLeader("", nowMs, reason);
     }
-    this.votes = undefined;
   }
 
-  setRole(role: Role): void {
-    if (role === this.role) return;
-    this.role = role;
-    this.emit({ type: "roleChanged", role, term: this.term });
+  /** The one place the role changes; the state of the role left goes with it. */
+  setRole(next: RoleState): void {
+    const changed = next.role !== this.role;
+    this.roleState = next;
+    if (changed) this.emit({ type: "roleChanged", role: next.role, term: this.term });
   }
 
   makeEntry(index: number, proposal: Proposal): LogEntry {

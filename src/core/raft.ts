@@ -11,7 +11,14 @@
 import type { CoreConfig } from "./config.js";
 import type { ConfigurationEntry } from "./configuration.js";
 import { normalizeConfiguration } from "./configuration.js";
-import type { CoreState, MembershipChange, TransferState } from "./core-state.js";
+import {
+  leaderOf,
+  votesOf,
+  type CoreState,
+  type LeaderState,
+  type MembershipChange,
+  type TransferState,
+} from "./core-state.js";
 import { RaftError, invariant } from "./errors.js";
 import type { Ready, Send } from "./events.js";
 import { grantSelfWhenLeaseExpired, handleVoteRequest, handleVoteResponse, triggerVote } from "./election.js";
@@ -69,6 +76,8 @@ export type ProgressView = Readonly<Pick<Progress, "state" | "matchIndex" | "nex
 
 let machineOf: (core: RaftCore) => CoreState;
 
+const NO_PROGRESS: ReadonlyMap<PeerKey, ProgressView> = new Map();
+
 export class RaftCore {
   readonly #m: RaftMachine;
 
@@ -123,13 +132,13 @@ export class RaftCore {
   }
   /** Per-follower replication state; empty unless leading. */
   get progress(): ReadonlyMap<PeerKey, ProgressView> {
-    return this.#m.progress;
+    return leaderOf(this.#m)?.progress ?? NO_PROGRESS;
   }
   get change(): Readonly<Pick<MembershipChange, "stage" | "target">> | undefined {
-    return this.#m.change;
+    return leaderOf(this.#m)?.change;
   }
   get transfer(): Readonly<Pick<TransferState, "target" | "deadlineMs">> | undefined {
-    return this.#m.transfer;
+    return leaderOf(this.#m)?.transfer;
   }
   get lastLeaderContactMs(): number {
     return this.#m.lastLeaderContactMs;
@@ -137,8 +146,9 @@ export class RaftCore {
   get electionDeadlineMs(): number {
     return this.#m.electionDeadlineMs;
   }
+  /** A leader's check-quorum deadline (no deadline on other roles). */
   get stepDownDeadlineMs(): number {
-    return this.#m.stepDownDeadlineMs;
+    return leaderOf(this.#m)?.stepDownDeadlineMs ?? NO_DEADLINE;
   }
 
   // ---- inputs ------------------------------------------------------------------------------
@@ -191,6 +201,12 @@ export class RaftCore {
       response.kind === send.message.kind,
       `a ${response.kind} response to a ${send.message.kind} request`,
     );
+    // etcd's Step: an answer's term is handled first, for every role, before its kind is.
+    const { term } = response.response;
+    if (term > this.#m.term) {
+      this.#m.becomeFollower(term, "", nowMs, higherTermReason(response.kind, term, send.message.to));
+      return;
+    }
     switch (response.kind) {
       case "vote":
         if (send.message.kind === "vote")
@@ -199,14 +215,10 @@ export class RaftCore {
       case "append":
         handleAppendResponse(this.#m, send, response.response, nowMs);
         return;
-      case "timeoutNow": {
-        const { term } = response.response;
-        if (term > this.#m.term)
-          this.#m.becomeFollower(term, "", nowMs, "higher term in timeout_now response");
-        return;
-      }
+      case "timeoutNow":
+        return; // only its term matters: the target campaigns on its own
       case "installSnapshot":
-        handleSnapshotResult(this.#m, send, response.response, nowMs);
+        handleSnapshotResult(this.#m, send, response.response);
         return;
     }
   }
@@ -230,19 +242,15 @@ export class RaftCore {
   private runTimers(nowMs: number): void {
     this.#m.lastNowMs = nowMs;
     if (!this.#m.isActive()) return;
-    if (this.#m.role === "leader") {
-      expireTransfer(this.#m, nowMs);
-      advanceChange(this.#m, nowMs);
-      if (nowMs >= this.#m.stepDownDeadlineMs) checkQuorum(this.#m, nowMs);
-      if (this.#m.role === "leader" && nowMs >= this.#m.heartbeatDeadlineMs) {
-        this.#m.heartbeatDeadlineMs = nowMs + this.#m.config.heartbeatIntervalMs;
-        broadcastHeartbeats(this.#m, nowMs);
-      }
+    const leader = leaderOf(this.#m);
+    if (leader !== undefined) {
+      this.runLeaderTimers(leader, nowMs);
       return;
     }
     grantSelfWhenLeaseExpired(this.#m, nowMs);
     if (nowMs < this.#m.electionDeadlineMs) return;
-    if (this.#m.role === "preCandidate" && this.#m.votes?.triggered === true && this.#m.leaderId !== "") {
+    const votes = votesOf(this.#m);
+    if (this.#m.role === "preCandidate" && votes?.triggered === true && this.#m.leaderId !== "") {
       this.#m.becomeFollower(this.#m.term, this.#m.leaderId, nowMs, "the triggered vote did not win in time");
       return;
     }
@@ -255,17 +263,32 @@ export class RaftCore {
     this.#m.campaign(nowMs);
   }
 
+  /** A leader's timers: transfer timeout, change catch-up, check-quorum, heartbeats. */
+  private runLeaderTimers(leader: LeaderState, nowMs: number): void {
+    expireTransfer(this.#m, leader, nowMs);
+    advanceChange(this.#m, nowMs);
+    // The change may have ended this leadership (a removed leader steps down).
+    if (leaderOf(this.#m) !== leader) return;
+    if (nowMs >= leader.stepDownDeadlineMs) checkQuorum(this.#m, leader, nowMs);
+    if (leaderOf(this.#m) === leader && nowMs >= leader.heartbeatDeadlineMs) {
+      leader.heartbeatDeadlineMs = nowMs + this.#m.config.heartbeatIntervalMs;
+      broadcastHeartbeats(this.#m, nowMs);
+    }
+  }
+
   /** The earliest time at which `tick` has something to do. */
   nextDeadlineMs(): number {
     if (!this.#m.isActive()) return NO_DEADLINE;
-    if (this.#m.role === "leader") {
+    const leader = leaderOf(this.#m);
+    if (leader !== undefined) {
       return Math.min(
-        this.#m.heartbeatDeadlineMs,
-        this.#m.stepDownDeadlineMs,
-        this.#m.transfer?.deadlineMs ?? NO_DEADLINE,
+        leader.heartbeatDeadlineMs,
+        leader.stepDownDeadlineMs,
+        leader.transfer?.deadlineMs ?? NO_DEADLINE,
       );
     }
-    const selfVotePending = this.#m.votes !== undefined && !this.#m.votes.selfGranted;
+    const votes = votesOf(this.#m);
+    const selfVotePending = votes !== undefined && !votes.selfGranted;
     return Math.min(
       this.#m.electionDeadlineMs,
       selfVotePending ? this.#m.followerLeaseEndsAtMs() : NO_DEADLINE,
@@ -300,16 +323,17 @@ export class RaftCore {
   }
 
   /**
-   * A linearizable read on this.#m leader (ReadIndex, beyond braft). Undefined when accepted: a
+   * A linearizable read on this leader (ReadIndex, beyond braft). Undefined when accepted: a
    * `readIndexReady` event follows once leadership is confirmed (at once inside a valid lease),
-   * or `readIndexFailed` if leadership ends first. The error when this.#m node cannot serve it.
+   * or `readIndexFailed` if leadership ends first. The error when this node cannot serve it.
    */
   readIndex(id: number, nowMs: number): RaftError | undefined {
     this.#m.lastNowMs = nowMs;
-    if (this.#m.role !== "leader") return this.#m.notLeaderError();
+    const leader = leaderOf(this.#m);
+    if (leader === undefined) return this.#m.notLeaderError();
     const leaseRead = this.#m.config.leaderLeaseEnabled && this.leaseExpiresAtMs(nowMs) > nowMs;
     if (leaseRead) this.#m.emit({ type: "readIndexReady", reads: [{ id, index: this.#m.commitIndex }] });
-    else this.#m.reads.add(this.#m, id, nowMs);
+    else leader.reads.add(this.#m, id, nowMs);
     checkInvariants(this.#m);
     return undefined;
   }
@@ -334,7 +358,8 @@ export class RaftCore {
     if (!this.#m.isActive()) return this.#m.notLeaderError();
     if (conf.peers.length === 0)
       return new RaftError("EINVAL", "reset_peers needs a non-empty configuration");
-    if (this.#m.change !== undefined) return new RaftError("EBUSY", "a configuration change is in progress");
+    if (leaderOf(this.#m)?.change !== undefined)
+      return new RaftError("EBUSY", "a configuration change is in progress");
     this.#m.confs.override(normalizeConfiguration(conf));
     this.#m.becomeFollower(this.#m.term + 1, "", nowMs, "configuration reset by the operator");
     this.#m.campaignIfSoleVoter(nowMs);
@@ -369,11 +394,12 @@ export class RaftCore {
     return refusal;
   }
 
-  /** Why this.#m node cannot take proposals now, if it cannot. */
+  /** Why this node cannot take proposals now, if it cannot. */
   private proposalRefusal(): RaftError | undefined {
-    if (this.#m.role !== "leader") return this.#m.notLeaderError();
-    if (this.#m.transfer !== undefined) {
-      return new RaftError("EBUSY", `leadership is being transferred to ${this.#m.transfer.target}`);
+    const leader = leaderOf(this.#m);
+    if (leader === undefined) return this.#m.notLeaderError();
+    if (leader.transfer !== undefined) {
+      return new RaftError("EBUSY", `leadership is being transferred to ${leader.transfer.target}`);
     }
     if (this.#m.isReadOnly()) return new RaftError("EREADONLY", "the group is in read-only mode");
     return undefined;
@@ -457,6 +483,20 @@ export class RaftCore {
   /** The error a non-leader gives a client, with the leader to redirect to. */
   notLeaderError(): RaftError {
     return this.#m.notLeaderError();
+  }
+}
+
+/** Why a leader or candidate stepped down for an answer from `peer` carrying a newer term. */
+function higherTermReason(kind: PeerResponse["kind"], term: number, peer: PeerKey): string {
+  switch (kind) {
+    case "vote":
+      return `higher term ${term} in vote response from ${peer}`;
+    case "append":
+      return `higher term ${term} in append response from ${peer}`;
+    case "timeoutNow":
+      return "higher term in timeout_now response";
+    case "installSnapshot":
+      return `higher term ${term} in install_snapshot response from ${peer}`;
   }
 }
 

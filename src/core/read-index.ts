@@ -4,7 +4,7 @@
  * state machine has applied the commit index recorded when the read arrived.
  */
 import { quorumVoteResult } from "./quorum.js";
-import type { CoreState, PendingRead, ReadRounds } from "./core-state.js";
+import { leaderOf, type CoreState, type PendingRead, type ReadRounds } from "./core-state.js";
 
 export type { PendingRead };
 import type { PeerKey } from "./types.js";
@@ -49,7 +49,7 @@ export class ReadIndexTracker implements ReadRounds {
 
   private startRound(core: CoreState, nowMs: number): void {
     // A new leader knows its commit index only once an entry of its own term is committed.
-    if (core.commitIndex < core.leaderStartIndex) return;
+    if (core.commitIndex < (leaderOf(core)?.startIndex ?? Number.POSITIVE_INFINITY)) return;
     const reads = this.waiting.map((read) => ({
       id: read.id,
       index: Math.max(read.index, core.commitIndex),

@@ -7,7 +7,7 @@ import { invariant } from "./errors.js";
 import type { AppendEntriesRequest, AppendEntriesResponse } from "./messages.js";
 import type { Progress } from "./progress.js";
 import { quorumValue } from "./quorum.js";
-import type { CoreState } from "./core-state.js";
+import { leaderOf, type CoreState } from "./core-state.js";
 import { sendSnapshot } from "./snapshot.js";
 import { maybeSendTimeoutNow } from "./transfer.js";
 import type { PeerKey } from "./types.js";
@@ -16,7 +16,9 @@ import type { PeerKey } from "./types.js";
 
 /** Sends to every follower whatever its progress allows. */
 export function sendAppends(core: CoreState, nowMs: number): void {
-  for (const [peer, progress] of core.progress) sendAppendsTo(core, peer, progress, nowMs);
+  const leader = leaderOf(core);
+  if (leader === undefined) return;
+  for (const [peer, progress] of leader.progress) sendAppendsTo(core, peer, progress, nowMs);
 }
 
 /** Streams entries to one follower: one probe at a time, or a window of `inflightAppendsMax`. */
@@ -57,7 +59,9 @@ export function sendAppendsTo(core: CoreState, peer: PeerKey, progress: Progress
  * this leader's lease for the whole install instead of letting it time out and campaign.
  */
 export function broadcastHeartbeats(core: CoreState, nowMs: number): void {
-  for (const [peer, progress] of core.progress) {
+  const leader = leaderOf(core);
+  if (leader === undefined) return;
+  for (const [peer, progress] of leader.progress) {
     const matchTerm = core.log.term(progress.matchIndex);
     const prevLogIndex = matchTerm === undefined ? 0 : progress.matchIndex;
     const request: AppendEntriesRequest = {
@@ -84,20 +88,13 @@ export function handleAppendResponse(
 ): void {
   if (send.message.kind !== "append") return;
   const { request, to: peer } = send.message;
-  if (response.term > core.term) {
-    core.becomeFollower(
-      response.term,
-      "",
-      nowMs,
-      `higher term ${response.term} in append response from ${peer}`,
-    );
-    return;
-  }
-  if (core.role !== "leader" || request.term !== core.term) return;
-  const progress = core.progress.get(peer);
+  // A newer term in the answer was handled before (RaftCore.stepResponse).
+  const leader = leaderOf(core);
+  if (leader === undefined || request.term !== core.term) return;
+  const progress = leader.progress.get(peer);
   if (progress === undefined) return;
   progress.lastAckSentAtMs = Math.max(progress.lastAckSentAtMs, send.createdAtMs);
-  core.reads.onAck(core, peer, send.seq, nowMs); // an answer in our term confirms our leadership
+  leader.reads.onAck(core, peer, send.seq, nowMs); // an answer in our term confirms our leadership
   progress.readonly = response.readonly === true;
   if (send.heartbeat) {
     // Heartbeats name the match point; refusing one means the follower lost its log.
@@ -133,12 +130,12 @@ function nextIndexAfterReject(request: AppendEntriesRequest, response: AppendEnt
  */
 export function maybeCommit(core: CoreState): void {
   const quorumIndex = quorumValue(core.voters(), (peer) =>
-    peer === core.config.self ? core.persistedIndex : (core.progress.get(peer)?.matchIndex ?? 0),
+    peer === core.config.self ? core.persistedIndex : (leaderOf(core)?.progress.get(peer)?.matchIndex ?? 0),
   );
   if (quorumIndex <= core.commitIndex) return;
   if (core.log.term(quorumIndex) !== core.term) return;
   core.commitIndex = quorumIndex;
-  core.reads.onCommit(core, core.lastNowMs);
+  leaderOf(core)?.reads.onCommit(core, core.lastNowMs);
   core.advanceChange(core.lastNowMs);
 }
 

@@ -6,7 +6,7 @@
 import type { Send } from "./events.js";
 import type { InstallSnapshotRequest, InstallSnapshotResult, SnapshotMetaData } from "./messages.js";
 import type { Progress } from "./progress.js";
-import type { CoreState } from "./core-state.js";
+import { leaderOf, type CoreState } from "./core-state.js";
 import type { PeerKey } from "./types.js";
 
 /** Leader: `peer` needs entries this log no longer holds; ask the shell to send the snapshot. */
@@ -24,21 +24,13 @@ export function handleSnapshotResult(
   core: CoreState,
   send: Send,
   result: InstallSnapshotResult | undefined,
-  nowMs: number,
 ): void {
   if (send.message.kind !== "installSnapshot") return;
   const peer = send.message.to;
-  if (result !== undefined && result.term > core.term) {
-    core.becomeFollower(
-      result.term,
-      "",
-      nowMs,
-      `higher term ${result.term} in install_snapshot response from ${peer}`,
-    );
-    return;
-  }
-  if (core.role !== "leader" || send.message.request.term !== core.term) return;
-  const progress = core.progress.get(peer);
+  // A newer term in an answer was handled before (RaftCore.stepResponse).
+  const leader = leaderOf(core);
+  if (leader === undefined || send.message.request.term !== core.term) return;
+  const progress = leader.progress.get(peer);
   if (progress === undefined) return;
   if (result === undefined) {
     progress.onSnapshotFailed(send.seq, core.nextSeq());

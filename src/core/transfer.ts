@@ -13,7 +13,7 @@
 import { isJoint } from "./configuration.js";
 import { RaftError } from "./errors.js";
 import { isVoter } from "./quorum.js";
-import type { CoreState, TransferState } from "./core-state.js";
+import { leaderOf, type CoreState, type LeaderState, type TransferState } from "./core-state.js";
 
 export type { TransferState };
 import type { TimeoutNowRequest } from "./messages.js";
@@ -29,22 +29,23 @@ export function startTransfer(
   nowMs: number,
   handover = false,
 ): RaftError | undefined {
-  if (core.role !== "leader") return core.notLeaderError();
-  if (core.transfer !== undefined)
-    return new RaftError("EBUSY", `already transferring leadership to ${core.transfer.target}`);
-  const busy = handover ? undefined : configurationBusy(core);
+  const leader = leaderOf(core);
+  if (leader === undefined) return core.notLeaderError();
+  if (leader.transfer !== undefined)
+    return new RaftError("EBUSY", `already transferring leadership to ${leader.transfer.target}`);
+  const busy = handover ? undefined : configurationBusy(core, leader);
   if (busy !== undefined) return new RaftError("EBUSY", `${busy}; transfer leadership after it`);
-  const chosen = target ?? mostUpToDateFollower(core);
+  const chosen = target ?? mostUpToDateFollower(core, leader);
   if (chosen === undefined) return new RaftError("EINVAL", "no follower to transfer leadership to");
   if (chosen === core.config.self) return undefined; // already the leader: nothing to do
-  const progress = core.progress.get(chosen);
+  const progress = leader.progress.get(chosen);
   if (progress === undefined || !core.voters().current.includes(chosen)) {
     return new RaftError("EINVAL", `${chosen} is not a voter of this group`);
   }
   if (progress.lastAckSentAtMs + core.config.electionTimeoutMs < nowMs) {
     return new RaftError("EHOSTUNREACH", `${chosen} has not answered for an election timeout`);
   }
-  core.transfer = {
+  leader.transfer = {
     target: chosen,
     deadlineMs: nowMs + core.config.electionTimeoutMs,
     timeoutNowSent: false,
@@ -60,19 +61,20 @@ export function startTransfer(
  * braft's ConfigurationCtx::is_busy: a change in any stage, or a new leader whose first entry is
  * not committed yet. A target woken then might campaign with a configuration it will not lead.
  */
-function configurationBusy(core: CoreState): string | undefined {
-  if (core.change !== undefined || isJoint(core.confs.last().conf))
+function configurationBusy(core: CoreState, leader: LeaderState): string | undefined {
+  if (leader.change !== undefined || isJoint(core.confs.last().conf))
     return "a configuration change is in progress";
-  if (core.commitIndex < core.leaderStartIndex)
-    return "this new leader has not committed its first entry yet";
+  if (core.commitIndex < leader.startIndex) return "this new leader has not committed its first entry yet";
   return undefined;
 }
 
 /** Sends TimeoutNow once the target holds the leader's whole log. */
 export function maybeSendTimeoutNow(core: CoreState, peer: PeerKey, nowMs: number): void {
-  const transfer = core.transfer;
-  if (transfer === undefined || transfer.target !== peer || transfer.timeoutNowSent) return;
-  if ((core.progress.get(peer)?.matchIndex ?? 0) < core.log.lastIndex()) return;
+  const leader = leaderOf(core);
+  const transfer = leader?.transfer;
+  if (leader === undefined || transfer === undefined || transfer.target !== peer || transfer.timeoutNowSent)
+    return;
+  if ((leader.progress.get(peer)?.matchIndex ?? 0) < core.log.lastIndex()) return;
   transfer.timeoutNowSent = true;
   const request: TimeoutNowRequest = {
     groupId: core.config.groupId,
@@ -85,10 +87,10 @@ export function maybeSendTimeoutNow(core: CoreState, peer: PeerKey, nowMs: numbe
 }
 
 /** The transfer timed out: no new leader appeared, so this one leads on with a new lease. */
-export function expireTransfer(core: CoreState, nowMs: number): void {
-  const transfer = core.transfer;
+export function expireTransfer(core: CoreState, leader: LeaderState, nowMs: number): void {
+  const transfer = leader.transfer;
   if (transfer === undefined || nowMs < transfer.deadlineMs) return;
-  core.transfer = undefined;
+  leader.transfer = undefined;
   core.leaseEpoch++;
   core.emit({
     type: "transferEnded",
@@ -98,9 +100,9 @@ export function expireTransfer(core: CoreState, nowMs: number): void {
   core.emit({ type: "leaderResumed", term: core.term });
 }
 
-function mostUpToDateFollower(core: CoreState): PeerKey | undefined {
+function mostUpToDateFollower(core: CoreState, leader: LeaderState): PeerKey | undefined {
   let best: { peer: PeerKey; match: number } | undefined;
-  for (const [peer, progress] of core.progress) {
+  for (const [peer, progress] of leader.progress) {
     if (!core.voters().current.includes(peer)) continue;
     if (best === undefined || progress.matchIndex > best.match) best = { peer, match: progress.matchIndex };
   }

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ConfigurationManager } from "../../src/core/configuration.js";
+import { leaderOf } from "../../src/core/core-state.js";
 import { InvariantError } from "../../src/core/errors.js";
 import type { Ready, Send } from "../../src/core/events.js";
 import { assertAppendWellFormed, checkInvariants, checkReady } from "../../src/core/invariants.js";
@@ -119,15 +120,16 @@ test("Invariants: leaderId is self exactly when leading; leaders and candidates 
   caught(() => checkInvariants(st(a)), /leader of term 1 voted for "b"/);
 });
 
-test("Invariants: only a leader keeps progress", () => {
-  const b = ledCluster().core("b");
-  st(b).progress.set("c", new Progress(3, 0));
-  caught(() => checkInvariants(st(b)), /follower keeps progress for 1 peers/);
+test("Only a leader has leader state: a follower's role state carries no progress, change or transfer", () => {
+  const cluster = ledCluster();
+  assert.deepEqual(st(cluster.core("b")).roleState, { role: "follower" });
+  assert.equal(leaderOf(st(cluster.core("b"))), undefined);
+  assert.equal(leaderOf(st(cluster.core("a")))?.progress.size, 2);
 });
 
 test("Invariants: match < next <= last + 1 for every follower, and progress only for members", () => {
   const a = ledCluster().core("a");
-  const progress = st(a).progress.get("b") as Progress;
+  const progress = leaderOf(st(a))?.progress.get("b") as Progress;
   progress.nextIndex = progress.matchIndex;
   caught(() => checkInvariants(st(a)), /progress of b: match 2, next 2, last 2/);
   progress.nextIndex = 4;
@@ -136,7 +138,7 @@ test("Invariants: match < next <= last + 1 for every follower, and progress only
   progress.inflight = -1;
   caught(() => checkInvariants(st(a)), /progress of b: -1 appends in flight/);
   progress.inflight = 0;
-  st(a).progress.set("z", new Progress(3, 0));
+  leaderOf(st(a))?.progress.set("z", new Progress(3, 0));
   caught(() => checkInvariants(st(a)), /progress for z, which is not a member/);
 });
 
