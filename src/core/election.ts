@@ -13,33 +13,16 @@
  */
 import { RaftError } from "./errors.js";
 import { safeElectionTimeouts, setElectionTimeouts } from "./lease.js";
-import type { RaftCore } from "./raft.js";
+import { leaderOf, votesOf, type CoreState, type VoteRound } from "./core-state.js";
+
+export type { VoteRound };
 import type { RequestVoteRequest, RequestVoteResponse, TermLeader } from "./messages.js";
 import { quorumVoteResult } from "./quorum.js";
 import type { PeerKey } from "./types.js";
 
-/** One (pre-)election in progress (braft's VoteBallotCtx). */
-export interface VoteRound {
-  readonly preVote: boolean;
-  /** The term the round asks votes for (the next term for a pre-vote). */
-  readonly term: number;
-  /** Started by `vote()`: lease refusals count once the leader answered `disrupted`. */
-  readonly triggered: boolean;
-  readonly granted: Set<PeerKey>;
-  readonly refused: Set<PeerKey>;
-  /** Refused only by their lease; they count (or are asked again) once a leader is disrupted. */
-  readonly reserved: Set<PeerKey>;
-  disruptedLeader: TermLeader | undefined;
-  /**
-   * This node's own vote counts only once its own follower lease expired, or once the leader of
-   * that lease voted for it (braft's grant_self): its own acks hold up that leader's lease too.
-   */
-  selfGranted: boolean;
-}
-
 /** A fresh round; the candidate's own vote counts at once only outside its follower lease. */
 export function newVoteRound(
-  core: RaftCore,
+  core: CoreState,
   preVote: boolean,
   term: number,
   triggered: boolean,
@@ -61,10 +44,14 @@ export function newVoteRound(
 /**
  * braft's vote(election_timeout_ms): a follower takes the timeout (within the safety threshold,
  * the rest moving into the drift allowance, lease.ts) and starts a triggered pre-vote now. Its
- * leader's heartbeats do not cancel that pre-vote (RaftCore.acceptLeader); it ends at the next
+ * leader's heartbeats do not cancel that pre-vote (CoreState.acceptLeader); it ends at the next
  * election timeout if it has not won.
  */
-export function triggerVote(core: RaftCore, electionTimeoutMs: number, nowMs: number): RaftError | undefined {
+export function triggerVote(
+  core: CoreState,
+  electionTimeoutMs: number,
+  nowMs: number,
+): RaftError | undefined {
   if (core.role !== "follower") return new RaftError("EPERM", `only a follower can vote, not a ${core.role}`);
   const timeouts = safeElectionTimeouts(core.config, electionTimeoutMs);
   if (timeouts instanceof RaftError) return timeouts;
@@ -74,14 +61,14 @@ export function triggerVote(core: RaftCore, electionTimeoutMs: number, nowMs: nu
 }
 
 /** The voters of the current configuration (both halves of a joint one) but this node. */
-export function otherVoters(core: RaftCore): PeerKey[] {
+export function otherVoters(core: CoreState): PeerKey[] {
   const sets = core.voters();
   return [...new Set([...sets.current, ...sets.old])].filter((peer) => peer !== core.config.self);
 }
 
 /** Asks `peers` for (pre-)votes in the current round, naming the disrupted leader if known. */
 export function requestVotes(
-  core: RaftCore,
+  core: CoreState,
   peers: readonly PeerKey[],
   preVote: boolean,
   disruptedLeader: TermLeader | undefined,
@@ -112,7 +99,7 @@ interface VoteAnswer {
 }
 
 export function handleVoteRequest(
-  core: RaftCore,
+  core: CoreState,
   request: RequestVoteRequest,
   replyId: number,
   nowMs: number,
@@ -154,10 +141,10 @@ export function handleVoteRequest(
 }
 
 /** A pre-vote changes nothing here; it only says whether a real vote would be granted. */
-function preVoteAnswer(core: RaftCore, logOk: boolean, nowMs: number): VoteAnswer {
+function preVoteAnswer(core: CoreState, logOk: boolean, nowMs: number): VoteAnswer {
   if (core.role === "leader") {
     // A leader holds a lease over itself; it says whether it would be disrupted (braft).
-    return { granted: false, rejectedByLease: logOk, disrupted: core.transfer === undefined };
+    return { granted: false, rejectedByLease: logOk, disrupted: leaderOf(core)?.transfer === undefined };
   }
   const leaseHolds = core.inFollowerLease(nowMs);
   return { granted: logOk && !leaseHolds, rejectedByLease: logOk && leaseHolds };
@@ -167,24 +154,20 @@ function preVoteAnswer(core: RaftCore, logOk: boolean, nowMs: number): VoteAnswe
  * The candidate names the leader it disrupted: a follower of exactly that leader in that term
  * may vote at once, since that leader has stepped down and serves no lease reads any more.
  */
-function expireLeaseOfDisruptedLeader(core: RaftCore, leader: TermLeader | undefined): void {
+function expireLeaseOfDisruptedLeader(core: CoreState, leader: TermLeader | undefined): void {
   if (leader === undefined || (core.role !== "follower" && core.role !== "preCandidate")) return;
   if (leader.term === core.term && leader.peerId === core.leaseLeaderId) core.expireFollowerLease();
 }
 
 export function handleVoteResponse(
-  core: RaftCore,
+  core: CoreState,
   from: PeerKey,
   request: RequestVoteRequest,
   response: RequestVoteResponse,
   nowMs: number,
 ): void {
-  if (response.term > core.term) {
-    const reason = `higher term ${response.term} in vote response from ${from}`;
-    core.becomeFollower(response.term, "", nowMs, reason);
-    return;
-  }
-  const round = core.votes;
+  // A newer term in the answer was handled before (RaftCore.stepResponse).
+  const round = votesOf(core);
   const role = request.preVote ? "preCandidate" : "candidate";
   if (round === undefined || core.role !== role || round.preVote !== request.preVote) return;
   if (request.term !== round.term) return; // an answer to an older round
@@ -205,7 +188,7 @@ export function handleVoteResponse(
   tallyVotes(core, nowMs);
 }
 
-function grant(core: RaftCore, round: VoteRound, peer: PeerKey): void {
+function grant(core: CoreState, round: VoteRound, peer: PeerKey): void {
   round.granted.add(peer);
   // The leader of our own lease voted for us: our lease no longer protects it (braft).
   if (peer === core.leaseLeaderId) round.selfGranted = true;
@@ -215,7 +198,7 @@ function grant(core: RaftCore, round: VoteRound, peer: PeerKey): void {
  * A leader was disrupted: the peers that refused only by lease count now (pre-vote), or are
  * asked again naming that leader (vote), and their lease no longer stands in the way.
  */
-function releaseReserved(core: RaftCore, round: VoteRound, nowMs: number): void {
+function releaseReserved(core: CoreState, round: VoteRound, nowMs: number): void {
   if (round.reserved.size === 0) return;
   const peers = [...round.reserved];
   round.reserved.clear();
@@ -227,16 +210,16 @@ function releaseReserved(core: RaftCore, round: VoteRound, nowMs: number): void 
 }
 
 /** Time passed: the candidate's own follower lease may have expired, so its own vote counts. */
-export function grantSelfWhenLeaseExpired(core: RaftCore, nowMs: number): void {
-  const round = core.votes;
+export function grantSelfWhenLeaseExpired(core: CoreState, nowMs: number): void {
+  const round = votesOf(core);
   if (round === undefined || round.selfGranted || core.inFollowerLease(nowMs)) return;
   round.selfGranted = true;
   tallyVotes(core, nowMs);
 }
 
 /** Moves on once the round is decided: pre-vote won starts the real election; election won leads. */
-export function tallyVotes(core: RaftCore, nowMs: number): void {
-  const round = core.votes;
+export function tallyVotes(core: CoreState, nowMs: number): void {
+  const round = votesOf(core);
   if (round === undefined) return;
   const self = core.config.self;
   const result = quorumVoteResult(core.voters(), (peer) => {

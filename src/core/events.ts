@@ -1,8 +1,13 @@
 /** What the core hands back to the shell after each batch of inputs (etcd's Ready). */
 import type { InstallSnapshotRequest, OutboundRequest, Reply } from "./messages.js";
-import type { PendingRead } from "./read-index.js";
 import type { RaftError } from "./errors.js";
 import type { HardState, LogEntry, PeerKey, Role } from "./types.js";
+
+/** A linearizable read waiting for confirmation; `index` is the commit index when it arrived. */
+export interface PendingRead {
+  readonly id: number;
+  readonly index: number;
+}
 
 /** A request to send, with what the core needs to match its answer. */
 export interface Send {
@@ -64,4 +69,10 @@ export interface Ready {
   /** Replies that vouch for persisted state (votes, append acks): after everything above is durable. */
   readonly replies: readonly Reply[];
   readonly events: readonly CoreEvent[];
+  /**
+   * The state machine may apply every entry through this index: committed, and durable on this
+   * node (a follower may learn a commit point its own disk has not reached yet). Never behind
+   * the value of an earlier Ready unless this node's log was truncated meanwhile.
+   */
+  readonly applyThroughIndex: number;
 }

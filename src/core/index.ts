@@ -7,6 +7,14 @@ export * from "./messages.js";
 export * from "./progress.js";
 export * from "./quorum.js";
 export * from "./raft-log.js";
-export * from "./raft.js";
+export {
+  RaftCore,
+  type ConfigurationView,
+  type LogView,
+  type Proposal,
+  type ProposalResult,
+  type ProgressView,
+  type ResponseInput,
+} from "./raft.js";
 export * from "./types.js";
 export { handleVoteRequest, handleVoteResponse, tallyVotes, type VoteRound } from "./election.js";

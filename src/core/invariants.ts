@@ -13,7 +13,7 @@ import { replicationTargets } from "./configuration.js";
 import { invariant } from "./errors.js";
 import type { Ready, Send } from "./events.js";
 import type { AppendEntriesRequest } from "./messages.js";
-import type { RaftCore } from "./raft.js";
+import { leaderOf, type CoreState, type LeaderState } from "./core-state.js";
 import type { LogEntry, PeerKey } from "./types.js";
 
 /** What the previous check saw: the facts that may only move forward. */
@@ -28,14 +28,14 @@ interface Watermark {
   readonly leaderLastIndex: number;
 }
 
-const watermarks = new WeakMap<RaftCore, Watermark>();
+const watermarks = new WeakMap<CoreState, Watermark>();
 
 /**
  * Asserts every invariant of `core` that holds between inputs. Called after each input method
- * of RaftCore and from `takeReady`. A core in ERROR or shut down is not checked: nothing it holds
+ * of CoreState and from `takeReady`. A core in ERROR or shut down is not checked: nothing it holds
  * is used any more, and its state may be the very one that failed a check.
  */
-export function checkInvariants(core: RaftCore): void {
+export function checkInvariants(core: CoreState): void {
   if (!core.isActive()) return;
   checkIndexes(core);
   checkRole(core);
@@ -44,7 +44,7 @@ export function checkInvariants(core: RaftCore): void {
 }
 
 /** Asserts what a Ready hands the shell: durable state that matches the core, well-formed messages. */
-export function checkReady(core: RaftCore, ready: Ready): void {
+export function checkReady(core: CoreState, ready: Ready): void {
   if (ready.hardState !== undefined) {
     invariant(
       ready.hardState.term === core.term && ready.hardState.votedFor === core.votedFor,
@@ -81,7 +81,7 @@ export function assertAppendWellFormed(request: AppendEntriesRequest): void {
 // ---- checks between inputs -----------------------------------------------------------------
 
 /** applied <= commit <= last, persisted <= last, and no entry newer than the current term. */
-function checkIndexes(core: RaftCore): void {
+function checkIndexes(core: CoreState): void {
   const last = core.log.lastLogId();
   invariant(
     core.appliedIndex <= core.commitIndex,
@@ -96,7 +96,7 @@ function checkIndexes(core: RaftCore): void {
 }
 
 /** The role agrees with the leader, the vote and the leader-only state. */
-function checkRole(core: RaftCore): void {
+function checkRole(core: CoreState): void {
   const self = core.config.self;
   const leading = core.role === "leader";
   invariant(
@@ -107,18 +107,16 @@ function checkRole(core: RaftCore): void {
     invariant(core.votedFor === self, `${core.role} of term ${core.term} voted for "${core.votedFor}"`);
   }
   if (core.role === "candidate") invariant(core.leaderId === "", `candidate follows "${core.leaderId}"`);
-  if (!leading) {
-    invariant(core.progress.size === 0, `${core.role} keeps progress for ${core.progress.size} peers`);
-    invariant(core.change === undefined, `${core.role} carries a configuration change`);
-    invariant(core.transfer === undefined, `${core.role} carries a leadership transfer`);
-  }
+  // Only a leader holds progress, a change or a transfer: RoleState gives them no other place.
 }
 
 /** Per follower: match < next <= last + 1, and progress only for members (or joining peers). */
-function checkProgress(core: RaftCore): void {
+function checkProgress(core: CoreState): void {
   const last = core.log.lastIndex();
-  const members = progressMembers(core);
-  for (const [peer, progress] of core.progress) {
+  const leader = leaderOf(core);
+  if (leader === undefined) return;
+  const members = progressMembers(core, leader);
+  for (const [peer, progress] of leader.progress) {
     const { matchIndex, nextIndex } = progress;
     invariant(peer !== core.config.self, "the leader keeps progress for itself");
     invariant(members.has(peer), `progress for ${peer}, which is not a member`);
@@ -137,17 +135,17 @@ function checkProgress(core: RaftCore): void {
  * The peers a leader may track: its configuration, and during a change also the target and the
  * configuration in force at the commit point (peers being removed stay until the change ends).
  */
-function progressMembers(core: RaftCore): Set<PeerKey> {
+function progressMembers(core: CoreState, leader: LeaderState): Set<PeerKey> {
   const members = new Set(replicationTargets(core.confs.last().conf));
-  if (core.change !== undefined) {
-    for (const peer of replicationTargets(core.change.target)) members.add(peer);
+  if (leader.change !== undefined) {
+    for (const peer of replicationTargets(leader.change.target)) members.add(peer);
     for (const peer of replicationTargets(core.confs.at(core.commitIndex).conf)) members.add(peer);
   }
   return members;
 }
 
 /** Term, vote, commit and applied only move forward; committed entries and a leader's log stay. */
-function checkMonotonic(core: RaftCore): void {
+function checkMonotonic(core: CoreState): void {
   const seen = watermarks.get(core);
   const lastIndex = core.log.lastIndex();
   if (seen !== undefined) {
@@ -191,7 +189,7 @@ function checkMonotonic(core: RaftCore): void {
 // ---- checks of outputs ---------------------------------------------------------------------
 
 /** Entries to persist are a contiguous run that continues the log below them. */
-function checkEntriesToPersist(core: RaftCore, entries: readonly LogEntry[]): void {
+function checkEntriesToPersist(core: CoreState, entries: readonly LogEntry[]): void {
   const first = entries[0] as LogEntry;
   const prevTerm = core.log.term(first.index - 1) ?? 0; // 0 when the entry before was compacted
   checkEntryRun(entries, first.index - 1, prevTerm, core.term, "entries to persist");
@@ -203,7 +201,7 @@ function checkEntriesToPersist(core: RaftCore, entries: readonly LogEntry[]): vo
 }
 
 /** A request leaving this core carries no term beyond ours; appends are well formed. */
-function checkSend(core: RaftCore, send: Send): void {
+function checkSend(core: CoreState, send: Send): void {
   const { message } = send;
   // A pre-vote asks for term + 1 without taking it.
   const termMax = message.kind === "vote" && message.request.preVote ? core.term + 1 : core.term;

@@ -12,7 +12,7 @@
  */
 import { RaftError } from "./errors.js";
 import { quorumValue } from "./quorum.js";
-import type { RaftCore } from "./raft.js";
+import { leaderOf, type CoreState, type LeaderState } from "./core-state.js";
 import type { PeerKey } from "./types.js";
 
 /** braft's LeaderLeaseStatus states (braft's internal SUSPECT included, see leaderLeaseStatus). */
@@ -34,13 +34,13 @@ export interface LeaderLeaseStatus {
  * infinity when it may not at all (not leader, transferring leadership, or its state machine
  * has not yet applied its first entry, braft's NOT_READY).
  */
-export function leaseExpiresAtMs(core: RaftCore, nowMs: number): number {
+export function leaseExpiresAtMs(core: CoreState, nowMs: number): number {
   if (leaseState(core) !== "READY") return Number.NEGATIVE_INFINITY;
   return quorumAckedAtMs(core, nowMs) + core.config.electionTimeoutMs;
 }
 
 /** braft's get_leader_lease_status, without braft's step-down on SUSPECT (check-quorum does that). */
-export function leaderLeaseStatus(core: RaftCore, nowMs: number): LeaderLeaseStatus {
+export function leaderLeaseStatus(core: CoreState, nowMs: number): LeaderLeaseStatus {
   const none = { term: 0, leaseEpoch: 0 };
   if (!core.config.leaderLeaseEnabled) return { state: "DISABLED", ...none };
   const state = leaseState(core);
@@ -49,28 +49,29 @@ export function leaderLeaseStatus(core: RaftCore, nowMs: number): LeaderLeaseSta
   return { state: "VALID", term: core.term, leaseEpoch: core.leaseEpoch };
 }
 
-function leaseState(core: RaftCore): "EXPIRED" | "NOT_READY" | "READY" {
+function leaseState(core: CoreState): "EXPIRED" | "NOT_READY" | "READY" {
   // A transfer ends the lease at once (braft's on_leader_stop): the target may win soon after.
-  if (core.role !== "leader" || core.transfer !== undefined) return "EXPIRED";
-  return core.appliedIndex < core.leaderStartIndex ? "NOT_READY" : "READY";
+  const leader = leaderOf(core);
+  if (leader === undefined || leader.transfer !== undefined) return "EXPIRED";
+  return core.appliedIndex < leader.startIndex ? "NOT_READY" : "READY";
 }
 
 /** braft's stepdown timer: a leader that a quorum has not answered for an election timeout steps down. */
-export function checkQuorum(core: RaftCore, nowMs: number): void {
-  core.stepDownDeadlineMs = nowMs + core.config.electionTimeoutMs;
+export function checkQuorum(core: CoreState, leader: LeaderState, nowMs: number): void {
+  leader.stepDownDeadlineMs = nowMs + core.config.electionTimeoutMs;
   if (nowMs - quorumAckedAtMs(core, nowMs) >= core.config.electionTimeoutMs) {
     core.becomeFollower(core.term, "", nowMs, "lost contact with a quorum");
   }
 }
 
 /** The newest time by which a quorum (this leader included, as of now) had acknowledged it. */
-function quorumAckedAtMs(core: RaftCore, nowMs: number): number {
+function quorumAckedAtMs(core: CoreState, nowMs: number): number {
   return quorumValue(core.voters(), (peer) => ackTimeOf(core, peer, nowMs));
 }
 
-function ackTimeOf(core: RaftCore, peer: PeerKey, nowMs: number): number {
+function ackTimeOf(core: CoreState, peer: PeerKey, nowMs: number): number {
   if (peer === core.config.self) return nowMs;
-  return core.progress.get(peer)?.lastAckSentAtMs ?? Number.NEGATIVE_INFINITY;
+  return leaderOf(core)?.progress.get(peer)?.lastAckSentAtMs ?? Number.NEGATIVE_INFINITY;
 }
 
 /** New election timeout and clock drift allowance (braft's reset_election_timeout_ms). */
@@ -108,7 +109,7 @@ export function safeElectionTimeouts(
  * given, both are taken as they are (braft's two-argument form). The heartbeat interval follows.
  */
 export function resetElectionTimeouts(
-  core: RaftCore,
+  core: CoreState,
   electionTimeoutMs: number,
   maxClockDriftMs: number | undefined,
   nowMs: number,
@@ -121,7 +122,7 @@ export function resetElectionTimeouts(
 }
 
 /** Takes new timeouts from now on; a non-leader restarts its election timer with them. */
-export function setElectionTimeouts(core: RaftCore, timeouts: ElectionTimeouts, nowMs: number): void {
+export function setElectionTimeouts(core: CoreState, timeouts: ElectionTimeouts, nowMs: number): void {
   core.config.electionTimeoutMs = timeouts.electionTimeoutMs;
   core.config.maxClockDriftMs = timeouts.maxClockDriftMs;
   const factor = core.config.electionHeartbeatFactor ?? 10;

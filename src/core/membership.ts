@@ -10,38 +10,31 @@
 import { isJoint, normalizeConfiguration, replicationTargets } from "./configuration.js";
 import { RaftError } from "./errors.js";
 import { Progress } from "./progress.js";
-import type { RaftCore } from "./raft.js";
+import {
+  leaderOf,
+  type ChangeStage,
+  type CoreState,
+  type LeaderState,
+  type MembershipChange,
+} from "./core-state.js";
+
+export type { MembershipChange };
 import { sendAppendsTo } from "./replication.js";
 import { EMPTY_DATA, EntryType, type ConfigurationData, type PeerKey } from "./types.js";
 
-type Stage = "catchingUp" | "joint" | "stable";
-
-export interface MembershipChange {
-  readonly target: ConfigurationData;
-  stage: Stage;
-  /** Index of the configuration entry of the current stage, once appended. */
-  entryIndex: number;
-  /** The current catch-up period ends then: new peers must have caught up, or be progressing. */
-  catchUpDeadlineMs: number;
-  /** Where each new peer stood when the current catch-up period began. */
-  readonly catchUpMarks: Map<PeerKey, CatchUpMark>;
-}
-
-/** A new peer's replication state at the start of a catch-up period. */
-interface CatchUpMark {
-  readonly matchIndex: number;
-  readonly installsSent: number;
-  readonly installsRefused: number;
-}
-
 /** Starts changing the configuration to `target` (leader only). Undefined when started. */
-export function startChange(core: RaftCore, target: ConfigurationData, nowMs: number): RaftError | undefined {
-  if (core.role !== "leader") return core.notLeaderError();
-  if (core.change !== undefined || isJoint(core.confs.last().conf)) {
+export function startChange(
+  core: CoreState,
+  target: ConfigurationData,
+  nowMs: number,
+): RaftError | undefined {
+  const leader = leaderOf(core);
+  if (leader === undefined) return core.notLeaderError();
+  if (leader.change !== undefined || isJoint(core.confs.last().conf)) {
     return new RaftError("EBUSY", "another configuration change is in progress");
   }
-  if (core.transfer !== undefined) return new RaftError("EBUSY", "leadership is being transferred");
-  if (core.commitIndex < core.leaderStartIndex)
+  if (leader.transfer !== undefined) return new RaftError("EBUSY", "leadership is being transferred");
+  if (core.commitIndex < leader.startIndex)
     return new RaftError("EBUSY", "the leader has not committed its first entry yet");
   const wanted = normalizeConfiguration(target);
   if (wanted.peers.length === 0) return new RaftError("EINVAL", "the new configuration has no peers");
@@ -56,42 +49,43 @@ export function startChange(core: RaftCore, target: ConfigurationData, nowMs: nu
     catchUpDeadlineMs: 0,
     catchUpMarks: new Map(),
   };
-  core.change = change;
-  for (const peer of replicationTargets(wanted)) addProgress(core, peer, nowMs);
-  startCatchUpPeriod(core, change, nowMs);
+  leader.change = change;
+  for (const peer of replicationTargets(wanted)) addProgress(core, leader, peer, nowMs);
+  startCatchUpPeriod(core, leader, change, nowMs);
   advanceChange(core, nowMs);
   return undefined;
 }
 
 /** Moves the change on when its stage is complete; called on acks, commits and ticks. */
-export function advanceChange(core: RaftCore, nowMs: number): void {
-  const change = core.change;
-  if (change === undefined || core.role !== "leader") return;
+export function advanceChange(core: CoreState, nowMs: number): void {
+  const leader = leaderOf(core);
+  const change = leader?.change;
+  if (leader === undefined || change === undefined) return;
   if (change.stage === "catchingUp") {
-    const lagging = laggingPeers(core, change.target);
+    const lagging = laggingPeers(core, leader, change.target);
     if (lagging.length > 0) {
-      if (nowMs >= change.catchUpDeadlineMs) extendOrAbortCatchUp(core, change, lagging, nowMs);
+      if (nowMs >= change.catchUpDeadlineMs) extendOrAbortCatchUp(core, leader, change, lagging, nowMs);
       return;
     }
     const old = core.confs.last().conf;
     const single = symmetricDifference(old.peers, change.target.peers) <= 1;
-    if (single) appendStage(core, change, "stable", change.target, nowMs);
-    else appendStage(core, change, "joint", { ...change.target, oldPeers: old.peers }, nowMs);
+    if (single) appendStage(core, leader, change, "stable", change.target, nowMs);
+    else appendStage(core, leader, change, "joint", { ...change.target, oldPeers: old.peers }, nowMs);
     return;
   }
   if (core.commitIndex < change.entryIndex) return;
   if (change.stage === "joint") {
-    appendStage(core, change, "stable", change.target, nowMs);
+    appendStage(core, leader, change, "stable", change.target, nowMs);
     return;
   }
-  finishChange(core, nowMs);
+  finishChange(core, leader, nowMs);
 }
 
 /** Leadership ended mid-change: the next leader finishes or rolls back what is in the log. */
-export function dropChange(core: RaftCore, reason: string): void {
-  const change = core.change;
+export function dropChange(leader: LeaderState, core: CoreState, reason: string): void {
+  const change = leader.change;
   if (change === undefined) return;
-  core.change = undefined;
+  leader.change = undefined;
   // Once a configuration entry is in the log, a later leader may still commit the change.
   const outcome = change.entryIndex === 0 ? "refused" : "unknown";
   core.emit({
@@ -101,11 +95,11 @@ export function dropChange(core: RaftCore, reason: string): void {
 }
 
 /** A new leader inherits a joint configuration: it completes the change to the new half. */
-export function resumeJointChange(core: RaftCore): void {
+export function resumeJointChange(core: CoreState, leader: LeaderState): void {
   const conf = core.confs.last().conf;
-  if (!isJoint(conf) || core.change !== undefined) return;
+  if (!isJoint(conf) || leader.change !== undefined) return;
   const target = normalizeConfiguration({ ...conf, oldPeers: undefined });
-  core.change = {
+  leader.change = {
     target,
     stage: "joint",
     entryIndex: core.confs.last().id.index,
@@ -115,16 +109,21 @@ export function resumeJointChange(core: RaftCore): void {
 }
 
 /** braft's get_catchup_timeout_ms: 0 means the election timeout. */
-function catchUpPeriodMs(core: RaftCore): number {
+function catchUpPeriodMs(core: CoreState): number {
   return core.config.catchupTimeoutMs > 0 ? core.config.catchupTimeoutMs : core.config.electionTimeoutMs;
 }
 
 /** Opens a catch-up period: notes where each peer stands, to measure its progress at the end. */
-function startCatchUpPeriod(core: RaftCore, change: MembershipChange, nowMs: number): void {
+function startCatchUpPeriod(
+  core: CoreState,
+  leader: LeaderState,
+  change: MembershipChange,
+  nowMs: number,
+): void {
   change.catchUpDeadlineMs = nowMs + catchUpPeriodMs(core);
   change.catchUpMarks.clear();
   for (const peer of change.target.peers) {
-    const progress = core.progress.get(peer);
+    const progress = leader.progress.get(peer);
     if (progress === undefined) continue;
     const { matchIndex, installsSent, installsRefused } = progress;
     change.catchUpMarks.set(peer, { matchIndex, installsSent, installsRefused });
@@ -137,22 +136,24 @@ function startCatchUpPeriod(core: RaftCore, change: MembershipChange, nowMs: num
  * never catch up (it refuses every install, say) fails the change instead of holding it forever.
  */
 function extendOrAbortCatchUp(
-  core: RaftCore,
+  core: CoreState,
+  leader: LeaderState,
   change: MembershipChange,
   lagging: readonly PeerKey[],
   nowMs: number,
 ): void {
   for (const peer of lagging) {
-    const stalled = whyStalled(core, change, peer, nowMs);
+    const stalled = whyStalled(core, leader, change, peer, nowMs);
     if (stalled !== undefined) {
       abortChange(
         core,
+        leader,
         new RaftError("ECATCHUP", `new peer ${peer} did not catch up: ${stalled}`, { outcome: "refused" }),
       );
       return;
     }
   }
-  startCatchUpPeriod(core, change, nowMs);
+  startCatchUpPeriod(core, leader, change, nowMs);
 }
 
 /**
@@ -162,12 +163,13 @@ function extendOrAbortCatchUp(
  * none was refused (an install moves no match index until it ends, however long the copy).
  */
 function whyStalled(
-  core: RaftCore,
+  core: CoreState,
+  leader: LeaderState,
   change: MembershipChange,
   peer: PeerKey,
   nowMs: number,
 ): string | undefined {
-  const progress = core.progress.get(peer);
+  const progress = leader.progress.get(peer);
   const mark = change.catchUpMarks.get(peer);
   if (progress === undefined || mark === undefined) return "it is not replicated to";
   const { electionTimeoutMs } = core.config;
@@ -182,9 +184,10 @@ function whyStalled(
 }
 
 function appendStage(
-  core: RaftCore,
+  core: CoreState,
+  leader: LeaderState,
   change: MembershipChange,
-  stage: Stage,
+  stage: ChangeStage,
   conf: ConfigurationData,
   nowMs: number,
 ): void {
@@ -192,15 +195,15 @@ function appendStage(
   change.stage = stage;
   change.entryIndex = index;
   core.appendLocal([{ index, term: core.term, type: EntryType.CONFIGURATION, data: EMPTY_DATA, conf }]);
-  for (const [peer, progress] of core.progress) sendAppendsTo(core, peer, progress, nowMs);
+  for (const [peer, progress] of leader.progress) sendAppendsTo(core, peer, progress, nowMs);
 }
 
-function finishChange(core: RaftCore, nowMs: number): void {
-  const change = core.change;
+function finishChange(core: CoreState, leader: LeaderState, nowMs: number): void {
+  const change = leader.change;
   if (change === undefined) return;
-  core.change = undefined;
+  leader.change = undefined;
   const keep = new Set(replicationTargets(change.target));
-  for (const peer of [...core.progress.keys()]) if (!keep.has(peer)) core.progress.delete(peer);
+  for (const peer of [...leader.progress.keys()]) if (!keep.has(peer)) leader.progress.delete(peer);
   core.emit({ type: "changeDone", error: undefined });
   if (!change.target.peers.includes(core.config.self)) {
     // braft: a removed leader steps down and wakes the most up-to-date follower.
@@ -209,27 +212,27 @@ function finishChange(core: RaftCore, nowMs: number): void {
   }
 }
 
-function abortChange(core: RaftCore, error: RaftError): void {
-  const change = core.change;
+function abortChange(core: CoreState, leader: LeaderState, error: RaftError): void {
+  const change = leader.change;
   if (change === undefined) return;
-  core.change = undefined;
+  leader.change = undefined;
   const keep = new Set(replicationTargets(core.confs.last().conf));
-  for (const peer of [...core.progress.keys()]) if (!keep.has(peer)) core.progress.delete(peer);
+  for (const peer of [...leader.progress.keys()]) if (!keep.has(peer)) leader.progress.delete(peer);
   core.emit({ type: "changeDone", error });
 }
 
-function addProgress(core: RaftCore, peer: PeerKey, nowMs: number): void {
-  if (peer === core.config.self || core.progress.has(peer)) return;
-  core.progress.set(peer, new Progress(core.log.lastIndex() + 1, nowMs));
+function addProgress(core: CoreState, leader: LeaderState, peer: PeerKey, nowMs: number): void {
+  if (peer === core.config.self || leader.progress.has(peer)) return;
+  leader.progress.set(peer, new Progress(core.log.lastIndex() + 1, nowMs));
 }
 
 /** The new voters of `target` not yet within `catchupMargin` of this leader's log. */
-function laggingPeers(core: RaftCore, target: ConfigurationData): PeerKey[] {
+function laggingPeers(core: CoreState, leader: LeaderState, target: ConfigurationData): PeerKey[] {
   const current = new Set(core.confs.last().conf.peers);
   const last = core.log.lastIndex();
   return target.peers.filter((peer) => {
     if (current.has(peer) || peer === core.config.self) return false;
-    const progress = core.progress.get(peer);
+    const progress = leader.progress.get(peer);
     // It must have accepted an append (braft: the replicator succeeded once), not merely be near:
     // on a short log a peer that never answered is "within the margin" too.
     if (progress === undefined || progress.state !== "replicate") return true;

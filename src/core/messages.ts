@@ -137,6 +137,13 @@ export type OutboundRequest =
   | { readonly kind: "timeoutNow"; readonly to: PeerKey; readonly request: TimeoutNowRequest }
   | { readonly kind: "installSnapshot"; readonly to: PeerKey; readonly request: InstallSnapshotHeader };
 
+/** A peer's answer to a request this core sent, tagged with the kind of that request. */
+export type PeerResponse =
+  | { readonly kind: "vote"; readonly response: RequestVoteResponse }
+  | { readonly kind: "append"; readonly response: AppendEntriesResponse }
+  | { readonly kind: "timeoutNow"; readonly response: TimeoutNowResponse }
+  | { readonly kind: "installSnapshot"; readonly response: InstallSnapshotResult };
+
 /** A request received from a peer, tagged with an id the core echoes in its reply. */
 export type InboundRequest =
   | { readonly kind: "vote"; readonly request: RequestVoteRequest }

@@ -1,48 +1,34 @@
 /**
- * The Raft algorithm as a synchronous state machine (braft's NodeImpl logic, etcd's raft.go shape).
- *
- * Inputs: `step` (a request or an answer from a peer), `tick` (time passed), `propose`, and the
- * shell's completions (`onPersisted`, `onApplied`). Outputs accumulate until `takeReady()`.
- * Every input carries the current time; the core never reads a clock.
- * Role changes happen only in the `become*` methods; a message's term is handled before its role.
+ * The Raft algorithm as a closed, synchronous state machine (braft's NodeImpl logic, etcd's
+ * RawNode shape). Inputs only through methods: `stepRequest` / `stepResponse` (a peer's request,
+ * or the answer to one this core sent), `tick` (time passed), `propose`, `readIndex`, the
+ * shell's completions (`onPersisted`, `onApplied`, `finishInstall`) and the operator's calls
+ * (`setReadOnly`, `resetElectionTimeout`, membership and transfer). Outputs only through
+ * `takeReady()`, which also says how far the state machine may apply. Every input carries the
+ * current time; the core never reads a clock. The state lives in a private {@link RaftMachine};
+ * the shell reads it through the read-only getters below.
  */
 import type { CoreConfig } from "./config.js";
-import type { ConfigurationManager } from "./configuration.js";
-import { normalizeConfiguration, replicationTargets, voterSets } from "./configuration.js";
-import { RaftError, invariant } from "./errors.js";
-import type { CoreEvent, Ready, Send } from "./events.js";
+import type { ConfigurationEntry } from "./configuration.js";
+import { normalizeConfiguration } from "./configuration.js";
 import {
-  grantSelfWhenLeaseExpired,
-  handleVoteRequest,
-  handleVoteResponse,
-  newVoteRound,
-  otherVoters,
-  requestVotes,
-  tallyVotes,
-  triggerVote,
-  type VoteRound,
-} from "./election.js";
-import type {
-  InboundRequest,
-  InstallSnapshotResult,
-  OutboundRequest,
-  Reply,
-  SnapshotMetaData,
-  TermLeader,
-} from "./messages.js";
-import { Progress } from "./progress.js";
-import { isVoter, quorumVoteResult, type VoterSets } from "./quorum.js";
-import { RaftLog, type LogReader } from "./raft-log.js";
-import { ReadIndexTracker } from "./read-index.js";
-import {
-  advanceChange,
-  dropChange,
-  resumeJointChange,
-  startChange,
+  leaderOf,
+  votesOf,
+  type CoreState,
+  type LeaderState,
   type MembershipChange,
-} from "./membership.js";
-import { expireTransfer, handleTimeoutNow, startTransfer, type TransferState } from "./transfer.js";
-import { assertAppendWellFormed, checkInvariants, checkReady } from "./invariants.js";
+  type TransferState,
+} from "./core-state.js";
+import { RaftError, invariant } from "./errors.js";
+import type { Ready, Send } from "./events.js";
+import { grantSelfWhenLeaseExpired, handleVoteRequest, handleVoteResponse, triggerVote } from "./election.js";
+import type { InboundRequest, PeerResponse, SnapshotMetaData } from "./messages.js";
+import type { Progress } from "./progress.js";
+import type { LogReader } from "./raft-log.js";
+import type { ConfigurationManager } from "./configuration.js";
+import { advanceChange, startChange } from "./membership.js";
+import { expireTransfer, handleTimeoutNow, startTransfer } from "./transfer.js";
+import { assertAppendWellFormed, checkInvariants } from "./invariants.js";
 import {
   checkQuorum,
   leaderLeaseStatus,
@@ -58,82 +44,49 @@ import {
   maybeCommit,
   sendAppends,
 } from "./replication.js";
-import {
-  EMPTY_DATA,
-  EntryType,
-  type ConfigurationData,
-  type HardState,
-  type LogEntry,
-  type PeerKey,
-  type Role,
-} from "./types.js";
+import { NO_DEADLINE, RaftMachine, type Proposal } from "./raft-machine.js";
+import type { ConfigurationData, HardState, LogEntry, LogId, PeerKey, Role } from "./types.js";
+
+export type { Proposal };
 
 /** An answer (or failure) to a request this core sent. */
 export type ResponseInput =
-  | { readonly kind: "response"; readonly send: Send; readonly response: unknown }
+  | { readonly kind: "response"; readonly send: Send; readonly response: PeerResponse }
   | { readonly kind: "failure"; readonly send: Send };
-
-/** One proposed entry; `expectedTerm` rejects it unless this leader's term matches. */
-export interface Proposal {
-  readonly type: EntryType;
-  readonly data: Uint8Array;
-  readonly conf?: ConfigurationData | undefined;
-  readonly expectedTerm?: number | undefined;
-}
 
 export type ProposalResult = { readonly index: number; readonly term: number } | RaftError;
 
-const NO_DEADLINE = Number.POSITIVE_INFINITY;
+/** What the shell may read of the log: positions and entries, no writes. */
+export interface LogView {
+  firstIndex(): number;
+  lastIndex(): number;
+  lastLogId(): LogId;
+  term(index: number): number | undefined;
+  entry(index: number): LogEntry | undefined;
+}
+
+/** What the shell may read of the configurations in the log. */
+export interface ConfigurationView {
+  last(): ConfigurationEntry;
+  at(index: number): ConfigurationEntry;
+}
+
+/** What the shell may read of a follower's replication state (status pages). */
+export type ProgressView = Readonly<Pick<Progress, "state" | "matchIndex" | "nextIndex" | "inflight">>;
+
+let machineOf: (core: RaftCore) => CoreState;
+
+const NO_PROGRESS: ReadonlyMap<PeerKey, ProgressView> = new Map();
 
 export class RaftCore {
-  role: Role = "follower";
-  term: number;
-  votedFor: PeerKey;
-  /** The leader of `term` once known, "" otherwise. */
-  leaderId: PeerKey = "";
-  readonly log: RaftLog;
-  readonly confs: ConfigurationManager;
-  /** Invariant: appliedIndex <= commitIndex <= log.lastIndex() (commit may pass persisted on followers). */
-  commitIndex = 0;
-  appliedIndex = 0;
-  /** Last index durable on this node with the term we hold for it. */
-  persistedIndex: number;
-  /** Per-peer replication state; only while leader. */
-  readonly progress = new Map<PeerKey, Progress>();
-  /** braft's read-only mode: this node refuses new entries; a leader refuses them when it or a quorum is. */
-  readonly = false;
-  /** The configuration change this leader is carrying out. */
-  change: MembershipChange | undefined;
-  /** A leadership transfer in progress; proposals are refused meanwhile. */
-  transfer: TransferState | undefined;
-  /** Linearizable reads waiting for this leader to confirm its leadership. */
-  readonly reads = new ReadIndexTracker();
-  /** The time of the latest input; for work triggered by completions, which carry no time. */
-  lastNowMs = 0;
-  /** The (pre-)election in progress, while a (pre-)candidate. */
-  votes: VoteRound | undefined;
-  /** Index of the configuration entry this leader appended on taking office. */
-  leaderStartIndex = 0;
-  /** When this node last heard from a live leader; votes wait out its lease (lease.ts). */
-  lastLeaderContactMs = Number.NEGATIVE_INFINITY;
-  /** The leader whose messages renewed that lease (braft's FollowerLease::last_leader). */
-  leaseLeaderId: PeerKey = "";
-  /** braft's lease epoch: one more with each leadership and each transfer that timed out. */
-  leaseEpoch = 0;
+  readonly #m: RaftMachine;
 
-  electionDeadlineMs = NO_DEADLINE;
-  heartbeatDeadlineMs = NO_DEADLINE;
-  stepDownDeadlineMs = NO_DEADLINE;
-
-  private seq = 1;
-  private hardStateDirty = false;
-  private sendsNow: Send[] = [];
-  private sendsAfterPersist: Send[] = [];
-  private replies: Reply[] = [];
-  private events: CoreEvent[] = [];
+  static {
+    machineOf = (core) => core.#m;
+  }
 
   constructor(
-    readonly config: CoreConfig,
+    config: CoreConfig,
     hardState: HardState,
     storage: LogReader,
     confs: ConfigurationManager,
@@ -141,18 +94,61 @@ export class RaftCore {
     /** Last index covered by the snapshot the state machine was loaded from (0 without one). */
     snapshotIndex = 0,
   ) {
-    this.term = hardState.term;
-    this.votedFor = hardState.votedFor;
-    this.log = new RaftLog(storage);
-    this.confs = confs;
-    this.persistedIndex = storage.lastIndex();
-    // A snapshot holds only committed entries, and the state machine starts from it.
-    this.commitIndex = snapshotIndex;
-    this.appliedIndex = snapshotIndex;
-    // braft's FollowerLease::init: after a restart this node may have acknowledged a leader just
-    // before, and that leader's lease may count on it; it waits a whole lease before voting.
-    if (config.leaderLeaseEnabled) this.lastLeaderContactMs = nowMs;
-    this.resetElectionDeadline(nowMs);
+    this.#m = new RaftMachine(config, hardState, storage, confs, nowMs, snapshotIndex);
+  }
+
+  // ---- read-only views ---------------------------------------------------------------------
+
+  get config(): Readonly<CoreConfig> {
+    return this.#m.config;
+  }
+  get role(): Role {
+    return this.#m.role;
+  }
+  get term(): number {
+    return this.#m.term;
+  }
+  get votedFor(): PeerKey {
+    return this.#m.votedFor;
+  }
+  /** The leader of `term` once known, "" otherwise. */
+  get leaderId(): PeerKey {
+    return this.#m.leaderId;
+  }
+  get commitIndex(): number {
+    return this.#m.commitIndex;
+  }
+  get appliedIndex(): number {
+    return this.#m.appliedIndex;
+  }
+  get persistedIndex(): number {
+    return this.#m.persistedIndex;
+  }
+  get log(): LogView {
+    return this.#m.log;
+  }
+  get confs(): ConfigurationView {
+    return this.#m.confs;
+  }
+  /** Per-follower replication state; empty unless leading. */
+  get progress(): ReadonlyMap<PeerKey, ProgressView> {
+    return leaderOf(this.#m)?.progress ?? NO_PROGRESS;
+  }
+  get change(): Readonly<Pick<MembershipChange, "stage" | "target">> | undefined {
+    return leaderOf(this.#m)?.change;
+  }
+  get transfer(): Readonly<Pick<TransferState, "target" | "deadlineMs">> | undefined {
+    return leaderOf(this.#m)?.transfer;
+  }
+  get lastLeaderContactMs(): number {
+    return this.#m.lastLeaderContactMs;
+  }
+  get electionDeadlineMs(): number {
+    return this.#m.electionDeadlineMs;
+  }
+  /** A leader's check-quorum deadline (no deadline on other roles). */
+  get stepDownDeadlineMs(): number {
+    return leaderOf(this.#m)?.stepDownDeadlineMs ?? NO_DEADLINE;
   }
 
   // ---- inputs ------------------------------------------------------------------------------
@@ -161,59 +157,68 @@ export class RaftCore {
   stepRequest(input: InboundRequest, replyId: number, nowMs: number): void {
     if (input.kind === "append") assertAppendWellFormed(input.request);
     this.routeRequest(input, replyId, nowMs);
-    checkInvariants(this);
+    checkInvariants(this.#m);
   }
 
   private routeRequest(input: InboundRequest, replyId: number, nowMs: number): void {
-    this.lastNowMs = nowMs;
-    if (!this.isActive()) {
-      this.reply({ kind: "error", replyId, code: "EINVAL", text: `node is ${this.role}` });
+    this.#m.lastNowMs = nowMs;
+    if (!this.#m.isActive()) {
+      this.#m.reply({ kind: "error", replyId, code: "EINVAL", text: `node is ${this.#m.role}` });
       return;
     }
     switch (input.kind) {
       case "vote":
-        handleVoteRequest(this, input.request, replyId, nowMs);
+        handleVoteRequest(this.#m, input.request, replyId, nowMs);
         return;
       case "append":
-        handleAppendRequest(this, input.request, replyId, nowMs);
+        handleAppendRequest(this.#m, input.request, replyId, nowMs);
         return;
       case "timeoutNow":
-        handleTimeoutNow(this, input.request, replyId, nowMs);
+        handleTimeoutNow(this.#m, input.request, replyId, nowMs);
         return;
       case "installSnapshot":
-        handleInstallRequest(this, input.request, replyId, nowMs);
+        handleInstallRequest(this.#m, input.request, replyId, nowMs);
         return;
     }
   }
 
-  /** Handles the answer to, or the failure of, a request this core sent. */
+  /** Handles the answer to, or the failure of, a request this.#m core sent. */
   stepResponse(input: ResponseInput, nowMs: number): void {
     this.routeResponse(input, nowMs);
-    checkInvariants(this);
+    checkInvariants(this.#m);
   }
 
   private routeResponse(input: ResponseInput, nowMs: number): void {
-    this.lastNowMs = nowMs;
-    if (!this.isActive()) return;
+    this.#m.lastNowMs = nowMs;
+    if (!this.#m.isActive()) return;
     const { send } = input;
     if (input.kind === "failure") {
-      this.handleFailure(send, nowMs);
+      this.#m.handleFailure(send, nowMs);
       return;
     }
-    switch (send.message.kind) {
+    const { response } = input;
+    invariant(
+      response.kind === send.message.kind,
+      `a ${response.kind} response to a ${send.message.kind} request`,
+    );
+    // etcd's Step: an answer's term is handled first, for every role, before its kind is.
+    const { term } = response.response;
+    if (term > this.#m.term) {
+      this.#m.becomeFollower(term, "", nowMs, higherTermReason(response.kind, term, send.message.to));
+      return;
+    }
+    switch (response.kind) {
       case "vote":
-        handleVoteResponse(this, send.message.to, send.message.request, input.response as never, nowMs);
+        if (send.message.kind === "vote")
+          handleVoteResponse(this.#m, send.message.to, send.message.request, response.response, nowMs);
         return;
       case "append":
-        handleAppendResponse(this, send, input.response as never, nowMs);
+        handleAppendResponse(this.#m, send, response.response, nowMs);
         return;
-      case "timeoutNow": {
-        const term = (input.response as { term: number }).term;
-        if (term > this.term) this.becomeFollower(term, "", nowMs, "higher term in timeout_now response");
-        return;
-      }
+      case "timeoutNow":
+        return; // only its term matters: the target campaigns on its own
       case "installSnapshot":
-        handleSnapshotResult(this, send, input.response as InstallSnapshotResult, nowMs);
+        handleSnapshotResult(this.#m, send, response.response);
         return;
     }
   }
@@ -223,57 +228,71 @@ export class RaftCore {
    * snapshot's meta when it was loaded (the durable log already reset to it), undefined if not.
    */
   finishInstall(replyId: number, meta: SnapshotMetaData | undefined, logReset: boolean): void {
-    if (!this.isActive()) return;
-    finishInstall(this, replyId, meta, logReset);
-    checkInvariants(this);
+    if (!this.#m.isActive()) return;
+    finishInstall(this.#m, replyId, meta, logReset);
+    checkInvariants(this.#m);
   }
 
   /** Lets time pass: election, vote, heartbeat and step-down timers fire here. */
   tick(nowMs: number): void {
     this.runTimers(nowMs);
-    checkInvariants(this);
+    checkInvariants(this.#m);
   }
 
   private runTimers(nowMs: number): void {
-    this.lastNowMs = nowMs;
-    if (!this.isActive()) return;
-    if (this.role === "leader") {
-      expireTransfer(this, nowMs);
-      advanceChange(this, nowMs);
-      if (nowMs >= this.stepDownDeadlineMs) checkQuorum(this, nowMs);
-      if (this.role === "leader" && nowMs >= this.heartbeatDeadlineMs) {
-        this.heartbeatDeadlineMs = nowMs + this.config.heartbeatIntervalMs;
-        broadcastHeartbeats(this, nowMs);
-      }
+    this.#m.lastNowMs = nowMs;
+    if (!this.#m.isActive()) return;
+    const leader = leaderOf(this.#m);
+    if (leader !== undefined) {
+      this.runLeaderTimers(leader, nowMs);
       return;
     }
-    grantSelfWhenLeaseExpired(this, nowMs);
-    if (nowMs < this.electionDeadlineMs) return;
-    if (this.role === "preCandidate" && this.votes?.triggered === true && this.leaderId !== "") {
-      this.becomeFollower(this.term, this.leaderId, nowMs, "the triggered vote did not win in time");
+    grantSelfWhenLeaseExpired(this.#m, nowMs);
+    if (nowMs < this.#m.electionDeadlineMs) return;
+    const votes = votesOf(this.#m);
+    if (this.#m.role === "preCandidate" && votes?.triggered === true && this.#m.leaderId !== "") {
+      this.#m.becomeFollower(this.#m.term, this.#m.leaderId, nowMs, "the triggered vote did not win in time");
       return;
     }
-    if (this.role === "candidate" && !this.config.stepDownWhenVoteTimedOut) {
-      this.becomeCandidate(nowMs);
+    if (this.#m.role === "candidate" && !this.#m.config.stepDownWhenVoteTimedOut) {
+      this.#m.becomeCandidate(nowMs);
       return;
     }
-    if (this.leaderId !== "") this.setLeader("", nowMs, "election timeout");
-    if (this.role === "candidate") this.becomeFollower(this.term, "", nowMs, "vote timed out");
-    this.campaign(nowMs);
+    if (this.#m.leaderId !== "") this.#m.setLeader("", nowMs, "election timeout");
+    if (this.#m.role === "candidate") this.#m.becomeFollower(this.#m.term, "", nowMs, "vote timed out");
+    this.#m.campaign(nowMs);
+  }
+
+  /** A leader's timers: transfer timeout, change catch-up, check-quorum, heartbeats. */
+  private runLeaderTimers(leader: LeaderState, nowMs: number): void {
+    expireTransfer(this.#m, leader, nowMs);
+    advanceChange(this.#m, nowMs);
+    // The change may have ended this leadership (a removed leader steps down).
+    if (leaderOf(this.#m) !== leader) return;
+    if (nowMs >= leader.stepDownDeadlineMs) checkQuorum(this.#m, leader, nowMs);
+    if (leaderOf(this.#m) === leader && nowMs >= leader.heartbeatDeadlineMs) {
+      leader.heartbeatDeadlineMs = nowMs + this.#m.config.heartbeatIntervalMs;
+      broadcastHeartbeats(this.#m, nowMs);
+    }
   }
 
   /** The earliest time at which `tick` has something to do. */
   nextDeadlineMs(): number {
-    if (!this.isActive()) return NO_DEADLINE;
-    if (this.role === "leader") {
+    if (!this.#m.isActive()) return NO_DEADLINE;
+    const leader = leaderOf(this.#m);
+    if (leader !== undefined) {
       return Math.min(
-        this.heartbeatDeadlineMs,
-        this.stepDownDeadlineMs,
-        this.transfer?.deadlineMs ?? NO_DEADLINE,
+        leader.heartbeatDeadlineMs,
+        leader.stepDownDeadlineMs,
+        leader.transfer?.deadlineMs ?? NO_DEADLINE,
       );
     }
-    const selfVotePending = this.votes !== undefined && !this.votes.selfGranted;
-    return Math.min(this.electionDeadlineMs, selfVotePending ? this.followerLeaseEndsAtMs() : NO_DEADLINE);
+    const votes = votesOf(this.#m);
+    const selfVotePending = votes !== undefined && !votes.selfGranted;
+    return Math.min(
+      this.#m.electionDeadlineMs,
+      selfVotePending ? this.#m.followerLeaseEndsAtMs() : NO_DEADLINE,
+    );
   }
 
   /** Appends proposals to the leader's log. Each gets an index or the error that rejected it. */
@@ -282,24 +301,24 @@ export class RaftCore {
     if (refusal !== undefined) return proposals.map(() => refusal);
     const results: ProposalResult[] = [];
     const entries: LogEntry[] = [];
-    let index = this.log.lastIndex();
+    let index = this.#m.log.lastIndex();
     for (const proposal of proposals) {
-      if (proposal.expectedTerm !== undefined && proposal.expectedTerm !== this.term) {
+      if (proposal.expectedTerm !== undefined && proposal.expectedTerm !== this.#m.term) {
         results.push(
           new RaftError(
             "ESTALE",
-            `expected term ${proposal.expectedTerm} but the current term is ${this.term}`,
+            `expected term ${proposal.expectedTerm} but the current term is ${this.#m.term}`,
           ),
         );
         continue;
       }
       index++;
-      entries.push(this.makeEntry(index, proposal));
-      results.push({ index, term: this.term });
+      entries.push(this.#m.makeEntry(index, proposal));
+      results.push({ index, term: this.#m.term });
     }
-    this.appendLocal(entries);
-    sendAppends(this, nowMs);
-    checkInvariants(this);
+    this.#m.appendLocal(entries);
+    sendAppends(this.#m, nowMs);
+    checkInvariants(this.#m);
     return results;
   }
 
@@ -309,12 +328,13 @@ export class RaftCore {
    * or `readIndexFailed` if leadership ends first. The error when this node cannot serve it.
    */
   readIndex(id: number, nowMs: number): RaftError | undefined {
-    this.lastNowMs = nowMs;
-    if (this.role !== "leader") return this.notLeaderError();
-    const leaseRead = this.config.leaderLeaseEnabled && this.leaseExpiresAtMs(nowMs) > nowMs;
-    if (leaseRead) this.emit({ type: "readIndexReady", reads: [{ id, index: this.commitIndex }] });
-    else this.reads.add(this, id, nowMs);
-    checkInvariants(this);
+    this.#m.lastNowMs = nowMs;
+    const leader = leaderOf(this.#m);
+    if (leader === undefined) return this.#m.notLeaderError();
+    const leaseRead = this.#m.config.leaderLeaseEnabled && this.leaseExpiresAtMs(nowMs) > nowMs;
+    if (leaseRead) this.#m.emit({ type: "readIndexReady", reads: [{ id, index: this.#m.commitIndex }] });
+    else leader.reads.add(this.#m, id, nowMs);
+    checkInvariants(this.#m);
     return undefined;
   }
 
@@ -323,9 +343,9 @@ export class RaftCore {
    * started: `changeDone` reports the outcome.
    */
   changeConfiguration(conf: ConfigurationData, nowMs: number): RaftError | undefined {
-    this.lastNowMs = nowMs;
-    const refusal = startChange(this, conf, nowMs);
-    checkInvariants(this);
+    this.#m.lastNowMs = nowMs;
+    const refusal = startChange(this.#m, conf, nowMs);
+    checkInvariants(this.#m);
     return refusal;
   }
 
@@ -334,47 +354,31 @@ export class RaftCore {
    * steps down into a new term and campaigns if it is now the only voter.
    */
   resetConfiguration(conf: ConfigurationData, nowMs: number): RaftError | undefined {
-    this.lastNowMs = nowMs;
-    if (!this.isActive()) return this.notLeaderError();
+    this.#m.lastNowMs = nowMs;
+    if (!this.#m.isActive()) return this.#m.notLeaderError();
     if (conf.peers.length === 0)
       return new RaftError("EINVAL", "reset_peers needs a non-empty configuration");
-    if (this.change !== undefined) return new RaftError("EBUSY", "a configuration change is in progress");
-    this.confs.override(normalizeConfiguration(conf));
-    this.becomeFollower(this.term + 1, "", nowMs, "configuration reset by the operator");
-    this.campaignIfSoleVoter(nowMs);
-    checkInvariants(this);
+    if (leaderOf(this.#m)?.change !== undefined)
+      return new RaftError("EBUSY", "a configuration change is in progress");
+    this.#m.confs.override(normalizeConfiguration(conf));
+    this.#m.becomeFollower(this.#m.term + 1, "", nowMs, "configuration reset by the operator");
+    this.#m.campaignIfSoleVoter(nowMs);
+    checkInvariants(this.#m);
     return undefined;
-  }
-
-  /** A follower's progress or the commit index moved: a configuration change may go on. */
-  advanceChange(nowMs: number): void {
-    advanceChange(this, nowMs);
-    checkInvariants(this);
-  }
-
-  /**
-   * Hands leadership to `target` (the most up-to-date follower when undefined, braft's ANY_PEER).
-   * Undefined when started: `transferEnded` reports the outcome.
-   */
-  transferLeadership(target: PeerKey | undefined, nowMs: number): RaftError | undefined {
-    this.lastNowMs = nowMs;
-    const refusal = startTransfer(this, target, nowMs);
-    checkInvariants(this);
-    return refusal;
   }
 
   /** A leader shutting down wakes its best follower (braft's wakeup_a_candidate). */
   handOverLeadership(nowMs: number): void {
-    this.lastNowMs = nowMs;
-    startTransfer(this, undefined, nowMs, true);
-    checkInvariants(this);
+    this.#m.lastNowMs = nowMs;
+    startTransfer(this.#m, undefined, nowMs, true);
+    checkInvariants(this.#m);
   }
 
   /** braft's vote(election_timeout_ms); see election.ts. */
   triggerVote(electionTimeoutMs: number, nowMs: number): RaftError | undefined {
-    this.lastNowMs = nowMs;
-    const refusal = triggerVote(this, electionTimeoutMs, nowMs);
-    checkInvariants(this);
+    this.#m.lastNowMs = nowMs;
+    const refusal = triggerVote(this.#m, electionTimeoutMs, nowMs);
+    checkInvariants(this.#m);
     return refusal;
   }
 
@@ -384,400 +388,122 @@ export class RaftCore {
     maxClockDriftMs: number | undefined,
     nowMs: number,
   ): RaftError | undefined {
-    this.lastNowMs = nowMs;
-    const refusal = resetElectionTimeouts(this, electionTimeoutMs, maxClockDriftMs, nowMs);
-    checkInvariants(this);
+    this.#m.lastNowMs = nowMs;
+    const refusal = resetElectionTimeouts(this.#m, electionTimeoutMs, maxClockDriftMs, nowMs);
+    checkInvariants(this.#m);
     return refusal;
   }
 
   /** Why this node cannot take proposals now, if it cannot. */
   private proposalRefusal(): RaftError | undefined {
-    if (this.role !== "leader") return this.notLeaderError();
-    if (this.transfer !== undefined) {
-      return new RaftError("EBUSY", `leadership is being transferred to ${this.transfer.target}`);
+    const leader = leaderOf(this.#m);
+    if (leader === undefined) return this.#m.notLeaderError();
+    if (leader.transfer !== undefined) {
+      return new RaftError("EBUSY", `leadership is being transferred to ${leader.transfer.target}`);
     }
-    if (this.isReadOnly()) return new RaftError("EREADONLY", "the group is in read-only mode");
+    if (this.#m.isReadOnly()) return new RaftError("EREADONLY", "the group is in read-only mode");
     return undefined;
-  }
-
-  /** A leader is read-only when it is, or when a quorum of its voters is (braft). */
-  isReadOnly(): boolean {
-    if (this.readonly) return true;
-    if (this.role !== "leader") return false;
-    const readonlyVote = (peer: PeerKey): boolean | undefined =>
-      peer === this.config.self ? this.readonly : (this.progress.get(peer)?.readonly ?? false);
-    return (
-      quorumVoteResult(this.voters(), (peer) => (readonlyVote(peer) === true ? true : undefined)) === "won"
-    );
-  }
-
-  /** Sends heartbeats to every follower now (a read round, or a leadership check). */
-  heartbeatNow(nowMs: number): void {
-    this.heartbeatDeadlineMs = nowMs + this.config.heartbeatIntervalMs;
-    broadcastHeartbeats(this, nowMs);
-    checkInvariants(this);
   }
 
   /** The shell made the log durable through (index, term). */
   onPersisted(index: number, term: number): void {
-    this.log.stableTo(index, term);
-    if (this.log.term(index) !== term || index <= this.persistedIndex) return;
-    this.persistedIndex = index;
-    if (this.role === "leader") maybeCommit(this);
-    checkInvariants(this);
+    this.#m.log.stableTo(index, term);
+    if (this.#m.log.term(index) !== term || index <= this.#m.persistedIndex) return;
+    this.#m.persistedIndex = index;
+    if (this.#m.role === "leader") maybeCommit(this.#m);
+    checkInvariants(this.#m);
   }
 
   /** The state machine applied through `index`. */
   onApplied(index: number): void {
-    invariant(index <= this.commitIndex, `applied ${index} beyond committed ${this.commitIndex}`);
-    if (index > this.appliedIndex) this.appliedIndex = index;
-    checkInvariants(this);
+    invariant(index <= this.#m.commitIndex, `applied ${index} beyond committed ${this.#m.commitIndex}`);
+    if (index > this.#m.appliedIndex) this.#m.appliedIndex = index;
+    checkInvariants(this.#m);
   }
 
-  /** braft's ERROR state: the node stops taking part in the group until restarted. */
-  enterError(reason: string, nowMs: number): void {
-    if (this.role === "error" || this.role === "shutdown") return;
-    this.leaveRole(nowMs, reason);
-    this.setRole("error");
+  /** braft's enter/leave_readonly_mode: a read-only node refuses new entries (EREADONLY). */
+  setReadOnly(readonly: boolean): void {
+    this.#m.readonly = readonly;
+    checkInvariants(this.#m);
   }
 
-  /** Stops the core for good; nothing it does afterwards has effects. */
-  shutdown(nowMs: number): void {
-    if (this.role === "shutdown") return;
-    if (this.role !== "error") this.leaveRole(nowMs, "node shut down");
-    this.setRole("shutdown");
-  }
-
-  /** Everything produced since the last call. */
-  takeReady(): Ready {
-    const entries = this.log.takeEntriesToPersist();
-    const ready: Ready = {
-      hardState: this.hardStateDirty ? { term: this.term, votedFor: this.votedFor } : undefined,
-      entries,
-      sendsNow: this.sendsNow,
-      sendsAfterPersist: this.sendsAfterPersist,
-      replies: this.replies,
-      events: this.events,
-    };
-    this.hardStateDirty = false;
-    this.sendsNow = [];
-    this.sendsAfterPersist = [];
-    this.replies = [];
-    this.events = [];
-    checkInvariants(this);
-    checkReady(this, ready);
-    return ready;
-  }
-
-  hasReady(): boolean {
-    return (
-      this.hardStateDirty ||
-      this.log.hasEntriesToPersist() ||
-      this.sendsNow.length > 0 ||
-      this.sendsAfterPersist.length > 0 ||
-      this.replies.length > 0 ||
-      this.events.length > 0
-    );
-  }
-
-  // ---- queries -----------------------------------------------------------------------------
-
-  voters(): VoterSets {
-    return voterSets(this.confs.last().conf);
-  }
-
-  isActive(): boolean {
-    return this.role !== "error" && this.role !== "shutdown";
-  }
-
-  /** Until when this leader may serve reads from its own state (see lease.ts). */
+  /** Until when this.#m leader may serve reads from its own state (see lease.ts). */
   leaseExpiresAtMs(nowMs: number): number {
-    return leaseExpiresAtMs(this, nowMs);
+    return leaseExpiresAtMs(this.#m, nowMs);
   }
 
   /** braft's get_leader_lease_status. */
   leaderLeaseStatus(nowMs: number): LeaderLeaseStatus {
-    return leaderLeaseStatus(this, nowMs);
+    return leaderLeaseStatus(this.#m, nowMs);
   }
 
-  /** The error a non-leader gives a client, with the leader to redirect to. */
-  notLeaderError(): RaftError {
-    if (this.role === "error") return new RaftError("EPERM", "node is in the ERROR state");
-    if (this.role === "shutdown") return new RaftError("ESHUTDOWN", "node is shut down");
-    const leader = this.leaderId === "" ? "unknown" : this.leaderId;
-    return new RaftError("EPERM", `not the leader (leader: ${leader})`, {
-      leaderId: this.leaderId === "" ? undefined : this.leaderId,
-    });
+  /** Hands leadership to `target` (the most up-to-date follower when undefined, braft's ANY_PEER). */
+  transferLeadership(target: PeerKey | undefined, nowMs: number): RaftError | undefined {
+    return this.#m.transferLeadership(target, nowMs);
   }
 
-  // ---- used by the handler modules ---------------------------------------------------------
-
-  send(
-    message: OutboundRequest,
-    nowMs: number,
-    options: { afterPersist: boolean; heartbeat: boolean },
-  ): Send {
-    const send: Send = { seq: this.seq++, message, heartbeat: options.heartbeat, createdAtMs: nowMs };
-    (options.afterPersist ? this.sendsAfterPersist : this.sendsNow).push(send);
-    return send;
-  }
-
-  nextSeq(): number {
-    return this.seq;
-  }
-
-  reply(reply: Reply): void {
-    this.replies.push(reply);
-  }
-
-  emit(event: CoreEvent): void {
-    this.events.push(event);
-  }
-
-  /** Records a vote; it is persisted before any reply that depends on it. */
-  setVote(candidate: PeerKey): void {
-    this.votedFor = candidate;
-    this.hardStateDirty = true;
-  }
-
-  resetElectionDeadline(nowMs: number): void {
-    const jitter = Math.floor(
-      this.config.random() * Math.min(this.config.electionTimeoutMs, this.config.maxElectionDelayMs),
-    );
-    this.electionDeadlineMs = nowMs + this.config.electionTimeoutMs + jitter;
-  }
-
-  /**
-   * When this node may vote again after last hearing from its leader (braft's FollowerLease).
-   * The drift allowance counts only with leader leases; without them the wait just keeps a live
-   * leader from being deposed (tsraft keeps it always, braft only with leases).
-   */
-  followerLeaseEndsAtMs(): number {
-    const drift = this.config.leaderLeaseEnabled ? this.config.maxClockDriftMs : 0;
-    return this.lastLeaderContactMs + this.config.electionTimeoutMs + drift;
-  }
-
-  /** Whether a vote for anyone (itself included) could undercut a leader this node still hears from. */
-  inFollowerLease(nowMs: number): boolean {
-    return nowMs < this.followerLeaseEndsAtMs();
-  }
-
-  /** Its leader stepped down for a candidate: this node may vote at once (braft's expire()). */
-  expireFollowerLease(): void {
-    this.lastLeaderContactMs = Number.NEGATIVE_INFINITY;
-  }
-
-  /** Adopts a newer term (always) and follows `leaderId` ("" when unknown). */
-  becomeFollower(term: number, leaderId: PeerKey, nowMs: number, reason: string): void {
-    invariant(term >= this.term, `term going back from ${this.term} to ${term}`);
-    if (this.role === "leader" || this.role === "candidate" || this.role === "preCandidate") {
-      this.leaveRole(nowMs, reason);
-    }
-    if (term > this.term) {
-      if (this.leaderId !== "") this.setLeader("", nowMs, reason);
-      this.term = term;
-      this.votedFor = "";
-      this.hardStateDirty = true;
-    }
-    this.setRole("follower");
-    if (leaderId !== "") this.setLeader(leaderId, nowMs, reason);
-    this.resetElectionDeadline(nowMs);
+  /** Starts an election (pre-vote first) as if the election timer fired. */
+  campaign(nowMs: number): void {
+    this.#m.campaign(nowMs);
   }
 
   /** A node that is the only voter elects itself at once instead of waiting out a timeout (braft). */
   campaignIfSoleVoter(nowMs: number): void {
-    const sets = this.voters();
-    const alone = sets.current.length === 1 && sets.current[0] === this.config.self && sets.old.length === 0;
-    if (!alone || this.role !== "follower") return;
-    this.expireFollowerLease(); // no other voter can hold a lease that counts on this one
-    this.campaign(nowMs);
+    this.#m.campaignIfSoleVoter(nowMs);
   }
 
-  /**
-   * Starts an election: a pre-vote round first (braft), so a partitioned node cannot inflate
-   * terms. `triggered`: the operator asked for it (vote()), see election.ts.
-   */
-  campaign(nowMs: number, triggered = false): void {
-    if (!isVoter(this.voters(), this.config.self)) {
-      this.resetElectionDeadline(nowMs);
-      return;
-    }
-    this.setRole("preCandidate");
-    this.emit({ type: "electionStarted", preVote: true, term: this.term });
-    this.votes = newVoteRound(this, true, this.term + 1, triggered, nowMs);
-    this.resetElectionDeadline(nowMs);
-    requestVotes(this, otherVoters(this), true, undefined, nowMs);
-    tallyVotes(this, nowMs);
-    checkInvariants(this);
+  /** braft's ERROR state: the node stops taking part in the group until restarted. */
+  enterError(reason: string, nowMs: number): void {
+    this.#m.enterError(reason, nowMs);
   }
 
-  /** A real election in a new term; `disruptedLeader` when the old leader already stepped down. */
-  becomeCandidate(nowMs: number, disruptedLeader?: TermLeader): void {
-    this.setRole("candidate");
-    this.term++;
-    this.setVote(this.config.self);
-    this.emit({ type: "electionStarted", preVote: false, term: this.term });
-    if (this.leaderId !== "") this.setLeader("", nowMs, "election started");
-    this.votes = newVoteRound(this, false, this.term, false, nowMs, disruptedLeader);
-    this.resetElectionDeadline(nowMs);
-    requestVotes(this, otherVoters(this), false, disruptedLeader, nowMs);
-    tallyVotes(this, nowMs);
+  /** Stops the core for good; nothing it does afterwards has effects. */
+  shutdown(nowMs: number): void {
+    this.#m.shutdown(nowMs);
   }
 
-  becomeLeader(nowMs: number): void {
-    invariant(this.role === "candidate", `becoming leader from ${this.role}`);
-    this.setRole("leader");
-    this.leaderId = this.config.self;
-    this.votes = undefined;
-    // braft resets the follower lease of a new leader and starts a new leader lease.
-    this.expireFollowerLease();
-    this.leaseLeaderId = "";
-    this.leaseEpoch++;
-    this.progress.clear();
-    const next = this.log.lastIndex() + 1;
-    for (const peer of replicationTargets(this.confs.last().conf)) {
-      if (peer !== this.config.self) this.progress.set(peer, new Progress(next, nowMs));
-    }
-    this.heartbeatDeadlineMs = nowMs + this.config.heartbeatIntervalMs;
-    this.stepDownDeadlineMs = nowMs + this.config.electionTimeoutMs;
-    this.electionDeadlineMs = NO_DEADLINE;
-    // braft appends the current configuration on taking office: committing it commits every
-    // earlier entry, and its application tells the state machine the leader is ready.
-    const confEntry = this.makeEntry(next, {
-      type: EntryType.CONFIGURATION,
-      data: EMPTY_DATA,
-      conf: this.confs.last().conf,
-    });
-    this.leaderStartIndex = next;
-    this.appendLocal([confEntry]);
-    resumeJointChange(this);
-    this.emit({ type: "leaderStart", term: this.term, confIndex: next });
-    sendAppends(this, nowMs);
-    maybeCommit(this);
+  // ---- outputs -----------------------------------------------------------------------------
+
+  /** Everything produced since the last call. */
+  takeReady(): Ready {
+    return this.#m.takeReady();
   }
 
-  /** Appends entries to this node's log, tracking configuration entries. */
-  appendLocal(entries: readonly LogEntry[]): void {
-    this.log.append(entries);
-    for (const entry of entries) {
-      if (entry.conf !== undefined)
-        this.confs.add({ id: { index: entry.index, term: entry.term }, conf: entry.conf });
-    }
+  hasReady(): boolean {
+    return this.#m.hasReady();
   }
 
-  /**
-   * A request from `leaderId` in `term` (>= ours): follow it, refresh the lease and the election
-   * timer. False when another leader already holds this term (the caller refuses the request).
-   */
-  acceptLeader(term: number, leaderId: PeerKey, nowMs: number): boolean {
-    if (this.inTriggeredPreVote(term, leaderId)) {
-      // vote() runs its pre-vote under a live leader: its heartbeats must not cancel it. The
-      // election deadline is not pushed back, so a pre-vote that never wins ends (tick).
-      this.renewFollowerLease(leaderId, nowMs);
-      return true;
-    }
-    if (term > this.term || this.role !== "follower") {
-      this.becomeFollower(term, leaderId, nowMs, `request from leader ${leaderId}`);
-    }
-    if (this.leaderId !== leaderId) {
-      if (this.leaderId !== "") {
-        // Two leaders in one term cannot happen with correct peers; braft moves to a new term.
-        this.becomeFollower(this.term + 1, "", nowMs, `${leaderId} and ${this.leaderId} both lead`);
-        return false;
-      }
-      this.setLeader(leaderId, nowMs, "request from leader");
-    }
-    this.renewFollowerLease(leaderId, nowMs);
-    this.resetElectionDeadline(nowMs);
-    return true;
+  // ---- queries -----------------------------------------------------------------------------
+
+  /** A leader is read-only when it is, or when a quorum of its voters is (braft). */
+  isReadOnly(): boolean {
+    return this.#m.isReadOnly();
   }
 
-  /**
-   * The state machine was loaded from a snapshot covering `meta`. When the shell reset the
-   * durable log (it disagreed with the snapshot), the log view restarts after the snapshot too.
-   */
-  resetToSnapshot(meta: SnapshotMetaData, logReset: boolean): void {
-    const index = meta.lastIncludedIndex;
-    const snapshotConf = { id: { index, term: meta.lastIncludedTerm }, conf: meta.conf };
-    if (logReset || this.log.lastIndex() < index) {
-      this.log.resetAfterSnapshot(index);
-      this.confs.reset(snapshotConf);
-    } else {
-      this.confs.setSnapshot(snapshotConf);
-    }
-    // A reset log holds nothing past the snapshot: entries persisted before are gone from disk.
-    this.persistedIndex = logReset ? index : Math.max(this.persistedIndex, index);
-    this.commitIndex = Math.max(this.commitIndex, index);
-    this.appliedIndex = Math.max(this.appliedIndex, index);
+  /** The error a non-leader gives a client, with the leader to redirect to. */
+  notLeaderError(): RaftError {
+    return this.#m.notLeaderError();
   }
+}
 
-  setLeader(leaderId: PeerKey, nowMs: number, reason: string): void {
-    if (leaderId === this.leaderId) return;
-    if (this.leaderId !== "" && this.leaderId !== this.config.self) {
-      this.emit({ type: "stopFollowing", leaderId: this.leaderId, term: this.term, reason });
-    }
-    this.leaderId = leaderId;
-    if (leaderId !== "" && leaderId !== this.config.self) {
-      this.renewFollowerLease(leaderId, nowMs);
-      this.emit({ type: "startFollowing", leaderId, term: this.term });
-    }
+/** Why a leader or candidate stepped down for an answer from `peer` carrying a newer term. */
+function higherTermReason(kind: PeerResponse["kind"], term: number, peer: PeerKey): string {
+  switch (kind) {
+    case "vote":
+      return `higher term ${term} in vote response from ${peer}`;
+    case "append":
+      return `higher term ${term} in append response from ${peer}`;
+    case "timeoutNow":
+      return "higher term in timeout_now response";
+    case "installSnapshot":
+      return `higher term ${term} in install_snapshot response from ${peer}`;
   }
+}
 
-  private inTriggeredPreVote(term: number, leaderId: PeerKey): boolean {
-    return (
-      this.role === "preCandidate" &&
-      this.votes?.triggered === true &&
-      term === this.term &&
-      leaderId === this.leaderId
-    );
-  }
-
-  private renewFollowerLease(leaderId: PeerKey, nowMs: number): void {
-    this.lastLeaderContactMs = nowMs;
-    this.leaseLeaderId = leaderId;
-  }
-
-  // ---- private -----------------------------------------------------------------------------
-
-  private handleFailure(send: Send, nowMs: number): void {
-    if (send.message.kind === "installSnapshot") {
-      handleSnapshotResult(this, send, undefined, nowMs);
-      return;
-    }
-    if (send.message.kind !== "append" || send.heartbeat || this.role !== "leader") return;
-    if (send.message.request.term !== this.term) return;
-    this.progress.get(send.message.to)?.onFailed(send.seq, this.seq);
-    void nowMs;
-  }
-
-  private leaveRole(nowMs: number, reason: string): void {
-    if (this.role === "leader") {
-      dropChange(this, reason);
-      if (this.transfer !== undefined) {
-        this.emit({ type: "transferEnded", succeeded: true, reason });
-        this.transfer = undefined;
-      }
-      const failedReads = this.reads.drain();
-      if (failedReads.length > 0) this.emit({ type: "readIndexFailed", ids: failedReads, reason });
-      this.emit({ type: "leaderStop", term: this.term, reason });
-      this.progress.clear();
-      this.heartbeatDeadlineMs = NO_DEADLINE;
-      this.stepDownDeadlineMs = NO_DEADLINE;
-      this.leaderId = "";
-    } else if (this.leaderId !== "") {
-      this.setLeader("", nowMs, reason);
-    }
-    this.votes = undefined;
-  }
-
-  private setRole(role: Role): void {
-    if (role === this.role) return;
-    this.role = role;
-    this.emit({ type: "roleChanged", role, term: this.term });
-  }
-
-  private makeEntry(index: number, proposal: Proposal): LogEntry {
-    const entry: LogEntry = { index, term: this.term, type: proposal.type, data: proposal.data };
-    return proposal.conf === undefined ? entry : { ...entry, conf: proposal.conf };
-  }
+/**
+ * The state inside `core`, for the core's own invariant tests, which break it on purpose.
+ * Not exported from the core's index.
+ */
+export function coreStateForTests(core: RaftCore): CoreState {
+  return machineOf(core);
 }

@@ -4,14 +4,10 @@
  * state machine has applied the commit index recorded when the read arrived.
  */
 import { quorumVoteResult } from "./quorum.js";
-import type { RaftCore } from "./raft.js";
-import type { PeerKey } from "./types.js";
+import { leaderOf, type CoreState, type PendingRead, type ReadRounds } from "./core-state.js";
 
-/** A read waiting for confirmation; `index` is the commit index when it arrived. */
-export interface PendingRead {
-  readonly id: number;
-  readonly index: number;
-}
+export type { PendingRead };
+import type { PeerKey } from "./types.js";
 
 interface Round {
   /** Answers to requests with a sequence number from here on prove leadership after the reads. */
@@ -20,18 +16,18 @@ interface Round {
   readonly acks: Set<PeerKey>;
 }
 
-export class ReadIndexTracker {
+export class ReadIndexTracker implements ReadRounds {
   private waiting: PendingRead[] = [];
   private round: Round | undefined;
 
   /** Registers a read on the leader; it is confirmed by the next round. */
-  add(core: RaftCore, id: number, nowMs: number): void {
+  add(core: CoreState, id: number, nowMs: number): void {
     this.waiting.push({ id, index: core.commitIndex });
     if (this.round === undefined) this.startRound(core, nowMs);
   }
 
   /** A peer answered request `seq` in the current term. */
-  onAck(core: RaftCore, peer: PeerKey, seq: number, nowMs: number): void {
+  onAck(core: CoreState, peer: PeerKey, seq: number, nowMs: number): void {
     const round = this.round;
     if (round === undefined || seq < round.startSeq) return;
     round.acks.add(peer);
@@ -39,7 +35,7 @@ export class ReadIndexTracker {
   }
 
   /** The leader committed an entry of its term: reads held back until then may start. */
-  onCommit(core: RaftCore, nowMs: number): void {
+  onCommit(core: CoreState, nowMs: number): void {
     if (this.round === undefined && this.waiting.length > 0) this.startRound(core, nowMs);
   }
 
@@ -51,9 +47,9 @@ export class ReadIndexTracker {
     return ids;
   }
 
-  private startRound(core: RaftCore, nowMs: number): void {
+  private startRound(core: CoreState, nowMs: number): void {
     // A new leader knows its commit index only once an entry of its own term is committed.
-    if (core.commitIndex < core.leaderStartIndex) return;
+    if (core.commitIndex < (leaderOf(core)?.startIndex ?? Number.POSITIVE_INFINITY)) return;
     const reads = this.waiting.map((read) => ({
       id: read.id,
       index: Math.max(read.index, core.commitIndex),
@@ -64,7 +60,7 @@ export class ReadIndexTracker {
     this.tryFinish(core, nowMs);
   }
 
-  private tryFinish(core: RaftCore, nowMs: number): void {
+  private tryFinish(core: CoreState, nowMs: number): void {
     const round = this.round;
     if (round === undefined) return;
     if (quorumVoteResult(core.voters(), (peer) => (round.acks.has(peer) ? true : undefined)) !== "won")

@@ -7,7 +7,7 @@ import { invariant } from "./errors.js";
 import type { AppendEntriesRequest, AppendEntriesResponse } from "./messages.js";
 import type { Progress } from "./progress.js";
 import { quorumValue } from "./quorum.js";
-import type { RaftCore } from "./raft.js";
+import { leaderOf, type CoreState } from "./core-state.js";
 import { sendSnapshot } from "./snapshot.js";
 import { maybeSendTimeoutNow } from "./transfer.js";
 import type { PeerKey } from "./types.js";
@@ -15,12 +15,14 @@ import type { PeerKey } from "./types.js";
 // ---- leader side ---------------------------------------------------------------------------
 
 /** Sends to every follower whatever its progress allows. */
-export function sendAppends(core: RaftCore, nowMs: number): void {
-  for (const [peer, progress] of core.progress) sendAppendsTo(core, peer, progress, nowMs);
+export function sendAppends(core: CoreState, nowMs: number): void {
+  const leader = leaderOf(core);
+  if (leader === undefined) return;
+  for (const [peer, progress] of leader.progress) sendAppendsTo(core, peer, progress, nowMs);
 }
 
 /** Streams entries to one follower: one probe at a time, or a window of `inflightAppendsMax`. */
-export function sendAppendsTo(core: RaftCore, peer: PeerKey, progress: Progress, nowMs: number): void {
+export function sendAppendsTo(core: CoreState, peer: PeerKey, progress: Progress, nowMs: number): void {
   const { appendEntriesMax, appendBytesMax, inflightAppendsMax } = core.config;
   while (progress.canSend(inflightAppendsMax)) {
     const prevLogIndex = progress.nextIndex - 1;
@@ -56,8 +58,10 @@ export function sendAppendsTo(core: RaftCore, peer: PeerKey, progress: Progress,
  * nothing there (a follower commits at most up to the previous entry), and keeps the follower in
  * this leader's lease for the whole install instead of letting it time out and campaign.
  */
-export function broadcastHeartbeats(core: RaftCore, nowMs: number): void {
-  for (const [peer, progress] of core.progress) {
+export function broadcastHeartbeats(core: CoreState, nowMs: number): void {
+  const leader = leaderOf(core);
+  if (leader === undefined) return;
+  for (const [peer, progress] of leader.progress) {
     const matchTerm = core.log.term(progress.matchIndex);
     const prevLogIndex = matchTerm === undefined ? 0 : progress.matchIndex;
     const request: AppendEntriesRequest = {
@@ -77,27 +81,20 @@ export function broadcastHeartbeats(core: RaftCore, nowMs: number): void {
 }
 
 export function handleAppendResponse(
-  core: RaftCore,
+  core: CoreState,
   send: Send,
   response: AppendEntriesResponse,
   nowMs: number,
 ): void {
   if (send.message.kind !== "append") return;
   const { request, to: peer } = send.message;
-  if (response.term > core.term) {
-    core.becomeFollower(
-      response.term,
-      "",
-      nowMs,
-      `higher term ${response.term} in append response from ${peer}`,
-    );
-    return;
-  }
-  if (core.role !== "leader" || request.term !== core.term) return;
-  const progress = core.progress.get(peer);
+  // A newer term in the answer was handled before (RaftCore.stepResponse).
+  const leader = leaderOf(core);
+  if (leader === undefined || request.term !== core.term) return;
+  const progress = leader.progress.get(peer);
   if (progress === undefined) return;
   progress.lastAckSentAtMs = Math.max(progress.lastAckSentAtMs, send.createdAtMs);
-  core.reads.onAck(core, peer, send.seq, nowMs); // an answer in our term confirms our leadership
+  leader.reads.onAck(core, peer, send.seq, nowMs); // an answer in our term confirms our leadership
   progress.readonly = response.readonly === true;
   if (send.heartbeat) {
     // Heartbeats name the match point; refusing one means the follower lost its log.
@@ -131,21 +128,21 @@ function nextIndexAfterReject(request: AppendEntriesRequest, response: AppendEnt
  * Advances the commit index to what a quorum holds. Only an entry of the current term is
  * committed by counting (Raft §5.4.2); earlier ones commit with it.
  */
-export function maybeCommit(core: RaftCore): void {
+export function maybeCommit(core: CoreState): void {
   const quorumIndex = quorumValue(core.voters(), (peer) =>
-    peer === core.config.self ? core.persistedIndex : (core.progress.get(peer)?.matchIndex ?? 0),
+    peer === core.config.self ? core.persistedIndex : (leaderOf(core)?.progress.get(peer)?.matchIndex ?? 0),
   );
   if (quorumIndex <= core.commitIndex) return;
   if (core.log.term(quorumIndex) !== core.term) return;
   core.commitIndex = quorumIndex;
-  core.reads.onCommit(core, core.lastNowMs);
+  leaderOf(core)?.reads.onCommit(core, core.lastNowMs);
   core.advanceChange(core.lastNowMs);
 }
 
 // ---- follower side -------------------------------------------------------------------------
 
 export function handleAppendRequest(
-  core: RaftCore,
+  core: CoreState,
   received: AppendEntriesRequest,
   replyId: number,
   nowMs: number,
@@ -177,7 +174,7 @@ export function handleAppendRequest(
  * the request is cut to what follows the commit point. This also covers entries compacted into
  * this node's snapshot, whose terms the log no longer knows.
  */
-function skipCommitted(core: RaftCore, request: AppendEntriesRequest): AppendEntriesRequest {
+function skipCommitted(core: CoreState, request: AppendEntriesRequest): AppendEntriesRequest {
   if (request.prevLogIndex >= core.commitIndex) return request;
   const skip = Math.min(request.entries.length, core.commitIndex - request.prevLogIndex);
   const prev = request.entries[skip - 1];
@@ -191,7 +188,7 @@ function skipCommitted(core: RaftCore, request: AppendEntriesRequest): AppendEnt
 }
 
 /** Appends the leader's entries after the matching prefix, truncating a conflicting suffix. */
-function appendFromLeader(core: RaftCore, request: AppendEntriesRequest): void {
+function appendFromLeader(core: CoreState, request: AppendEntriesRequest): void {
   const conflict = core.log.findConflict(request.entries);
   if (conflict === undefined) return;
   invariant(

@@ -6,11 +6,11 @@
 import type { Send } from "./events.js";
 import type { InstallSnapshotRequest, InstallSnapshotResult, SnapshotMetaData } from "./messages.js";
 import type { Progress } from "./progress.js";
-import type { RaftCore } from "./raft.js";
+import { leaderOf, type CoreState } from "./core-state.js";
 import type { PeerKey } from "./types.js";
 
 /** Leader: `peer` needs entries this log no longer holds; ask the shell to send the snapshot. */
-export function sendSnapshot(core: RaftCore, peer: PeerKey, progress: Progress, nowMs: number): void {
+export function sendSnapshot(core: CoreState, peer: PeerKey, progress: Progress, nowMs: number): void {
   const request = { groupId: core.config.groupId, serverId: core.config.self, peerId: peer, term: core.term };
   const send = core.send({ kind: "installSnapshot", to: peer, request }, nowMs, {
     afterPersist: false,
@@ -21,24 +21,16 @@ export function sendSnapshot(core: RaftCore, peer: PeerKey, progress: Progress, 
 
 /** Leader: the install answered (or failed when `result` is undefined). */
 export function handleSnapshotResult(
-  core: RaftCore,
+  core: CoreState,
   send: Send,
   result: InstallSnapshotResult | undefined,
-  nowMs: number,
 ): void {
   if (send.message.kind !== "installSnapshot") return;
   const peer = send.message.to;
-  if (result !== undefined && result.term > core.term) {
-    core.becomeFollower(
-      result.term,
-      "",
-      nowMs,
-      `higher term ${result.term} in install_snapshot response from ${peer}`,
-    );
-    return;
-  }
-  if (core.role !== "leader" || send.message.request.term !== core.term) return;
-  const progress = core.progress.get(peer);
+  // A newer term in an answer was handled before (RaftCore.stepResponse).
+  const leader = leaderOf(core);
+  if (leader === undefined || send.message.request.term !== core.term) return;
+  const progress = leader.progress.get(peer);
   if (progress === undefined) return;
   if (result === undefined) {
     progress.onSnapshotFailed(send.seq, core.nextSeq());
@@ -50,7 +42,7 @@ export function handleSnapshotResult(
 
 /** Follower: a leader sent a snapshot. Its reply waits until the shell calls finishInstall. */
 export function handleInstallRequest(
-  core: RaftCore,
+  core: CoreState,
   request: InstallSnapshotRequest,
   replyId: number,
   nowMs: number,
@@ -71,7 +63,7 @@ export function handleInstallRequest(
  * replaced by the snapshot's last entry: the shell already reset the durable log to it.
  */
 export function finishInstall(
-  core: RaftCore,
+  core: CoreState,
   replyId: number,
   meta: SnapshotMetaData | undefined,
   logReset: boolean,

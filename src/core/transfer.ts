@@ -13,44 +13,39 @@
 import { isJoint } from "./configuration.js";
 import { RaftError } from "./errors.js";
 import { isVoter } from "./quorum.js";
-import type { RaftCore } from "./raft.js";
+import { leaderOf, type CoreState, type LeaderState, type TransferState } from "./core-state.js";
+
+export type { TransferState };
 import type { TimeoutNowRequest } from "./messages.js";
 import type { PeerKey } from "./types.js";
-
-export interface TransferState {
-  readonly target: PeerKey;
-  readonly deadlineMs: number;
-  timeoutNowSent: boolean;
-  /** Sent in TimeoutNow: this leader will never serve lease reads again in its term. */
-  readonly oldLeaderSteppedDown: boolean;
-}
 
 /**
  * Starts a transfer to `target`, or to the most up-to-date follower when undefined (ANY_PEER).
  * `handover`: the leader is shutting down and wakes a successor whatever it is doing.
  */
 export function startTransfer(
-  core: RaftCore,
+  core: CoreState,
   target: PeerKey | undefined,
   nowMs: number,
   handover = false,
 ): RaftError | undefined {
-  if (core.role !== "leader") return core.notLeaderError();
-  if (core.transfer !== undefined)
-    return new RaftError("EBUSY", `already transferring leadership to ${core.transfer.target}`);
-  const busy = handover ? undefined : configurationBusy(core);
+  const leader = leaderOf(core);
+  if (leader === undefined) return core.notLeaderError();
+  if (leader.transfer !== undefined)
+    return new RaftError("EBUSY", `already transferring leadership to ${leader.transfer.target}`);
+  const busy = handover ? undefined : configurationBusy(core, leader);
   if (busy !== undefined) return new RaftError("EBUSY", `${busy}; transfer leadership after it`);
-  const chosen = target ?? mostUpToDateFollower(core);
+  const chosen = target ?? mostUpToDateFollower(core, leader);
   if (chosen === undefined) return new RaftError("EINVAL", "no follower to transfer leadership to");
   if (chosen === core.config.self) return undefined; // already the leader: nothing to do
-  const progress = core.progress.get(chosen);
+  const progress = leader.progress.get(chosen);
   if (progress === undefined || !core.voters().current.includes(chosen)) {
     return new RaftError("EINVAL", `${chosen} is not a voter of this group`);
   }
   if (progress.lastAckSentAtMs + core.config.electionTimeoutMs < nowMs) {
     return new RaftError("EHOSTUNREACH", `${chosen} has not answered for an election timeout`);
   }
-  core.transfer = {
+  leader.transfer = {
     target: chosen,
     deadlineMs: nowMs + core.config.electionTimeoutMs,
     timeoutNowSent: false,
@@ -66,19 +61,20 @@ export function startTransfer(
  * braft's ConfigurationCtx::is_busy: a change in any stage, or a new leader whose first entry is
  * not committed yet. A target woken then might campaign with a configuration it will not lead.
  */
-function configurationBusy(core: RaftCore): string | undefined {
-  if (core.change !== undefined || isJoint(core.confs.last().conf))
+function configurationBusy(core: CoreState, leader: LeaderState): string | undefined {
+  if (leader.change !== undefined || isJoint(core.confs.last().conf))
     return "a configuration change is in progress";
-  if (core.commitIndex < core.leaderStartIndex)
-    return "this new leader has not committed its first entry yet";
+  if (core.commitIndex < leader.startIndex) return "this new leader has not committed its first entry yet";
   return undefined;
 }
 
 /** Sends TimeoutNow once the target holds the leader's whole log. */
-export function maybeSendTimeoutNow(core: RaftCore, peer: PeerKey, nowMs: number): void {
-  const transfer = core.transfer;
-  if (transfer === undefined || transfer.target !== peer || transfer.timeoutNowSent) return;
-  if ((core.progress.get(peer)?.matchIndex ?? 0) < core.log.lastIndex()) return;
+export function maybeSendTimeoutNow(core: CoreState, peer: PeerKey, nowMs: number): void {
+  const leader = leaderOf(core);
+  const transfer = leader?.transfer;
+  if (leader === undefined || transfer === undefined || transfer.target !== peer || transfer.timeoutNowSent)
+    return;
+  if ((leader.progress.get(peer)?.matchIndex ?? 0) < core.log.lastIndex()) return;
   transfer.timeoutNowSent = true;
   const request: TimeoutNowRequest = {
     groupId: core.config.groupId,
@@ -91,10 +87,10 @@ export function maybeSendTimeoutNow(core: RaftCore, peer: PeerKey, nowMs: number
 }
 
 /** The transfer timed out: no new leader appeared, so this one leads on with a new lease. */
-export function expireTransfer(core: RaftCore, nowMs: number): void {
-  const transfer = core.transfer;
+export function expireTransfer(core: CoreState, leader: LeaderState, nowMs: number): void {
+  const transfer = leader.transfer;
   if (transfer === undefined || nowMs < transfer.deadlineMs) return;
-  core.transfer = undefined;
+  leader.transfer = undefined;
   core.leaseEpoch++;
   core.emit({
     type: "transferEnded",
@@ -104,9 +100,9 @@ export function expireTransfer(core: RaftCore, nowMs: number): void {
   core.emit({ type: "leaderResumed", term: core.term });
 }
 
-function mostUpToDateFollower(core: RaftCore): PeerKey | undefined {
+function mostUpToDateFollower(core: CoreState, leader: LeaderState): PeerKey | undefined {
   let best: { peer: PeerKey; match: number } | undefined;
-  for (const [peer, progress] of core.progress) {
+  for (const [peer, progress] of leader.progress) {
     if (!core.voters().current.includes(peer)) continue;
     if (best === undefined || progress.matchIndex > best.match) best = { peer, match: progress.matchIndex };
   }
@@ -115,7 +111,7 @@ function mostUpToDateFollower(core: RaftCore): PeerKey | undefined {
 
 /** Follower: the leader asks this node to take over now (TimeoutNow); it campaigns at once. */
 export function handleTimeoutNow(
-  core: RaftCore,
+  core: CoreState,
   request: TimeoutNowRequest,
   replyId: number,
   nowMs: number,

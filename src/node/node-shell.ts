@@ -62,6 +62,8 @@ export abstract class NodeShell {
   protected readonly pendingChange = new PendingOperation("configuration change");
   protected nextReplyId = 1;
   protected driveScheduled = false;
+  /** The apply point of the last Ready the drive loop handled (the FSMCaller applies up to it). */
+  private applyThroughIndex = 0;
   protected cancelTimer: CancelTimer | undefined;
   protected cancelSnapshotTimer: CancelTimer | undefined;
   /** The snapshot timer's period and next firing, for raft_stat; undefined while it is off. */
@@ -168,8 +170,12 @@ export abstract class NodeShell {
     if (prepared === undefined || this.lifecycle !== "running") return;
     this.withCore((core) => {
       this.proposeQueued(core);
-      while (core.hasReady()) this.handleReady(core.takeReady());
-      prepared.fsmCaller.onCommitted(Math.min(core.commitIndex, core.persistedIndex));
+      while (core.hasReady()) {
+        const ready = core.takeReady();
+        this.handleReady(ready);
+        this.applyThroughIndex = ready.applyThroughIndex;
+      }
+      prepared.fsmCaller.onCommitted(this.applyThroughIndex);
       this.logChanges(core);
     }, false);
     this.armTimer();

@@ -340,16 +340,12 @@ export class RaftNode extends NodeShell {
 
   /** braft's enter_readonly_mode: this node stops accepting new entries (EREADONLY). */
   enterReadonlyMode(): void {
-    this.withCore((core) => {
-      core.readonly = true;
-    });
+    this.withCore((core) => core.setReadOnly(true));
   }
 
   /** braft's leave_readonly_mode. */
   leaveReadonlyMode(): void {
-    this.withCore((core) => {
-      core.readonly = false;
-    });
+    this.withCore((core) => core.setReadOnly(false));
   }
 
   /** Whether applies through this node fail with EREADONLY: it, or (on a leader) a quorum, is read-only. */

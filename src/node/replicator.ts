@@ -5,12 +5,17 @@
  */
 import { RaftError } from "../core/errors.js";
 import type { Send } from "../core/events.js";
-import type { InstallSnapshotHeader, InstallSnapshotResult, SnapshotMetaData } from "../core/messages.js";
+import type {
+  InstallSnapshotHeader,
+  InstallSnapshotResult,
+  PeerResponse,
+  SnapshotMetaData,
+} from "../core/messages.js";
 import type { PeerKey } from "../core/types.js";
 import type { RaftClient } from "./ports.js";
 
 export interface ReplicatorHost {
-  onResponse(send: Send, response: unknown): void;
+  onResponse(send: Send, response: PeerResponse): void;
   onFailure(send: Send, error: unknown): void;
   /** The snapshot to install on a follower, held until `release`; undefined when there is none. */
   openSnapshot(): Promise<HeldSnapshot | undefined>;
@@ -76,7 +81,36 @@ export class Replicator {
     this.count(send);
     const dataBytes = dataBytesOf(send);
     this.inflightDataBytes += dataBytes;
-    this.call(send)
+    const { message } = send;
+    switch (message.kind) {
+      case "append": {
+        const timeoutMs = this.appendTimeoutMs(dataBytes);
+        const call = this.client.appendEntries(this.peer, message.request, timeoutMs);
+        return this.track(send, dataBytes, call, (response) => ({ kind: "append", response }));
+      }
+      case "vote": {
+        const call = this.client.requestVote(this.peer, message.request, this.rpcTimeoutMs);
+        return this.track(send, dataBytes, call, (response) => ({ kind: "vote", response }));
+      }
+      case "timeoutNow": {
+        const call = this.client.timeoutNow(this.peer, message.request, this.rpcTimeoutMs);
+        return this.track(send, dataBytes, call, (response) => ({ kind: "timeoutNow", response }));
+      }
+      case "installSnapshot": {
+        const call = this.installSnapshot(message.request);
+        return this.track(send, dataBytes, call, (response) => ({ kind: "installSnapshot", response }));
+      }
+    }
+  }
+
+  /** Reports the outcome of `call` to the host, its answer tagged with the request's kind. */
+  private track<R>(
+    send: Send,
+    dataBytes: number,
+    call: Promise<R>,
+    tag: (response: R) => PeerResponse,
+  ): void {
+    call
       .finally(() => {
         this.inflightDataBytes -= dataBytes;
       })
@@ -85,7 +119,7 @@ export class Replicator {
           this.inflight--;
           this.consecutiveFailures = 0;
           this.lastResponseAtMs = this.nowMs();
-          this.host.onResponse(send, response);
+          this.host.onResponse(send, tag(response));
         },
         (error: unknown) => {
           this.inflight--;
@@ -105,20 +139,6 @@ export class Replicator {
       this.appendEntriesCount++;
     } else if (send.message.kind === "installSnapshot") {
       this.installSnapshotCount++;
-    }
-  }
-
-  private call(send: Send): Promise<unknown> {
-    const { message } = send;
-    switch (message.kind) {
-      case "append":
-        return this.client.appendEntries(this.peer, message.request, this.appendTimeoutMs(dataBytesOf(send)));
-      case "vote":
-        return this.client.requestVote(this.peer, message.request, this.rpcTimeoutMs);
-      case "timeoutNow":
-        return this.client.timeoutNow(this.peer, message.request, this.rpcTimeoutMs);
-      case "installSnapshot":
-        return this.installSnapshot(message.request);
     }
   }
 

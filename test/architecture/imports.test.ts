@@ -1,7 +1,7 @@
 /**
  * The import graph of src/ follows the layer order of eslint.config.js (LAYERS, bottom first):
  * every import between folders points down, so the folder graph has no cycle, and src/core has
- * no import cycle but the known one below. The lint rules give the same answer file by file while
+ * no import cycle. The lint rules give the same answer file by file while
  * editing; this test sees every import at once (dynamic ones too) and the cycles, which a
  * per-file rule cannot. docs/architecture.md explains the order.
  */
@@ -14,28 +14,6 @@ import ts from "typescript";
 
 const root = process.cwd();
 const srcDir = join(root, "src");
-
-/**
- * The import cycles inside src/core that exist today, each as the set of files that import one
- * another in a ring (a strongly connected component, type-only imports included): RaftCore and
- * the helpers that change its fields. The closed core of issue 16, item 2, removes them; until
- * then a cycle may shrink or vanish, but no file may join one and no new cycle may appear. Delete
- * an entry once its cycle is gone.
- */
-const KNOWN_CORE_CYCLES: readonly (readonly string[])[] = [
-  [
-    "core/election.ts",
-    "core/events.ts",
-    "core/lease.ts",
-    "core/membership.ts",
-    "core/raft.ts",
-    "core/read-index.ts",
-    "core/replication.ts",
-    "core/snapshot.ts",
-    "core/transfer.ts",
-    "core/invariants.ts",
-  ],
-];
 
 /** The layers, bottom first, from the lint config (one list for both checks). */
 async function layers(): Promise<readonly string[]> {
@@ -145,23 +123,10 @@ test("the import graph between folders has no cycle", () => {
   assert.deepEqual(cyclesOf(graph), []);
 });
 
-test("src/core has no import cycle beyond the known one (issue 16, item 2)", (t) => {
+test("src/core has no import cycle (the closed core of issue 16, item 2)", () => {
   const graph = new Map<string, Set<string>>();
   for (const { file, target } of edges) {
     if (layerOf(file) === "core" && layerOf(target) === "core") addEdge(graph, file, target);
   }
-  const cycles = cyclesOf(graph);
-  const known = KNOWN_CORE_CYCLES.map((cycle) => new Set(cycle));
-  const isKnown = (cycle: readonly string[]): boolean =>
-    known.some((allowed) => cycle.every((file) => allowed.has(file)));
-  assert.deepEqual(
-    cycles.filter((cycle) => !isKnown(cycle)),
-    [],
-    "a new import cycle inside core (or a file joined the known one)",
-  );
-  const gone = KNOWN_CORE_CYCLES.filter(
-    (allowed) => !cycles.some((cycle) => cycle.some((f) => allowed.includes(f))),
-  );
-  if (gone.length > 0)
-    t.diagnostic(`known core cycles now gone, delete them from the list: ${JSON.stringify(gone)}`);
+  assert.deepEqual(cyclesOf(graph), [], "an import cycle inside core");
 });

@@ -4,7 +4,7 @@
  */
 import { ConfigurationManager } from "../../src/core/configuration.js";
 import type { Send } from "../../src/core/events.js";
-import type { InboundRequest } from "../../src/core/messages.js";
+import type { InboundRequest, PeerResponse } from "../../src/core/messages.js";
 import { RaftCore } from "../../src/core/raft.js";
 import type { LogReader } from "../../src/core/raft-log.js";
 import type { HardState, LogEntry, PeerKey } from "../../src/core/types.js";
@@ -186,10 +186,8 @@ export class CoreCluster {
     if (route === undefined || reply.kind === "error") return;
     const to = route.send.message.to;
     if (this.cut.has(`${to}>${route.from}`)) return;
-    this.member(route.from).core.stepResponse(
-      { kind: "response", send: route.send, response: reply.response },
-      this.nowMs,
-    );
+    const response = { kind: route.send.message.kind, response: reply.response } as PeerResponse;
+    this.member(route.from).core.stepResponse({ kind: "response", send: route.send, response }, this.nowMs);
   }
 
   private random(): number {

@@ -2,6 +2,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { RequestVoteRequest } from "../../src/core/messages.js";
+import { votesOf } from "../../src/core/core-state.js";
+import { coreStateForTests as st } from "../../src/core/raft.js";
 import { CoreCluster } from "./core-cluster.js";
 
 /** A cluster of three lease-enabled cores where `a` leads and everyone heard from it just now. */
@@ -70,11 +72,11 @@ test("A candidate's own vote waits for its own follower lease (grant_self)", () 
   const b = cluster.core("b");
   b.campaign(cluster.nowMs);
   assert.equal(b.role, "preCandidate");
-  assert.equal(b.votes?.selfGranted, false);
-  assert.ok(b.nextDeadlineMs() <= b.followerLeaseEndsAtMs(), "the timer wakes it by the lease's end");
-  b.tick(b.followerLeaseEndsAtMs());
+  assert.equal(votesOf(st(b))?.selfGranted, false);
+  assert.ok(b.nextDeadlineMs() <= st(b).followerLeaseEndsAtMs(), "the timer wakes it by the lease's end");
+  b.tick(st(b).followerLeaseEndsAtMs());
   assert.equal(b.role, "preCandidate");
-  assert.equal(b.votes?.selfGranted, true, "its own vote counts once its lease ended");
+  assert.equal(votesOf(st(b))?.selfGranted, true, "its own vote counts once its lease ended");
 });
 
 test("A restarted node waits a whole lease before voting", () => {

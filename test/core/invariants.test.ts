@@ -6,12 +6,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ConfigurationManager } from "../../src/core/configuration.js";
+import { leaderOf } from "../../src/core/core-state.js";
 import { InvariantError } from "../../src/core/errors.js";
 import type { Ready, Send } from "../../src/core/events.js";
 import { assertAppendWellFormed, checkInvariants, checkReady } from "../../src/core/invariants.js";
 import type { AppendEntriesRequest } from "../../src/core/messages.js";
 import { Progress } from "../../src/core/progress.js";
-import { RaftCore } from "../../src/core/raft.js";
+import { RaftCore, coreStateForTests as st } from "../../src/core/raft.js";
 import type { LogReader } from "../../src/core/raft-log.js";
 import { EMPTY_DATA, EntryType, type LogEntry } from "../../src/core/types.js";
 import { CoreCluster } from "./core-cluster.js";
@@ -42,56 +43,56 @@ function ledCluster(): CoreCluster {
 test("Invariants hold through an election, writes and heartbeats", () => {
   const cluster = ledCluster();
   cluster.advance(500);
-  for (const { core } of cluster.members.values()) checkInvariants(core);
+  for (const { core } of cluster.members.values()) checkInvariants(st(core));
 });
 
 test("Invariants: commit beyond the last index, applied beyond commit, persisted beyond last", () => {
   const b = ledCluster().core("b");
-  b.commitIndex = 9;
-  caught(() => checkInvariants(b), /committed 9 beyond last index 2/);
-  b.commitIndex = 2;
-  b.appliedIndex = 3;
-  caught(() => checkInvariants(b), /applied 3 beyond committed 2/);
-  b.appliedIndex = 2;
-  b.persistedIndex = 5;
-  caught(() => checkInvariants(b), /persisted 5 beyond last index 2/);
+  st(b).commitIndex = 9;
+  caught(() => checkInvariants(st(b)), /committed 9 beyond last index 2/);
+  st(b).commitIndex = 2;
+  st(b).appliedIndex = 3;
+  caught(() => checkInvariants(st(b)), /applied 3 beyond committed 2/);
+  st(b).appliedIndex = 2;
+  st(b).persistedIndex = 5;
+  caught(() => checkInvariants(st(b)), /persisted 5 beyond last index 2/);
 });
 
 test("Invariants: the term never goes back, and neither do commit and applied", () => {
   const cluster = new CoreCluster(["a", "b", "c"]);
   const c = cluster.core("c");
-  c.term = 3;
-  checkInvariants(c);
-  c.term = 2;
-  caught(() => checkInvariants(c), /term went back from 3 to 2/);
+  st(c).term = 3;
+  checkInvariants(st(c));
+  st(c).term = 2;
+  caught(() => checkInvariants(st(c)), /term went back from 3 to 2/);
 
   const a = ledCluster().core("a");
   a.onApplied(2);
-  a.commitIndex = 1;
-  a.appliedIndex = 1;
-  caught(() => checkInvariants(a), /commit went back from 2 to 1/);
-  a.commitIndex = 2;
-  caught(() => checkInvariants(a), /applied went back from 2 to 1/);
+  st(a).commitIndex = 1;
+  st(a).appliedIndex = 1;
+  caught(() => checkInvariants(st(a)), /commit went back from 2 to 1/);
+  st(a).commitIndex = 2;
+  caught(() => checkInvariants(st(a)), /applied went back from 2 to 1/);
 });
 
 test("Invariants: no entry newer than the current term", () => {
   const b = ledCluster().core("b");
-  b.term = 0;
-  caught(() => checkInvariants(b), /last entry's term 1 is newer than the term 0/);
+  st(b).term = 0;
+  caught(() => checkInvariants(st(b)), /last entry's term 1 is newer than the term 0/);
 });
 
 test("Invariants: one vote per term", () => {
   const b = ledCluster().core("b");
   assert.equal(b.votedFor, "a");
-  b.votedFor = "c";
-  caught(() => checkInvariants(b), /vote in term 1 changed: "a" became "c"/);
+  st(b).votedFor = "c";
+  caught(() => checkInvariants(st(b)), /vote in term 1 changed: "a" became "c"/);
 });
 
 test("Invariants: a committed entry never changes", () => {
   const cluster = ledCluster();
   const a = cluster.member("a");
   a.log.entries[1] = entry(2, 0);
-  caught(() => checkInvariants(a.core), /committed entry 2 changed term from 1 to 0/);
+  caught(() => checkInvariants(st(a.core)), /committed entry 2 changed term from 1 to 0/);
 });
 
 test("Invariants: a leader never truncates its own log", () => {
@@ -102,42 +103,43 @@ test("Invariants: a leader never truncates its own log", () => {
   cluster.settle();
   assert.equal(a.core.log.lastIndex(), 3);
   a.log.entries.length = 2;
-  a.core.persistedIndex = 2;
-  caught(() => checkInvariants(a.core), /leader of term 1 truncated its log from 3 to 2/);
+  st(a.core).persistedIndex = 2;
+  caught(() => checkInvariants(st(a.core)), /leader of term 1 truncated its log from 3 to 2/);
 });
 
 test("Invariants: leaderId is self exactly when leading; leaders and candidates voted for themselves", () => {
   const cluster = ledCluster();
   const a = cluster.core("a");
   const b = cluster.core("b");
-  b.leaderId = "b";
-  caught(() => checkInvariants(b), /role follower with leader "b" \(self b\)/);
-  a.leaderId = "";
-  caught(() => checkInvariants(a), /role leader with leader ""/);
-  a.leaderId = "a";
-  a.votedFor = "b";
-  caught(() => checkInvariants(a), /leader of term 1 voted for "b"/);
+  st(b).leaderId = "b";
+  caught(() => checkInvariants(st(b)), /role follower with leader "b" \(self b\)/);
+  st(a).leaderId = "";
+  caught(() => checkInvariants(st(a)), /role leader with leader ""/);
+  st(a).leaderId = "a";
+  st(a).votedFor = "b";
+  caught(() => checkInvariants(st(a)), /leader of term 1 voted for "b"/);
 });
 
-test("Invariants: only a leader keeps progress", () => {
-  const b = ledCluster().core("b");
-  b.progress.set("c", new Progress(3, 0));
-  caught(() => checkInvariants(b), /follower keeps progress for 1 peers/);
+test("Only a leader has leader state: a follower's role state carries no progress, change or transfer", () => {
+  const cluster = ledCluster();
+  assert.deepEqual(st(cluster.core("b")).roleState, { role: "follower" });
+  assert.equal(leaderOf(st(cluster.core("b"))), undefined);
+  assert.equal(leaderOf(st(cluster.core("a")))?.progress.size, 2);
 });
 
 test("Invariants: match < next <= last + 1 for every follower, and progress only for members", () => {
   const a = ledCluster().core("a");
-  const progress = a.progress.get("b") as Progress;
+  const progress = leaderOf(st(a))?.progress.get("b") as Progress;
   progress.nextIndex = progress.matchIndex;
-  caught(() => checkInvariants(a), /progress of b: match 2, next 2, last 2/);
+  caught(() => checkInvariants(st(a)), /progress of b: match 2, next 2, last 2/);
   progress.nextIndex = 4;
-  caught(() => checkInvariants(a), /progress of b: match 2, next 4, last 2/);
+  caught(() => checkInvariants(st(a)), /progress of b: match 2, next 4, last 2/);
   progress.nextIndex = 3;
   progress.inflight = -1;
-  caught(() => checkInvariants(a), /progress of b: -1 appends in flight/);
+  caught(() => checkInvariants(st(a)), /progress of b: -1 appends in flight/);
   progress.inflight = 0;
-  a.progress.set("z", new Progress(3, 0));
-  caught(() => checkInvariants(a), /progress for z, which is not a member/);
+  leaderOf(st(a))?.progress.set("z", new Progress(3, 0));
+  caught(() => checkInvariants(st(a)), /progress for z, which is not a member/);
 });
 
 test("Invariants: a Ready's hard state matches the core and its entries continue the log", () => {
@@ -148,13 +150,14 @@ test("Invariants: a Ready's hard state matches the core and its entries continue
     sendsNow: [],
     sendsAfterPersist: [],
     replies: [],
+    applyThroughIndex: 0,
     events: [],
     ...fields,
   });
-  caught(() => checkReady(a, ready({ hardState: { term: 1, votedFor: "b" } })), /hard state to persist/);
-  caught(() => checkReady(a, ready({ entries: [entry(2, 1), entry(4, 1)] })), /entry 4 follows 2/);
-  caught(() => checkReady(a, ready({ entries: [entry(2, 2)] })), /entry 2 has term 2 .*term limit 1/);
-  caught(() => checkReady(a, ready({ entries: [entry(2, 0)] })), /entry 2 has term 0 after term 1/);
+  caught(() => checkReady(st(a), ready({ hardState: { term: 1, votedFor: "b" } })), /hard state to persist/);
+  caught(() => checkReady(st(a), ready({ entries: [entry(2, 1), entry(4, 1)] })), /entry 4 follows 2/);
+  caught(() => checkReady(st(a), ready({ entries: [entry(2, 2)] })), /entry 2 has term 2 .*term limit 1/);
+  caught(() => checkReady(st(a), ready({ entries: [entry(2, 0)] })), /entry 2 has term 0 after term 1/);
 });
 
 test("Invariants: an append this core sends is well formed and claims no commit it lacks", () => {
@@ -184,13 +187,14 @@ test("Invariants: an append this core sends is well formed and claims no commit 
     entries: [],
     sendsNow: [send],
     sendsAfterPersist: [],
+    applyThroughIndex: 0,
     replies: [],
     events: [],
   });
-  checkReady(a, sendsNow(append({})));
-  caught(() => checkReady(a, sendsNow(append({ term: 2 }))), /append to b carries term 2 beyond 1/);
-  caught(() => checkReady(a, sendsNow(append({ committedIndex: 3 }))), /claims commit 3 beyond 2/);
-  caught(() => checkReady(a, sendsNow(append({ prevLogIndex: 0 }))), /append to b: entry 2 follows 0/);
+  checkReady(st(a), sendsNow(append({})));
+  caught(() => checkReady(st(a), sendsNow(append({ term: 2 }))), /append to b carries term 2 beyond 1/);
+  caught(() => checkReady(st(a), sendsNow(append({ committedIndex: 3 }))), /claims commit 3 beyond 2/);
+  caught(() => checkReady(st(a), sendsNow(append({ prevLogIndex: 0 }))), /append to b: entry 2 follows 0/);
 });
 
 test("Invariants: an append whose entries do not follow prevLogIndex is refused before it touches the log", () => {

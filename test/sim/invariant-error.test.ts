@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { RaftError } from "../../src/core/errors.js";
-import type { RaftCore } from "../../src/core/raft.js";
+import { coreStateForTests, type RaftCore } from "../../src/core/raft.js";
 import type { RaftNode } from "../../src/node/raft-node.js";
 import type { StateMachine } from "../../src/node/state-machine.js";
 import { SimCluster } from "../../src/testing/sim-cluster.js";
@@ -32,7 +32,7 @@ test("InvariantBroken: a follower whose core breaks an invariant enters ERROR an
   const follower = cluster.running().find((peer) => peer !== leader) as string;
   const node = cluster.node(follower);
 
-  coreOf(node).commitIndex = 1_000_000; // what no correct input can produce
+  coreStateForTests(coreOf(node)).commitIndex = 1_000_000; // what no correct input can produce
   await cluster.scheduler.runUntil(() => node.getStatus().state === "ERROR", 5_000);
 
   assert.equal(node.getStatus().state, "ERROR");
