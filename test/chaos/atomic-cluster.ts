@@ -1,13 +1,23 @@
 /**
  * Atomic example servers (examples/atomic/server.ts) as child processes: start, kill -9, restart,
  * SIGSTOP/SIGCONT, and their test-only admin service (status, membership, transfer). Peer traffic
- * optionally goes through a FaultProxy; clients dial the servers directly.
+ * optionally goes through a FaultProxy; clients dial the servers directly. Some ports may run
+ * braft's own atomic_server instead (braft-atomic.ts): the same calls work on both kinds.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Channel } from "../../src/rpc/channel.js";
 import type { FaultProxy } from "../../src/testing/fault-proxy.js";
 import { waitFor } from "../process/process-cluster.js";
+import {
+  braftAdmin,
+  braftAtomicArgs,
+  braftSnapshotValues,
+  braftStatus,
+  connectMapOf,
+  type AdminReply,
+} from "./braft-atomic.js";
 
 const script = join(process.cwd(), "dist", "examples", "atomic", "server.js");
 
@@ -18,7 +28,8 @@ export interface AtomicStatus {
   readonly peers: readonly string[];
   readonly committedIndex: number;
   readonly appliedIndex: number;
-  readonly values: readonly [string, string][];
+  /** The node's map, by id; undefined for braft's server, which does not show it. */
+  readonly values: readonly [string, string][] | undefined;
   /** Gets this process answered since it started, by read path. */
   readonly reads: { readonly lease: number; readonly readIndex: number; readonly follower: number };
 }
@@ -35,7 +46,13 @@ export interface AtomicClusterOptions {
   readonly followerReads?: boolean | undefined;
   /** Extra lines of server stderr are passed through when true. */
   readonly verbose?: boolean | undefined;
+  /** Ports that run braft's atomic_server rather than tsraft's; needs `braft`. */
+  readonly braftPorts?: readonly number[] | undefined;
+  /** braft's atomic_server and the connect() shim that puts its peer traffic through the proxy. */
+  readonly braft?: { readonly server: string; readonly connectShim: string } | undefined;
 }
+
+export type NodeKind = "braft" | "tsraft";
 
 /** Polls with a deadline; shared with the other real-process tests. */
 export { waitFor };
@@ -63,7 +80,55 @@ export class AtomicCluster {
     return `127.0.0.1:${port}:0`;
   }
 
+  kindOf(port: number): NodeKind {
+    return this.options.braftPorts?.includes(port) === true ? "braft" : "tsraft";
+  }
+
+  /** Starts the server of `port` (its kind) on its data, resolving once it serves. */
   async start(port: number): Promise<void> {
+    if (this.kindOf(port) === "braft") await this.startBraft(port);
+    else await this.startTsraft(port);
+  }
+
+  /** braft's working directory for `port`: its data are in `./data` there, as run_server.sh lays them out. */
+  braftDir(port: number): string {
+    return join(this.dataDir, `braft-${port}`);
+  }
+
+  private async startBraft(port: number): Promise<void> {
+    const braft = this.options.braft;
+    if (braft === undefined) throw new Error(`port ${port} is braft's but no braft binary was given`);
+    const cwd = this.braftDir(port);
+    mkdirSync(cwd, { recursive: true });
+    const args = braftAtomicArgs({
+      port,
+      conf: this.conf,
+      electionTimeoutMs: this.options.electionTimeoutMs ?? 1000,
+      snapshotIntervalS: this.options.snapshotIntervalS ?? 30,
+      leaderLease: this.options.leaseReads === true,
+    });
+    const proxyMap = this.options.proxy?.addressMap(`127.0.0.1:${port}`);
+    const env = {
+      ...process.env,
+      LD_PRELOAD: braft.connectShim,
+      TSRAFT_CONNECT_MAP: connectMapOf(proxyMap ?? new Map()),
+    };
+    const child = spawn(braft.server, args, {
+      cwd,
+      env,
+      stdio: ["ignore", "ignore", this.options.verbose === true ? "inherit" : "ignore"],
+    });
+    this.children.set(port, child);
+    this.stopped.delete(port);
+    await waitFor(`braft atomic_server on ${port} to serve /raft_stat`, async () => {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`braft atomic_server on ${port} exited (${child.exitCode ?? child.signalCode})`);
+      }
+      return braftStatus(port).then(() => true);
+    });
+  }
+
+  private async startTsraft(port: number): Promise<void> {
     const proxyMap = this.options.proxy?.addressMap(`127.0.0.1:${port}`);
     const args = [
       script,
@@ -142,7 +207,16 @@ export class AtomicCluster {
     return channel;
   }
 
-  async admin(port: number, method: string, body = "", timeoutMs = 3000): Promise<unknown> {
+  /**
+   * A membership, transfer or snapshot call (`body`: the peer) on `port`, through tsraft's admin
+   * service or braft's CliService.
+   */
+  async admin(port: number, method: string, body = "", timeoutMs = 3000): Promise<AdminReply> {
+    if (this.kindOf(port) === "braft") return braftAdmin(this.channel(port), port, method, body, timeoutMs);
+    return (await this.tsraftAdmin(port, method, body, timeoutMs)) as AdminReply;
+  }
+
+  private async tsraftAdmin(port: number, method: string, body: string, timeoutMs: number): Promise<unknown> {
     const result = await this.channel(port).call(
       "tsraft.test.AtomicAdmin",
       method,
@@ -153,7 +227,21 @@ export class AtomicCluster {
   }
 
   status(port: number, timeoutMs = 1000): Promise<AtomicStatus> {
-    return this.admin(port, "status", "", timeoutMs) as Promise<AtomicStatus>;
+    if (this.kindOf(port) === "braft") return braftStatus(port, timeoutMs);
+    return this.tsraftAdmin(port, "status", "", timeoutMs) as Promise<AtomicStatus>;
+  }
+
+  /**
+   * The map of every node: tsraft's from its status, braft's from a snapshot it takes now (at its
+   * applied index, which must be `appliedIndex`, or the reading is refused).
+   */
+  async values(port: number, appliedIndex: number): Promise<readonly [string, string][]> {
+    if (this.kindOf(port) === "tsraft") return (await this.status(port)).values ?? [];
+    const reply = await this.admin(port, "snapshot", "", 10_000);
+    if (!reply.ok) throw new Error(`snapshot on braft ${port}: ${reply.code}`);
+    const { index, values } = braftSnapshotValues(this.braftDir(port));
+    if (index !== appliedIndex) throw new Error(`braft ${port}: snapshot at ${index}, not ${appliedIndex}`);
+    return values;
   }
 
   /** The port of a node that says it leads (among running ones), if any. */
