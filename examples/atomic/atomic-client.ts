@@ -111,11 +111,15 @@ export class AtomicClient {
       if (response.success || isFieldSet(response, AtomicResponseSchema.field.oldValue)) {
         return { outcome: "ok", response, server };
       }
+      const redirect = response.redirect === "" ? undefined : endpointOf(response.redirect);
       if (!response.refused && request.method !== "get") {
+        // The write may have been proposed (braft's servers never say it was not), so it is not
+        // retried; but the next call goes where the redirect points, or it would come back here.
+        if (redirect !== undefined) this.leader = redirect;
+        else this.guessAnother();
         return { outcome: "unknown", reason: `redirect from ${server} after proposing` };
       }
       lastReason = `${server} is not the leader`;
-      const redirect = response.redirect === "" ? undefined : endpointOf(response.redirect);
       if (redirect !== undefined && redirect !== server) this.leader = redirect;
       else {
         this.guessAnother();
