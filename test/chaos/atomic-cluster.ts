@@ -5,7 +5,7 @@
  * braft's own atomic_server instead (braft-atomic.ts): the same calls work on both kinds.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { Channel } from "../../src/rpc/channel.js";
 import type { FaultProxy } from "../../src/testing/fault-proxy.js";
@@ -80,6 +80,15 @@ export class AtomicCluster {
     return `127.0.0.1:${port}:0`;
   }
 
+  /**
+   * Where a server's stderr goes: the terminal with `verbose`, else `<data>/<name>.log` (appended
+   * across restarts, kept with the data when a run fails), as braft's run_server.sh keeps std.log.
+   */
+  private logOf(name: string): "inherit" | number {
+    if (this.options.verbose === true) return "inherit";
+    return openSync(join(this.dataDir, `${name}.log`), "a");
+  }
+
   kindOf(port: number): NodeKind {
     return this.options.braftPorts?.includes(port) === true ? "braft" : "tsraft";
   }
@@ -113,11 +122,9 @@ export class AtomicCluster {
       LD_PRELOAD: braft.connectShim,
       TSRAFT_CONNECT_MAP: connectMapOf(proxyMap ?? new Map()),
     };
-    const child = spawn(braft.server, args, {
-      cwd,
-      env,
-      stdio: ["ignore", "ignore", this.options.verbose === true ? "inherit" : "ignore"],
-    });
+    const log = this.logOf(`braft-${port}`);
+    const child = spawn(braft.server, args, { cwd, env, stdio: ["ignore", "ignore", log] });
+    if (typeof log === "number") closeSync(log);
     this.children.set(port, child);
     this.stopped.delete(port);
     await waitFor(`braft atomic_server on ${port} to serve /raft_stat`, async () => {
@@ -145,9 +152,9 @@ export class AtomicCluster {
     if (proxyMap !== undefined) {
       args.push(`--proxy_map=${[...proxyMap].map(([from, to]) => `${from}=${to}`).join(",")}`);
     }
-    const child = spawn(process.execPath, args, {
-      stdio: ["ignore", "pipe", this.options.verbose === true ? "inherit" : "ignore"],
-    });
+    const log = this.logOf(`tsraft-${port}`);
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", log] });
+    if (typeof log === "number") closeSync(log);
     this.children.set(port, child);
     this.stopped.delete(port);
     await new Promise<void>((resolve, reject) => {
@@ -260,6 +267,20 @@ export class AtomicCluster {
       if (best === undefined || entry.s.term > best.term) best = { port: entry.port, term: entry.s.term };
     }
     return best?.port;
+  }
+
+  /** One line per node: kind, state, term, leader, indexes, peers; for a failure's story. */
+  async describe(): Promise<string> {
+    const lines = await Promise.all(
+      this.ports.map(async (port) => {
+        const head = `${port} ${this.kindOf(port)}${this.stopped.has(port) ? " (stopped)" : ""}`;
+        if (!this.children.has(port)) return `${head} down`;
+        const s = await this.status(port).catch((error: unknown) => String(error));
+        if (typeof s === "string") return `${head} ${s}`;
+        return `${head} ${s.state} term=${s.term} leader=${s.leader} committed=${s.committedIndex} applied=${s.appliedIndex} peers=${s.peers.join(",")}`;
+      }),
+    );
+    return lines.join("\n");
   }
 
   waitForLeader(timeoutMs = 20_000): Promise<number> {

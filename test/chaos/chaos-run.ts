@@ -274,8 +274,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     await Promise.all(loops);
     stamp("heal everything");
     await healEverything(cluster, proxy, stamp);
-    const statuses = await converge(cluster, admin).catch((error: unknown) => {
-      stamp(`no convergence: ${String(error)}`);
+    const statuses = await converge(cluster, admin).catch(async (error: unknown) => {
+      stamp(`no convergence: ${String(error)}\n${await cluster.describe()}`);
       return undefined;
     });
     converged = statuses !== undefined;
