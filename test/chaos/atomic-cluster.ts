@@ -14,6 +14,7 @@ import {
   braftAdmin,
   braftAtomicArgs,
   braftSnapshotValues,
+  braftPeerId,
   braftStatus,
   connectMapOf,
   type AdminReply,
@@ -53,6 +54,9 @@ export interface AtomicClusterOptions {
 }
 
 export type NodeKind = "braft" | "tsraft";
+
+/** How long a braft server may take to serve /raft_stat: generous, the machine may be loaded. */
+const BRAFT_START_MS = 30_000;
 
 /** Polls with a deadline; shared with the other real-process tests. */
 export { waitFor };
@@ -127,12 +131,35 @@ export class AtomicCluster {
     if (typeof log === "number") closeSync(log);
     this.children.set(port, child);
     this.stopped.delete(port);
-    await waitFor(`braft atomic_server on ${port} to serve /raft_stat`, async () => {
+    await this.braftServing(port, child);
+  }
+
+  /**
+   * Polls until the braft server on `port` shows its group on /raft_stat; fails at once when it
+   * exits, or names itself by another address than the configuration's.
+   */
+  private async braftServing(port: number, child: ChildProcess): Promise<void> {
+    const deadline = Date.now() + BRAFT_START_MS;
+    for (;;) {
       if (child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(`braft atomic_server on ${port} exited (${child.exitCode ?? child.signalCode})`);
+        const log = join(this.dataDir, `braft-${port}.log`);
+        throw new Error(
+          `braft atomic_server on ${port} exited (${child.exitCode ?? child.signalCode}); see ${log}`,
+        );
       }
-      return braftStatus(port).then(() => true);
-    });
+      const peer = await braftPeerId(port).catch(() => undefined);
+      if (peer !== undefined && peer !== this.peerOf(port)) {
+        // This braft names itself by butil::my_ip() (it has no -ip flag).
+        throw new Error(
+          `braft atomic_server on ${port} names itself ${peer}, not ${this.peerOf(port)}: braft takes ` +
+            "its address from the host name, which must resolve to 127.0.0.1 for this run",
+        );
+      }
+      if (peer !== undefined) return;
+      if (Date.now() > deadline)
+        throw new Error(`braft atomic_server on ${port} did not serve within ${BRAFT_START_MS} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 
   private async startTsraft(port: number): Promise<void> {

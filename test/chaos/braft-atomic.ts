@@ -104,6 +104,14 @@ export function connectMapOf(addressMap: ReadonlyMap<string, string>): string {
   return [...addressMap].map(([from, to]) => `${portOf(from)}=${portOf(to)}`).join(",");
 }
 
+/** The PeerId a braft node gives itself on /raft_stat (canonical); rejects before it serves. */
+export async function braftPeerId(port: number): Promise<string> {
+  const stat = parseRaftStat(await httpGet(port, "/raft_stat", 1000), ATOMIC_GROUP);
+  const peer = stat?.get("peer_id");
+  if (peer === undefined) throw new Error(`no group ${ATOMIC_GROUP} on ${port} yet`);
+  return canonicalPeerKey(peer);
+}
+
 /** A braft node's status from its /raft_stat; braft's example shows no map (`values` undefined). */
 export async function braftStatus(port: number, timeoutMs = 1000): Promise<AtomicStatus> {
   const stat = parseRaftStat(await httpGet(port, "/raft_stat", timeoutMs), ATOMIC_GROUP);
