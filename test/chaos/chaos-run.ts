@@ -18,6 +18,7 @@ import {
 } from "../../src/testing/linearizability.js";
 import { Prng } from "../../src/testing/prng.js";
 import { AtomicCluster, waitFor, type AtomicStatus } from "./atomic-cluster.js";
+import { braftAtomicServer, buildConnectShim } from "./braft-atomic.js";
 import { NEMESES } from "./nemesis.js";
 
 export interface ChaosOptions {
@@ -38,6 +39,10 @@ export interface ChaosOptions {
   readonly followerReads?: boolean | undefined;
   /** Only these nemeses (by name); all by default. */
   readonly nemeses?: readonly string[] | undefined;
+  /** How many of the nodes run braft's own atomic_server (braft-atomic.ts); 0 by default. */
+  readonly braft?: number | undefined;
+  /** Where braft's binaries are (braftBinDir's default when absent). */
+  readonly braftBinDir?: string | undefined;
 }
 
 export interface ChaosResult {
@@ -163,6 +168,10 @@ async function healEverything(
   }
 }
 
+/** A map without its zero values: braft's example keeps a 0 for a key a failed CAS touched, tsraft's may not. */
+const nonZero = (values: readonly [string, string][]): string =>
+  JSON.stringify(values.filter(([, value]) => value !== "0"));
+
 /** Every node reports the same applied index and map, and a leader with every peer. */
 async function converge(cluster: AtomicCluster, client: AtomicClient): Promise<AtomicStatus[]> {
   // A fresh write through the leader commits everything before it in the new term.
@@ -175,12 +184,11 @@ async function converge(cluster: AtomicCluster, client: AtomicClient): Promise<A
     async () => {
       const statuses = await Promise.all(cluster.ports.map((port) => cluster.status(port)));
       const [first, ...rest] = statuses;
-      if (first === undefined) return undefined;
-      const same = rest.every(
-        (s) =>
-          s.appliedIndex === first.appliedIndex && JSON.stringify(s.values) === JSON.stringify(first.values),
-      );
-      return same && first.peers.length === cluster.ports.length ? statuses : undefined;
+      if (first === undefined || first.peers.length !== cluster.ports.length) return undefined;
+      if (!rest.every((s) => s.appliedIndex === first.appliedIndex)) return undefined;
+      // Only now ask for the maps: a braft node shows its map by writing a snapshot.
+      const maps = await Promise.all(cluster.ports.map((port) => cluster.values(port, first.appliedIndex)));
+      return maps.every((map) => nonZero(map) === nonZero(maps[0] ?? [])) ? statuses : undefined;
     },
     30_000,
   );
@@ -193,9 +201,26 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const stamp = (line: string): void =>
     log(`[${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}`);
   const ports = await freePorts(options.nodes ?? 5);
-  const proxy = await FaultProxy.start(ports.map((port) => `127.0.0.1:${port}`));
+  const braftPorts = ports.slice(0, options.braft ?? 0);
+  if (braftPorts.length !== (options.braft ?? 0))
+    throw new Error(`--braft ${options.braft} > ${ports.length} nodes`);
+  // Before anything starts: a missing binary or compiler fails here, with its reason.
+  const braftServer = braftPorts.length > 0 ? braftAtomicServer(options.braftBinDir) : undefined;
   const dataDir = mkdtempSync(join(tmpdir(), "tsraft-chaos-"));
+  const braft =
+    braftServer === undefined
+      ? undefined
+      : {
+          server: braftServer,
+          connectShim: await buildConnectShim(dataDir).catch((error: unknown) => {
+            rmSync(dataDir, { recursive: true, force: true });
+            throw error;
+          }),
+        };
+  const proxy = await FaultProxy.start(ports.map((port) => `127.0.0.1:${port}`));
   const cluster = new AtomicCluster(ports, dataDir, {
+    braftPorts,
+    braft,
     proxy,
     electionTimeoutMs: options.electionTimeoutMs ?? 1000,
     snapshotIntervalS: 5,
@@ -222,7 +247,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   let converged = false;
   let reads: ReadCounts | undefined;
   try {
-    stamp(`seed=${options.seed} nodes=${ports.join(",")} data=${dataDir}`);
+    const kinds = ports.map((port) => `${port}:${cluster.kindOf(port)}`);
+    stamp(`seed=${options.seed} nodes=${kinds.join(",")} data=${dataDir}`);
     await cluster.startAll();
     await cluster.waitForLeader(30_000);
     const loops = clients.map((client, i) =>
@@ -248,8 +274,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     await Promise.all(loops);
     stamp("heal everything");
     await healEverything(cluster, proxy, stamp);
-    const statuses = await converge(cluster, admin).catch((error: unknown) => {
-      stamp(`no convergence: ${String(error)}`);
+    const statuses = await converge(cluster, admin).catch(async (error: unknown) => {
+      stamp(`no convergence: ${String(error)}\n${await cluster.describe()}`);
       return undefined;
     });
     converged = statuses !== undefined;
@@ -275,7 +301,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const checkStarted = performance.now();
   const check = checkLinearizability(history);
   const checkMs = Math.round(performance.now() - checkStarted);
-  const summary = `ops=${history.length} ok=${count("ok")} fail=${count("fail")} unknown=${count("unknown")} linearizable=${check.linearizable} converged=${converged} check_ms=${checkMs}${
+  const mix =
+    braftPorts.length === 0
+      ? ""
+      : `nodes=braft:${braftPorts.length},tsraft:${ports.length - braftPorts.length} `;
+  const summary = `${mix}ops=${history.length} ok=${count("ok")} fail=${count("fail")} unknown=${count("unknown")} linearizable=${check.linearizable} converged=${converged} check_ms=${checkMs}${
     reads === undefined
       ? ""
       : ` reads=lease:${reads.lease},readindex:${reads.readIndex},follower:${reads.follower}`

@@ -1,10 +1,13 @@
 /**
  * `npm run chaos -- [--time 60] [--seed N] [--nemeses kill-9,sigstop,...] [--lease on|off]
- * [--follower-reads on|off] [--verbose]`: a chaos run of the atomic example (see chaos-run.ts and
- * docs/testing.md). Lease reads on the leader and ReadIndex reads on followers are on by default.
+ * [--follower-reads on|off] [--braft N [--braft-bin DIR]] [--verbose]`: a chaos run of the atomic
+ * example (see chaos-run.ts and docs/testing.md). Lease reads on the leader and ReadIndex reads on
+ * followers are on by default. `--braft N` runs N of the five nodes as braft's own atomic_server
+ * (from DIR, TSRAFT_BRAFT_BIN or ../shared/braft/bin); it fails with the reason when it cannot.
  * Prints what each nemesis did, then `ops=N ok=A fail=B unknown=C linearizable=... converged=...`;
  * exits non-zero on a linearizability violation or when the nodes do not converge.
  */
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { runChaos } from "./chaos-run.js";
 
@@ -21,6 +24,8 @@ const { values } = parseArgs({
     "unsafe-local-reads": { type: "boolean", default: false },
     lease: { type: "string", default: "on" },
     "follower-reads": { type: "string", default: "on" },
+    braft: { type: "string", default: "0" },
+    "braft-bin": { type: "string" },
   },
 });
 
@@ -32,6 +37,10 @@ function onOff(name: string, text: string): boolean {
   return text === "on";
 }
 
+if (!/^\d+$/.test(values.braft)) {
+  console.error(`--braft takes how many nodes run braft's atomic_server, got "${values.braft}"`);
+  process.exit(2);
+}
 const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
 console.log(`chaos: seed=${seed} (replay the same faults with --seed ${seed})`);
 const result = await runChaos({
@@ -46,7 +55,13 @@ const result = await runChaos({
   unsafeLocalReads: values["unsafe-local-reads"],
   leaseReads: onOff("lease", values.lease),
   followerReads: onOff("follower-reads", values["follower-reads"]),
+  braft: Number(values.braft),
+  braftBinDir: values["braft-bin"] === undefined ? undefined : resolve(values["braft-bin"]),
   log: (line) => console.log(line),
+}).catch((error: unknown) => {
+  // A setup failure (braft's binary or a C compiler missing): its reason, not a stack.
+  console.error(`chaos: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(2);
 });
 console.log(result.report);
 process.exitCode = result.linearizable === false || !result.converged ? 1 : 0;

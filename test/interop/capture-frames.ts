@@ -2,12 +2,17 @@
  * Records the baidu_std frames real braft sends, as fixtures for `npm test`
  * (test/rpc/fixtures/braft/frames): `node dist/test/interop/capture-frames.js [--braft-bin=DIR]`.
  *
- * Two braft counter_servers and one in-process tsraft node form a group. The tsraft node's
- * PeerId names a recording proxy in front of its real port, so every request braft (or
- * braft_cli) sends it is recorded; its own connections to the braft nodes go through recording
+ * Two braft counter_servers and one in-process tsraft node form a group. braft's processes (the
+ * servers and braft_cli) dial the tsraft node through a recording proxy in front of its port (the
+ * chaos run's connect() shim, test/chaos/connect-redirect.c, needs a C compiler), so every
+ * request braft sends it is recorded; its own connections to the braft nodes go through recording
  * proxies too (RaftServerOptions.resolveAddress), so braft's answers are recorded. The run moves
  * leadership to the tsraft node and back with braft_cli, and has the tsraft node, wiped, install
- * braft's snapshot (install_snapshot, then get_file from braft's FileService).
+ * braft's snapshot (install_snapshot, then get_file from braft's FileService). While the tsraft
+ * node leads, braft_cli sends it every command, and a wiped braft node installs the tsraft
+ * node's snapshot (braft's install_snapshot answer, braft's get_file requests). At the end every
+ * CliService method is asked of braft's nodes, answered and refused (capture-cli.ts); each of
+ * those answers is saved with what the scenario expects it to say.
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -16,8 +21,16 @@ import { CounterClient, fetchAddRequest } from "../../examples/counter/counter-c
 import type { CounterReply } from "../../examples/counter/counter-response.js";
 import { CounterStateMachine } from "../../examples/counter/counter-state-machine.js";
 import { RaftNode, RaftServer } from "../../src/index.js";
+import { buildConnectShim } from "../chaos/braft-atomic.js";
 import { braftBinary, braftUnavailable, REPO_ROOT } from "./braft-bin.js";
 import { Child, httpGet, parseRaftStat, pickPorts, run, waitFor } from "./processes.js";
+import {
+  braftCliAgainstTsraft,
+  cliAnswersFromBraft,
+  expectationKey,
+  resetTsraftPeers,
+  type CliExpectation,
+} from "./capture-cli.js";
 import { framesOf, RecordingProxy, type RecordedFrame } from "./recording-proxy.js";
 
 const OUT = join(REPO_ROOT, "test", "rpc", "fixtures", "braft", "frames");
@@ -25,16 +38,23 @@ const GROUP = "Counter";
 /** Frames kept per kind (request or response, service.method, with or without attachment). */
 const KEEP_PER_KIND = 2;
 
+interface BraftNode {
+  readonly port: number;
+  readonly proxy: RecordingProxy;
+  child: Child;
+  readonly dir: string;
+}
+
 interface Setup {
   readonly root: string;
-  readonly braft: { port: number; proxy: RecordingProxy; child: Child; dir: string }[];
+  readonly braft: BraftNode[];
   readonly tsraftPort: number;
   readonly tsraftProxy: RecordingProxy;
   readonly conf: string;
 }
 
 function tsraftPeer(s: Setup): string {
-  return `127.0.0.1:${s.tsraftProxy.port}:0`;
+  return `127.0.0.1:${s.tsraftPort}:0`;
 }
 
 async function startBraft(port: number, conf: string, dir: string): Promise<Child> {
@@ -112,19 +132,53 @@ async function braftCli(s: Setup, args: string[]): Promise<void> {
   if (code !== 0) throw new Error(`braft_cli ${args.join(" ")}: ${output}`);
 }
 
-async function scenario(s: Setup): Promise<void> {
+/** Writes through the tsraft leader. */
+async function writeToTsraft(node: RaftNode, count: number): Promise<void> {
+  for (let i = 0; i < count; i++)
+    await node.apply(fetchAddRequest(1n), { signal: AbortSignal.timeout(5000) });
+}
+
+/**
+ * The tsraft leader compacts its log by two snapshots; braft node `b`, wiped, then installs the
+ * tsraft node's snapshot (braft answers install_snapshot and asks tsraft's FileService).
+ */
+async function braftInstallsTsraftSnapshot(s: Setup, leader: RaftNode, b: BraftNode): Promise<void> {
+  for (let round = 0; round < 2; round++) {
+    await writeToTsraft(leader, 5);
+    await leader.snapshot();
+  }
+  await writeToTsraft(leader, 3);
+  await b.child.kill();
+  await rm(join(b.dir, "data"), { recursive: true, force: true });
+  b.child = await startBraft(b.port, s.conf, b.dir);
+  await waitFor("braft to install the tsraft node's snapshot", async () => {
+    const stat = parseRaftStat(await httpGet(b.port, "/raft_stat"), GROUP);
+    return Number(stat?.get("last_snapshot_index") ?? 0) > 0 ? true : undefined;
+  });
+  await writeToTsraft(leader, 3);
+}
+
+/** Waits until the braft node `peer` reports that it leads. */
+async function braftLeads(s: Setup, peer: string): Promise<void> {
+  await waitFor(`${peer} to lead`, async () => {
+    const port = await braftLeaderPort(s);
+    return port !== undefined && `127.0.0.1:${port}:0` === peer ? true : undefined;
+  });
+}
+
+async function scenario(s: Setup): Promise<Map<string, CliExpectation>> {
   let tsraft = await startTsraft(s);
-  const [a, b] = s.braft as [Setup["braft"][0], Setup["braft"][0]];
+  const [a, b] = s.braft as [BraftNode, BraftNode];
+  const cli = (args: string[]): Promise<void> => braftCli(s, args);
   await waitFor("a leader", async () => (tsraft.node.isLeader() ? true : await braftLeaderPort(s)));
   if (tsraft.node.isLeader()) await tsraft.node.transferLeadershipTo(`127.0.0.1:${a.port}:0`);
   await writeToBraft(s, 5);
-  await braftCli(s, ["transfer_leader", `--peer=${tsraftPeer(s)}`, `--conf=${s.conf}`]);
+  await cli(["transfer_leader", `--peer=${tsraftPeer(s)}`, `--conf=${s.conf}`]);
   await waitFor("the tsraft node to lead", () => (tsraft.node.isLeader() ? true : undefined));
-  for (let i = 0; i < 5; i++)
-    await tsraft.node.apply(fetchAddRequest(1n), {
-      signal: AbortSignal.timeout(5000),
-    });
-  await braftCli(s, ["transfer_leader", `--peer=127.0.0.1:${a.port}:0`, `--conf=${s.conf}`]);
+  await writeToTsraft(tsraft.node, 5);
+  await braftCliAgainstTsraft(cli, s.conf, tsraftPeer(s), `127.0.0.1:${b.port}:0`);
+  await braftInstallsTsraftSnapshot(s, tsraft.node, b);
+  await cli(["transfer_leader", `--peer=127.0.0.1:${a.port}:0`, `--conf=${s.conf}`]);
   await waitFor("braft to lead again", () => braftLeaderPort(s));
   // A wiped tsraft node installs braft's snapshot; braft keeps its log up to the snapshot before
   // the last, so two snapshots compact it.
@@ -133,7 +187,7 @@ async function scenario(s: Setup): Promise<void> {
   await rm(join(s.root, "tsraft"), { recursive: true, force: true });
   for (let round = 0; round < 2; round++) {
     await writeToBraft(s, 10);
-    for (const node of [a, b]) await braftCli(s, ["snapshot", `--peer=127.0.0.1:${node.port}:0`]);
+    for (const node of [a, b]) await cli(["snapshot", `--peer=127.0.0.1:${node.port}:0`]);
   }
   await writeToBraft(s, 3);
   tsraft = await startTsraft(s);
@@ -141,13 +195,41 @@ async function scenario(s: Setup): Promise<void> {
     tsraft.node.getStatus().lastSnapshotIndex > 0 ? true : undefined,
   );
   await writeToBraft(s, 3);
+  const leaderPort = await waitFor("a braft leader", () => braftLeaderPort(s));
+  const [leader, follower] = leaderPort === a.port ? [a, b] : [b, a];
+  const address = (n: BraftNode) => ({ peer: `127.0.0.1:${n.port}:0`, proxyPort: n.proxy.port });
+  const expectations = await cliAnswersFromBraft(
+    GROUP,
+    s.conf,
+    address(leader),
+    address(follower),
+    tsraftPeer(s),
+    (peer) => braftLeads(s, peer),
+  );
+  // vote(): the tsraft follower campaigns as braft's does on an election timeout, pre-vote first,
+  // so braft answers a pre_vote (granted: braft's follower lease is off without the leader lease).
+  await waitFor("the tsraft node to follow a leader", () =>
+    tsraft.node.leaderId() === undefined ? undefined : true,
+  );
+  tsraft.node.vote(2000);
+  await waitFor("the tsraft node to lead after its vote", () => (tsraft.node.isLeader() ? true : undefined));
+  await resetTsraftPeers(cli, s.conf, tsraftPeer(s));
   await tsraft.node.shutdown();
   await tsraft.server.stop();
+  return expectations;
+}
+
+interface BraftFrame {
+  readonly kind: "request" | "response";
+  readonly method: string;
+  readonly frame: RecordedFrame;
+  /** For a response: the request it answers. */
+  readonly request?: RecordedFrame;
 }
 
 /** braft's frames: requests recorded in front of tsraft, responses recorded in front of braft. */
-function braftFrames(s: Setup): { kind: "request" | "response"; method: string; frame: RecordedFrame }[] {
-  const out: { kind: "request" | "response"; method: string; frame: RecordedFrame }[] = [];
+function braftFrames(s: Setup): BraftFrame[] {
+  const out: BraftFrame[] = [];
   for (const rec of s.tsraftProxy.recordings) {
     for (const frame of framesOf(rec.sent)) {
       const req = frame.frame.meta.request;
@@ -157,27 +239,34 @@ function braftFrames(s: Setup): { kind: "request" | "response"; method: string; 
   }
   for (const { proxy } of s.braft) {
     for (const rec of proxy.recordings) {
-      const methods = new Map<bigint, string>();
-      for (const frame of framesOf(rec.sent)) {
-        const req = frame.frame.meta.request;
-        if (req !== undefined)
-          methods.set(frame.frame.meta.correlationId, `${req.serviceName}.${req.methodName}`);
-      }
+      const requests = new Map<bigint, RecordedFrame>();
+      for (const frame of framesOf(rec.sent)) requests.set(frame.frame.meta.correlationId, frame);
       for (const frame of framesOf(rec.received)) {
-        const method = methods.get(frame.frame.meta.correlationId) ?? "unknown";
-        out.push({ kind: "response", method, frame });
+        const request = requests.get(frame.frame.meta.correlationId);
+        const req = request?.frame.meta.request;
+        const method = req === undefined ? "unknown" : `${req.serviceName}.${req.methodName}`;
+        out.push({ kind: "response", method, frame, ...(request === undefined ? {} : { request }) });
       }
     }
   }
   return out;
 }
 
-async function save(s: Setup): Promise<void> {
+/** What the scenario expects a CliService answer to say, when it asked the question itself. */
+function expectationOf(f: BraftFrame, expectations: ReadonlyMap<string, CliExpectation>): object {
+  const req = f.request?.frame.meta.request;
+  if (f.kind !== "response" || f.request === undefined || req === undefined) return {};
+  const expect = expectations.get(expectationKey(req.methodName, f.request.frame.message));
+  return expect === undefined ? {} : { expect: { error: expect.error, fields: expect.fields } };
+}
+
+async function save(s: Setup, expectations: ReadonlyMap<string, CliExpectation>): Promise<void> {
   await rm(OUT, { recursive: true, force: true });
   await mkdir(OUT, { recursive: true });
   const kept = new Map<string, number>();
   const index: object[] = [];
-  for (const { kind, method, frame } of braftFrames(s)) {
+  for (const f of braftFrames(s)) {
+    const { kind, method, frame } = f;
     const failed = (frame.frame.meta.response?.errorCode ?? 0) !== 0;
     const att = frame.frame.attachment.length > 0 ? "attachment" : "plain";
     const key = `${kind}-${method}-${failed ? "error" : att}`;
@@ -192,6 +281,7 @@ async function save(s: Setup): Promise<void> {
       method,
       attachmentBytes: frame.frame.attachment.length,
       errorCode: frame.frame.meta.response?.errorCode ?? 0,
+      ...expectationOf(f, expectations),
     });
   }
   const info = { braft: "v1.1.2-119-gab0017f", conf: s.conf, tsraftPeer: tsraftPeer(s), frames: index };
@@ -211,7 +301,11 @@ async function main(): Promise<void> {
     number,
     number,
   ];
-  const conf = `127.0.0.1:${pa}:0,127.0.0.1:${pb}:0,127.0.0.1:${tsraftProxyPort}:0`;
+  const conf = `127.0.0.1:${pa}:0,127.0.0.1:${pb}:0,127.0.0.1:${tsraftPort}:0`;
+  // braft's servers and braft_cli dial the tsraft node through its recording proxy: the
+  // connect() shim of the chaos run redirects them (a node's PeerId must be its server's address).
+  process.env["LD_PRELOAD"] = await buildConnectShim(root);
+  process.env["TSRAFT_CONNECT_MAP"] = `${tsraftPort}=${tsraftProxyPort}`;
   const tsraftProxy = new RecordingProxy(tsraftProxyPort, tsraftPort);
   const braftProxies = [new RecordingProxy(ta, pa), new RecordingProxy(tb, pb)];
   for (const proxy of [tsraftProxy, ...braftProxies]) await proxy.start();
@@ -223,8 +317,7 @@ async function main(): Promise<void> {
   );
   const setup: Setup = { root, braft, tsraftPort, tsraftProxy, conf };
   try {
-    await scenario(setup);
-    await save(setup);
+    await save(setup, await scenario(setup));
   } catch (error) {
     console.error(braft.map((x) => x.child.tail(30)).join("\n"));
     throw error;
