@@ -11,9 +11,8 @@
  * client may send it again; a fetch_add that failed without it may still be applied.
  */
 import { toBinary } from "@bufbuild/protobuf";
-import { RaftError, type RaftNode } from "../../src/index.js";
+import { RaftError, type RaftNode, type ServiceImpl } from "../../src/index.js";
 import { FetchAddRequestSchema, type CounterService } from "../../src/rpc/gen/example/counter_pb.js";
-import type { ServiceImpl } from "../../src/rpc/service-registry.js";
 import type { CounterStateMachine } from "./counter-state-machine.js";
 
 export interface CounterServiceOptions {
