@@ -16,7 +16,7 @@ import {
   type StorageOptions,
 } from "../storage/registry.js";
 import type { SnapshotMeta, SnapshotReader, SnapshotStorage } from "../storage/snapshot-storage.js";
-import type { BallotBox } from "./ballot-box.js";
+import type { ClosureQueue } from "./closure-queue.js";
 import { resolveFlags, type RaftFlags } from "./flags.js";
 import { FSMCaller, type FsmCallerHost } from "./fsm-caller.js";
 import { LogManager } from "./log-manager.js";
@@ -72,7 +72,7 @@ export async function prepareNode(
   peerId: PeerId,
   options: NodeOptions,
   env: Env,
-  deps: { ballotBox: BallotBox; fsmHost: FsmCallerHost; snapshotHost: SnapshotExecutorHost },
+  deps: { closureQueue: ClosureQueue; fsmHost: FsmCallerHost; snapshotHost: SnapshotExecutorHost },
 ): Promise<PreparedNode> {
   const warnings = [...validateNodeOptions(options), ...validateNodeIdentity(peerId, options)];
   const logger = withContext(options.logger ?? options.server.logger ?? globalLogger, {
@@ -97,7 +97,7 @@ async function prepareParts(
   peerId: PeerId,
   options: NodeOptions,
   env: Env,
-  deps: { ballotBox: BallotBox; fsmHost: FsmCallerHost; snapshotHost: SnapshotExecutorHost },
+  deps: { closureQueue: ClosureQueue; fsmHost: FsmCallerHost; snapshotHost: SnapshotExecutorHost },
   logger: Logger,
   metrics: NodeMetrics,
   opened: OpenedStorage,
@@ -145,7 +145,13 @@ async function prepareParts(
     random: () => env.random(),
   };
   const core = new RaftCore(config, hardState, logManager, confs, env.nowMs(), snapshotIndex);
-  const fsmCaller = new FSMCaller(options.fsm, logManager, deps.ballotBox, deps.fsmHost, core.appliedIndex);
+  const fsmCaller = new FSMCaller(
+    options.fsm,
+    logManager,
+    deps.closureQueue,
+    deps.fsmHost,
+    core.appliedIndex,
+  );
   const snapshotExecutor =
     snapshotStorage === undefined
       ? undefined

@@ -16,7 +16,7 @@ import { realEnv, type CancelTimer, type Env } from "../env/env.js";
 import { globalLogger, isEnabled, type Logger } from "../env/logger.js";
 import type { RaftService } from "./ports.js";
 import { ApplyQueue, PromiseClosure } from "./apply-queue.js";
-import { BallotBox } from "./ballot-box.js";
+import { ClosureQueue } from "./closure-queue.js";
 import { LeaderStartClosure } from "./fsm-caller.js";
 import type { PreparedNode } from "./node-init.js";
 import { PeerId } from "./peer-id.js";
@@ -54,7 +54,7 @@ export abstract class NodeShell {
   protected prepared: PreparedNode | undefined;
   protected env: Env = realEnv;
   protected readonly applyQueue = new ApplyQueue();
-  protected readonly ballotBox = new BallotBox();
+  protected readonly closureQueue = new ClosureQueue();
   protected readonly replicators = new Map<string, Replicator>();
   protected readonly pendingReplies = new Map<number, PendingReply>();
   protected readWaiters = new ReadWaiters(realEnv);
@@ -216,7 +216,7 @@ export abstract class NodeShell {
     const tasks = this.applyQueue.takeAll();
     if (
       core.role === "leader" &&
-      this.ballotBox.size + tasks.length > this.prepared!.flags.tsraft_max_pending_applies
+      this.closureQueue.size + tasks.length > this.prepared!.flags.tsraft_max_pending_applies
     ) {
       const busy = Status.error(
         "EBUSY",
@@ -241,7 +241,7 @@ export abstract class NodeShell {
         return;
       }
       if (task.closure instanceof PromiseClosure) task.closure.proposed = result;
-      this.ballotBox.append(result.index, task.closure);
+      this.closureQueue.append(result.index, task.closure);
     });
     runEach(refused, ({ task, error }) => task.closure.run(Status.fromError(error).withOutcome("refused")));
   }
@@ -283,13 +283,13 @@ export abstract class NodeShell {
       case "leaderStart":
         this.prepared!.metrics.leaderChanged();
         this.logger.info("election won: leading", { term: event.term });
-        this.ballotBox.append(event.confIndex, new LeaderStartClosure(event.term));
+        this.closureQueue.append(event.confIndex, new LeaderStartClosure(event.term));
         return;
       case "leaderStop": {
         this.logger.info("stepped down", { term: event.term, reason: event.reason });
         for (const replicator of this.replicators.values()) replicator.releaseSnapshot();
         const status = Status.error("EPERM", `leader stepped down: ${event.reason}`);
-        this.ballotBox.clear(status);
+        this.closureQueue.clear(status);
         this.applyQueue.failAll(new RaftError("EPERM", "leader stepped down"));
         fsmCaller.onLeaderStop(event.term, status);
         return;
@@ -470,7 +470,7 @@ export abstract class NodeShell {
       this.contained(`handling ${event.type} in the ERROR state`, () => this.handleEvent(event));
     }
     const status = Status.error("EPERM", `node is in the ERROR state: ${error.message}`);
-    this.contained("failing pending applies", () => this.ballotBox.clear(status));
+    this.contained("failing pending applies", () => this.closureQueue.clear(status));
     this.contained("failing queued applies", () => this.applyQueue.failAll(status.toError()));
     this.readWaiters.failAll(status.toError());
     this.cancelTimer?.();
@@ -508,7 +508,7 @@ export abstract class NodeShell {
     const stopped = new RaftError("ESHUTDOWN", `node ${this.nodeId} is shutting down`);
     this.contained("failing queued applies", () => this.applyQueue.failAll(stopped));
     this.readWaiters.failAll(stopped);
-    this.contained("failing pending applies", () => this.ballotBox.clear(Status.fromError(stopped)));
+    this.contained("failing pending applies", () => this.closureQueue.clear(Status.fromError(stopped)));
     for (const pending of this.pendingReplies.values()) pending.reject(stopped);
     this.pendingReplies.clear();
     for (const replicator of this.replicators.values()) replicator.releaseSnapshot();

@@ -55,7 +55,7 @@ export class RaftNode extends NodeShell {
       this.env = options.env ?? realEnv;
       this.readWaiters = new ReadWaiters(this.env);
       this.prepared = await prepareNode(this.groupId, this.peerId, options, this.env, {
-        ballotBox: this.ballotBox,
+        closureQueue: this.closureQueue,
         fsmHost: {
           onApplied: (index) => this.onApplied(index),
           onStateMachineError: (error) => this.fail(error),
@@ -455,8 +455,8 @@ export class RaftNode extends NodeShell {
     return nodeStatusOf(this, this.prepared, {
       lifecycle: this.lifecycle,
       replicators: this.replicators,
-      pendingApplies: this.ballotBox.size,
-      pendingIndex: this.ballotBox.firstPendingIndex,
+      pendingApplies: this.closureQueue.size,
+      pendingIndex: this.closureQueue.firstPendingIndex,
       snapshotTimer: this.snapshotTimer,
       nowMs: this.env.nowMs(),
     });
