@@ -5,8 +5,8 @@
  * Invariant: closures are held in strictly increasing index order.
  */
 import { invariant } from "../core/errors.js";
-import type { Status } from "./status.js";
-import type { Closure } from "./status.js";
+import type { Status } from "./closure.js";
+import type { Closure } from "./closure.js";
 import { runEach } from "./user-code.js";
 
 interface Pending {

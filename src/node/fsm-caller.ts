@@ -14,7 +14,7 @@ import { Iterator } from "./iterator.js";
 import { Configuration } from "./peer-id.js";
 import type { SnapshotMeta, SnapshotReader, SnapshotWriter } from "../storage/snapshot-storage.js";
 import type { LeaderChangeContext, StateMachine } from "./state-machine.js";
-import { Status, type ApplyClosure, type Closure } from "./status.js";
+import { Status, type ApplyClosure, type Closure } from "./closure.js";
 import { nodeFailureOf, runEach, stackOf, stateMachineError } from "./user-code.js";
 
 /** The closure a new leader registers on its first configuration entry (braft's ConfigurationChangeDone). */

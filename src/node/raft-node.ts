@@ -17,7 +17,7 @@ import { RunningNode } from "./running-node.js";
 import type { NodeOptions } from "./options.js";
 import { ANY_PEER, Configuration, PeerId } from "./peer-id.js";
 import type { ReadIndexResult } from "./read-waiters.js";
-import { Status } from "./status.js";
+import { Status } from "./closure.js";
 import type { LeaderLeaseStatus } from "../core/lease.js";
 import type { RaftCore } from "../core/raft.js";
 import type { ConfigurationData } from "../core/types.js";

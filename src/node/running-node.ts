@@ -24,7 +24,7 @@ import { PeerId } from "./peer-id.js";
 import { PendingOperation } from "./pending-operation.js";
 import { ReadWaiters } from "./read-waiters.js";
 import { Replicator } from "./replicator.js";
-import { Status } from "./status.js";
+import { Status } from "./closure.js";
 import { nodeFailureOf, runEach, stackOf } from "./user-code.js";
 import { refusalOf, type Lifecycle } from "./lifecycle.js";
 import { NodeChangeLog } from "./node-change-log.js";
