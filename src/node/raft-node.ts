@@ -52,6 +52,7 @@ export class RaftNode {
   private running: RunningNode | undefined;
   /** The lifecycle while there is no running node. */
   private unstarted: "uninitialized" | "initializing" | "shutdown" = "uninitialized";
+  private shutdownPromise: Promise<void> | undefined;
   /** The largest entry apply() accepts (the server's frame budget); computed once, at first use. */
   private entryBytesMax: number | undefined;
 
@@ -480,7 +481,12 @@ export class RaftNode {
 
   /** Stops the node; idempotent. Pending applies fail with ESHUTDOWN; onShutdown is the last callback. */
   shutdown(): Promise<void> {
-    if (this.running !== undefined) return this.running.shutdown();
+    // Asked once: a shutdown asked before init finished stays the answer (as before this split).
+    this.shutdownPromise ??= this.running?.shutdown() ?? this.shutdownUnstarted();
+    return this.shutdownPromise;
+  }
+
+  private shutdownUnstarted(): Promise<void> {
     this.unstarted = "shutdown";
     return Promise.resolve();
   }
