@@ -10,7 +10,7 @@ export { Iterator, type IteratedEntry } from "./node/iterator.js";
 export type { Task, ApplyResult } from "./node/apply-queue.js";
 export type { ReadIndexResult } from "./node/read-waiters.js";
 export type { UserLog } from "./node/node-admin.js";
-export { Status, type Closure, type ApplyClosure } from "./node/status.js";
+export { Status, type Closure, type ApplyClosure } from "./node/closure.js";
 export { PeerId, Configuration, ANY_PEER } from "./node/peer-id.js";
 export { flags, defaultFlags, type RaftFlags } from "./node/flags.js";
 export type { NodeStatus, NodeState, ReplicatorStatus, TimerStatus, ConfStage } from "./node/node-status.js";

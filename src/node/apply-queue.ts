@@ -4,7 +4,7 @@
  * AppendEntries instead of N.
  */
 import type { RaftError } from "../core/errors.js";
-import { Status, type ApplyClosure, type Closure } from "./status.js";
+import { Status, type ApplyClosure, type Closure } from "./closure.js";
 import { runEach } from "./user-code.js";
 
 /** braft's Task: data to replicate and the closure told of the outcome. */

@@ -10,7 +10,7 @@ import type { SnapshotStorage } from "../storage/snapshot-storage.js";
 import { logStorageOf, metaStorageOf, snapshotStorageOf, type StorageChoice } from "./node-init.js";
 import { Configuration } from "./peer-id.js";
 import type { StateMachine } from "./state-machine.js";
-import { Status } from "./status.js";
+import { Status } from "./closure.js";
 
 /** The term every bootstrapped node starts in; the first election moves past it. */
 const BOOTSTRAP_TERM = 1;

@@ -8,13 +8,13 @@
 import { RaftError, invariant } from "../core/errors.js";
 import type { LogReader } from "../core/raft-log.js";
 import { EntryType, type LogEntry } from "../core/types.js";
-import type { BallotBox } from "./ballot-box.js";
+import type { ClosureQueue } from "./closure-queue.js";
 import { PromiseClosure } from "./apply-queue.js";
 import { Iterator } from "./iterator.js";
 import { Configuration } from "./peer-id.js";
 import type { SnapshotMeta, SnapshotReader, SnapshotWriter } from "../storage/snapshot-storage.js";
 import type { LeaderChangeContext, StateMachine } from "./state-machine.js";
-import { Status, type ApplyClosure, type Closure } from "./status.js";
+import { Status, type ApplyClosure, type Closure } from "./closure.js";
 import { nodeFailureOf, runEach, stackOf, stateMachineError } from "./user-code.js";
 
 /** The closure a new leader registers on its first configuration entry (braft's ConfigurationChangeDone). */
@@ -70,7 +70,7 @@ export class FSMCaller {
   constructor(
     private readonly fsm: StateMachine,
     private readonly log: LogReader,
-    private readonly ballotBox: BallotBox,
+    private readonly closureQueue: ClosureQueue,
     private readonly host: FsmCallerHost,
     appliedIndex: number,
   ) {
@@ -290,7 +290,7 @@ export class FSMCaller {
 
   /** Configuration and no-op entries: braft runs their closure and reports non-joint configurations. */
   private async applyNonData(entry: LogEntry): Promise<void> {
-    const closure = this.ballotBox.take(entry.index);
+    const closure = this.closureQueue.take(entry.index);
     if (entry.conf !== undefined && (entry.conf.oldPeers ?? []).length === 0) {
       const conf = new Configuration(entry.conf.peers, entry.conf.learners ?? []);
       await this.callback("onConfigurationCommitted", () =>
@@ -320,7 +320,7 @@ export class FSMCaller {
       if (entry.type !== EntryType.DATA) break;
       entries.push(entry);
     }
-    const closures = entries.map((entry) => onceClosure(this.ballotBox.take(entry.index)));
+    const closures = entries.map((entry) => onceClosure(this.closureQueue.take(entry.index)));
     const iter = new Iterator(entries, closures);
     let thrown: unknown;
     try {

@@ -6,7 +6,7 @@
  */
 import { RaftError } from "../core/errors.js";
 import type { LogEntry } from "../core/types.js";
-import { Status, type ApplyClosure } from "./status.js";
+import { Status, type ApplyClosure } from "./closure.js";
 
 /** One entry as the iterable form of Iterator yields it. */
 export interface IteratedEntry {

@@ -16,7 +16,7 @@ import {
   type StorageOptions,
 } from "../storage/registry.js";
 import type { SnapshotMeta, SnapshotReader, SnapshotStorage } from "../storage/snapshot-storage.js";
-import type { BallotBox } from "./ballot-box.js";
+import type { ClosureQueue } from "./closure-queue.js";
 import { resolveFlags, type RaftFlags } from "./flags.js";
 import { FSMCaller, type FsmCallerHost } from "./fsm-caller.js";
 import { LogManager } from "./log-manager.js";
@@ -56,6 +56,16 @@ export interface PreparedNode {
   readonly metrics: NodeMetrics;
 }
 
+/**
+ * A node's parts once its storage is open and its state restored, before the parts that call
+ * back into the running node (FSMCaller, SnapshotExecutor) exist: see assembleNode.
+ */
+export interface OpenedNode extends Omit<PreparedNode, "fsmCaller" | "snapshotExecutor"> {
+  /** Undefined when the node has no snapshot storage. */
+  readonly snapshotStorage: SnapshotStorage | undefined;
+  readonly observer: SnapshotObserver;
+}
+
 /** What prepareParts opened so far, for prepareNode to close when a later step fails. */
 interface OpenedStorage {
   logManager?: LogManager;
@@ -72,8 +82,7 @@ export async function prepareNode(
   peerId: PeerId,
   options: NodeOptions,
   env: Env,
-  deps: { ballotBox: BallotBox; fsmHost: FsmCallerHost; snapshotHost: SnapshotExecutorHost },
-): Promise<PreparedNode> {
+): Promise<OpenedNode> {
   const warnings = [...validateNodeOptions(options), ...validateNodeIdentity(peerId, options)];
   const logger = withContext(options.logger ?? options.server.logger ?? globalLogger, {
     group: groupId,
@@ -83,7 +92,7 @@ export async function prepareNode(
   const metrics = options.server.metrics?.node(groupId, peerId.toString()) ?? noopNodeMetrics;
   const opened: OpenedStorage = {};
   try {
-    return await prepareParts(groupId, peerId, options, env, deps, logger, metrics, opened);
+    return await prepareParts(groupId, peerId, options, env, logger, metrics, opened);
   } catch (error) {
     // Storage opened before the failure is released (directory locks included).
     await opened.logManager?.close().catch(() => undefined);
@@ -97,11 +106,10 @@ async function prepareParts(
   peerId: PeerId,
   options: NodeOptions,
   env: Env,
-  deps: { ballotBox: BallotBox; fsmHost: FsmCallerHost; snapshotHost: SnapshotExecutorHost },
   logger: Logger,
   metrics: NodeMetrics,
   opened: OpenedStorage,
-): Promise<PreparedNode> {
+): Promise<OpenedNode> {
   const flags = resolveFlags(options.flags);
   const electionTimeoutMs = options.electionTimeoutMs ?? DEFAULT_ELECTION_TIMEOUT_MS;
   const initialConf = Configuration.from(options.initialConf ?? "");
@@ -145,7 +153,39 @@ async function prepareParts(
     random: () => env.random(),
   };
   const core = new RaftCore(config, hardState, logManager, confs, env.nowMs(), snapshotIndex);
-  const fsmCaller = new FSMCaller(options.fsm, logManager, deps.ballotBox, deps.fsmHost, core.appliedIndex);
+  return {
+    core,
+    logManager,
+    snapshotStorage,
+    observer,
+    server: options.server,
+    client: options.server.client,
+    flags,
+    options,
+    electionTimeoutMs,
+    rpcTimeoutMs: electionTimeoutMs,
+    logger,
+    metrics,
+  };
+}
+
+/** What the callbacks of a node's FSMCaller and SnapshotExecutor reach. */
+export interface NodeHosts {
+  readonly closureQueue: ClosureQueue;
+  readonly fsmHost: FsmCallerHost;
+  readonly snapshotHost: SnapshotExecutorHost;
+}
+
+/** Completes an opened node with the parts that call back into it (FSMCaller, SnapshotExecutor). */
+export function assembleNode(opened: OpenedNode, hosts: NodeHosts): PreparedNode {
+  const { core, logManager, snapshotStorage, observer, options, flags } = opened;
+  const fsmCaller = new FSMCaller(
+    options.fsm,
+    logManager,
+    hosts.closureQueue,
+    hosts.fsmHost,
+    core.appliedIndex,
+  );
   const snapshotExecutor =
     snapshotStorage === undefined
       ? undefined
@@ -154,7 +194,7 @@ async function prepareParts(
           options.server.snapshotTransfer,
           fsmCaller,
           logManager,
-          deps.snapshotHost,
+          hosts.snapshotHost,
           {
             minIndexGap: flags.raft_do_snapshot_min_index_gap,
             logMarginEntries: options.snapshotLogMarginEntries,
@@ -170,14 +210,14 @@ async function prepareParts(
     logManager,
     fsmCaller,
     snapshotExecutor,
-    server: options.server,
-    client: options.server.client,
+    server: opened.server,
+    client: opened.client,
     flags,
     options,
-    electionTimeoutMs,
-    rpcTimeoutMs: electionTimeoutMs,
-    logger,
-    metrics,
+    electionTimeoutMs: opened.electionTimeoutMs,
+    rpcTimeoutMs: opened.rpcTimeoutMs,
+    logger: opened.logger,
+    metrics: opened.metrics,
   };
 }
 

@@ -108,8 +108,8 @@ interface StatusSource {
   readonly peerId: { toString(): string };
 }
 
-/** What the node shell knows besides its prepared parts. */
-export interface ShellStatus {
+/** What NodeStatus is computed from besides the node's parts: the running node's own state. */
+export interface NodeStatusInput {
   readonly lifecycle: string;
   readonly replicators: ReadonlyMap<string, Replicator>;
   readonly pendingApplies: number;
@@ -121,9 +121,9 @@ export interface ShellStatus {
 export function nodeStatusOf(
   node: StatusSource,
   prepared: PreparedNode | undefined,
-  shell: ShellStatus,
+  input: NodeStatusInput,
 ): NodeStatus {
-  const { lifecycle, replicators, pendingApplies, nowMs } = shell;
+  const { lifecycle, replicators, pendingApplies, nowMs } = input;
   const core = prepared?.core;
   const conf = core?.confs.last();
   const last = core?.log.lastLogId() ?? { index: 0, term: 0 };
@@ -171,14 +171,14 @@ export function nodeStatusOf(
         installSnapshotCount: replicator?.installSnapshotCount ?? 0,
       };
     }),
-    pendingIndex: shell.pendingIndex,
+    pendingIndex: input.pendingIndex,
     heartbeatIntervalMs: core?.config.heartbeatIntervalMs ?? 0,
     changingConf: core?.change !== undefined,
     confStage: confStageOf(core?.change?.stage),
     newPeers: core?.change?.target.peers ?? [],
     lastMsgToNowMs: role === "follower" ? ageOf(core?.lastLeaderContactMs, nowMs) : undefined,
     stateMachine: prepared?.fsmCaller.describeActivity() ?? "Idle",
-    timers: timersOf(core, lifecycle === "running", shell.snapshotTimer, nowMs),
+    timers: timersOf(core, lifecycle === "running", input.snapshotTimer, nowMs),
   };
 }
 
@@ -212,7 +212,7 @@ function timerOf(timeoutMs: number, dueAtMs: number | undefined, nowMs: number):
 function timersOf(
   core: PreparedNode["core"] | undefined,
   running: boolean,
-  snapshotTimer: ShellStatus["snapshotTimer"],
+  snapshotTimer: NodeStatusInput["snapshotTimer"],
   nowMs: number,
 ): NodeStatus["timers"] {
   const timeoutMs = core?.config.electionTimeoutMs ?? 0;

@@ -1,20 +1,23 @@
 /**
- * RaftNode (braft's Node / NodeImpl): the public API over NodeShell's machinery. See NodeShell
- * for how inputs reach the core and its outputs are performed.
+ * RaftNode (braft's Node): the public API and the lifecycle. `init()` builds a RunningNode whole
+ * (running-node.ts: how inputs reach the core and its outputs are performed); every operation
+ * before init, after shutdown or in the ERROR state is refused here.
  */
 import { RaftError } from "../core/errors.js";
-import { realEnv } from "../env/env.js";
+import { realEnv, type Env } from "../env/env.js";
+import { globalLogger, type Logger } from "../env/logger.js";
 import type { ApplyResult, Task } from "./apply-queue.js";
 import { PromiseClosure } from "./apply-queue.js";
 import { checkedDriftMs, readCommittedUserLog, type UserLog } from "./node-admin.js";
-import { prepareNode } from "./node-init.js";
+import { prepareNode, type OpenedNode } from "./node-init.js";
 import type { NodeStatus } from "./node-status.js";
 import { nodeStatusOf } from "./node-status.js";
-import { NodeShell, DEFAULT_SNAPSHOT_INTERVAL_S, confText } from "./node-shell.js";
+import { DEFAULT_SNAPSHOT_INTERVAL_S, refusalOf, type Lifecycle } from "./lifecycle.js";
+import { RunningNode } from "./running-node.js";
 import type { NodeOptions } from "./options.js";
 import { ANY_PEER, Configuration, PeerId } from "./peer-id.js";
-import { ReadWaiters, type ReadIndexResult } from "./read-waiters.js";
-import { Status } from "./status.js";
+import type { ReadIndexResult } from "./read-waiters.js";
+import { Status } from "./closure.js";
 import type { LeaderLeaseStatus } from "../core/lease.js";
 import type { RaftCore } from "../core/raft.js";
 import type { ConfigurationData } from "../core/types.js";
@@ -42,63 +45,80 @@ function adminOf(node: RaftNode, cliDisabled: boolean): NodeAdmin {
   };
 }
 
-export class RaftNode extends NodeShell {
+export class RaftNode {
+  readonly groupId: string;
+  readonly peerId: PeerId;
+  /** The node init built, from a successful init on (kept after shutdown, for its status). */
+  private running: RunningNode | undefined;
+  /** The lifecycle while there is no running node. */
+  private unstarted: "uninitialized" | "initializing" | "shutdown" = "uninitialized";
+  private shutdownPromise: Promise<void> | undefined;
   /** The largest entry apply() accepts (the server's frame budget); computed once, at first use. */
   private entryBytesMax: number | undefined;
+
+  constructor(groupId: string, peerId: PeerId | string) {
+    if (groupId.length === 0) throw new RaftError("EINVAL", "group id must not be empty");
+    this.groupId = groupId;
+    this.peerId = PeerId.from(peerId);
+  }
+
+  /** braft's NodeId: `<group>:<peer>`. */
+  get nodeId(): string {
+    return `${this.groupId}:${this.peerId.toString()}`;
+  }
+
+  get term(): number {
+    return this.running?.parts.core.term ?? 0;
+  }
 
   /** Starts the node: opens storage, restores state, joins the server. Rejects on any failure. */
   async init(options: NodeOptions): Promise<void> {
     if (this.lifecycle !== "uninitialized")
       throw new RaftError("EINVAL", `node ${this.nodeId} was already initialized`);
-    this.lifecycle = "initializing";
+    this.unstarted = "initializing";
+    const env = options.env ?? realEnv;
+    let opened: OpenedNode | undefined;
     try {
-      this.env = options.env ?? realEnv;
-      this.readWaiters = new ReadWaiters(this.env);
-      this.prepared = await prepareNode(this.groupId, this.peerId, options, this.env, {
-        ballotBox: this.ballotBox,
-        fsmHost: {
-          onApplied: (index) => this.onApplied(index),
-          onStateMachineError: (error) => this.fail(error),
-          warn: (message) => this.warn(message),
-        },
-        snapshotHost: {
-          configurationAt: (index) => this.prepared!.core.confs.at(index).conf,
-          finishInstall: (replyId, meta, logReset) => {
-            this.withCore((core) => core.finishInstall(replyId, meta, logReset));
-            // The state machine holds the snapshot: reads confirmed at an index it covers are
-            // answered now, not at the next applied entry (there may be none for a while).
-            if (meta !== undefined) this.readWaiters.applied(meta.lastIncludedIndex);
-          },
-          fail: (error) => this.fail(error),
-        },
-      });
-      const service = { ...this.service(), admin: adminOf(this, options.disableCli === true) };
-      options.server.registerNode(this.groupId, this.peerId.toString(), service);
-      this.logStarted(this.prepared.core);
-      this.lifecycle = "running";
-      this.withCore((core) => core.campaignIfSoleVoter(this.env.nowMs()));
-      this.armSnapshotTimer(options.snapshotIntervalS ?? DEFAULT_SNAPSHOT_INTERVAL_S);
+      opened = await prepareNode(this.groupId, this.peerId, options, env);
+      this.running = new RunningNode(this, opened, env);
+      this.running.start(
+        adminOf(this, options.disableCli === true),
+        options.snapshotIntervalS ?? DEFAULT_SNAPSHOT_INTERVAL_S,
+      );
     } catch (error) {
-      this.lifecycle = "shutdown";
-      await this.prepared?.logManager.close().catch(() => undefined);
-      this.prepared = undefined;
+      // The one failure path of init: whatever storage was opened is closed again.
+      this.running = undefined;
+      this.unstarted = "shutdown";
+      await opened?.logManager.close().catch(() => undefined);
       throw RaftError.is(error)
         ? error
         : new RaftError("EIO", `init failed: ${String(error)}`, { cause: error });
     }
   }
 
-  /** One line with what the node restored; later term and configuration changes log as they happen. */
-  private logStarted(core: RaftCore): void {
-    const conf = core.confs.last();
-    this.logged = { term: core.term, confIndex: conf.id.index, conf: confText(conf.conf), role: core.role };
-    this.logger.info("node started", {
-      term: core.term,
-      lastIndex: core.log.lastLogId().index,
-      snapshotIndex: this.prepared?.logManager.lastSnapshot.index,
-      peers: conf.conf.peers.join(","),
-      learners: conf.conf.learners?.join(","),
-    });
+  private get lifecycle(): Lifecycle {
+    return this.running?.lifecycle ?? this.unstarted;
+  }
+
+  private get env(): Env {
+    return this.running?.env ?? realEnv;
+  }
+
+  private get logger(): Logger {
+    return this.running?.logger ?? globalLogger;
+  }
+
+  /** The running node when it takes operations now, else the refusal (braft's code, `refused`). */
+  private usable(): RunningNode | RaftError {
+    const running = this.running;
+    const refusal = refusalOf(this.lifecycle, running?.fatalError);
+    if (refusal !== undefined) return refusal;
+    return running ?? new RaftError("EPERM", "node is not initialized", { outcome: "refused" });
+  }
+
+  /** Runs an input through the running node's core (nothing before init; see RunningNode.withCore). */
+  protected withCore(step: (core: RaftCore) => void, kickAfter = true): void {
+    this.running?.withCore(step, kickAfter);
   }
 
   /**
@@ -125,30 +145,29 @@ export class RaftNode extends NodeShell {
   /** braft's apply(Task): `done` runs exactly once with the outcome. */
   applyTask(task: Task): void {
     const closure = task.done ?? { run: () => undefined };
-    const refusal = this.refuseApply();
-    if (refusal !== undefined) {
-      closure.run(Status.fromError(refusal));
+    const running = this.usable();
+    if (running instanceof RaftError) {
+      closure.run(Status.fromError(running));
       return;
     }
     if (!(task.data instanceof Uint8Array)) {
       closure.run(Status.error("EINVAL", "task data must be a Uint8Array", "refused"));
       return;
     }
-    const entryBytesMax = this.maxEntryBytes();
+    const entryBytesMax = this.maxEntryBytes(running);
     if (task.data.length > entryBytesMax) {
       // Refused before it reaches the log: an entry no AppendEntries can carry would stall the group.
       const text = `entry of ${task.data.length} bytes exceeds ${entryBytesMax}, the most one AppendEntries carries`;
       closure.run(Status.error("EINVAL", text, "refused"));
       return;
     }
-    this.applyQueue.push({ data: task.data, closure, expectedTerm: task.expectedTerm });
-    this.kick();
+    running.applyQueue.push({ data: task.data, closure, expectedTerm: task.expectedTerm });
+    running.kick();
   }
 
   /** The largest entry data this node accepts: its server's frame budget, unlimited without one. */
-  private maxEntryBytes(): number {
-    this.entryBytesMax ??=
-      this.prepared?.server.maxEntryDataBytes?.(this.groupId) ?? Number.POSITIVE_INFINITY;
+  private maxEntryBytes(running: RunningNode): number {
+    this.entryBytesMax ??= running.parts.server.maxEntryDataBytes?.(this.groupId) ?? Number.POSITIVE_INFINITY;
     return this.entryBytesMax;
   }
 
@@ -161,39 +180,37 @@ export class RaftNode extends NodeShell {
    * ECANCELED (signal) or ESHUTDOWN. Every failure is `refused`: a read changes nothing.
    */
   readIndex(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ReadIndexResult> {
-    const refusal = this.refuseApply();
-    if (refusal !== undefined) return Promise.reject(refusal);
-    const timeoutMs = options.timeoutMs ?? this.prepared?.electionTimeoutMs ?? 1000;
-    const leader = this.prepared?.core.leaderId ?? "";
+    const running = this.usable();
+    if (running instanceof RaftError) return Promise.reject(running);
+    const timeoutMs = options.timeoutMs ?? running.parts.electionTimeoutMs;
+    const leader = running.parts.core.leaderId;
     const self = this.peerId.toString();
     const read =
       leader !== "" && leader !== self
-        ? this.readWaiters.add(timeoutMs, options.signal, (id) =>
-            this.askLeaderForReadIndex(id, leader, timeoutMs),
+        ? running.readWaiters.add(timeoutMs, options.signal, (id) =>
+            this.askLeaderForReadIndex(running, id, leader, timeoutMs),
           )
-        : this.readWaiters.add(timeoutMs, options.signal, (id) => this.startReadInCore(id));
+        : running.readWaiters.add(timeoutMs, options.signal, (id) => running.startReadInCore(id));
     return read.catch((error: unknown) => {
       throw RaftError.is(error) ? error.withOutcome("refused") : error;
     });
   }
 
   /** A follower's or learner's read: the leader confirms an index, then the local apply catches up. */
-  private askLeaderForReadIndex(id: number, leader: string, timeoutMs: number): void {
-    const client = this.prepared?.client;
+  private askLeaderForReadIndex(running: RunningNode, id: number, leader: string, timeoutMs: number): void {
+    const client = running.parts.client;
+    const readWaiters = running.readWaiters;
     const request = { groupId: this.groupId, serverId: this.peerId.toString(), peerId: leader };
-    if (client?.readIndex === undefined) {
-      this.readWaiters.fail(
-        [id],
-        new RaftError("ENOSYS", "the transport cannot ask the leader for a read index"),
-      );
+    if (client.readIndex === undefined) {
+      readWaiters.fail([id], new RaftError("ENOSYS", "the transport cannot ask the leader for a read index"));
       return;
     }
     client.readIndex(leader, request, timeoutMs).then(
       (response) => {
         if (response.success)
-          this.readWaiters.confirmed([{ id, index: response.index }], this.appliedIndex());
+          readWaiters.confirmed([{ id, index: response.index }], running.parts.fsmCaller.lastAppliedIndex);
         else
-          this.readWaiters.fail(
+          readWaiters.fail(
             [id],
             new RaftError("EPERM", `${leader} could not confirm a read`, {
               leaderId: this.leaderId()?.toString(),
@@ -201,12 +218,8 @@ export class RaftNode extends NodeShell {
           );
       },
       (error: unknown) =>
-        this.readWaiters.fail([id], RaftError.is(error) ? error : new RaftError("EIO", String(error))),
+        readWaiters.fail([id], RaftError.is(error) ? error : new RaftError("EIO", String(error))),
     );
-  }
-
-  private appliedIndex(): number {
-    return this.prepared?.fsmCaller.lastAppliedIndex ?? 0;
   }
 
   /**
@@ -216,9 +229,11 @@ export class RaftNode extends NodeShell {
    * ECATCHUP when a new peer does not catch up within an election timeout, EINVAL for a bad conf.
    */
   changePeers(conf: ConfigurationInput): Promise<void> {
-    const parsed = this.configurationFor(conf);
+    const running = this.usable();
+    if (running instanceof RaftError) return Promise.reject(running);
+    const parsed = configurationOf(conf);
     if (parsed instanceof RaftError) return Promise.reject(parsed.withOutcome("refused"));
-    return this.pendingChange.run(() =>
+    return running.pendingChange.run(() =>
       this.startInCore((core) => core.changeConfiguration(parsed, this.env.nowMs())),
     );
   }
@@ -231,22 +246,12 @@ export class RaftNode extends NodeShell {
    * when the other peers are known dead, then add fresh peers with addPeer.
    */
   resetPeers(conf: ConfigurationInput): Promise<void> {
-    const parsed = this.configurationFor(conf);
+    const refusal = this.usable();
+    if (refusal instanceof RaftError) return Promise.reject(refusal);
+    const parsed = configurationOf(conf);
     if (parsed instanceof RaftError) return Promise.reject(parsed.withOutcome("refused"));
     const { error } = this.startInCore((core) => core.resetConfiguration(parsed, this.env.nowMs()));
     return error === undefined ? Promise.resolve() : Promise.reject(error.withOutcome("refused"));
-  }
-
-  /** The core form of a configuration argument, or the error refusing it (node state or syntax). */
-  private configurationFor(conf: ConfigurationInput): ConfigurationData | RaftError {
-    const refusal = this.refuseApply();
-    if (refusal !== undefined) return refusal;
-    try {
-      const target = Configuration.from(conf);
-      return { peers: target.peerKeys(), learners: target.learnerKeys() };
-    } catch (error) {
-      return RaftError.is(error) ? error : new RaftError("EINVAL", String(error));
-    }
   }
 
   /** Adds learners: they receive the log but never vote (beyond braft's classic API). */
@@ -267,7 +272,7 @@ export class RaftNode extends NodeShell {
   }
 
   private changeCurrent(edit: (conf: Configuration) => Configuration): Promise<void> {
-    const core = this.prepared?.core;
+    const core = this.running?.parts.core;
     if (core === undefined || core.role !== "leader") {
       const error = core?.notLeaderError() ?? new RaftError("EPERM", "node is not initialized");
       return Promise.reject(error.withOutcome("refused"));
@@ -305,8 +310,8 @@ export class RaftNode extends NodeShell {
    * has not answered for an election timeout, EBUSY while another transfer runs.
    */
   transferLeadershipTo(peer: PeerId | string): Promise<void> {
-    const refusal = this.refuseApply();
-    if (refusal !== undefined) return Promise.reject(refusal);
+    const running = this.usable();
+    if (running instanceof RaftError) return Promise.reject(running);
     let target: string | undefined;
     try {
       const id = PeerId.from(peer);
@@ -314,7 +319,7 @@ export class RaftNode extends NodeShell {
     } catch (error) {
       return Promise.reject(RaftError.is(error) ? error.withOutcome("refused") : error);
     }
-    return this.pendingTransfer.run(() =>
+    return running.pendingTransfer.run(() =>
       this.startInCore(
         (core) => core.transferLeadership(target, this.env.nowMs()),
         (core) => core.transfer !== undefined,
@@ -350,7 +355,7 @@ export class RaftNode extends NodeShell {
 
   /** Whether applies through this node fail with EREADONLY: it, or (on a leader) a quorum, is read-only. */
   readonly(): boolean {
-    return this.prepared?.core.isReadOnly() ?? false;
+    return this.running?.parts.core.isReadOnly() ?? false;
   }
 
   /**
@@ -371,12 +376,12 @@ export class RaftNode extends NodeShell {
    * finding the same `leaseEpoch` after reading, read under one unbroken lease.
    */
   getLeaderLeaseStatus(): LeaderLeaseStatus {
-    const core = this.prepared?.core;
-    if (core === undefined || this.lifecycle !== "running" || this.fatalError !== undefined) {
-      const disabled = this.prepared?.flags.raft_enable_leader_lease !== true;
+    const running = this.usable();
+    if (running instanceof RaftError) {
+      const disabled = this.running?.parts.flags.raft_enable_leader_lease !== true;
       return { state: disabled ? "DISABLED" : "EXPIRED", term: 0, leaseEpoch: 0 };
     }
-    return core.leaderLeaseStatus(this.env.nowMs());
+    return running.parts.core.leaderLeaseStatus(running.env.nowMs());
   }
 
   /**
@@ -394,8 +399,8 @@ export class RaftNode extends NodeShell {
     );
     if (error !== undefined) throw error;
     this.logger.info("election timeout reset", {
-      electionTimeoutMs: this.prepared?.core.config.electionTimeoutMs,
-      maxClockDriftMs: this.prepared?.core.config.maxClockDriftMs,
+      electionTimeoutMs: this.running?.parts.core.config.electionTimeoutMs,
+      maxClockDriftMs: this.running?.parts.core.config.maxClockDriftMs,
     });
   }
 
@@ -413,8 +418,8 @@ export class RaftNode extends NodeShell {
 
   /** Runs a core call that may refuse; EPERM when the node is not running. */
   private coreResult(call: (core: RaftCore) => RaftError | undefined): RaftError | undefined {
-    const refusal = this.refuseApply();
-    if (refusal !== undefined) return refusal;
+    const refusal = this.usable();
+    if (refusal instanceof RaftError) return refusal;
     let error: RaftError | undefined = new RaftError("EPERM", "node is not running");
     this.withCore((core) => {
       error = call(core);
@@ -428,23 +433,23 @@ export class RaftNode extends NodeShell {
    * ENOMOREUSERLOG when only non-data entries remain up to the committed index.
    */
   readCommittedUserLog(index: number): UserLog {
-    if (this.prepared === undefined) throw new RaftError("EPERM", "node is not initialized");
-    return readCommittedUserLog(this.prepared, index);
+    if (this.running === undefined) throw new RaftError("EPERM", "node is not initialized");
+    return readCommittedUserLog(this.running.parts, index);
   }
 
   isLeader(): boolean {
-    return this.prepared?.core.role === "leader";
+    return this.running?.parts.core.role === "leader";
   }
 
   /** The leader this node knows of, or undefined. */
   leaderId(): PeerId | undefined {
-    const leader = this.prepared?.core.leaderId ?? "";
+    const leader = this.running?.parts.core.leaderId ?? "";
     return leader === "" ? undefined : PeerId.parse(leader);
   }
 
   /** The peers of the current configuration; only the leader's view is authoritative (EPERM elsewhere). */
   listPeers(): PeerId[] {
-    const core = this.prepared?.core;
+    const core = this.running?.parts.core;
     if (core === undefined || core.role !== "leader") {
       throw new RaftError("EPERM", "only the leader lists peers", { leaderId: this.leaderId()?.toString() });
     }
@@ -452,12 +457,13 @@ export class RaftNode extends NodeShell {
   }
 
   getStatus(): NodeStatus {
-    return nodeStatusOf(this, this.prepared, {
+    if (this.running !== undefined) return this.running.status();
+    return nodeStatusOf(this, undefined, {
       lifecycle: this.lifecycle,
-      replicators: this.replicators,
-      pendingApplies: this.ballotBox.size,
-      pendingIndex: this.ballotBox.firstPendingIndex,
-      snapshotTimer: this.snapshotTimer,
+      replicators: new Map(),
+      pendingApplies: 0,
+      pendingIndex: 0,
+      snapshotTimer: undefined,
       nowMs: this.env.nowMs(),
     });
   }
@@ -468,18 +474,30 @@ export class RaftNode extends NodeShell {
    * applied since the last one. EINVAL without snapshot storage, EBUSY while one is in progress.
    */
   snapshot(): Promise<void> {
-    const executor = this.prepared?.snapshotExecutor;
-    if (this.lifecycle !== "running" || this.fatalError !== undefined) {
-      return Promise.reject(this.refuseApply() ?? new RaftError("EPERM", "node is not running"));
-    }
-    if (executor === undefined)
-      return Promise.reject(new RaftError("EINVAL", "node has no snapshot storage"));
-    return executor.snapshot();
+    const running = this.usable();
+    if (running instanceof RaftError) return Promise.reject(running);
+    return running.snapshot();
   }
 
   /** Stops the node; idempotent. Pending applies fail with ESHUTDOWN; onShutdown is the last callback. */
   shutdown(): Promise<void> {
-    this.shutdownPromise ??= this.doShutdown();
+    // Asked once: a shutdown asked before init finished stays the answer (as before this split).
+    this.shutdownPromise ??= this.running?.shutdown() ?? this.shutdownUnstarted();
     return this.shutdownPromise;
+  }
+
+  private shutdownUnstarted(): Promise<void> {
+    this.unstarted = "shutdown";
+    return Promise.resolve();
+  }
+}
+
+/** The core form of a configuration argument, or the EINVAL refusing its syntax. */
+function configurationOf(conf: ConfigurationInput): ConfigurationData | RaftError {
+  try {
+    const target = Configuration.from(conf);
+    return { peers: target.peerKeys(), learners: target.learnerKeys() };
+  } catch (error) {
+    return RaftError.is(error) ? error : new RaftError("EINVAL", String(error));
   }
 }

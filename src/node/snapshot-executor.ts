@@ -10,7 +10,7 @@ import type { SnapshotThrottle, SnapshotTransfer } from "./ports.js";
 import type { SnapshotMeta, SnapshotStorage, SnapshotWriter } from "../storage/snapshot-storage.js";
 import type { FSMCaller } from "./fsm-caller.js";
 import type { LogManager } from "./log-manager.js";
-import type { Status } from "./status.js";
+import type { Status } from "./closure.js";
 import { observeSnapshot, type SnapshotObserver } from "./snapshot-observer.js";
 
 /** braft's snapshot status on raft_stat. */

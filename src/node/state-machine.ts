@@ -3,7 +3,7 @@ import type { RaftError } from "../core/errors.js";
 import type { Iterator } from "./iterator.js";
 import type { Configuration, PeerId } from "./peer-id.js";
 import type { SnapshotReader, SnapshotWriter } from "../storage/snapshot-storage.js";
-import type { Closure, Status } from "./status.js";
+import type { Closure, Status } from "./closure.js";
 
 /** What onStartFollowing / onStopFollowing receive (braft's LeaderChangeContext). */
 export interface LeaderChangeContext {

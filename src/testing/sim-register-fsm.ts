@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { PeerKey } from "../core/types.js";
 import type { Iterator } from "../node/iterator.js";
 import type { StateMachine } from "../node/state-machine.js";
-import { Status } from "../node/status.js";
+import { Status } from "../node/closure.js";
 import { dataKey, type SafetyChecker } from "./checkers.js";
 
 /** What an apply of a register write resolves with. */

@@ -105,9 +105,9 @@ test("CatchupTimeout: a live peer that makes no progress fails with ECATCHUP aft
       raft_max_install_snapshot_tasks_num: 1,
     });
     const internals = cluster.node(newcomer) as unknown as {
-      prepared: { snapshotExecutor: { options: { installSlots: { running: number } } } };
+      running: { parts: { snapshotExecutor: { options: { installSlots: { running: number } } } } };
     };
-    internals.prepared.snapshotExecutor.options.installSlots.running = 1;
+    internals.running.parts.snapshotExecutor.options.installSlots.running = 1;
     const startMs = cluster.scheduler.nowMs;
     const error = await rejectionOf(cluster.settle(cluster.node(leader).addPeer(newcomer)));
     assert.equal(error.code, "ECATCHUP");

@@ -13,7 +13,7 @@ import { bytes } from "./helpers.js";
 
 /** The node's core, reached past the shell's encapsulation: only a test may break it on purpose. */
 const coreOf = (node: RaftNode): RaftCore =>
-  (node as unknown as { prepared: { core: RaftCore } }).prepared.core;
+  (node as unknown as { running: { parts: { core: RaftCore } } }).running.parts.core;
 
 test("InvariantBroken: a follower whose core breaks an invariant enters ERROR and calls onError", async () => {
   const errors = new Map<string, RaftError[]>();

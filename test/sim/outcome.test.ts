@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { RaftError } from "../../src/core/errors.js";
 import type { RaftNode } from "../../src/node/raft-node.js";
-import type { Status } from "../../src/node/status.js";
+import type { Status } from "../../src/node/closure.js";
 import { SimCluster } from "../../src/testing/sim-cluster.js";
 import { bytes, converge, rejectionOf } from "./helpers.js";
 

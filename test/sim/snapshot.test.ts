@@ -161,9 +161,9 @@ test("install_snapshot_exceed_max_task_num: an install beyond the limit is refus
       // every one; the leader keeps retrying. (0 slots is no longer a valid flag: braft's bound.)
       await cluster.start(follower, { raft_max_install_snapshot_tasks_num: 1 });
       const internals = cluster.node(follower) as unknown as {
-        prepared: { snapshotExecutor: { options: { installSlots: { running: number } } } };
+        running: { parts: { snapshotExecutor: { options: { installSlots: { running: number } } } } };
       };
-      internals.prepared.snapshotExecutor.options.installSlots.running = 1;
+      internals.running.parts.snapshotExecutor.options.installSlots.running = 1;
       await cluster.scheduler.runFor(5000);
       assert.equal(cluster.node(follower).getStatus().lastSnapshotIndex, 0, "no install ran");
       assert.equal(cluster.snapshotTransfer.copiesStarted, 0);

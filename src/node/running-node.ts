@@ -1,5 +1,6 @@
 /**
- * NodeShell: the async shell around the pure core (RaftNode adds the public API on top).
+ * RunningNode: the async shell around the pure core, as init builds it (RaftNode holds one and
+ * keeps the public API).
  *
  * Every input (RPC, answer, timer, apply) goes into the core synchronously; a microtask later the
  * node drains the core's Ready: it hands persistence to the LogManager, sends what may go at
@@ -11,90 +12,151 @@ import { RaftError } from "../core/errors.js";
 import type { CoreEvent, Ready, Send } from "../core/events.js";
 import type { InboundRequest, Reply } from "../core/messages.js";
 import type { RaftCore } from "../core/raft.js";
-import type { ConfigurationData, Role } from "../core/types.js";
-import { realEnv, type CancelTimer, type Env } from "../env/env.js";
-import { globalLogger, isEnabled, type Logger } from "../env/logger.js";
-import type { RaftService } from "./ports.js";
+import type { CancelTimer, Env } from "../env/env.js";
+import { isEnabled, type Logger } from "../env/logger.js";
+import type { NodeAdmin, RaftService } from "./ports.js";
 import { ApplyQueue, PromiseClosure } from "./apply-queue.js";
-import { BallotBox } from "./ballot-box.js";
+import { ClosureQueue } from "./closure-queue.js";
 import { LeaderStartClosure } from "./fsm-caller.js";
-import type { PreparedNode } from "./node-init.js";
+import { assembleNode, type OpenedNode, type PreparedNode } from "./node-init.js";
+import { nodeStatusOf, type NodeStatus } from "./node-status.js";
 import { PeerId } from "./peer-id.js";
 import { PendingOperation } from "./pending-operation.js";
 import { ReadWaiters } from "./read-waiters.js";
 import { Replicator } from "./replicator.js";
-import { Status } from "./status.js";
+import { Status } from "./closure.js";
 import { nodeFailureOf, runEach, stackOf } from "./user-code.js";
+import { refusalOf, type Lifecycle } from "./lifecycle.js";
+import { NodeChangeLog } from "./node-change-log.js";
 
 interface PendingReply {
   resolve(response: unknown): void;
   reject(error: unknown): void;
 }
 
-/** A configuration as one comparable string (for logging changes only). */
-export function confText(conf: ConfigurationData): string {
-  return `${conf.peers.join(",")}|${conf.oldPeers?.join(",") ?? ""}|${conf.learners?.join(",") ?? ""}`;
-}
-
-/** braft's default snapshot_interval_s. */
-export const DEFAULT_SNAPSHOT_INTERVAL_S = 3600;
-
-export type Lifecycle = "uninitialized" | "initializing" | "running" | "shutting" | "shutdown";
-
-/**
- * The machinery under RaftNode: its state, the drive loop that feeds the core and performs its
- * effects, the RPC service, timers and the ERROR and shutdown paths. RaftNode adds the public API.
- */
-export abstract class NodeShell {
-  /** Saves a snapshot now (RaftNode's public `snapshot`), used by the snapshot timer. */
-  abstract snapshot(): Promise<void>;
+/** The identity a running node reports under (RaftNode's). */
+export interface NodeIdentity {
   readonly groupId: string;
   readonly peerId: PeerId;
-  protected lifecycle: Lifecycle = "uninitialized";
-  protected prepared: PreparedNode | undefined;
-  protected env: Env = realEnv;
-  protected readonly applyQueue = new ApplyQueue();
-  protected readonly ballotBox = new BallotBox();
-  protected readonly replicators = new Map<string, Replicator>();
-  protected readonly pendingReplies = new Map<number, PendingReply>();
-  protected readWaiters = new ReadWaiters(realEnv);
-  protected readonly pendingTransfer = new PendingOperation("leadership transfer");
-  protected readonly pendingChange = new PendingOperation("configuration change");
-  protected nextReplyId = 1;
-  protected driveScheduled = false;
+  readonly nodeId: string;
+}
+
+/**
+ * braft's NodeImpl after init: every part built whole (core, LogManager, FSMCaller, snapshot
+ * executor, replicators, closure queue), the drive loop that feeds the core and performs its
+ * effects, the RPC service, timers, and the one ERROR path and the one shutdown path. RaftNode
+ * holds one from a successful init on and keeps the public API.
+ */
+export class RunningNode {
+  readonly groupId: string;
+  readonly peerId: PeerId;
+  readonly nodeId: string;
+  readonly parts: PreparedNode;
+  readonly env: Env;
+  /** The node's logger (its group and peer on every line). */
+  readonly logger: Logger;
+  /** "initializing" until `start` registered the node with its server. */
+  lifecycle: Lifecycle = "initializing";
+  readonly applyQueue = new ApplyQueue();
+  readonly closureQueue = new ClosureQueue();
+  readonly replicators = new Map<string, Replicator>();
+  readonly readWaiters: ReadWaiters;
+  readonly pendingTransfer = new PendingOperation("leadership transfer");
+  readonly pendingChange = new PendingOperation("configuration change");
+  /** Set once, when the node enters braft's ERROR state. */
+  fatalError: RaftError | undefined;
+  /** The snapshot timer's period and next firing, for raft_stat; undefined while it is off. */
+  snapshotTimer: { readonly intervalMs: number; readonly dueAtMs: number } | undefined;
+  private readonly pendingReplies = new Map<number, PendingReply>();
+  private nextReplyId = 1;
+  private driveScheduled = false;
   /** The apply point of the last Ready the drive loop handled (the FSMCaller applies up to it). */
   private applyThroughIndex = 0;
-  protected cancelTimer: CancelTimer | undefined;
-  protected cancelSnapshotTimer: CancelTimer | undefined;
-  /** The snapshot timer's period and next firing, for raft_stat; undefined while it is off. */
-  protected snapshotTimer: { readonly intervalMs: number; readonly dueAtMs: number } | undefined;
-  protected armedDeadlineMs = Number.POSITIVE_INFINITY;
-  protected shutdownPromise: Promise<void> | undefined;
-  protected fatalError: RaftError | undefined;
-  /** What was last logged, so term and configuration changes are logged once each. */
-  protected logged: { term: number; confIndex: number; conf: string; role: Role | undefined } = {
-    term: 0,
-    confIndex: -1,
-    conf: "",
-    role: undefined,
-  };
+  private cancelTimer: CancelTimer | undefined;
+  private cancelSnapshotTimer: CancelTimer | undefined;
+  private armedDeadlineMs = Number.POSITIVE_INFINITY;
+  private shutdownPromise: Promise<void> | undefined;
+  /** Logs term, configuration and role changes once each. */
+  private readonly changeLog: NodeChangeLog;
 
-  constructor(groupId: string, peerId: PeerId | string) {
-    if (groupId.length === 0) throw new RaftError("EINVAL", "group id must not be empty");
-    this.groupId = groupId;
-    this.peerId = PeerId.from(peerId);
+  /** Builds the parts init opened into a node; it takes no input until `start`. */
+  constructor(identity: NodeIdentity, opened: OpenedNode, env: Env) {
+    this.groupId = identity.groupId;
+    this.peerId = identity.peerId;
+    this.nodeId = identity.nodeId;
+    this.env = env;
+    this.logger = opened.logger;
+    this.readWaiters = new ReadWaiters(env);
+    this.parts = assembleNode(opened, {
+      closureQueue: this.closureQueue,
+      fsmHost: {
+        onApplied: (index) => this.onApplied(index),
+        onStateMachineError: (error) => this.fail(error),
+        warn: (message) => this.warn(message),
+      },
+      snapshotHost: {
+        configurationAt: (index) => this.parts.core.confs.at(index).conf,
+        finishInstall: (replyId, meta, logReset) => {
+          this.withCore((core) => core.finishInstall(replyId, meta, logReset));
+          // The state machine holds the snapshot: reads confirmed at an index it covers are
+          // answered now, not at the next applied entry (there may be none for a while).
+          if (meta !== undefined) this.readWaiters.applied(meta.lastIncludedIndex);
+        },
+        fail: (error) => this.fail(error),
+      },
+    });
+    this.changeLog = new NodeChangeLog(this.logger, this.parts);
   }
 
-  /** braft's NodeId: `<group>:<peer>`. */
-  get nodeId(): string {
-    return `${this.groupId}:${this.peerId.toString()}`;
+  /**
+   * Joins the server (peers' RPCs and `admin` reach this node from now on), logs what was
+   * restored, and runs: a sole voter campaigns at once, the snapshot timer is armed.
+   */
+  start(admin: NodeAdmin, snapshotIntervalS: number): void {
+    this.parts.server.registerNode(this.groupId, this.peerId.toString(), { ...this.service(), admin });
+    this.changeLog.started();
+    this.lifecycle = "running";
+    this.withCore((core) => core.campaignIfSoleVoter(this.env.nowMs()));
+    this.armSnapshotTimer(snapshotIntervalS);
   }
 
-  get term(): number {
-    return this.prepared?.core.term ?? 0;
+  /** The page data of this node (NodeStatus). */
+  status(): NodeStatus {
+    return nodeStatusOf(this, this.parts, {
+      lifecycle: this.lifecycle,
+      replicators: this.replicators,
+      pendingApplies: this.closureQueue.size,
+      pendingIndex: this.closureQueue.firstPendingIndex,
+      snapshotTimer: this.snapshotTimer,
+      nowMs: this.env.nowMs(),
+    });
   }
 
-  protected startReadInCore(id: number): void {
+  /** Why this node takes no operation now; each such refusal happens before anything is proposed. */
+  refusal(): RaftError | undefined {
+    return refusalOf(this.lifecycle, this.fatalError);
+  }
+
+  /**
+   * Saves a snapshot now (RaftNode's `snapshot`, and the snapshot timer's). EINVAL without
+   * snapshot storage, EBUSY while one is in progress.
+   */
+  snapshot(): Promise<void> {
+    const executor = this.parts.snapshotExecutor;
+    const refusal = this.refusal();
+    if (refusal !== undefined) return Promise.reject(refusal);
+    if (executor === undefined)
+      return Promise.reject(new RaftError("EINVAL", "node has no snapshot storage"));
+    return executor.snapshot();
+  }
+
+  /** Stops the node; idempotent. */
+  shutdown(): Promise<void> {
+    this.shutdownPromise ??= this.stop();
+    return this.shutdownPromise;
+  }
+
+  startReadInCore(id: number): void {
     this.withCore((core) => {
       const error = core.readIndex(id, this.env.nowMs());
       if (error !== undefined) this.readWaiters.fail([id], error);
@@ -102,20 +164,18 @@ export abstract class NodeShell {
   }
 
   /** Leader side of tsraft's read_index RPC: answers once leadership is confirmed. */
-  protected serveReadIndex(): Promise<unknown> {
-    if (this.lifecycle !== "running" || this.prepared?.core.role !== "leader") {
-      return Promise.reject(
-        this.prepared?.core.notLeaderError() ?? new RaftError("EPERM", "node is not running"),
-      );
+  private serveReadIndex(): Promise<unknown> {
+    if (this.lifecycle !== "running" || this.parts.core.role !== "leader") {
+      return Promise.reject(this.parts.core.notLeaderError());
     }
-    const timeoutMs = this.prepared.electionTimeoutMs;
+    const timeoutMs = this.parts.electionTimeoutMs;
     return this.readWaiters
       .add(timeoutMs, undefined, (id) => this.startReadInCore(id), false)
       .then(({ index }) => ({ index, success: true }));
   }
   // ---- RPCs from peers ---------------------------------------------------------------------
 
-  protected service(): RaftService {
+  private service(): RaftService {
     return {
       requestVote: (request) => this.handleRequest({ kind: "vote", request }) as never,
       appendEntries: (request) => this.handleRequest({ kind: "append", request }) as never,
@@ -125,15 +185,14 @@ export abstract class NodeShell {
     };
   }
 
-  protected handleRequest(input: InboundRequest): Promise<unknown> {
-    const core = this.prepared?.core;
-    if (core === undefined || this.lifecycle !== "running") {
+  private handleRequest(input: InboundRequest): Promise<unknown> {
+    if (this.lifecycle !== "running") {
       return Promise.reject(new RaftError("EINVAL", `node ${this.nodeId} is not running`));
     }
     if (
       input.kind === "append" &&
       input.request.entries.length > 0 &&
-      this.prepared?.snapshotExecutor?.installing
+      this.parts.snapshotExecutor?.installing
     ) {
       // braft: entries wait until the snapshot in progress is loaded and the log reset.
       return Promise.reject(new RaftError("EBUSY", `node ${this.nodeId} is installing a snapshot`));
@@ -145,7 +204,7 @@ export abstract class NodeShell {
     });
   }
 
-  protected deliverReply(reply: Reply): void {
+  private deliverReply(reply: Reply): void {
     const pending = this.pendingReplies.get(reply.replyId);
     if (pending === undefined) return;
     this.pendingReplies.delete(reply.replyId);
@@ -156,7 +215,7 @@ export abstract class NodeShell {
   // ---- the drive loop ----------------------------------------------------------------------
 
   /** Schedules one drain of the core's outputs after the current synchronous work. */
-  protected kick(): void {
+  kick(): void {
     if (this.driveScheduled || this.lifecycle !== "running") return;
     this.driveScheduled = true;
     queueMicrotask(() => {
@@ -165,9 +224,8 @@ export abstract class NodeShell {
     });
   }
 
-  protected drive(): void {
-    const prepared = this.prepared;
-    if (prepared === undefined || this.lifecycle !== "running") return;
+  private drive(): void {
+    if (this.lifecycle !== "running") return;
     this.withCore((core) => {
       this.proposeQueued(core);
       while (core.hasReady()) {
@@ -175,52 +233,22 @@ export abstract class NodeShell {
         this.handleReady(ready);
         this.applyThroughIndex = ready.applyThroughIndex;
       }
-      prepared.fsmCaller.onCommitted(this.applyThroughIndex);
-      this.logChanges(core);
+      this.parts.fsmCaller.onCommitted(this.applyThroughIndex);
+      this.changeLog.noticeChanges(core);
     }, false);
     this.armTimer();
   }
 
-  /** Logs a new term or configuration: two comparisons per drive, a line only when one changed. */
-  protected logChanges(core: RaftCore): void {
-    const logged = this.logged;
-    if (core.term !== logged.term) {
-      this.logger.info("term changed", { from: logged.term, to: core.term, role: core.role });
-      logged.term = core.term;
-    }
-    const conf = core.confs.last();
-    if (conf.id.index !== logged.confIndex) {
-      // A new leader re-appends the configuration in force: only a different one is news.
-      logged.confIndex = conf.id.index;
-      const { peers, oldPeers, learners } = conf.conf;
-      const text = confText(conf.conf);
-      if (text === logged.conf) return;
-      logged.conf = text;
-      this.logger.info("configuration changed", {
-        index: conf.id.index,
-        term: conf.id.term,
-        peers: peers.join(","),
-        oldPeers: oldPeers?.join(","),
-        learners: learners?.join(","),
-      });
-    }
-  }
-
-  /** The node's logger (its group and peer on every line); the process-wide one before init. */
-  protected get logger(): Logger {
-    return this.prepared?.logger ?? globalLogger;
-  }
-
-  protected proposeQueued(core: RaftCore): void {
+  private proposeQueued(core: RaftCore): void {
     if (this.applyQueue.length === 0) return;
     const tasks = this.applyQueue.takeAll();
     if (
       core.role === "leader" &&
-      this.ballotBox.size + tasks.length > this.prepared!.flags.tsraft_max_pending_applies
+      this.closureQueue.size + tasks.length > this.parts.flags.tsraft_max_pending_applies
     ) {
       const busy = Status.error(
         "EBUSY",
-        `more than ${this.prepared!.flags.tsraft_max_pending_applies} applies pending`,
+        `more than ${this.parts.flags.tsraft_max_pending_applies} applies pending`,
         "refused",
       );
       runEach(tasks, (task) => task.closure.run(busy));
@@ -241,25 +269,25 @@ export abstract class NodeShell {
         return;
       }
       if (task.closure instanceof PromiseClosure) task.closure.proposed = result;
-      this.ballotBox.append(result.index, task.closure);
+      this.closureQueue.append(result.index, task.closure);
     });
     runEach(refused, ({ task, error }) => task.closure.run(Status.fromError(error).withOutcome("refused")));
   }
 
-  protected handleReady(ready: Ready): void {
+  private handleReady(ready: Ready): void {
     for (const event of ready.events) this.handleEvent(event);
     for (const send of ready.sendsNow) this.send(send);
     const mustPersist = ready.hardState !== undefined || ready.entries.length > 0;
     const after = ready.sendsAfterPersist.length > 0 || ready.replies.length > 0;
     if (!mustPersist && !after) return;
-    if (!mustPersist && this.prepared!.logManager.idle) {
+    if (!mustPersist && this.parts.logManager.idle) {
       // Nothing of ours is in flight to disk, so what these answers claim is durable already:
       // answer now instead of a round through the write queue (a heartbeat's common case).
       this.sendPersistedAnswers(ready);
       return;
     }
     const lastEntry: LogEntry | undefined = ready.entries[ready.entries.length - 1];
-    this.prepared!.logManager.persist({ hardState: ready.hardState, entries: ready.entries }).then(
+    this.parts.logManager.persist({ hardState: ready.hardState, entries: ready.entries }).then(
       () => {
         if (this.lifecycle !== "running") return;
         this.withCore((core) => {
@@ -277,19 +305,19 @@ export abstract class NodeShell {
     for (const reply of ready.replies) this.deliverReply(reply);
   }
 
-  protected handleEvent(event: CoreEvent): void {
-    const fsmCaller = this.prepared!.fsmCaller;
+  private handleEvent(event: CoreEvent): void {
+    const fsmCaller = this.parts.fsmCaller;
     switch (event.type) {
       case "leaderStart":
-        this.prepared!.metrics.leaderChanged();
+        this.parts.metrics.leaderChanged();
         this.logger.info("election won: leading", { term: event.term });
-        this.ballotBox.append(event.confIndex, new LeaderStartClosure(event.term));
+        this.closureQueue.append(event.confIndex, new LeaderStartClosure(event.term));
         return;
       case "leaderStop": {
         this.logger.info("stepped down", { term: event.term, reason: event.reason });
         for (const replicator of this.replicators.values()) replicator.releaseSnapshot();
         const status = Status.error("EPERM", `leader stepped down: ${event.reason}`);
-        this.ballotBox.clear(status);
+        this.closureQueue.clear(status);
         this.applyQueue.failAll(new RaftError("EPERM", "leader stepped down"));
         fsmCaller.onLeaderStop(event.term, status);
         return;
@@ -298,7 +326,7 @@ export abstract class NodeShell {
       case "stopFollowing": {
         const start = event.type === "startFollowing";
         if (start) {
-          this.prepared!.metrics.leaderChanged();
+          this.parts.metrics.leaderChanged();
           this.logger.info("following a new leader", { leader: event.leaderId, term: event.term });
         }
         const status = start ? Status.OK() : Status.error("EPERM", event.reason);
@@ -306,10 +334,10 @@ export abstract class NodeShell {
         return;
       }
       case "roleChanged":
-        this.noticeRole(event.role, event.term);
+        this.changeLog.noticeRole(event.role, event.term);
         return;
       case "electionStarted":
-        this.prepared!.metrics.electionStarted(event.preVote);
+        this.parts.metrics.electionStarted(event.preVote);
         this.logger.info(event.preVote ? "pre-vote started" : "election started", {
           term: event.preVote ? event.term + 1 : event.term,
         });
@@ -350,19 +378,19 @@ export abstract class NodeShell {
         );
         return;
       case "installSnapshot": {
-        const executor = this.prepared!.snapshotExecutor;
+        const executor = this.parts.snapshotExecutor;
         if (executor !== undefined) executor.install(event.replyId, event.request);
-        else this.prepared!.core.finishInstall(event.replyId, undefined, false);
+        else this.parts.core.finishInstall(event.replyId, undefined, false);
         return;
       }
     }
   }
 
-  protected send(send: Send): void {
+  private send(send: Send): void {
     const to = send.message.to;
     let replicator = this.replicators.get(to);
     if (replicator === undefined) {
-      const prepared = this.prepared!;
+      const prepared = this.parts;
       replicator = new Replicator(
         to,
         prepared.client,
@@ -373,10 +401,10 @@ export abstract class NodeShell {
               core.stepResponse({ kind: "response", send: s, response }, this.env.nowMs()),
             ),
           onFailure: (s, error) => {
-            if (isEnabled(this.logger, "debug")) this.logRpcFailure(s, error);
+            if (isEnabled(this.logger, "debug")) this.changeLog.rpcFailed(s, error);
             this.withCore((core) => core.stepResponse({ kind: "failure", send: s }, this.env.nowMs()));
           },
-          openSnapshot: async () => (await this.prepared?.snapshotExecutor?.openForSend()) ?? undefined,
+          openSnapshot: async () => (await this.parts.snapshotExecutor?.openForSend()) ?? undefined,
         },
         () => this.env.nowMs(),
         prepared.flags.raft_max_body_size,
@@ -386,29 +414,9 @@ export abstract class NodeShell {
     replicator.send(send);
   }
 
-  /** An election that ends with this node following (not leading) was lost. */
-  protected noticeRole(role: Role, term: number): void {
-    const previous = this.logged.role;
-    this.logged.role = role;
-    if ((previous === "candidate" || previous === "preCandidate") && role === "follower") {
-      this.logger.info("election lost", { term, as: previous });
-    }
-  }
-
-  /** Debug only (the caller checks the level): one line per failed RPC to a peer. */
-  protected logRpcFailure(send: Send, error: unknown): void {
-    this.logger.debug("rpc to peer failed", {
-      to: send.message.to,
-      kind: send.message.kind,
-      heartbeat: send.heartbeat,
-      error: RaftError.is(error) ? `${error.code}: ${error.message}` : String(error),
-    });
-  }
-
-  protected armTimer(): void {
-    const core = this.prepared?.core;
-    if (core === undefined || this.lifecycle !== "running") return;
-    const deadline = core.nextDeadlineMs();
+  private armTimer(): void {
+    if (this.lifecycle !== "running") return;
+    const deadline = this.parts.core.nextDeadlineMs();
     if (deadline === this.armedDeadlineMs) return;
     this.cancelTimer?.();
     this.cancelTimer = undefined;
@@ -426,11 +434,10 @@ export abstract class NodeShell {
    * a `done` closure that threw is ESTATEMACHINE, a broken invariant or any other exception
    * ERAFTINTERNAL (a bug in tsraft, not in the state machine).
    */
-  protected withCore(step: (core: RaftCore) => void, kickAfter = true): void {
-    const core = this.prepared?.core;
-    if (core === undefined || this.lifecycle !== "running") return;
+  withCore(step: (core: RaftCore) => void, kickAfter = true): void {
+    if (this.lifecycle !== "running") return;
     try {
-      step(core);
+      step(this.parts.core);
     } catch (error) {
       this.fail(nodeFailureOf(error));
       return;
@@ -438,39 +445,28 @@ export abstract class NodeShell {
     if (kickAfter) this.kick();
   }
 
-  protected onApplied(index: number): void {
+  private onApplied(index: number): void {
     this.withCore((core) => core.onApplied(index));
     this.readWaiters.applied(index);
   }
 
-  /** Why this node takes no operation now; each such refusal happens before anything is proposed. */
-  protected refuseApply(): RaftError | undefined {
-    const refused = { outcome: "refused" } as const;
-    if (this.lifecycle === "shutting" || this.lifecycle === "shutdown")
-      return new RaftError("ESHUTDOWN", "node is shut down", refused);
-    if (this.lifecycle !== "running") return new RaftError("EPERM", "node is not initialized", refused);
-    if (this.fatalError !== undefined)
-      return new RaftError("EPERM", `node is in the ERROR state: ${this.fatalError.message}`, refused);
-    return undefined;
-  }
-
   /** braft's ERROR state: stop leading and following, fail every pending apply, tell the state machine. */
-  protected fail(error: RaftError): void {
-    if (this.fatalError !== undefined || this.prepared === undefined) return;
+  private fail(error: RaftError): void {
+    if (this.fatalError !== undefined) return;
     this.fatalError = error;
     this.logger.error("node entered the ERROR state", {
       code: error.code,
       error: error.message,
       stack: stackOf(error),
     });
-    const core = this.prepared.core;
-    this.prepared.fsmCaller.setError(error);
+    const core = this.parts.core;
+    this.parts.fsmCaller.setError(error);
     this.contained("entering the ERROR state", () => core.enterError(error.message, this.env.nowMs()));
     for (const event of core.takeReady().events) {
       this.contained(`handling ${event.type} in the ERROR state`, () => this.handleEvent(event));
     }
     const status = Status.error("EPERM", `node is in the ERROR state: ${error.message}`);
-    this.contained("failing pending applies", () => this.ballotBox.clear(status));
+    this.contained("failing pending applies", () => this.closureQueue.clear(status));
     this.contained("failing queued applies", () => this.applyQueue.failAll(status.toError()));
     this.readWaiters.failAll(status.toError());
     this.cancelTimer?.();
@@ -478,7 +474,7 @@ export abstract class NodeShell {
   }
 
   /** Runs `step` on a node that is stopping already: a throw can only be logged. */
-  protected contained(what: string, step: () => void): void {
+  private contained(what: string, step: () => void): void {
     try {
       step();
     } catch (error) {
@@ -486,14 +482,10 @@ export abstract class NodeShell {
     }
   }
 
-  protected async doShutdown(): Promise<void> {
-    const prepared = this.prepared;
+  private async stop(): Promise<void> {
+    const prepared = this.parts;
     const wasRunning = this.lifecycle === "running";
     this.lifecycle = "shutting";
-    if (prepared === undefined) {
-      this.lifecycle = "shutdown";
-      return;
-    }
     this.cancelTimer?.();
     this.cancelSnapshotTimer?.();
     this.snapshotTimer = undefined;
@@ -508,7 +500,7 @@ export abstract class NodeShell {
     const stopped = new RaftError("ESHUTDOWN", `node ${this.nodeId} is shutting down`);
     this.contained("failing queued applies", () => this.applyQueue.failAll(stopped));
     this.readWaiters.failAll(stopped);
-    this.contained("failing pending applies", () => this.ballotBox.clear(Status.fromError(stopped)));
+    this.contained("failing pending applies", () => this.closureQueue.clear(Status.fromError(stopped)));
     for (const pending of this.pendingReplies.values()) pending.reject(stopped);
     this.pendingReplies.clear();
     for (const replicator of this.replicators.values()) replicator.releaseSnapshot();
@@ -525,7 +517,7 @@ export abstract class NodeShell {
    * A leader shutting down wakes its most up-to-date follower with TimeoutNow (braft does), so a
    * new leader appears at once instead of after an election timeout.
    */
-  protected handOverLeadership(core: RaftCore): void {
+  private handOverLeadership(core: RaftCore): void {
     try {
       core.handOverLeadership(this.env.nowMs());
       while (core.hasReady()) this.handleReady(core.takeReady());
@@ -535,8 +527,8 @@ export abstract class NodeShell {
   }
 
   /** braft's snapshot timer: a snapshot every interval (<= 0 disables it). */
-  protected armSnapshotTimer(intervalS: number): void {
-    if (intervalS <= 0 || this.prepared?.snapshotExecutor === undefined) return;
+  private armSnapshotTimer(intervalS: number): void {
+    if (intervalS <= 0 || this.parts.snapshotExecutor === undefined) return;
     this.snapshotTimer = { intervalMs: intervalS * 1000, dueAtMs: this.env.nowMs() + intervalS * 1000 };
     this.cancelSnapshotTimer = this.env.setTimer(() => {
       if (this.lifecycle !== "running" || this.fatalError !== undefined) return;
@@ -547,7 +539,7 @@ export abstract class NodeShell {
     }, intervalS * 1000);
   }
 
-  protected warn(message: string): void {
+  private warn(message: string): void {
     this.logger.warn(message);
   }
 }

@@ -1,11 +1,12 @@
 /**
- * braft's BallotBox, shell side: the closures of entries this leader proposed, waiting for their
- * entries to be committed and applied. (Counting votes for commit is the core's quorum module.)
+ * braft's ClosureQueue (closure_queue.cpp): the closures of entries this leader proposed, waiting
+ * for their entries to be committed and applied. (braft's BallotBox, which counts the votes for
+ * commit, is the core's quorum module.)
  * Invariant: closures are held in strictly increasing index order.
  */
 import { invariant } from "../core/errors.js";
-import type { Status } from "./status.js";
-import type { Closure } from "./status.js";
+import type { Status } from "./closure.js";
+import type { Closure } from "./closure.js";
 import { runEach } from "./user-code.js";
 
 interface Pending {
@@ -13,7 +14,7 @@ interface Pending {
   readonly closure: Closure;
 }
 
-export class BallotBox {
+export class ClosureQueue {
   private pending: Pending[] = [];
   private head = 0;
 

@@ -1,4 +1,7 @@
-/** braft's butil::Status and Closure. */
+/**
+ * braft's Closure and the butil::Status it runs with: the outcome of one operation. (A node's
+ * status, the page data, is NodeStatus in node-status.ts.)
+ */
 import { ErrorCodes, RaftError, errorCodeOf, type ErrorCode, type Outcome } from "../core/errors.js";
 
 /**
