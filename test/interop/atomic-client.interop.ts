@@ -5,15 +5,12 @@
  * The leader is killed with -9 under its load; afterwards every node holds the same map.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, test } from "node:test";
 import { atomicStatus } from "./atomic-admin.js";
 import { braftBinary, braftUnavailable } from "./braft-bin.js";
 import { MixedCluster } from "./mixed-cluster.js";
 import { Child, waitFor } from "./processes.js";
-import { committedIndex, committedPast } from "./steps.js";
+import { committedIndex, committedPast, withBraftClient } from "./steps.js";
 
 const skip = braftUnavailable();
 if (skip !== false) console.log(`# interop skipped: ${skip}`);
@@ -52,9 +49,7 @@ describe("BraftAtomicClient: braft's atomic_client against tsraft's atomic serve
       snapshotIntervalS: 3600,
       example: "atomic",
     });
-    const clientDir = await mkdtemp(join(tmpdir(), "tsraft-interop-client-"));
-    const client = startBraftAtomicClient(cluster.conf, clientDir);
-    try {
+    await withBraftClient(t, cluster, startBraftAtomicClient, async (client) => {
       await committedPast(cluster, 300);
       const leader = await cluster.leader();
       await cluster.kill(leader);
@@ -84,13 +79,6 @@ describe("BraftAtomicClient: braft's atomic_client against tsraft's atomic serve
       t.diagnostic(
         `killed leader ${leader.peer} at ${afterKill}; new leader ${next.peer}; converged at ${index}; values ${JSON.stringify(maps)}`,
       );
-    } catch (error) {
-      t.diagnostic(`${await cluster.describe()}\n${cluster.tails()}\n${client.tail()}`);
-      throw error;
-    } finally {
-      await client.kill();
-      await cluster.stopAll();
-      await rm(clientDir, { recursive: true, force: true });
-    }
+    });
   });
 });

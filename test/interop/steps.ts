@@ -2,6 +2,8 @@
 import assert from "node:assert/strict";
 import { CounterClient, GET_REQUEST, fetchAddRequest } from "../../examples/counter/counter-client.js";
 import type { CounterReply } from "../../examples/counter/counter-response.js";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { braftBinary, REPO_ROOT } from "./braft-bin.js";
 import { GROUP, type CounterState, type InteropNode, type MixedCluster } from "./mixed-cluster.js";
@@ -186,4 +188,29 @@ async function groupFollows(cluster: MixedCluster, target: InteropNode, timeoutM
     assert.fail(`${String(error)}\n${await cluster.describe()}\n${cluster.tails()}`);
   });
   assert.equal(leader, target);
+}
+
+/**
+ * Runs `body` with a braft example client started in a fresh directory against `cluster`; on a
+ * failure the cluster's state and every log tail go into the test's output; the client, the
+ * cluster and the directory are always cleaned up.
+ */
+export async function withBraftClient(
+  t: { diagnostic(message: string): void },
+  cluster: MixedCluster,
+  start: (conf: string, dir: string) => Child,
+  body: (client: Child) => Promise<void>,
+): Promise<void> {
+  const clientDir = await mkdtemp(join(tmpdir(), "tsraft-interop-client-"));
+  const client = start(cluster.conf, clientDir);
+  try {
+    await body(client);
+  } catch (error) {
+    t.diagnostic(`${await cluster.describe()}\n${cluster.tails()}\n${client.tail()}`);
+    throw error;
+  } finally {
+    await client.kill();
+    await cluster.stopAll();
+    await rm(clientDir, { recursive: true, force: true });
+  }
 }
