@@ -40,6 +40,15 @@ export interface CoreConfig {
    * they are still alive and making progress (0: the election timeout, braft's default).
    */
   readonly catchupTimeoutMs: number;
+  /**
+   * tsraft's quiescence (quiesce.ts): a leader idle this long quiesces its group; 0 or absent: never.
+   */
+  readonly quiesceIdleMs?: number | undefined;
+  /**
+   * Whether `peer` may be asked to quiesce (its process speaks tsraft's LivenessService); absent:
+   * no peer may, so the group never quiesces. Asked at each heartbeat of an idle leader.
+   */
+  readonly quiescePeer?: ((peer: PeerKey) => boolean) | undefined;
   /** A uniform random number in [0, 1): the shell injects a seeded source in simulation. */
   readonly random: () => number;
 }

@@ -73,9 +73,20 @@ export interface ReadRounds {
   onCommit(core: CoreState, nowMs: number): void;
   /** Leadership ended: every read fails. Returns their ids. */
   drain(): number[];
+  /** No read is waiting or being confirmed (a group may quiesce only then). */
+  idle(): boolean;
 }
 
 export type { PendingRead };
+
+/** A leader's quiescence bookkeeping (in LeaderState). */
+export interface LeaderQuiescence {
+  quiet: boolean;
+  /** Nothing has changed since then: the group may quiesce `quiesceIdleMs` later. */
+  idleSinceMs: number;
+  /** The leader's last index when last looked at: a new entry restarts the idle period. */
+  lastIndexSeen: number;
+}
 
 /** What only a leader has: it is created when a node takes office and dropped when it leaves. */
 export interface LeaderState {
@@ -92,6 +103,8 @@ export interface LeaderState {
   heartbeatDeadlineMs: number;
   /** Check-quorum: the leader steps down then unless a quorum answered within a timeout. */
   stepDownDeadlineMs: number;
+  /** Whether the group is quiet, and since when it has been idle (quiesce.ts). */
+  readonly quiescence: LeaderQuiescence;
 }
 
 /** The role of a node, with the state that exists only in that role (etcd's StateType + fields). */
@@ -140,6 +153,8 @@ export interface CoreState {
   leaseEpoch: number;
   /** Follower and (pre-)candidate: when the election timer fires. */
   electionDeadlineMs: number;
+  /** A follower of a quiet group: no election timer while its leader's process is alive (quiesce.ts). */
+  quiet: boolean;
 
   voters(): VoterSets;
   isActive(): boolean;

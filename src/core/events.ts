@@ -1,5 +1,5 @@
 /** What the core hands back to the shell after each batch of inputs (etcd's Ready). */
-import type { InstallSnapshotRequest, OutboundRequest, Reply } from "./messages.js";
+import type { InstallSnapshotRequest, OutboundRequest, QuiesceRequest, Reply } from "./messages.js";
 import type { RaftError } from "./errors.js";
 import type { HardState, LogEntry, PeerKey, Role } from "./types.js";
 
@@ -52,7 +52,20 @@ export type CoreEvent =
   /** A leadership transfer ended: leadership left this node, or it resumed leading. */
   | { readonly type: "transferEnded"; readonly succeeded: boolean; readonly reason: string }
   /** These reads cannot be confirmed: this node stopped leading. */
-  | { readonly type: "readIndexFailed"; readonly ids: readonly number[]; readonly reason: string };
+  | { readonly type: "readIndexFailed"; readonly ids: readonly number[]; readonly reason: string }
+  /**
+   * The group went quiet here (quiesce.ts): a leader sends `requests` (tsraft's Quiesce, one per
+   * follower) and feeds each answer to `onQuiesceAnswer`; a follower (`requests` empty) waits
+   * on the liveness of `leaderId`'s process. No timer of the group is armed until it wakes.
+   */
+  | {
+      readonly type: "quiesced";
+      readonly leaderId: PeerKey;
+      readonly term: number;
+      readonly requests: readonly QuiesceRequest[];
+    }
+  /** A quiet group woke here: its timers run again. */
+  | { readonly type: "woke"; readonly term: number };
 
 export interface Ready {
   /** Persist before releasing `sendsAfterPersist` and `replies`; undefined when unchanged. */

@@ -130,6 +130,27 @@ export interface ReadIndexResponse {
   readonly success: boolean;
 }
 
+/** tsraft.LivenessService.quiesce: the leader's last message before its group goes quiet. */
+export interface QuiesceRequest {
+  readonly groupId: string;
+  /** The leader. */
+  readonly serverId: PeerKey;
+  /** The follower addressed. */
+  readonly peerId: PeerKey;
+  readonly term: number;
+  /** The leader's last entry: the follower goes quiet only when its own log ends there too. */
+  readonly lastLogIndex: number;
+  readonly lastLogTerm: number;
+  /** The leader's commit index (its whole log): the follower commits through it. */
+  readonly committedIndex: number;
+}
+
+export interface QuiesceResponse {
+  readonly term: number;
+  /** The follower went quiet (false: it keeps its election timer; the leader wakes). */
+  readonly success: boolean;
+}
+
 /** A request the core wants sent. The shell performs the RPC and feeds the answer back. */
 export type OutboundRequest =
   | { readonly kind: "vote"; readonly to: PeerKey; readonly request: RequestVoteRequest }

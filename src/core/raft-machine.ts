@@ -21,6 +21,7 @@ import { startTransfer } from "./transfer.js";
 import { checkInvariants, checkReady } from "./invariants.js";
 import { broadcastHeartbeats, maybeCommit, sendAppends } from "./replication.js";
 import { handleSnapshotResult } from "./snapshot.js";
+import { clearFollowerQuiet, newLeaderQuiescence } from "./quiesce.js";
 import {
   EMPTY_DATA,
   EntryType,
@@ -66,6 +67,8 @@ export class RaftMachine implements CoreState {
   leaseEpoch = 0;
 
   electionDeadlineMs = NO_DEADLINE;
+  /** A follower of a quiet group (quiesce.ts). */
+  quiet = false;
 
   private seq = 1;
   private hardStateDirty = false;
@@ -324,6 +327,7 @@ export class RaftMachine implements CoreState {
       startIndex: next,
       heartbeatDeadlineMs: nowMs + this.config.heartbeatIntervalMs,
       stepDownDeadlineMs: nowMs + this.config.electionTimeoutMs,
+      quiescence: newLeaderQuiescence(nowMs, next),
     };
   }
 
@@ -482,6 +486,7 @@ export class RaftMachine implements CoreState {
 
   /** The one place the role changes; the state of the role left goes with it. */
   setRole(next: RoleState): void {
+    clearFollowerQuiet(this); // a new role, or a follower of a new term: timers run again
     const changed = next.role !== this.role;
     this.roleState = next;
     if (changed) this.emit({ type: "roleChanged", role: next.role, term: this.term });

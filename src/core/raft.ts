@@ -45,6 +45,15 @@ import {
   sendAppends,
 } from "./replication.js";
 import { NO_DEADLINE, RaftMachine, type Proposal } from "./raft-machine.js";
+import {
+  handleQuiesceRequest,
+  handleQuiesceResponse,
+  isQuiet,
+  maybeQuiesce,
+  wake,
+  type WakeOptions,
+} from "./quiesce.js";
+import type { QuiesceRequest, QuiesceResponse } from "./messages.js";
 import type { ConfigurationData, HardState, LogEntry, LogId, PeerKey, Role } from "./types.js";
 
 export type { Proposal };
@@ -166,6 +175,7 @@ export class RaftCore {
       this.#m.reply({ kind: "error", replyId, code: "EINVAL", text: `node is ${this.#m.role}` });
       return;
     }
+    wake(this.#m, nowMs, {}); // any message for the group wakes it (quiesce.ts)
     switch (input.kind) {
       case "vote":
         handleVoteRequest(this.#m, input.request, replyId, nowMs);
@@ -265,6 +275,7 @@ export class RaftCore {
 
   /** A leader's timers: transfer timeout, change catch-up, check-quorum, heartbeats. */
   private runLeaderTimers(leader: LeaderState, nowMs: number): void {
+    if (leader.quiescence.quiet) return; // a quiet group has no timers (quiesce.ts)
     expireTransfer(this.#m, leader, nowMs);
     advanceChange(this.#m, nowMs);
     // The change may have ended this leadership (a removed leader steps down).
@@ -272,6 +283,7 @@ export class RaftCore {
     if (nowMs >= leader.stepDownDeadlineMs) checkQuorum(this.#m, leader, nowMs);
     if (leaderOf(this.#m) === leader && nowMs >= leader.heartbeatDeadlineMs) {
       leader.heartbeatDeadlineMs = nowMs + this.#m.config.heartbeatIntervalMs;
+      if (maybeQuiesce(this.#m, leader, nowMs)) return;
       broadcastHeartbeats(this.#m, nowMs);
     }
   }
@@ -281,6 +293,7 @@ export class RaftCore {
     if (!this.#m.isActive()) return NO_DEADLINE;
     const leader = leaderOf(this.#m);
     if (leader !== undefined) {
+      if (leader.quiescence.quiet) return NO_DEADLINE;
       return Math.min(
         leader.heartbeatDeadlineMs,
         leader.stepDownDeadlineMs,
@@ -297,6 +310,7 @@ export class RaftCore {
 
   /** Appends proposals to the leader's log. Each gets an index or the error that rejected it. */
   propose(proposals: readonly Proposal[], nowMs: number): ProposalResult[] {
+    wake(this.#m, nowMs, {});
     const refusal = this.proposalRefusal();
     if (refusal !== undefined) return proposals.map(() => refusal);
     const results: ProposalResult[] = [];
@@ -331,6 +345,7 @@ export class RaftCore {
     this.#m.lastNowMs = nowMs;
     const leader = leaderOf(this.#m);
     if (leader === undefined) return this.#m.notLeaderError();
+    wake(this.#m, nowMs, {});
     const leaseRead = this.#m.config.leaderLeaseEnabled && this.leaseExpiresAtMs(nowMs) > nowMs;
     if (leaseRead) this.#m.emit({ type: "readIndexReady", reads: [{ id, index: this.#m.commitIndex }] });
     else leader.reads.add(this.#m, id, nowMs);
@@ -344,6 +359,7 @@ export class RaftCore {
    */
   changeConfiguration(conf: ConfigurationData, nowMs: number): RaftError | undefined {
     this.#m.lastNowMs = nowMs;
+    wake(this.#m, nowMs, {});
     const refusal = startChange(this.#m, conf, nowMs);
     checkInvariants(this.#m);
     return refusal;
@@ -355,6 +371,7 @@ export class RaftCore {
    */
   resetConfiguration(conf: ConfigurationData, nowMs: number): RaftError | undefined {
     this.#m.lastNowMs = nowMs;
+    wake(this.#m, nowMs, {});
     if (!this.#m.isActive()) return this.#m.notLeaderError();
     if (conf.peers.length === 0)
       return new RaftError("EINVAL", "reset_peers needs a non-empty configuration");
@@ -370,6 +387,7 @@ export class RaftCore {
   /** A leader shutting down wakes its best follower (braft's wakeup_a_candidate). */
   handOverLeadership(nowMs: number): void {
     this.#m.lastNowMs = nowMs;
+    wake(this.#m, nowMs, {});
     startTransfer(this.#m, undefined, nowMs, true);
     checkInvariants(this.#m);
   }
@@ -377,6 +395,7 @@ export class RaftCore {
   /** braft's vote(election_timeout_ms); see election.ts. */
   triggerVote(electionTimeoutMs: number, nowMs: number): RaftError | undefined {
     this.#m.lastNowMs = nowMs;
+    wake(this.#m, nowMs, {});
     const refusal = triggerVote(this.#m, electionTimeoutMs, nowMs);
     checkInvariants(this.#m);
     return refusal;
@@ -389,6 +408,7 @@ export class RaftCore {
     nowMs: number,
   ): RaftError | undefined {
     this.#m.lastNowMs = nowMs;
+    wake(this.#m, nowMs, {});
     const refusal = resetElectionTimeouts(this.#m, electionTimeoutMs, maxClockDriftMs, nowMs);
     checkInvariants(this.#m);
     return refusal;
@@ -439,7 +459,40 @@ export class RaftCore {
 
   /** Hands leadership to `target` (the most up-to-date follower when undefined, braft's ANY_PEER). */
   transferLeadership(target: PeerKey | undefined, nowMs: number): RaftError | undefined {
+    wake(this.#m, nowMs, {});
     return this.#m.transferLeadership(target, nowMs);
+  }
+
+  // ---- quiescence (tsraft's extension, quiesce.ts) -----------------------------------------
+
+  /** Whether the group is quiet here: no timer of it needs to run (nextDeadlineMs is infinite). */
+  get quiet(): boolean {
+    return isQuiet(this.#m);
+  }
+
+  /** Follower: the leader's Quiesce message; the answer goes straight back to it. */
+  stepQuiesce(request: QuiesceRequest, nowMs: number): QuiesceResponse {
+    this.#m.lastNowMs = nowMs;
+    if (!this.#m.isActive()) return { term: this.#m.term, success: false };
+    const response = handleQuiesceRequest(this.#m, request, nowMs);
+    checkInvariants(this.#m);
+    return response;
+  }
+
+  /** Leader: a follower's answer to the Quiesce of `term` (undefined when the call failed). */
+  onQuiesceAnswer(term: number, response: QuiesceResponse | undefined, nowMs: number): void {
+    this.#m.lastNowMs = nowMs;
+    if (!this.#m.isActive()) return;
+    handleQuiesceResponse(this.#m, term, response, nowMs);
+    checkInvariants(this.#m);
+  }
+
+  /** Wakes a quiet group here (its leader's process was lost, or the shell has work for it). */
+  wake(nowMs: number, options: WakeOptions = {}): void {
+    this.#m.lastNowMs = nowMs;
+    if (!this.#m.isActive()) return;
+    wake(this.#m, nowMs, options);
+    checkInvariants(this.#m);
   }
 
   /** Starts an election (pre-vote first) as if the election timer fired. */

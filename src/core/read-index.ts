@@ -47,6 +47,11 @@ export class ReadIndexTracker implements ReadRounds {
     return ids;
   }
 
+  /** No read is waiting or being confirmed. */
+  idle(): boolean {
+    return this.round === undefined && this.waiting.length === 0;
+  }
+
   private startRound(core: CoreState, nowMs: number): void {
     // A new leader knows its commit index only once an entry of its own term is committed.
     if (core.commitIndex < (leaderOf(core)?.startIndex ?? Number.POSITIVE_INFINITY)) return;

@@ -10,6 +10,8 @@ import type {
   InboundRequest,
   InstallSnapshotResult,
   PeerResponse,
+  QuiesceRequest,
+  QuiesceResponse,
   Reply,
   SnapshotMetaData,
 } from "../../../src/core/messages.js";
@@ -23,7 +25,16 @@ import {
   type Role,
 } from "../../../src/core/types.js";
 
-export type { Ready, Send, Reply, InboundRequest, SnapshotMetaData, InstallSnapshotResult, PeerResponse };
+export type {
+  Ready,
+  Send,
+  Reply,
+  InboundRequest,
+  SnapshotMetaData,
+  InstallSnapshotResult,
+  PeerResponse,
+  QuiesceRequest,
+};
 
 /** The knobs a golden file may set on `add-nodes`. */
 export interface CoreOptions {
@@ -34,6 +45,8 @@ export interface CoreOptions {
   readonly appendEntriesMax: number;
   readonly stepDownWhenVoteTimedOut: boolean;
   readonly catchupMargin: number;
+  /** quiesce.ts: a leader idle this long quiesces (0: never); every peer may quiesce. */
+  readonly quiesceIdleMs: number;
 }
 
 /** A response a peer sent back, as the harness routes it to the core that asked. */
@@ -63,6 +76,7 @@ export interface StatusView {
   readonly progress: readonly ProgressView[];
   readonly changeStage: string | undefined;
   readonly transferTarget: PeerKey | undefined;
+  readonly quiet: boolean;
 }
 
 const ELECTION_TIMEOUT_MS = 1000;
@@ -91,6 +105,8 @@ export class CoreAdapter {
         appendBytesMax: 1 << 20,
         catchupMargin: options.catchupMargin,
         catchupTimeoutMs: 0,
+        quiesceIdleMs: options.quiesceIdleMs,
+        quiescePeer: () => true,
         // No jitter: every election timeout is exactly ELECTION_TIMEOUT_MS, so files read plainly.
         random: () => 0,
       },
@@ -115,6 +131,23 @@ export class CoreAdapter {
 
   tick(nowMs: number): void {
     this.core.tick(nowMs);
+  }
+
+  stepQuiesce(request: QuiesceRequest, nowMs: number): QuiesceResponse {
+    return this.core.stepQuiesce(request, nowMs);
+  }
+
+  onQuiesceAnswer(term: number, response: QuiesceResponse | undefined, nowMs: number): void {
+    this.core.onQuiesceAnswer(term, response, nowMs);
+  }
+
+  /** Wakes a quiet group; `leaderLost`: its leader's process stopped answering (liveness). */
+  wake(nowMs: number, leaderLost: boolean): void {
+    this.core.wake(nowMs, { leaderLost });
+  }
+
+  get quiet(): boolean {
+    return this.core.quiet;
   }
 
   nextDeadlineMs(): number {
@@ -193,6 +226,7 @@ export class CoreAdapter {
       firstIndex: core.log.firstIndex(),
       lastIndex: core.log.lastIndex(),
       readonly: core.isReadOnly(),
+      quiet: core.quiet,
       conf: core.confs.last().conf,
       progress: [...core.progress].map(([peer, p]) => ({
         peer,

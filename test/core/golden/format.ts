@@ -125,6 +125,10 @@ export function formatEvent(event: CoreEvent): string {
       return `transferEnded ${event.succeeded ? "succeeded" : "failed"} (${event.reason})`;
     case "readIndexFailed":
       return `readIndexFailed ${event.ids.map((id) => `read${id}`).join(" ")} (${event.reason})`;
+    case "quiesced":
+      return `quiesced leader=${event.leaderId} term=${event.term}`;
+    case "woke":
+      return `woke term=${event.term}`;
   }
 }
 
@@ -132,6 +136,7 @@ export function formatEvent(event: CoreEvent): string {
 export function formatStatus(id: PeerKey, status: StatusView): string[] {
   const flags = [
     status.readonly ? " readonly" : "",
+    status.quiet ? " quiet" : "",
     status.changeStage === undefined ? "" : ` change=${status.changeStage}`,
     status.transferTarget === undefined ? "" : ` transfer=${status.transferTarget}`,
   ].join("");

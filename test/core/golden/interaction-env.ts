@@ -8,6 +8,7 @@ import type { LogReader } from "../../../src/core/raft-log.js";
 import type { HardState, LogEntry, PeerKey } from "../../../src/core/types.js";
 import {
   CoreAdapter,
+  type QuiesceRequest,
   type InboundRequest,
   type PeerResponse,
   type Ready,
@@ -172,6 +173,9 @@ export class InteractionEnv {
       case "heal":
         this.cut.clear();
         return [];
+      case "wake":
+        for (const id of ids) this.node(id).core.wake(this.node(id).nowMs, valueOf(args, "lost") === "true");
+        return [];
       case "status":
         return (ids.length === 0 ? [...this.nodes.keys()] : ids).flatMap((id) =>
           formatStatus(id, this.node(id).core.status()),
@@ -201,6 +205,7 @@ export class InteractionEnv {
         appendEntriesMax: Number(valueOf(args, "max-entries") ?? "1024"),
         stepDownWhenVoteTimedOut: valueOf(args, "step-down-when-vote-timedout") !== "false",
         catchupMargin: Number(valueOf(args, "catchup-margin") ?? "1000"),
+        quiesceIdleMs: Number(valueOf(args, "quiesce") ?? "0"),
       };
       const core = new CoreAdapter(options, hardState, log, 0);
       this.nodes.set(id, { id, core, log, hardState, snapshot: undefined, applied: 0, nowMs: 0, inbox: [] });
@@ -242,7 +247,10 @@ export class InteractionEnv {
   /** Moves the node's clock to its next deadline (election, heartbeat, step-down) and ticks. */
   private tickToDeadline(node: Node): string {
     const deadline = node.core.nextDeadlineMs();
-    if (deadline === Number.POSITIVE_INFINITY) throw new Error(`${node.id} has no deadline`);
+    if (deadline === Number.POSITIVE_INFINITY) {
+      if (node.core.quiet) return `${node.id}: no deadline (quiet)`;
+      throw new Error(`${node.id} has no deadline`);
+    }
     node.nowMs = Math.max(node.nowMs, deadline);
     node.core.tick(node.nowMs);
     return `${node.id}: ticked at ${node.nowMs}ms`;
@@ -293,6 +301,8 @@ export class InteractionEnv {
     if (last !== undefined) node.core.onPersisted(last.index, last.term, node.nowMs);
     for (const event of ready.events) {
       if (event.type === "installSnapshot") this.install(node, event.replyId, event.request.meta);
+      // As the shell: a leader woken in the same batch sends no Quiesce.
+      if (event.type === "quiesced" && node.core.quiet) this.quiesce(node, event.term, event.requests);
     }
   }
 
@@ -358,6 +368,23 @@ export class InteractionEnv {
           request.kind === "installSnapshot" ? request.request.meta.lastIncludedIndex : 0;
         return { kind: "installSnapshot", response: { ...reply.response, lastIncludedIndex } };
       }
+    }
+  }
+
+  /**
+   * Delivers a leader's Quiesce messages at once and feeds the answers back (the shell sends them
+   * on tsraft's LivenessService); a cut link fails the call.
+   */
+  private quiesce(node: Node, term: number, requests: readonly QuiesceRequest[]): void {
+    for (const request of requests) {
+      const target = this.node(request.peerId);
+      const lost = this.cut.has(`${node.id}>${target.id}`) || this.cut.has(`${target.id}>${node.id}`);
+      const response = lost ? undefined : target.core.stepQuiesce(request, target.nowMs);
+      const outcome = response === undefined ? "FAILED" : `Term:${response.term} Success:${response.success}`;
+      this.print(
+        `  ${node.id}->${target.id} Quiesce Term:${term} Commit:${request.committedIndex} ${outcome}`,
+      );
+      node.core.onQuiesceAnswer(term, response, node.nowMs);
     }
   }
 

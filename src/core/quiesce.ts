@@ -1,0 +1,165 @@
+/**
+ * Quiescent groups (tsraft's extension, docs/quiescence.md; CockroachDB's quiesced ranges, TiKV's
+ * hibernate regions). A leader whose followers hold its whole log, with nothing pending for
+ * `quiesceIdleMs`, sends each follower one Quiesce message (with its commit index) and stops
+ * heartbeating; a follower that accepts it stops its election timer. Neither arms a timer while
+ * quiet. Any input for the group wakes it: the leader heartbeats at once, a follower re-arms its
+ * election timer. The shell wakes quiet followers whose leader's process stopped answering the
+ * process-pair liveness (node/process-liveness.ts), so they elect as after any leader failure.
+ *
+ * Safety does not depend on any of this: quiet only stops timers. A quiet follower's lease
+ * (lastLeaderContactMs) is renewed from the leader's process liveness when it wakes, which can
+ * only make it refuse votes longer; the leader's lease still counts only acknowledged appends, so
+ * it lapses an election timeout after quiescing and a read after that runs a ReadIndex round.
+ */
+import { leaderOf, type CoreState, type LeaderQuiescence, type LeaderState } from "./core-state.js";
+import type { QuiesceRequest, QuiesceResponse } from "./messages.js";
+
+export type { LeaderQuiescence, QuiesceRequest, QuiesceResponse };
+
+/** A new leader's quiescence state: awake, idle from now. */
+export function newLeaderQuiescence(nowMs: number, lastIndex: number): LeaderQuiescence {
+  return { quiet: false, idleSinceMs: nowMs, lastIndexSeen: lastIndex };
+}
+
+/** Whether this node's group is quiet here (as leader or follower). */
+export function isQuiet(core: CoreState): boolean {
+  const leader = leaderOf(core);
+  return leader !== undefined ? leader.quiescence.quiet : core.quiet;
+}
+
+/**
+ * At a heartbeat time: quiesces the group when it has been idle long enough. True when it did
+ * (the caller then sends no heartbeat).
+ */
+export function maybeQuiesce(core: CoreState, leader: LeaderState, nowMs: number): boolean {
+  const idleMs = core.config.quiesceIdleMs ?? 0;
+  if (idleMs <= 0) return false;
+  const q = leader.quiescence;
+  if (!groupIsIdle(core, leader, nowMs) || q.lastIndexSeen !== core.log.lastIndex()) {
+    q.idleSinceMs = nowMs;
+    q.lastIndexSeen = core.log.lastIndex();
+    return false;
+  }
+  if (nowMs - q.idleSinceMs < idleMs) return false;
+  q.quiet = true;
+  const last = core.log.lastLogId();
+  const requests = [...leader.progress.keys()].map((peer) => ({
+    groupId: core.config.groupId,
+    serverId: core.config.self,
+    peerId: peer,
+    term: core.term,
+    lastLogIndex: last.index,
+    lastLogTerm: last.term,
+    committedIndex: core.commitIndex,
+  }));
+  core.emit({ type: "quiesced", leaderId: core.config.self, term: core.term, requests });
+  return true;
+}
+
+/**
+ * Nothing to send and nothing pending: every entry durable, committed and applied here, held by
+ * every follower (which answered within two heartbeats), and every follower may quiesce
+ * (QuiescePeer: a braft peer may not). No change, transfer or read in progress.
+ */
+function groupIsIdle(core: CoreState, leader: LeaderState, nowMs: number): boolean {
+  const last = core.log.lastIndex();
+  if (core.commitIndex !== last || core.persistedIndex !== last || core.appliedIndex !== last) return false;
+  if (leader.change !== undefined || leader.transfer !== undefined || !leader.reads.idle()) return false;
+  const canQuiesce = core.config.quiescePeer;
+  if (canQuiesce === undefined) return false;
+  const recentMs = 2 * core.config.heartbeatIntervalMs;
+  for (const [peer, progress] of leader.progress) {
+    if (progress.state !== "replicate" || progress.matchIndex !== last || progress.inflight !== 0)
+      return false;
+    if (nowMs - progress.lastAckSentAtMs > recentMs || !canQuiesce(peer)) return false;
+  }
+  return true;
+}
+
+/**
+ * Follower: the leader quiesces the group. Accepted only from the leader this node follows in
+ * its term, with a log ending exactly where the leader's does, durably: then it commits through
+ * the leader's commit index and stops its election timer.
+ */
+export function handleQuiesceRequest(
+  core: CoreState,
+  request: QuiesceRequest,
+  nowMs: number,
+): QuiesceResponse {
+  const refuse = { term: core.term, success: false };
+  if (request.term !== core.term || core.role !== "follower" || core.leaderId !== request.serverId)
+    return refuse;
+  const last = core.log.lastLogId();
+  const logMatches = last.index === request.lastLogIndex && last.term === request.lastLogTerm;
+  if (!logMatches || core.persistedIndex !== last.index) return refuse;
+  if (request.committedIndex > core.commitIndex) core.commitIndex = request.committedIndex;
+  core.lastLeaderContactMs = Math.max(core.lastLeaderContactMs, nowMs);
+  if (!core.quiet) {
+    core.quiet = true;
+    core.electionDeadlineMs = Number.POSITIVE_INFINITY;
+    core.emit({ type: "quiesced", leaderId: request.serverId, term: core.term, requests: [] });
+  }
+  return { term: core.term, success: true };
+}
+
+/** Leader: a follower's answer to Quiesce (undefined when the call failed). */
+export function handleQuiesceResponse(
+  core: CoreState,
+  term: number,
+  response: QuiesceResponse | undefined,
+  nowMs: number,
+): void {
+  if (response !== undefined && response.term > core.term) {
+    core.becomeFollower(response.term, "", nowMs, `higher term ${response.term} in quiesce response`);
+    return;
+  }
+  // A follower that did not go quiet would time out and campaign: the group stays awake.
+  if (term === core.term && response?.success !== true) wake(core, nowMs, {});
+}
+
+/** How a quiet node wakes. */
+export interface WakeOptions {
+  /**
+   * Follower: when its process last heard from the leader's process. Counts as contact with the
+   * leader for the follower lease (the leader's process vouched for it meanwhile).
+   */
+  readonly leaderHeardAtMs?: number | undefined;
+  /**
+   * Follower: the leader's process stopped answering for an election timeout (or restarted):
+   * elect after the random delay only, the timeout has already passed.
+   */
+  readonly leaderLost?: boolean | undefined;
+}
+
+/** Wakes the group here if it is quiet; does nothing otherwise. */
+export function wake(core: CoreState, nowMs: number, options: WakeOptions): void {
+  const leader = leaderOf(core);
+  if (leader !== undefined) {
+    if (!leader.quiescence.quiet) return;
+    leader.quiescence.quiet = false;
+    leader.quiescence.idleSinceMs = nowMs;
+    // Heartbeat at once; check-quorum counts from now, as if the leadership had just begun.
+    leader.heartbeatDeadlineMs = nowMs;
+    leader.stepDownDeadlineMs = nowMs + core.config.electionTimeoutMs;
+    core.emit({ type: "woke", term: core.term });
+    return;
+  }
+  if (!core.quiet) return;
+  core.quiet = false;
+  const heardAtMs = options.leaderHeardAtMs;
+  if (heardAtMs !== undefined) core.lastLeaderContactMs = Math.max(core.lastLeaderContactMs, heardAtMs);
+  core.resetElectionDeadline(nowMs);
+  if (options.leaderLost === true) {
+    // The election timeout ran out already (without liveness); only the random part is left.
+    core.electionDeadlineMs -= core.config.electionTimeoutMs;
+  }
+  core.emit({ type: "woke", term: core.term });
+}
+
+/** A follower leaving the follower role, or adopting a new term, is no longer quiet. */
+export function clearFollowerQuiet(core: CoreState): void {
+  if (!core.quiet) return;
+  core.quiet = false;
+  core.emit({ type: "woke", term: core.term });
+}
