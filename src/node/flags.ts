@@ -35,6 +35,12 @@ export interface RaftFlags {
   raft_retry_replicate_interval_ms: number;
   /** Beyond braft: applies waiting to commit before apply() fails with EBUSY. */
   tsraft_max_pending_applies: number;
+  /**
+   * Beyond braft: an idle leader quiesces its group after this many heartbeat intervals with
+   * nothing to do, when every peer's server speaks tsraft's LivenessService (docs/quiescence.md);
+   * 0 never quiesces.
+   */
+  tsraft_quiesce_after_heartbeats: number;
 }
 
 /** braft's defaults (tsraft's where braft has no such flag). */
@@ -55,6 +61,7 @@ export const defaultFlags: Readonly<RaftFlags> = Object.freeze({
   raft_max_install_snapshot_tasks_num: 1000,
   raft_retry_replicate_interval_ms: 1000,
   tsraft_max_pending_applies: 65536,
+  tsraft_quiesce_after_heartbeats: 3,
 });
 
 /** The process-wide flag values; change them before creating nodes (or per node in NodeOptions). */

@@ -30,6 +30,8 @@ import {
 } from "./snapshot-executor.js";
 import { observeSnapshot, type SnapshotObserver } from "./snapshot-observer.js";
 import { validateNodeIdentity, validateNodeOptions } from "./validate-options.js";
+import type { ProcessLiveness } from "./process-liveness.js";
+import { endpointOfPeer } from "../util/peer-text.js";
 
 /** The storage fields of NodeOptions (also what bootstrap takes). */
 export type StorageChoice = Pick<
@@ -135,12 +137,16 @@ async function prepareParts(
   const restored = await openState(logManager, snapshotStorage, options, initialConf, observer);
   const { hardState, confs, snapshot } = restored;
   const snapshotIndex = snapshot?.lastIncludedIndex ?? 0;
+  const heartbeatIntervalMs = Math.max(
+    10,
+    Math.floor(electionTimeoutMs / flags.raft_election_heartbeat_factor),
+  );
   const config: CoreConfig = {
     groupId,
     self: peerId.toString(),
     electionTimeoutMs,
     maxElectionDelayMs: flags.raft_max_election_delay_ms,
-    heartbeatIntervalMs: Math.max(10, Math.floor(electionTimeoutMs / flags.raft_election_heartbeat_factor)),
+    heartbeatIntervalMs,
     electionHeartbeatFactor: flags.raft_election_heartbeat_factor,
     maxClockDriftMs: options.maxClockDriftMs ?? DEFAULT_MAX_CLOCK_DRIFT_MS,
     leaderLeaseEnabled: flags.raft_enable_leader_lease,
@@ -150,6 +156,7 @@ async function prepareParts(
     appendBytesMax: flags.raft_max_body_size,
     catchupMargin: options.catchupMargin ?? DEFAULT_CATCHUP_MARGIN,
     catchupTimeoutMs: options.catchupTimeoutMs ?? DEFAULT_CATCHUP_TIMEOUT_MS,
+    ...quiescenceConfig(options.server.liveness, flags, heartbeatIntervalMs),
     random: () => env.random(),
   };
   const core = new RaftCore(config, hardState, logManager, confs, env.nowMs(), snapshotIndex);
@@ -318,4 +325,17 @@ export function metaStorageOf(options: StorageChoice, storageOptions: StorageOpt
   if (options.raftMetaUri === undefined)
     throw new RaftError("EINVAL", "NodeOptions needs raftMetaUri (or raftMetaStorage)");
   return createRaftMetaStorage(options.raftMetaUri, storageOptions);
+}
+
+/** The core's quiescence knobs: only on a host with process liveness (docs/quiescence.md). */
+function quiescenceConfig(
+  liveness: ProcessLiveness | undefined,
+  flags: Readonly<RaftFlags>,
+  heartbeatIntervalMs: number,
+): Pick<CoreConfig, "quiesceIdleMs" | "quiescePeer"> {
+  if (liveness === undefined || flags.tsraft_quiesce_after_heartbeats <= 0) return {};
+  return {
+    quiesceIdleMs: flags.tsraft_quiesce_after_heartbeats * heartbeatIntervalMs,
+    quiescePeer: (peer) => liveness.mayQuiesceWith(endpointOfPeer(peer)),
+  };
 }

@@ -91,6 +91,8 @@ export interface NodeStatus {
   readonly lastMsgToNowMs?: number | undefined;
   /** What the state machine is busy with: `Idle`, `Applying log_index=N`, `Saving snapshot`... */
   readonly stateMachine: string;
+  /** Beyond braft: the group is quiet here, with no timer armed (docs/quiescence.md). */
+  readonly quiet: boolean;
   /**
    * braft's timers: election (follower), vote (candidate), stepdown (leader, check-quorum) and
    * snapshot. tsraft drives the first three from one deadline of its core.
@@ -178,6 +180,7 @@ export function nodeStatusOf(
     newPeers: core?.change?.target.peers ?? [],
     lastMsgToNowMs: role === "follower" ? ageOf(core?.lastLeaderContactMs, nowMs) : undefined,
     stateMachine: prepared?.fsmCaller.describeActivity() ?? "Idle",
+    quiet: core?.quiet ?? false,
     timers: timersOf(core, lifecycle === "running", input.snapshotTimer, nowMs),
   };
 }
@@ -219,7 +222,8 @@ function timersOf(
   const role = running ? core?.role : undefined;
   const election = role === "follower" || role === "preCandidate" ? core?.electionDeadlineMs : undefined;
   const vote = role === "candidate" ? core?.electionDeadlineMs : undefined;
-  const stepdown = role === "leader" ? core?.stepDownDeadlineMs : undefined;
+  // A quiet leader runs no check-quorum (docs/quiescence.md).
+  const stepdown = role === "leader" && core?.quiet !== true ? core?.stepDownDeadlineMs : undefined;
   return {
     election: timerOf(timeoutMs, election, nowMs),
     vote: timerOf(timeoutMs, vote, nowMs),

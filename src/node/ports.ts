@@ -10,6 +10,8 @@ import type {
   AppendEntriesRequest,
   InstallSnapshotRequest,
   InstallSnapshotResponse,
+  QuiesceRequest,
+  QuiesceResponse,
   ReadIndexRequest,
   ReadIndexResponse,
   AppendEntriesResponse,
@@ -23,6 +25,7 @@ import type { SnapshotMeta, SnapshotReader, SnapshotWriter } from "../storage/sn
 import type { NodeStatus } from "./node-status.js";
 import type { Logger } from "../env/logger.js";
 import type { RaftMetrics } from "../env/metrics.js";
+import type { ProcessLiveness } from "./process-liveness.js";
 
 /**
  * What a server's operator surfaces (CliService, /raft_stat, /metrics, the dashboard) reach on
@@ -60,6 +63,8 @@ export interface RaftService {
   readIndex?(request: ReadIndexRequest): Promise<ReadIndexResponse>;
   /** install_snapshot; a node without it answers ENOSYS. */
   installSnapshot?(request: InstallSnapshotRequest): Promise<InstallSnapshotResponse>;
+  /** tsraft's quiesce (LivenessService, docs/quiescence.md); a node without it answers ENOSYS. */
+  quiesce?(request: QuiesceRequest): Promise<QuiesceResponse>;
   /** The node's operator handle; without it, CliService and the status pages skip the node. */
   readonly admin?: NodeAdmin | undefined;
 }
@@ -95,6 +100,11 @@ export interface RaftHost {
   readonly client: RaftClient;
   /** Snapshot copy between peers (braft's FileService); without it snapshots are never sent. */
   readonly snapshotTransfer?: SnapshotTransfer | undefined;
+  /**
+   * The process-pair liveness of this host (tsraft's LivenessService), shared by its nodes; its
+   * groups quiesce only with it. Absent: no group of this host quiesces.
+   */
+  readonly liveness?: ProcessLiveness | undefined;
   /** Where the host's nodes report metrics (RaftServer: its /metrics registry); none when absent. */
   readonly metrics?: RaftMetrics | undefined;
   /** The logger of the host's nodes that have no NodeOptions.logger; the process-wide one when absent. */
@@ -105,6 +115,32 @@ export interface RaftHost {
    * without a wire, such as the in-process network).
    */
   maxEntryDataBytes?(groupId: string): number;
+}
+
+/** tsraft.LivenessService.heartbeat: one per pair of servers and period (docs/quiescence.md). */
+export interface LivenessHeartbeat {
+  /** The sender's endpoint (`ip:port`), as its peers name it. */
+  readonly from: string;
+  /** Drawn when the sender started: a new value means it restarted. */
+  readonly incarnation: number;
+  /** Quiet groups the sender led that stopped (`groupId \0 leader`): their followers elect now. */
+  readonly goneLeaders: readonly string[];
+}
+
+/** The answer: the receiver's incarnation. */
+export interface LivenessAck {
+  readonly incarnation: number;
+}
+
+/**
+ * How a host's ProcessLiveness reaches peer servers (tsraft.LivenessService). A braft server
+ * answers ENOSYS (no such service).
+ */
+export interface LivenessTransport {
+  /** The process heartbeat to the server at `endpoint` (`ip:port`). */
+  heartbeat(endpoint: string, request: LivenessHeartbeat, timeoutMs: number): Promise<LivenessAck>;
+  /** A leader's Quiesce to the follower `to`. */
+  quiesce(to: PeerKey, request: QuiesceRequest, timeoutMs: number): Promise<QuiesceResponse>;
 }
 
 /** Options of one snapshot copy. */

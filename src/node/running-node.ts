@@ -10,7 +10,7 @@
 import { EntryType, type LogEntry } from "../core/types.js";
 import { RaftError } from "../core/errors.js";
 import type { CoreEvent, Ready, Send } from "../core/events.js";
-import type { InboundRequest, Reply } from "../core/messages.js";
+import type { InboundRequest, QuiesceRequest, QuiesceResponse, Reply } from "../core/messages.js";
 import type { RaftCore } from "../core/raft.js";
 import type { CancelTimer, Env } from "../env/env.js";
 import { isEnabled, type Logger } from "../env/logger.js";
@@ -28,6 +28,7 @@ import { Status } from "./closure.js";
 import { nodeFailureOf, runEach, stackOf } from "./user-code.js";
 import { refusalOf, type Lifecycle } from "./lifecycle.js";
 import { NodeChangeLog } from "./node-change-log.js";
+import { NodeQuiescence } from "./node-quiescence.js";
 
 interface PendingReply {
   resolve(response: unknown): void;
@@ -78,6 +79,8 @@ export class RunningNode {
   private shutdownPromise: Promise<void> | undefined;
   /** Logs term, configuration and role changes once each. */
   private readonly changeLog: NodeChangeLog;
+  /** Quiet groups: Quiesce messages, the process liveness they wait on (docs/quiescence.md). */
+  private readonly quiescence: NodeQuiescence;
 
   /** Builds the parts init opened into a node; it takes no input until `start`. */
   constructor(identity: NodeIdentity, opened: OpenedNode, env: Env) {
@@ -106,6 +109,14 @@ export class RunningNode {
       },
     });
     this.changeLog = new NodeChangeLog(this.logger, this.parts);
+    this.quiescence = new NodeQuiescence(this.parts.server.liveness, {
+      groupId: this.groupId,
+      self: this.peerId.toString(),
+      electionTimeoutMs: this.parts.electionTimeoutMs,
+      rpcTimeoutMs: this.parts.rpcTimeoutMs,
+      nowMs: () => this.env.nowMs(),
+      withCore: (step) => this.withCore(step),
+    });
   }
 
   /**
@@ -182,7 +193,20 @@ export class RunningNode {
       timeoutNow: (request) => this.handleRequest({ kind: "timeoutNow", request }) as never,
       installSnapshot: (request) => this.handleRequest({ kind: "installSnapshot", request }) as never,
       readIndex: () => this.serveReadIndex() as never,
+      quiesce: (request) => this.serveQuiesce(request),
     };
+  }
+
+  /** Follower side of tsraft's quiesce RPC: answered at once (it vouches for nothing on disk). */
+  private serveQuiesce(request: QuiesceRequest): Promise<QuiesceResponse> {
+    if (this.lifecycle !== "running") {
+      return Promise.reject(new RaftError("EINVAL", `node ${this.nodeId} is not running`));
+    }
+    let response: QuiesceResponse = { term: this.parts.core.term, success: false };
+    this.withCore((core) => {
+      response = this.quiescence.serveQuiesce(request, core);
+    });
+    return Promise.resolve(response);
   }
 
   private handleRequest(input: InboundRequest): Promise<unknown> {
@@ -200,7 +224,10 @@ export class RunningNode {
     return new Promise((resolve, reject) => {
       const replyId = this.nextReplyId++;
       this.pendingReplies.set(replyId, { resolve, reject });
-      this.withCore((c) => c.stepRequest(input, replyId, this.env.nowMs()));
+      this.withCore((c) => {
+        this.quiescence.beforeRequest(c);
+        c.stepRequest(input, replyId, this.env.nowMs());
+      });
     });
   }
 
@@ -235,6 +262,7 @@ export class RunningNode {
       }
       this.parts.fsmCaller.onCommitted(this.applyThroughIndex);
       this.changeLog.noticeChanges(core);
+      this.quiescence.watchPeers(core);
     }, false);
     this.armTimer();
   }
@@ -377,6 +405,10 @@ export class RunningNode {
           new RaftError("EPERM", `leadership lost before the read was confirmed: ${event.reason}`),
         );
         return;
+      case "quiesced":
+      case "woke":
+        this.quiescence.onEvent(event, this.parts.core);
+        return;
       case "installSnapshot": {
         const executor = this.parts.snapshotExecutor;
         if (executor !== undefined) executor.install(event.replyId, event.request);
@@ -460,6 +492,7 @@ export class RunningNode {
       stack: stackOf(error),
     });
     const core = this.parts.core;
+    this.contained("leaving quiescence", () => this.quiescence.stop(core));
     this.parts.fsmCaller.setError(error);
     this.contained("entering the ERROR state", () => core.enterError(error.message, this.env.nowMs()));
     for (const event of core.takeReady().events) {
@@ -490,6 +523,7 @@ export class RunningNode {
     this.cancelSnapshotTimer?.();
     this.snapshotTimer = undefined;
     prepared.server.unregisterNode(this.groupId, this.peerId.toString());
+    this.contained("leaving quiescence", () => this.quiescence.stop(prepared.core));
     if (wasRunning && prepared.core.role === "leader") this.handOverLeadership(prepared.core);
     if (wasRunning) {
       this.contained("shutting the core down", () => prepared.core.shutdown(this.env.nowMs()));

@@ -90,6 +90,7 @@ export const flagRules: Readonly<Record<keyof RaftFlags, Rule>> = {
   raft_max_install_snapshot_tasks_num: integer(1, INT32_MAX),
   raft_retry_replicate_interval_ms: integer(1, TIMER_MS_MAX),
   tsraft_max_pending_applies: integer(1, INT32_MAX),
+  tsraft_quiesce_after_heartbeats: integer(0, INT32_MAX),
 };
 
 /** snapshotIntervalS * 1000 must fit a timer. */

@@ -125,6 +125,13 @@ export const flagSpecs: Readonly<Record<keyof RaftFlags, FlagSpec>> = {
     appliesTo: "later",
     note: NEXT_NODES,
   },
+  tsraft_quiesce_after_heartbeats: {
+    description:
+      "heartbeat intervals an idle leader waits before quiescing its group; 0: never (beyond braft)",
+    live: true,
+    appliesTo: "later",
+    note: NEXT_NODES,
+  },
 };
 
 /** Flag names in a stable order (braft's, then tsraft's own). */

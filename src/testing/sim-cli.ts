@@ -2,7 +2,7 @@
  * `npm run sim -- --seed N` replays one run; `npm run sim -- --seeds K [--base B]` runs the K
  * seeds B, B+1, ..., B+K-1 (B is 1 by default and always printed, so every search replays) and
  * ends with `seeds=K violations=V` (exit code 1 when V > 0). `--lease on|off` forces the leader
- * lease; otherwise each seed draws it. `--without vote,resetTimeout,...` never injects those faults
+ * lease; otherwise each seed draws it; `--quiescence on|off` likewise forces quiescent groups. `--without vote,resetTimeout,...` never injects those faults
  * (the seed draws them all the same, so the rest of the run stays comparable) and
  * `--perfect-clocks` turns clock drift off: together they tell which fault a finding needs.
  */
@@ -16,6 +16,7 @@ const { values } = parseArgs({
     seeds: { type: "string" },
     base: { type: "string" },
     lease: { type: "string" },
+    quiescence: { type: "string" },
     without: { type: "string" },
     "perfect-clocks": { type: "boolean", default: false },
     nodes: { type: "string" },
@@ -37,6 +38,7 @@ function integerFlag(name: string, text: string | undefined): number | undefined
 function describe(result: SimRunResult): string {
   return (
     `seed=${result.seed} nodes=${result.nodes} lease=${result.lease} learner=${result.learner} ` +
+    `quiescence=${result.quiescence} ` +
     `applied=${result.appliedEntries} acked=${result.acknowledged} reads=${JSON.stringify(result.reads)} ` +
     `faults=${result.faults} events=${result.events} virtual_ms=${result.virtualMs.toFixed(0)} ` +
     `violations=${result.violations.length}`
@@ -50,6 +52,7 @@ async function main(): Promise<void> {
   const log = values.verbose ? (line: string) => console.log(`  ${line}`) : undefined;
   const base = integerFlag("base", values.base) ?? 1;
   const lease = values.lease === undefined ? undefined : values.lease === "on";
+  const quiescence = values.quiescence === undefined ? undefined : values.quiescence === "on";
   const without = new Set((values.without ?? "").split(",").filter((kind) => kind !== ""));
   for (const kind of without) {
     if (!(NEMESIS_KINDS as readonly string[]).includes(kind)) {
@@ -68,7 +71,16 @@ async function main(): Promise<void> {
   let failingSeeds = 0;
   const startedMs = performance.now();
   for (const seed of seeds) {
-    const result = await runSimulation({ seed, nodes, durationMs, lease, without, perfectClocks, log });
+    const result = await runSimulation({
+      seed,
+      nodes,
+      durationMs,
+      lease,
+      quiescence,
+      without,
+      perfectClocks,
+      log,
+    });
     if (result.violations.length > 0) failingSeeds++;
     if (result.violations.length > 0 || single !== undefined) console.log(describe(result));
     for (const violation of result.violations) console.log(`  violation: ${violation}`);
@@ -77,6 +89,7 @@ async function main(): Promise<void> {
       console.log(
         `  replay: npm run sim -- --seed ${seed}${nodes === undefined ? "" : ` --nodes ${nodes}`}` +
           `${durationMs === undefined ? "" : ` --duration-ms ${durationMs}`}${lease === undefined ? "" : ` --lease ${values.lease}`}` +
+          `${quiescence === undefined ? "" : ` --quiescence ${values.quiescence}`}` +
           `${without.size === 0 ? "" : ` --without ${values.without}`}${perfectClocks ? " --perfect-clocks" : ""}`,
       );
     }

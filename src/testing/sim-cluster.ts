@@ -26,6 +26,8 @@ import { SimDisk, type SimDiskOptions } from "./sim-storage.js";
 import { SimEnv } from "./sim-env.js";
 import { SimNetwork, type SimNetworkOptions } from "./sim-network.js";
 import { SimScheduler } from "./sim-scheduler.js";
+import { ProcessLiveness } from "../node/process-liveness.js";
+import { endpointOfPeer } from "../util/peer-text.js";
 
 export interface SimClusterOptions {
   readonly seed: number;
@@ -56,6 +58,12 @@ export interface SimClusterOptions {
    * offset (see sim-clock.ts); 0 or absent: every clock reads virtual time.
    */
   readonly clockRateMax?: number | undefined;
+  /**
+   * Quiescent groups (docs/quiescence.md): every process runs tsraft's process liveness, so idle
+   * groups go quiet. Off by default (braft's behaviour: every group heartbeats). A function picks
+   * the processes that run it; the others answer the LivenessService with ENOSYS, as braft does.
+   */
+  readonly quiescence?: boolean | ((peer: PeerKey) => boolean) | undefined;
 }
 
 /** One simulated process: its disk survives crashes, the rest is per incarnation. */
@@ -70,6 +78,8 @@ export interface SimProcess {
   registers: RegisterView | undefined;
   /** The machine's clock: it survives crashes. */
   readonly clock: SimClock;
+  /** This incarnation's process liveness (quiescence runs only). */
+  liveness: ProcessLiveness | undefined;
 }
 
 const DEFAULT_NETWORK: SimNetworkOptions = { minDelayMs: 1, maxDelayMs: 10, lossRate: 0, duplicateRate: 0 };
@@ -108,6 +118,7 @@ export class SimCluster {
         fsm: undefined,
         registers: undefined,
         clock: this.newClock(peer),
+        liveness: undefined,
       };
       this.processes.set(peer, process);
       this.observeDisk(process);
@@ -179,6 +190,7 @@ export class SimCluster {
     const fsm = custom ?? (registers?.fsm as StateMachine);
     process.env = env;
     process.node = node;
+    process.liveness = this.startLiveness(peer, env);
     process.fsm = fsm;
     process.registers = registers?.view;
     this.checker.nodeStarted(peer);
@@ -187,7 +199,7 @@ export class SimCluster {
     await this.settle(
       node.init({
         fsm,
-        server: this.checkedHost(peer, this.network.host(peer)),
+        server: this.checkedHost(peer, this.network.host(peer), process.liveness),
         initialConf: this.peers.slice(0, this.options.initialVoters ?? this.peers.length).includes(peer)
           ? this.peers.slice(0, this.options.initialVoters ?? this.peers.length).join(",")
           : "",
@@ -219,6 +231,7 @@ export class SimCluster {
     process.node = undefined;
     process.env = undefined;
     process.fsm = undefined;
+    process.liveness = undefined;
   }
 
   /** Replaces a stopped process's disk with an empty one (a node that lost its data). */
@@ -238,8 +251,27 @@ export class SimCluster {
     if (node === undefined) return;
     await this.settle(node.shutdown());
     process.disk.crash(); // every write already completed; this just frees the incarnation
+    process.liveness?.stop();
+    process.liveness = undefined;
     process.node = undefined;
     process.env = undefined;
+  }
+
+  /** A process's liveness (one per incarnation, on its own clock), serving its LivenessService. */
+  private startLiveness(peer: PeerKey, env: SimEnv): ProcessLiveness | undefined {
+    const option = this.options.quiescence;
+    if (option === undefined || option === false) return undefined;
+    const host = this.network.host(peer);
+    const endpoint = endpointOfPeer(peer);
+    if (option !== true && !option(peer)) {
+      host.serveLiveness(endpoint, () => {
+        throw new RaftError("ENOSYS", "Fail to find service=tsraft.LivenessService");
+      });
+      return undefined;
+    }
+    const liveness = new ProcessLiveness(env, host.livenessTransport, () => endpoint);
+    host.serveLiveness(endpoint, (request) => liveness.onHeartbeat(request));
+    return liveness;
   }
 
   running(): PeerKey[] {
@@ -368,19 +400,20 @@ export class SimCluster {
         if (response.success) this.durability.observeAppendSuccess(peer, request, process.disk);
         return response;
       });
-    const { readIndex, installSnapshot } = service;
+    const { readIndex, installSnapshot, quiesce } = service;
     return {
       requestVote: (request) => service.requestVote(request),
       appendEntries,
       timeoutNow: (request) => service.timeoutNow(request),
       ...(readIndex === undefined ? {} : { readIndex: readIndex.bind(service) }),
       ...(installSnapshot === undefined ? {} : { installSnapshot: installSnapshot.bind(service) }),
+      ...(quiesce === undefined ? {} : { quiesce: quiesce.bind(service) }),
       admin: service.admin,
     };
   }
 
   /** Wraps a host so every AppendEntries a node sends tells the checker who leads its term. */
-  private checkedHost(peer: PeerKey, host: RaftHost): RaftHost {
+  private checkedHost(peer: PeerKey, host: RaftHost, liveness: ProcessLiveness | undefined): RaftHost {
     const checker = this.checker;
     const client: RaftClient = {
       requestVote: (to, request, ms) => host.client.requestVote(to, request, ms),
@@ -403,6 +436,7 @@ export class SimCluster {
     };
     return {
       client,
+      liveness,
       snapshotTransfer: this.snapshotTransfer.forPeer(peer),
       registerNode: (groupId, peerId, service) =>
         host.registerNode(groupId, peerId, this.checkedService(peer, service)),

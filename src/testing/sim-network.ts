@@ -8,12 +8,21 @@ import { RaftError, type ErrorCode } from "../core/errors.js";
 import type {
   InstallSnapshotRequest,
   InstallSnapshotResponse,
+  QuiesceRequest,
+  QuiesceResponse,
   ReadIndexRequest,
   ReadIndexResponse,
 } from "../core/messages.js";
 import type { PeerKey } from "../core/types.js";
 import type { CancelTimer } from "../env/env.js";
-import type { RaftClient, RaftHost, RaftService } from "../node/ports.js";
+import type {
+  LivenessAck,
+  LivenessHeartbeat,
+  LivenessTransport,
+  RaftClient,
+  RaftHost,
+  RaftService,
+} from "../node/ports.js";
 import { laneOfAppend, type RpcLane } from "../rpc/lanes.js";
 import type { Prng } from "./prng.js";
 import type { SimScheduler } from "./sim-scheduler.js";
@@ -153,7 +162,7 @@ export class SimNetwork {
   }
 
   /** The RaftHost of process `peer`'s current incarnation (the same object until it crashes). */
-  host(peer: PeerKey): RaftHost {
+  host(peer: PeerKey): SimHost {
     let host = this.#hosts.get(peer);
     if (host === undefined) {
       host = new SimHost(this.#portFor(peer, this.#incarnation(peer)));
@@ -245,7 +254,9 @@ export class SimNetwork {
     service: RaftService,
   ): void {
     const key = routeKey(groupId, peerId);
-    if (this.#routes.has(key)) throw new RaftError("EEXIST", `${peerId} already serves group ${groupId}`);
+    // A process serves its liveness once per incarnation; a restart after a clean stop replaces it.
+    if (this.#routes.has(key) && groupId !== LIVENESS_GROUP)
+      throw new RaftError("EEXIST", `${peerId} already serves group ${groupId}`);
     this.#routes.set(key, { service, hostKey, incarnation });
   }
 
@@ -466,9 +477,19 @@ interface HostPort {
   ): Promise<Res>;
 }
 
+/** The route of a process's LivenessService: this group, and its endpoint as the peer. */
+const LIVENESS_GROUP = "\u0000tsraft.LivenessService";
+
+/** A process's liveness handler, carried where a node's RaftService would be. */
+interface LivenessCarrier extends RaftService {
+  heartbeat(request: LivenessHeartbeat): Promise<LivenessAck>;
+}
+
 /** One incarnation of a process on the network. After a crash it is inert. */
-class SimHost implements RaftHost {
+export class SimHost implements RaftHost {
   readonly client: RaftClient;
+  /** tsraft's LivenessService calls from this process (ProcessLiveness's transport). */
+  readonly livenessTransport: LivenessTransport;
   readonly #port: HostPort;
 
   constructor(port: HostPort) {
@@ -480,6 +501,24 @@ class SimHost implements RaftHost {
       installSnapshot: (to, req, ms) => port.call(to, req.groupId, req, ms, installSnapshotOf),
       readIndex: (to, req, ms) => port.call(to, req.groupId, req, ms, readIndexOf),
     };
+    this.livenessTransport = {
+      heartbeat: (endpoint, req, ms) =>
+        port.call(endpoint, LIVENESS_GROUP, req, ms, (s, r) => (s as LivenessCarrier).heartbeat(r)),
+      quiesce: (to, req, ms) => port.call(to, req.groupId, req, ms, quiesceOf),
+    };
+  }
+
+  /** Serves this process's LivenessService at `endpoint` (`ip:port`) until the process crashes. */
+  serveLiveness(endpoint: string, heartbeat: (request: LivenessHeartbeat) => LivenessAck): void {
+    const serve = async (request: LivenessHeartbeat): Promise<LivenessAck> => heartbeat(request);
+    const refuse = (): Promise<never> => Promise.reject(new RaftError("ENOSYS", "not a raft node"));
+    const carrier: LivenessCarrier = {
+      requestVote: refuse,
+      appendEntries: refuse,
+      timeoutNow: refuse,
+      heartbeat: serve,
+    };
+    this.#port.register(LIVENESS_GROUP, endpoint, carrier);
   }
 
   registerNode(groupId: string, peerId: PeerKey, service: RaftService): void {
@@ -490,8 +529,9 @@ class SimHost implements RaftHost {
     this.#port.unregister(groupId, peerId);
   }
 
-  /** The frame limit minus what the simulator charges one AppendEntries of one entry. */
-  maxEntryDataBytes(): number {
+  /** The frame limit minus what the simulator charges one AppendEntries of one entry (any group). */
+  maxEntryDataBytes(groupId?: string): number {
+    void groupId;
     const maxBodyBytes = this.#port.maxBodyBytes();
     return maxBodyBytes === undefined
       ? Number.POSITIVE_INFINITY
@@ -504,6 +544,11 @@ function readIndexOf(service: RaftService, request: ReadIndexRequest): Promise<R
   if (service.readIndex === undefined)
     return Promise.reject(new RaftError("ENOSYS", "read_index is not served"));
   return service.readIndex(request);
+}
+
+function quiesceOf(service: RaftService, request: QuiesceRequest): Promise<QuiesceResponse> {
+  if (service.quiesce === undefined) return Promise.reject(new RaftError("ENOSYS", "quiesce is not served"));
+  return service.quiesce(request);
 }
 
 function installSnapshotOf(

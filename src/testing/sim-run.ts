@@ -12,6 +12,7 @@ import { SimCluster } from "./sim-cluster.js";
 import { SimHistory } from "./sim-history.js";
 import { Nemesis } from "./sim-nemesis.js";
 import { Workload } from "./sim-workload.js";
+import { QuietNemesis } from "./sim-quiet-nemesis.js";
 
 export interface SimRunOptions {
   readonly seed: number;
@@ -28,6 +29,8 @@ export interface SimRunOptions {
   readonly perfectClocks?: boolean | undefined;
   /** Forces the leader lease on or off (drawn by the seed when absent). */
   readonly lease?: boolean | undefined;
+  /** Forces quiescent groups on or off (drawn by the seed when absent: 30% of runs). */
+  readonly quiescence?: boolean | undefined;
   readonly log?: ((line: string) => void) | undefined;
 }
 
@@ -36,6 +39,7 @@ export interface SimRunResult {
   readonly nodes: number;
   readonly lease: boolean;
   readonly learner: boolean;
+  readonly quiescence: boolean;
   readonly violations: readonly string[];
   readonly appliedEntries: number;
   readonly acknowledged: number;
@@ -52,6 +56,7 @@ function setupOf(options: SimRunOptions): {
   nodes: number;
   lease: boolean;
   learner: boolean;
+  quiescence: boolean;
   maxClockDriftMs: number;
   cluster: ConstructorParameters<typeof SimCluster>[0];
   largeEntryChance: number;
@@ -94,10 +99,21 @@ function setupOf(options: SimRunOptions): {
       ? { intervalS: setup.pick([1, 2, 5]), logMarginEntries: setup.pick([0, 5, 50]) }
       : undefined,
   };
+  // Drawn from a stream of its own, so the runs of every seed before quiescence stay the same.
+  const quiescence = options.quiescence ?? new Prng(options.seed, "quiescence").chance(0.3);
   const largeEntryChance = setup.chance(0.2) ? 0.03 : 0;
   // Some runs copy snapshots slowly (a throttled install longer than an election timeout).
   const copyDelayMs = setup.pick([10, 10, 500, 3000]);
-  return { nodes, lease, learner, maxClockDriftMs, cluster, largeEntryChance, copyDelayMs };
+  return {
+    nodes,
+    lease,
+    learner,
+    quiescence,
+    maxClockDriftMs,
+    cluster: { ...cluster, quiescence },
+    largeEntryChance,
+    copyDelayMs,
+  };
 }
 
 export async function runSimulation(options: SimRunOptions): Promise<SimRunResult> {
@@ -128,10 +144,14 @@ export async function runSimulation(options: SimRunOptions): Promise<SimRunResul
     leaseReads: setup.lease,
   });
   workload.start();
+  const quiet = setup.quiescence
+    ? new QuietNemesis(cluster, new Prng(options.seed, "quiet faults"), workload, ELECTION_TIMEOUT_MS, log)
+    : undefined;
   const end = cluster.scheduler.nowMs + (options.durationMs ?? 20_000);
   while (cluster.scheduler.nowMs < end) {
     await cluster.scheduler.runFor(nemesis.nextGapMs());
     await nemesis.injectOne();
+    await quiet?.maybeInject();
   }
   // Liveness is judged on a quiet cluster: with clients still writing, a follower on a slow
   // configuration may trail forever without anything being wrong.
@@ -152,11 +172,12 @@ export async function runSimulation(options: SimRunOptions): Promise<SimRunResul
     nodes: setup.nodes,
     lease: setup.lease,
     learner: setup.learner,
+    quiescence: setup.quiescence,
     violations: cluster.checker.violations,
     appliedEntries: cluster.checker.appliedCount,
     acknowledged: cluster.checker.ackedCount,
     reads: history.reads,
-    faults: nemesis.count,
+    faults: nemesis.count + (quiet?.count ?? 0),
     virtualMs: cluster.scheduler.nowMs,
     events: cluster.scheduler.eventsRun,
   };

@@ -33,6 +33,7 @@ export function definitelyRefused(error: unknown): boolean {
 
 export class Workload {
   private running = false;
+  private paused = false;
   private nextValue = 1n;
 
   constructor(
@@ -51,8 +52,21 @@ export class Workload {
     this.running = false;
   }
 
+  /** Clients stop issuing operations (those in flight finish) until `resume` (quiet periods). */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+  }
+
   private async loop(client: string): Promise<void> {
     while (this.running) {
+      if (this.paused) {
+        await this.sleep(100);
+        continue;
+      }
       const target = this.target();
       if (target === undefined) {
         await this.sleep(this.prng.int(10, 100));

@@ -54,6 +54,7 @@ function status(peerId: string, fields: Partial<NodeStatus> = {}): NodeStatus {
     confStage: "STAGE_NONE",
     newPeers: [],
     stateMachine: "Idle",
+    quiet: false,
     timers: { election: timer, vote: timer, stepdown: timer, snapshot: timer },
     ...fields,
   };

@@ -1,0 +1,121 @@
+/**
+ * One node's side of quiescence (core/quiesce.ts, docs/quiescence.md): it carries the core's
+ * Quiesce messages over the host's LivenessService, registers a quiet group with the host's
+ * ProcessLiveness (so the process it depends on is watched for it, with no timer of its own),
+ * and wakes the core when that process goes silent or restarts. A node on a host without
+ * liveness never quiesces (the core is configured so) and this object does nothing.
+ */
+import type { CoreEvent } from "../core/events.js";
+import type { QuiesceRequest, QuiesceResponse } from "../core/messages.js";
+import type { RaftCore } from "../core/raft.js";
+import type { PeerKey } from "../core/types.js";
+import { endpointOfPeer } from "../util/peer-text.js";
+import type { ProcessLiveness, QuietMember } from "./process-liveness.js";
+
+/** What the quiescence of a node needs of the node. */
+export interface QuiescenceHost {
+  readonly groupId: string;
+  readonly self: PeerKey;
+  readonly electionTimeoutMs: number;
+  readonly rpcTimeoutMs: number;
+  nowMs(): number;
+  /** Runs an input through the core (RunningNode.withCore). */
+  withCore(step: (core: RaftCore) => void): void;
+}
+
+type QuiescedEvent = Extract<CoreEvent, { type: "quiesced" }>;
+
+export class NodeQuiescence {
+  /** Removes the quiet group from the liveness; set while the group is quiet here. */
+  #removeQuiet: (() => void) | undefined;
+  /** Endpoints of the peers this node's liveness watches, for the configuration `#watchedConf`. */
+  #watched: string[] = [];
+  #watchedConf: unknown;
+  /** The quiet leader's followers' endpoints and its member key, for a "gone" notice. */
+  #quietLeader: { readonly key: string; readonly endpoints: readonly string[] } | undefined;
+
+  constructor(
+    private readonly liveness: ProcessLiveness | undefined,
+    private readonly host: QuiescenceHost,
+  ) {}
+
+  /** The configuration may have changed: the liveness watches the processes of its peers. */
+  watchPeers(core: RaftCore): void {
+    const liveness = this.liveness;
+    if (liveness === undefined) return;
+    const last = core.confs.last();
+    if (last === this.#watchedConf) return;
+    this.#watchedConf = last;
+    const { peers, learners = [] } = last.conf;
+    const endpoints = [...new Set([...peers, ...learners].map(endpointOfPeer))];
+    for (const endpoint of endpoints) liveness.watch(endpoint, this.host.electionTimeoutMs);
+    for (const endpoint of this.#watched) liveness.unwatch(endpoint);
+    this.#watched = endpoints;
+  }
+
+  /** The core's quiesced / woke events. */
+  onEvent(event: CoreEvent, core: RaftCore): void {
+    if (event.type === "woke") this.#forgetQuiet();
+    else if (event.type === "quiesced" && core.quiet) this.#quiesced(event);
+  }
+
+  /**
+   * An input from a peer arrives for a quiet follower: it wakes with its leader's process's
+   * last sign of life as its last contact with the leader (the follower lease counts from it).
+   */
+  beforeRequest(core: RaftCore): void {
+    if (!core.quiet || this.liveness === undefined || core.role !== "follower" || core.leaderId === "")
+      return;
+    const heardAtMs = this.liveness.lastHeardMs(endpointOfPeer(core.leaderId));
+    core.wake(this.host.nowMs(), { leaderHeardAtMs: heardAtMs });
+  }
+
+  /** Follower side of tsraft's quiesce RPC. */
+  serveQuiesce(request: QuiesceRequest, core: RaftCore): QuiesceResponse {
+    return core.stepQuiesce(request, this.host.nowMs());
+  }
+
+  /** The node stops (shutdown or ERROR): a quiet leader's followers elect without waiting. */
+  stop(core: RaftCore): void {
+    const gone = this.#quietLeader;
+    if (gone !== undefined && core.quiet) this.liveness?.leaderGone(gone.key, gone.endpoints);
+    this.#forgetQuiet();
+    for (const endpoint of this.#watched) this.liveness?.unwatch(endpoint);
+    this.#watched = [];
+    this.#watchedConf = undefined;
+  }
+
+  #quiesced(event: QuiescedEvent): void {
+    const liveness = this.liveness;
+    if (liveness === undefined) return;
+    this.#forgetQuiet();
+    const key = `${this.host.groupId}\u0000${event.leaderId}`;
+    const member: QuietMember = {
+      key,
+      electionTimeoutMs: this.host.electionTimeoutMs,
+      wake: (leaderLost, leaderHeardAtMs) =>
+        this.host.withCore((core) => core.wake(this.host.nowMs(), { leaderLost, leaderHeardAtMs })),
+    };
+    const leading = event.leaderId === this.host.self;
+    const endpoints = leading
+      ? [...new Set(event.requests.map((request) => endpointOfPeer(request.peerId)))]
+      : [endpointOfPeer(event.leaderId)];
+    this.#removeQuiet = liveness.addQuiet(member, endpoints, !leading);
+    if (!leading) return;
+    this.#quietLeader = { key, endpoints };
+    for (const request of event.requests) this.#sendQuiesce(liveness, event.term, request);
+  }
+
+  #sendQuiesce(liveness: ProcessLiveness, term: number, request: QuiesceRequest): void {
+    const answer = (response: QuiesceResponse | undefined): void =>
+      this.host.withCore((core) => core.onQuiesceAnswer(term, response, this.host.nowMs()));
+    // A failed call (the peer is down, or braft) leaves the follower awake: so must the leader be.
+    liveness.quiesce(request.peerId, request, this.host.rpcTimeoutMs).then(answer, () => answer(undefined));
+  }
+
+  #forgetQuiet(): void {
+    this.#removeQuiet?.();
+    this.#removeQuiet = undefined;
+    this.#quietLeader = undefined;
+  }
+}

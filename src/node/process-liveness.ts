@@ -1,0 +1,237 @@
+/**
+ * Liveness per pair of processes (tsraft's LivenessService, docs/quiescence.md): what lets quiet
+ * groups (core/quiesce.ts) cost nothing. One `ProcessLiveness` per server sends one heartbeat to
+ * every peer server its nodes talk to, on one timer, however many groups they share; a quiet
+ * follower needs no election timer of its own while its leader's process keeps answering.
+ * When a peer process stays silent for an election timeout, or answers with a new incarnation
+ * (it restarted), every quiet group here that depends on it wakes: followers of a leader there
+ * elect, leaders with a follower there heartbeat again (and check-quorum runs).
+ *
+ * A peer that answers ENOSYS (braft: no such service) is remembered as braft; groups with it
+ * never quiesce and keep braft's per-group heartbeats.
+ */
+import { RaftError } from "../core/errors.js";
+import type { QuiesceRequest, QuiesceResponse } from "../core/messages.js";
+import type { PeerKey } from "../core/types.js";
+import type { CancelTimer, Env } from "../env/env.js";
+import { endpointOfPeer } from "../util/peer-text.js";
+import type { LivenessHeartbeat, LivenessTransport } from "./ports.js";
+
+/** A quiet group on this process, as the liveness sees it. */
+export interface QuietMember {
+  /** `groupId \0 leader PeerKey`: a leader's "gone" notice names it. */
+  readonly key: string;
+  /** The node's election timeout: silence this long from a process it depends on wakes it. */
+  readonly electionTimeoutMs: number;
+  /** Wakes the group; `leaderLost` when the leader's process (or the leader) is gone. */
+  wake(leaderLost: boolean, leaderHeardAtMs: number | undefined): void;
+}
+
+/** What this process knows of one peer process. */
+interface PeerProcess {
+  /** How many nodes here have a peer there. */
+  users: number;
+  speaks: "unknown" | "tsraft" | "braft";
+  /** Last time it answered, or its heartbeat arrived (minus infinity: never). */
+  lastHeardMs: number;
+  /** Its incarnation as last heard; a change means it restarted. */
+  incarnation: number | undefined;
+  inflight: boolean;
+  /** Quiet groups here that depend on it, by member key, with the role they wait on it in. */
+  readonly quiet: Map<string, { member: QuietMember; onLeader: boolean }>;
+  /** Quiet groups led here that stopped leading: told to the peer with the next heartbeat. */
+  gone: string[];
+}
+
+/** Default period of the liveness heartbeat when no node says otherwise (a quarter of 1 s). */
+const DEFAULT_ELECTION_TIMEOUT_MS = 1000;
+/** Heartbeats per election timeout: a lost one or two do not wake anything. */
+const HEARTBEATS_PER_TIMEOUT = 4;
+
+export class ProcessLiveness {
+  /** Drawn at start: peers that see a new one know this process restarted. */
+  readonly incarnation: number;
+  readonly #env: Env;
+  readonly #transport: LivenessTransport;
+  readonly #selfEndpoint: () => string;
+  readonly #peers = new Map<string, PeerProcess>();
+  /** The shortest election timeout of the nodes here: the heartbeat runs four times per it. */
+  #electionTimeoutMs = Number.POSITIVE_INFINITY;
+  #cancelTimer: CancelTimer | undefined;
+  #stopped = false;
+
+  constructor(env: Env, transport: LivenessTransport, selfEndpoint: () => string) {
+    this.#env = env;
+    this.#transport = transport;
+    this.#selfEndpoint = selfEndpoint;
+    this.incarnation = Math.floor(env.random() * 2 ** 48) + 1;
+  }
+
+  /** A node here has a peer on `endpoint`: heartbeat it from now on (until `unwatch`). */
+  watch(endpoint: string, electionTimeoutMs: number): void {
+    if (endpoint === this.#selfEndpoint()) return;
+    this.#electionTimeoutMs = Math.min(this.#electionTimeoutMs, electionTimeoutMs);
+    const peer = this.#peers.get(endpoint) ?? this.#newPeer(endpoint);
+    peer.users++;
+    this.#arm();
+  }
+
+  unwatch(endpoint: string): void {
+    const peer = this.#peers.get(endpoint);
+    if (peer === undefined) return;
+    peer.users--;
+    if (peer.users <= 0 && peer.quiet.size === 0) this.#peers.delete(endpoint);
+  }
+
+  /** Whether groups with a peer on `endpoint` may quiesce: it speaks tsraft's extension and answers. */
+  mayQuiesceWith(endpoint: string): boolean {
+    if (endpoint === this.#selfEndpoint()) return true;
+    const peer = this.#peers.get(endpoint);
+    return peer?.speaks === "tsraft" && this.#env.nowMs() - peer.lastHeardMs < this.#timeoutMs();
+  }
+
+  /** When `endpoint` last answered (minus infinity if never, or unknown). */
+  lastHeardMs(endpoint: string): number {
+    if (endpoint === this.#selfEndpoint()) return this.#env.nowMs();
+    return this.#peers.get(endpoint)?.lastHeardMs ?? Number.NEGATIVE_INFINITY;
+  }
+
+  /** The peer answered "no such service": a braft process. */
+  markBraft(endpoint: string): void {
+    const peer = this.#peers.get(endpoint);
+    if (peer !== undefined) peer.speaks = "braft";
+  }
+
+  /**
+   * A group went quiet here: it waits on the processes `endpoints` (a follower: its leader's,
+   * `onLeader`; a leader: its followers'). Returns the function that removes it again.
+   */
+  addQuiet(member: QuietMember, endpoints: readonly string[], onLeader: boolean): () => void {
+    const held: PeerProcess[] = [];
+    for (const endpoint of endpoints) {
+      if (endpoint === this.#selfEndpoint()) continue;
+      const peer = this.#peers.get(endpoint) ?? this.#newPeer(endpoint);
+      peer.quiet.set(member.key, { member, onLeader });
+      held.push(peer);
+    }
+    return () => {
+      for (const peer of held) peer.quiet.delete(member.key);
+    };
+  }
+
+  /** A leader's Quiesce to follower `to`; a braft peer (ENOSYS) is remembered as such. */
+  quiesce(to: PeerKey, request: QuiesceRequest, timeoutMs: number): Promise<QuiesceResponse> {
+    return this.#transport.quiesce(to, request, timeoutMs).catch((error: unknown) => {
+      if (RaftError.is(error) && error.code === "ENOSYS") this.markBraft(endpointOfPeer(to));
+      throw error;
+    });
+  }
+
+  /** A quiet group led here stopped (its node failed or stopped): its followers there elect. */
+  leaderGone(memberKey: string, endpoints: readonly string[]): void {
+    for (const endpoint of endpoints) this.#peers.get(endpoint)?.gone.push(memberKey);
+    this.#sendAll();
+  }
+
+  /** A peer's heartbeat arrived (LivenessService.heartbeat): it is alive; answers with ours. */
+  onHeartbeat(request: LivenessHeartbeat): { incarnation: number } {
+    const peer = this.#peers.get(request.from);
+    if (peer !== undefined) {
+      peer.speaks = "tsraft";
+      this.#heard(peer, request.incarnation);
+      for (const key of request.goneLeaders) peer.quiet.get(key)?.member.wake(true, undefined);
+    }
+    return { incarnation: this.incarnation };
+  }
+
+  /** Stops the heartbeat (the server stops). */
+  stop(): void {
+    this.#stopped = true;
+    this.#cancelTimer?.();
+    this.#cancelTimer = undefined;
+  }
+
+  #newPeer(endpoint: string): PeerProcess {
+    const peer: PeerProcess = {
+      users: 0,
+      speaks: "unknown",
+      lastHeardMs: Number.NEGATIVE_INFINITY,
+      incarnation: undefined,
+      inflight: false,
+      quiet: new Map(),
+      gone: [],
+    };
+    this.#peers.set(endpoint, peer);
+    return peer;
+  }
+
+  #timeoutMs(): number {
+    return Number.isFinite(this.#electionTimeoutMs) ? this.#electionTimeoutMs : DEFAULT_ELECTION_TIMEOUT_MS;
+  }
+
+  #arm(): void {
+    if (this.#cancelTimer !== undefined || this.#stopped || this.#peers.size === 0) return;
+    const periodMs = Math.max(1, Math.floor(this.#timeoutMs() / HEARTBEATS_PER_TIMEOUT));
+    this.#cancelTimer = this.#env.setTimer(() => {
+      this.#cancelTimer = undefined;
+      this.#sendAll();
+      this.#checkSilence();
+      this.#arm();
+    }, periodMs);
+  }
+
+  #sendAll(): void {
+    for (const [endpoint, peer] of this.#peers) {
+      if (peer.speaks !== "braft" && !peer.inflight) this.#send(endpoint, peer);
+    }
+  }
+
+  #send(endpoint: string, peer: PeerProcess): void {
+    const goneLeaders = peer.gone;
+    peer.gone = [];
+    peer.inflight = true;
+    const request = { from: this.#selfEndpoint(), incarnation: this.incarnation, goneLeaders };
+    this.#transport.heartbeat(endpoint, request, this.#timeoutMs()).then(
+      (ack) => {
+        peer.inflight = false;
+        peer.speaks = "tsraft";
+        this.#heard(peer, ack.incarnation);
+      },
+      (error: unknown) => {
+        peer.inflight = false;
+        if (RaftError.is(error) && error.code === "ENOSYS") peer.speaks = "braft";
+        else peer.gone.push(...goneLeaders); // tell it again next time
+      },
+    );
+  }
+
+  #heard(peer: PeerProcess, incarnation: number): void {
+    if (peer.incarnation !== undefined && peer.incarnation !== incarnation) this.#wakeAll(peer, true);
+    peer.incarnation = incarnation;
+    peer.lastHeardMs = Math.max(peer.lastHeardMs, this.#env.nowMs());
+  }
+
+  /** Wakes the quiet groups that depend on a process silent for their election timeout. */
+  #checkSilence(): void {
+    const nowMs = this.#env.nowMs();
+    for (const peer of this.#peers.values()) {
+      if (peer.quiet.size === 0) continue;
+      const silentMs = nowMs - peer.lastHeardMs;
+      if (silentMs < this.#timeoutMs()) continue;
+      for (const { member, onLeader } of [...peer.quiet.values()]) {
+        if (silentMs >= member.electionTimeoutMs) {
+          peer.quiet.delete(member.key);
+          member.wake(onLeader, peer.lastHeardMs);
+        }
+      }
+    }
+  }
+
+  /** The process restarted: whatever was quiet on its account wakes. */
+  #wakeAll(peer: PeerProcess, restarted: boolean): void {
+    for (const { member, onLeader } of [...peer.quiet.values()]) {
+      peer.quiet.delete(member.key);
+      member.wake(onLeader && restarted, peer.lastHeardMs);
+    }
+  }
+}

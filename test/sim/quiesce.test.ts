@@ -1,0 +1,149 @@
+/**
+ * Quiescent groups on the simulator (docs/quiescence.md): an idle group stops heartbeating, a
+ * write wakes it without extra delay, and a quiet group whose leader's process dies or is cut off
+ * elects a new leader within the usual election timeouts. Virtual time: timings are exact.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { PeerKey } from "../../src/core/types.js";
+import { SimCluster, type SimClusterOptions } from "../../src/testing/sim-cluster.js";
+import { bytes, converge, withCluster } from "./helpers.js";
+
+const ELECTION_TIMEOUT_MS = 1000;
+
+/** Counts the AppendEntries (heartbeats included) every node sends from now on. */
+function countAppends(cluster: SimCluster): { count: number } {
+  const counter = { count: 0 };
+  cluster.dropAppend = () => {
+    counter.count++;
+    return false;
+  };
+  return counter;
+}
+
+/** A three-node cluster with a leader, one write applied everywhere, then idle for 3 s. */
+async function quietCluster(options: Partial<SimClusterOptions> & { seed: number }): Promise<SimCluster> {
+  const cluster = new SimCluster({ nodes: 3, quiescence: true, ...options });
+  await cluster.startAll();
+  assert.ok((await cluster.waitForLeader()) !== undefined, "a leader is elected");
+  await cluster.applyAndWait(bytes("before"));
+  await cluster.scheduler.runFor(3000);
+  return cluster;
+}
+
+/** Runs until a leader of a term above `term` exists; returns how long that took (virtual ms). */
+async function timeToNewLeader(cluster: SimCluster, term: number): Promise<number> {
+  const startMs = cluster.scheduler.nowMs;
+  const elected = await cluster.scheduler.runUntil(() => {
+    const leader = cluster.leader();
+    return leader !== undefined && cluster.node(leader).term > term;
+  }, 10_000);
+  assert.ok(elected, `a new leader was elected: ${cluster.describe()}`);
+  return cluster.scheduler.nowMs - startMs;
+}
+
+test("QuiesceIdleGroup: an idle group sends no AppendEntries at all", async () => {
+  const cluster = await quietCluster({ seed: 1901 });
+  try {
+    const appends = countAppends(cluster);
+    await cluster.scheduler.runFor(10_000);
+    assert.equal(appends.count, 0, `no heartbeat in 10 s of idleness: ${cluster.describe()}`);
+    const leader = cluster.leader();
+    assert.ok(leader !== undefined, "the quiet leader still leads");
+    for (const peer of cluster.peers) assert.ok(cluster.node(peer).getStatus().quiet, `${peer} is quiet`);
+    await converge(cluster);
+  } finally {
+    await cluster.shutdownAll();
+    cluster.dispose();
+  }
+});
+
+test("QuiesceWakeOnWrite: a write on a quiet group commits within 1 ms of a busy one's time (disk latency draws differ)", async () => {
+  const cluster = await quietCluster({ seed: 1902, network: { minDelayMs: 5, maxDelayMs: 5 } });
+  try {
+    const startMs = cluster.scheduler.nowMs;
+    await cluster.applyAndWait(bytes("wake"));
+    const quietWriteMs = cluster.scheduler.nowMs - startMs;
+    const busyStartMs = cluster.scheduler.nowMs;
+    await cluster.applyAndWait(bytes("busy"));
+    const busyWriteMs = cluster.scheduler.nowMs - busyStartMs;
+    assert.ok(
+      quietWriteMs <= busyWriteMs + 1,
+      `quiet write ${quietWriteMs} ms, busy write ${busyWriteMs} ms`,
+    );
+    await converge(cluster);
+  } finally {
+    await cluster.shutdownAll();
+    cluster.dispose();
+  }
+});
+
+test("QuietLeaderKilled: the followers of a killed quiet leader elect within two election timeouts", async () => {
+  const cluster = await quietCluster({ seed: 1903 });
+  try {
+    const leader = cluster.leader() as PeerKey;
+    const term = cluster.node(leader).term;
+    cluster.crash(leader);
+    const electedMs = await timeToNewLeader(cluster, term);
+    assert.ok(electedMs <= 2 * ELECTION_TIMEOUT_MS, `elected ${electedMs} ms after the kill`);
+    await cluster.applyAndWait(bytes("after"));
+    await cluster.start(leader);
+    await converge(cluster);
+  } finally {
+    await cluster.shutdownAll();
+    cluster.dispose();
+  }
+});
+
+test("QuietLeaderPartitioned: a quiet leader cut off from both followers is replaced; after healing one leader remains", async () => {
+  const cluster = await quietCluster({ seed: 1904 });
+  try {
+    const leader = cluster.leader() as PeerKey;
+    const term = cluster.node(leader).term;
+    const others = cluster.peers.filter((peer) => peer !== leader);
+    cluster.network.partition([[leader], others]);
+    await timeToNewLeader(cluster, term);
+    await cluster.applyAndWait(bytes("during"));
+    cluster.network.heal();
+    await cluster.scheduler.runFor(3000);
+    const leaders = cluster.running().filter((peer) => cluster.node(peer).isLeader());
+    assert.equal(leaders.length, 1, `one leader after healing: ${cluster.describe()}`);
+    await cluster.applyAndWait(bytes("healed"));
+    await converge(cluster);
+  } finally {
+    await cluster.shutdownAll();
+    cluster.dispose();
+  }
+});
+
+test("QuietFollowerRestarted: a follower killed and restarted while quiet catches up on the next write", async () => {
+  const cluster = await quietCluster({ seed: 1905 });
+  try {
+    const leader = cluster.leader() as PeerKey;
+    const follower = cluster.peers.find((peer) => peer !== leader) as PeerKey;
+    cluster.crash(follower);
+    await cluster.scheduler.runFor(500);
+    await cluster.start(follower);
+    await cluster.scheduler.runFor(5000);
+    assert.equal(cluster.leader(), leader, `the restart did not disturb the leader: ${cluster.describe()}`);
+    await cluster.applyAndWait(bytes("after"));
+    await converge(cluster);
+  } finally {
+    await cluster.shutdownAll();
+    cluster.dispose();
+  }
+});
+
+test("QuiesceWithBraftPeer: a group with a peer that answers the LivenessService with ENOSYS never quiesces", async () => {
+  const braft = "10.0.0.3:8100:0";
+  await withCluster({ seed: 1906, nodes: 3, quiescence: (peer) => peer !== braft }, async (cluster) => {
+    await cluster.startAll();
+    await cluster.waitForLeader();
+    await cluster.applyAndWait(bytes("x"));
+    await cluster.scheduler.runFor(3000);
+    const appends = countAppends(cluster);
+    await cluster.scheduler.runFor(1000);
+    assert.ok(appends.count >= 10, `heartbeats go on (${appends.count} appends in 1 s)`);
+    await converge(cluster);
+  });
+});
