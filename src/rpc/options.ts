@@ -97,6 +97,11 @@ export interface RaftServerOptions {
    * NodeOptions.logger; the process-wide one (setLogger) when absent.
    */
   readonly logger?: Logger | undefined;
+  /**
+   * Beyond braft: serve tsraft's LivenessService and let idle groups quiesce (docs/quiescence.md).
+   * On by default; false makes this server look like braft's to its peers (every group heartbeats).
+   */
+  readonly quiescence?: boolean | undefined;
 }
 
 /** Defaults, named so the tests and docs can refer to them. */

@@ -13,7 +13,10 @@ import { ChannelPool } from "./channel-pool.js";
 import { addCliService } from "./cli-service.js";
 import { HttpFront, type HttpHandler } from "./http-front.js";
 import { RpcDefaults, type ChannelOptions, type RaftServerOptions } from "./options.js";
-import { splitEndpoint } from "../util/peer-text.js";
+import { endpointOfPeer, splitEndpoint } from "../util/peer-text.js";
+import { realEnv } from "../env/env.js";
+import { ProcessLiveness } from "../node/process-liveness.js";
+import { RpcLivenessTransport, addLivenessService } from "./liveness-service.js";
 import { RpcSnapshotTransfer } from "./snapshot-transfer.js";
 import { RaftRpcClient } from "./raft-client.js";
 import { maxAppendDataBytes } from "./append-budget.js";
@@ -57,6 +60,10 @@ export class RaftRpcServer implements RaftHost {
   readonly metrics: RaftMetrics;
   /** The logger of this server's channels and of its nodes without NodeOptions.logger. */
   readonly logger: Logger;
+  /** Liveness per pair of servers, for quiet groups (docs/quiescence.md); off with `quiescence: false`. */
+  readonly liveness: ProcessLiveness | undefined;
+  /** This server's endpoint as its peers name it: that of the first node registered here. */
+  private livenessEndpoint: string | undefined;
 
   /** `metrics`: where the nodes and connections report; none by default. */
   constructor(
@@ -85,6 +92,15 @@ export class RaftRpcServer implements RaftHost {
     this.pool = new ChannelPool(channelOptionsOf(options), { metrics: metrics.rpc, logger: this.logger });
     this.client = new RaftRpcClient(this.pool);
     addRaftService(this.registry, this.directory);
+    this.liveness =
+      options.quiescence === false
+        ? undefined
+        : new ProcessLiveness(
+            realEnv,
+            new RpcLivenessTransport(this.pool),
+            () => this.livenessEndpoint ?? this.boundAddress,
+          );
+    if (this.liveness !== undefined) addLivenessService(this.registry, this.directory, this.liveness);
     const cli = new ServiceRegistry();
     addCliService(cli, this);
     addCliServicesLimited(cli, this.registry, options.cliAccess ?? "any");
@@ -173,6 +189,7 @@ export class RaftRpcServer implements RaftHost {
   async stop(): Promise<void> {
     if (this.state === "stopped") return;
     this.state = "stopped";
+    this.liveness?.stop();
     this.snapshotTransfer.close();
     this.pool.close();
     this.http.close();
@@ -186,6 +203,7 @@ export class RaftRpcServer implements RaftHost {
   /** Routes RaftService requests for (groupId, peerId) to `service`; EEXIST if taken. */
   registerNode(groupId: string, peerId: PeerKey, service: RaftService): void {
     this.directory.register(groupId, peerId, service);
+    this.livenessEndpoint ??= endpointOfPeer(peerId);
   }
 
   /** Stops routing to the node; its peers then get braft's ENOENT. */

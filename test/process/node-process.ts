@@ -1,7 +1,8 @@
 /**
  * A tsraft server process for the real-process tests: one RaftServer on `--port`, one RaftNode per
  * group in `--groups`, local:// storage under `--data`. It serves a small test service on the same
- * port: `apply` (body: "<group>\n<value>") and `dump` (body: "<group>"), answering in JSON.
+ * port: `apply` (body: "<group>\n<value>"), `dump` (body: "<group>") and `summary` (how many
+ * groups lead here and how many are quiet), answering in JSON.
  * Prints "READY <port>" once every node is up. `--snapshot` gives the nodes snapshot storage (the
  * state machine saves what it applied); `--disable-cli` starts them with NodeOptions.disableCli.
  */
@@ -114,6 +115,15 @@ async function main(): Promise<void> {
       peers: status.peers,
       learners: status.learners,
       lastSnapshotIndex: status.lastSnapshotIndex,
+    });
+  });
+  // How many groups lead here and how many are quiet (docs/quiescence.md), in one call.
+  server.addMethod("tsraft.test.TestService", "summary", () => {
+    const statuses = [...members.values()].map((m) => m.node.getStatus());
+    return reply({
+      groups: statuses.length,
+      leading: statuses.filter((s) => s.state === "LEADER").length,
+      quiet: statuses.filter((s) => s.quiet).length,
     });
   });
   process.on("SIGTERM", () => {

@@ -140,6 +140,11 @@ export class ProcessCluster {
     return JSON.parse(new TextDecoder().decode(result.message)) as unknown;
   }
 
+  /** How many of the process's groups lead there, and how many are quiet. */
+  summary(port: number): Promise<{ groups: number; leading: number; quiet: number }> {
+    return this.call(port, "summary", "") as Promise<{ groups: number; leading: number; quiet: number }>;
+  }
+
   dump(port: number, group: string): Promise<Dump> {
     return this.call(port, "dump", group) as Promise<Dump>;
   }

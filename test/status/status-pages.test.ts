@@ -231,6 +231,7 @@ test("RaftStatJson: the documented shape, with CORS for the dashboard", async ()
     "peers",
     "pendingApplies",
     "pendingIndex",
+    "quiet",
     "readonly",
     "replicators",
     "snapshotStatus",
