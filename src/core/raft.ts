@@ -36,6 +36,7 @@ import {
   resetElectionTimeouts,
   type LeaderLeaseStatus,
 } from "./lease.js";
+import { stepRequestTerm } from "./request-term.js";
 import { finishInstall, handleInstallRequest, handleSnapshotResult } from "./snapshot.js";
 import {
   broadcastHeartbeats,
@@ -170,12 +171,12 @@ export class RaftCore {
   }
 
   private routeRequest(input: InboundRequest, replyId: number, nowMs: number): void {
-    this.#m.lastNowMs = nowMs;
     if (!this.#m.isActive()) {
       this.#m.reply({ kind: "error", replyId, code: "EINVAL", text: `node is ${this.#m.role}` });
       return;
     }
     wake(this.#m, nowMs, {}); // any message for the group wakes it (quiesce.ts)
+    if (!stepRequestTerm(this.#m, input, replyId, nowMs)) return;
     switch (input.kind) {
       case "vote":
         handleVoteRequest(this.#m, input.request, replyId, nowMs);
@@ -199,7 +200,6 @@ export class RaftCore {
   }
 
   private routeResponse(input: ResponseInput, nowMs: number): void {
-    this.#m.lastNowMs = nowMs;
     if (!this.#m.isActive()) return;
     const { send } = input;
     if (input.kind === "failure") {
@@ -250,7 +250,6 @@ export class RaftCore {
   }
 
   private runTimers(nowMs: number): void {
-    this.#m.lastNowMs = nowMs;
     if (!this.#m.isActive()) return;
     const leader = leaderOf(this.#m);
     if (leader !== undefined) {
@@ -342,7 +341,6 @@ export class RaftCore {
    * or `readIndexFailed` if leadership ends first. The error when this node cannot serve it.
    */
   readIndex(id: number, nowMs: number): RaftError | undefined {
-    this.#m.lastNowMs = nowMs;
     const leader = leaderOf(this.#m);
     if (leader === undefined) return this.#m.notLeaderError();
     wake(this.#m, nowMs, {});
@@ -358,7 +356,6 @@ export class RaftCore {
    * started: `changeDone` reports the outcome.
    */
   changeConfiguration(conf: ConfigurationData, nowMs: number): RaftError | undefined {
-    this.#m.lastNowMs = nowMs;
     wake(this.#m, nowMs, {});
     const refusal = startChange(this.#m, conf, nowMs);
     checkInvariants(this.#m);
@@ -370,7 +367,6 @@ export class RaftCore {
    * steps down into a new term and campaigns if it is now the only voter.
    */
   resetConfiguration(conf: ConfigurationData, nowMs: number): RaftError | undefined {
-    this.#m.lastNowMs = nowMs;
     wake(this.#m, nowMs, {});
     if (!this.#m.isActive()) return this.#m.notLeaderError();
     if (conf.peers.length === 0)
@@ -386,7 +382,6 @@ export class RaftCore {
 
   /** A leader shutting down wakes its best follower (braft's wakeup_a_candidate). */
   handOverLeadership(nowMs: number): void {
-    this.#m.lastNowMs = nowMs;
     wake(this.#m, nowMs, {});
     startTransfer(this.#m, undefined, nowMs, true);
     checkInvariants(this.#m);
@@ -394,7 +389,6 @@ export class RaftCore {
 
   /** braft's vote(election_timeout_ms); see election.ts. */
   triggerVote(electionTimeoutMs: number, nowMs: number): RaftError | undefined {
-    this.#m.lastNowMs = nowMs;
     wake(this.#m, nowMs, {});
     const refusal = triggerVote(this.#m, electionTimeoutMs, nowMs);
     checkInvariants(this.#m);
@@ -407,7 +401,6 @@ export class RaftCore {
     maxClockDriftMs: number | undefined,
     nowMs: number,
   ): RaftError | undefined {
-    this.#m.lastNowMs = nowMs;
     wake(this.#m, nowMs, {});
     const refusal = resetElectionTimeouts(this.#m, electionTimeoutMs, maxClockDriftMs, nowMs);
     checkInvariants(this.#m);
@@ -425,12 +418,12 @@ export class RaftCore {
     return undefined;
   }
 
-  /** The shell made the log durable through (index, term). */
-  onPersisted(index: number, term: number): void {
+  /** The shell made the log durable through (index, term); a leader may commit it now. */
+  onPersisted(index: number, term: number, nowMs: number): void {
     this.#m.log.stableTo(index, term);
     if (this.#m.log.term(index) !== term || index <= this.#m.persistedIndex) return;
     this.#m.persistedIndex = index;
-    if (this.#m.role === "leader") maybeCommit(this.#m);
+    if (this.#m.role === "leader") maybeCommit(this.#m, nowMs);
     checkInvariants(this.#m);
   }
 
@@ -472,7 +465,6 @@ export class RaftCore {
 
   /** Follower: the leader's Quiesce message; the answer goes straight back to it. */
   stepQuiesce(request: QuiesceRequest, nowMs: number): QuiesceResponse {
-    this.#m.lastNowMs = nowMs;
     if (!this.#m.isActive()) return { term: this.#m.term, success: false };
     const response = handleQuiesceRequest(this.#m, request, nowMs);
     checkInvariants(this.#m);
@@ -481,7 +473,6 @@ export class RaftCore {
 
   /** Leader: a follower's answer to the Quiesce of `term` (undefined when the call failed). */
   onQuiesceAnswer(term: number, response: QuiesceResponse | undefined, nowMs: number): void {
-    this.#m.lastNowMs = nowMs;
     if (!this.#m.isActive()) return;
     handleQuiesceResponse(this.#m, term, response, nowMs);
     checkInvariants(this.#m);
@@ -489,7 +480,6 @@ export class RaftCore {
 
   /** Wakes a quiet group here (its leader's process was lost, or the shell has work for it). */
   wake(nowMs: number, options: WakeOptions = {}): void {
-    this.#m.lastNowMs = nowMs;
     if (!this.#m.isActive()) return;
     wake(this.#m, nowMs, options);
     checkInvariants(this.#m);
