@@ -1,11 +1,17 @@
 /**
  * Many groups per process: 300 groups (by default) on the same 3 server processes, fsync on.
- * Measures each process's CPU while the cluster is idle (heartbeats only), then the total ops/s
- * of closed-loop callers spread over all groups. Prints one line:
+ * Measures the start-up (every group led), each process's CPU and RSS while the cluster is idle
+ * (quiet groups, or heartbeats only with `--quiescence off`, docs/quiescence.md), the total ops/s
+ * of closed-loop callers spread over all groups, then kills the process leading the most groups
+ * (once they are quiet again) and times how long each of its groups takes to be led again.
+ * Prints one line:
  *
- *   groups=300 election_ms=5000 idle_cpu_pct=a,b,c idle_cpu_max_pct=m ops_s=X p50_us=Y p99_us=Z
+ *   groups=300 election_ms=5000 quiescence=true start_ms=S quiet_pct=Q idle_cpu_pct=a,b,c
+ *   idle_cpu_max_pct=m rss_mib=r,s,t rss_per_group_kib=k ops_s=X p50_us=Y p99_us=Z errors=E
+ *   reelect_groups=N reelect_p50_ms=.. reelect_p99_ms=.. reelect_max_ms=.. reelect_max_timeouts=..
  *
  * node dist/bench/many-groups.js [--groups 300] [--election-ms 5000] [--idle-s 10] [--load-s 10]
+ *   [--quiescence on|off] [--no-kill]
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,13 +19,21 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ProcessCluster, freePorts, waitFor } from "../test/process/process-cluster.js";
 import { runClosedLoop, type LoadResult } from "./load-driver.js";
-import { cpuSecondsOf } from "./proc-cpu.js";
+import { cpuSecondsOf, rssBytesOf } from "./proc-cpu.js";
 
 export interface ManyGroupsResult {
   readonly groups: number;
   readonly electionMs: number;
+  readonly quiescence: boolean;
+  /** From spawning the servers to a leader in every group. */
+  readonly startMs: number;
+  /** Share of nodes (groups x 3) quiet at the end of the idle period. */
+  readonly quietPct: number;
   readonly idleCpuPct: readonly number[];
+  readonly rssBytes: readonly number[];
   readonly load: LoadResult;
+  /** Per group the killed process led: ms from the kill until a live process led it. */
+  readonly reelectMs: readonly number[];
 }
 
 interface Options {
@@ -28,6 +42,69 @@ interface Options {
   readonly idleSeconds: number;
   readonly loadSeconds: number;
   readonly callers: number;
+  /** Serve tsraft's LivenessService so idle groups quiesce (true by default). */
+  readonly quiescence?: boolean | undefined;
+  /** Kill the busiest process at the end and time the re-elections (true by default). */
+  readonly kill?: boolean | undefined;
+}
+
+type Summary = { groups: number; leading: number; quiet: number };
+type Led = { group: string; term: number }[];
+
+/** Share of nodes quiet on every process now. */
+async function quietPct(cluster: ProcessCluster, groups: number): Promise<number> {
+  const summaries = (await Promise.all(cluster.running().map((port) => cluster.summary(port)))) as Summary[];
+  const quiet = summaries.reduce((sum, s) => sum + s.quiet, 0);
+  return Math.round((quiet / (groups * summaries.length)) * 1000) / 10;
+}
+
+/** Waits (bounded) until every group is quiet again, so the kill hits quiet groups. */
+async function settleQuiet(
+  cluster: ProcessCluster,
+  groups: number,
+  quiescence: boolean,
+  electionMs: number,
+): Promise<void> {
+  if (!quiescence) {
+    await new Promise((resolve) => setTimeout(resolve, 2 * electionMs));
+    return;
+  }
+  await waitFor(
+    "every group quiet",
+    async () => ((await quietPct(cluster, groups)) >= 100 ? true : undefined),
+    120_000,
+  ).catch(() => undefined);
+}
+
+/**
+ * Kills the process leading the most groups; for each of those groups, the time until one of the
+ * two live processes leads it (in a newer term), polled every 20 ms.
+ */
+async function killAndTimeReelection(cluster: ProcessCluster): Promise<number[]> {
+  const ports = cluster.running();
+  const led = await Promise.all(ports.map(async (port) => (await cluster.call(port, "leaders", "")) as Led));
+  const sizes = led.map((l) => l.length);
+  const victimIndex = sizes.indexOf(Math.max(...sizes));
+  const victim = ports[victimIndex] as number;
+  const oldTerms = new Map((led[victimIndex] ?? []).map(({ group, term }) => [group, term]));
+  const killedAt = performance.now();
+  await cluster.kill(victim);
+  const reelectedMs = new Map<string, number>();
+  await waitFor(
+    "every group of the killed process led again",
+    async () => {
+      const now = performance.now() - killedAt;
+      for (const port of cluster.running()) {
+        for (const { group, term } of (await cluster.call(port, "leaders", "", 10_000)) as Led) {
+          const old = oldTerms.get(group);
+          if (old !== undefined && term > old && !reelectedMs.has(group)) reelectedMs.set(group, now);
+        }
+      }
+      return reelectedMs.size === oldTerms.size ? true : undefined;
+    },
+    120_000,
+  );
+  return [...reelectedMs.values()].sort((a, b) => a - b);
 }
 
 /** Waits until every group has a leader; returns the leader's port per group. */
@@ -70,13 +147,21 @@ export async function runManyGroups(options: Options): Promise<ManyGroupsResult>
   const dir = mkdtempSync(join(tmpdir(), "tsraft-groups-"));
   const ports = await freePorts(3);
   const groups = Array.from({ length: options.groups }, (_, i) => `g${i}`);
-  const cluster = new ProcessCluster(ports, groups, dir, ports, { electionMs: options.electionMs });
+  const quiescence = options.quiescence ?? true;
+  const cluster = new ProcessCluster(ports, groups, dir, ports, {
+    electionMs: options.electionMs,
+    args: () => ["--quiescence", quiescence ? "on" : "off"],
+  });
   try {
+    const started = performance.now();
     await cluster.startAll();
     const leaders = await leadersOf(cluster, groups);
-    // Let elections, first heartbeats and the no-op entries settle before measuring.
-    await new Promise((resolve) => setTimeout(resolve, 2 * options.electionMs));
+    const startMs = Math.round(performance.now() - started);
+    // Let elections, first heartbeats and the no-op entries settle (and groups quiesce).
+    await settleQuiet(cluster, options.groups, quiescence, options.electionMs);
     const idleCpuPct = await idleCpu(cluster, options.idleSeconds);
+    const rssBytes = cluster.ports.map((port) => rssBytesOf(cluster.pidOf(port)));
+    const quiet = await quietPct(cluster, options.groups);
     let next = 0;
     const load = await runClosedLoop(options.callers, options.loadSeconds, async () => {
       const group = groups[next++ % groups.length] as string;
@@ -90,18 +175,46 @@ export async function runManyGroups(options: Options): Promise<ManyGroupsResult>
         throw new Error("not the leader");
       }
     });
-    return { groups: options.groups, electionMs: options.electionMs, idleCpuPct, load };
+    let reelectMs: number[] = [];
+    if (options.kill ?? true) {
+      await settleQuiet(cluster, options.groups, quiescence, options.electionMs);
+      reelectMs = await killAndTimeReelection(cluster);
+    }
+    return {
+      groups: options.groups,
+      electionMs: options.electionMs,
+      quiescence,
+      startMs,
+      quietPct: quiet,
+      idleCpuPct,
+      rssBytes,
+      load,
+      reelectMs,
+    };
   } finally {
     await cluster.stopAll();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
+/** The value at quantile `q` of ascending `sorted` (0 when empty). */
+function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0);
+}
+
 export function formatManyGroups(r: ManyGroupsResult): string {
+  const mib = r.rssBytes.map((b) => Math.round(b / 2 ** 20));
+  const perGroupKiB = Math.round(Math.max(...r.rssBytes) / r.groups / 1024);
+  const maxMs = quantile(r.reelectMs, 1);
   return (
-    `groups=${r.groups} election_ms=${r.electionMs} idle_cpu_pct=${r.idleCpuPct.join(",")} ` +
-    `idle_cpu_max_pct=${Math.max(...r.idleCpuPct)} ops_s=${r.load.opsPerSecond} ` +
-    `p50_us=${r.load.p50Us} p99_us=${r.load.p99Us} errors=${r.load.errors}`
+    `groups=${r.groups} election_ms=${r.electionMs} quiescence=${r.quiescence} start_ms=${r.startMs} ` +
+    `quiet_pct=${r.quietPct} idle_cpu_pct=${r.idleCpuPct.join(",")} ` +
+    `idle_cpu_max_pct=${Math.max(...r.idleCpuPct)} rss_mib=${mib.join(",")} rss_per_group_kib=${perGroupKiB} ` +
+    `ops_s=${r.load.opsPerSecond} p50_us=${r.load.p50Us} p99_us=${r.load.p99Us} errors=${r.load.errors} ` +
+    `reelect_groups=${r.reelectMs.length} reelect_p50_ms=${quantile(r.reelectMs, 0.5)} ` +
+    `reelect_p99_ms=${quantile(r.reelectMs, 0.99)} reelect_max_ms=${maxMs} ` +
+    `reelect_max_timeouts=${(maxMs / r.electionMs).toFixed(2)}`
   );
 }
 
@@ -113,6 +226,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       "idle-s": { type: "string", default: "10" },
       "load-s": { type: "string", default: "10" },
       callers: { type: "string", default: "64" },
+      quiescence: { type: "string", default: "on" },
+      "no-kill": { type: "boolean", default: false },
     },
   });
   const result = await runManyGroups({
@@ -121,6 +236,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     idleSeconds: Number(values["idle-s"]),
     loadSeconds: Number(values["load-s"]),
     callers: Number(values.callers),
+    quiescence: values.quiescence !== "off",
+    kill: values["no-kill"] !== true,
   });
   console.log(formatManyGroups(result));
 }

@@ -31,6 +31,8 @@ const { values } = parseArgs({
     "election-ms": { type: "string", default: "300" },
     snapshot: { type: "boolean", default: false },
     "disable-cli": { type: "boolean", default: false },
+    // "off": the server does not serve tsraft's LivenessService, so no group quiesces.
+    quiescence: { type: "string", default: "on" },
   },
 });
 
@@ -61,7 +63,7 @@ const reply = (value: unknown): Uint8Array => encoder.encode(JSON.stringify(valu
 
 async function main(): Promise<void> {
   const port = Number(values.port);
-  const server = new RaftServer();
+  const server = new RaftServer({ quiescence: values.quiescence !== "off" });
   await server.start(`127.0.0.1:${port}`);
   const members = new Map<string, { node: RaftNode; fsm: Recorder }>();
   for (const group of (values.groups ?? "g1").split(",")) {
@@ -126,6 +128,12 @@ async function main(): Promise<void> {
       quiet: statuses.filter((s) => s.quiet).length,
     });
   });
+  // The groups led here with their terms (the bench's re-election timing), in one call.
+  server.addMethod("tsraft.test.TestService", "leaders", () =>
+    reply(
+      [...members].filter(([, m]) => m.node.isLeader()).map(([group, m]) => ({ group, term: m.node.term })),
+    ),
+  );
   process.on("SIGTERM", () => {
     void Promise.all([...members.values()].map((m) => m.node.shutdown()))
       .then(() => server.stop())
