@@ -169,9 +169,13 @@ export class ProcessLiveness {
     return Number.isFinite(this.#electionTimeoutMs) ? this.#electionTimeoutMs : DEFAULT_ELECTION_TIMEOUT_MS;
   }
 
+  #periodMs(): number {
+    return Math.max(1, Math.floor(this.#timeoutMs() / HEARTBEATS_PER_TIMEOUT));
+  }
+
   #arm(): void {
     if (this.#cancelTimer !== undefined || this.#stopped || this.#peers.size === 0) return;
-    const periodMs = Math.max(1, Math.floor(this.#timeoutMs() / HEARTBEATS_PER_TIMEOUT));
+    const periodMs = this.#periodMs();
     this.#cancelTimer = this.#env.setTimer(() => {
       this.#cancelTimer = undefined;
       this.#sendAll();
@@ -211,7 +215,12 @@ export class ProcessLiveness {
     peer.lastHeardMs = Math.max(peer.lastHeardMs, this.#env.nowMs());
   }
 
-  /** Wakes the quiet groups that depend on a process silent for their election timeout. */
+  /**
+   * Wakes the quiet groups that depend on a process silent for their election timeout. A
+   * follower of a leader there waits one heartbeat period more: the other followers may have
+   * heard that process up to a period later, and their follower leases run from then; a
+   * pre-vote sent before those end is refused and costs a whole election timeout.
+   */
   #checkSilence(): void {
     const nowMs = this.#env.nowMs();
     for (const peer of this.#peers.values()) {
@@ -219,7 +228,8 @@ export class ProcessLiveness {
       const silentMs = nowMs - peer.lastHeardMs;
       if (silentMs < this.#timeoutMs()) continue;
       for (const { member, onLeader } of [...peer.quiet.values()]) {
-        if (silentMs >= member.electionTimeoutMs) {
+        const waitMs = member.electionTimeoutMs + (onLeader ? this.#periodMs() : 0);
+        if (silentMs >= waitMs) {
           peer.quiet.delete(member.key);
           member.wake(onLeader, peer.lastHeardMs);
         }
