@@ -10,12 +10,14 @@
  *    process) with 1, 8, 64 and 256 callers, each waiting for its reply before the next call,
  *    a warm-up then `--seconds` per point; the leader's CPU is read from /proc.
  * 3. The same cluster with raft_sync off at 1 and 8 callers: how much of the time is the disk.
- * 4. Many groups: 300 groups on 3 processes, idle CPU per process and total ops/s.
+ * 4. Many groups: 300 groups on 3 processes: start-up, idle CPU and RSS per process with the
+ *    groups quiet (docs/quiescence.md), total ops/s, and the re-election of the groups of a
+ *    killed process; `--groups-large 10000` adds the same point with that many groups.
  *
  * One line per point on stdout; the same lines, with the machine and the date, go to
  * bench/results/bench-<date>.txt.
  *
- *   npm run bench [-- --seconds 20 --warmup 3 --callers 1,8,64,256 --groups 300 --skip-groups
+ *   npm run bench [-- --seconds 20 --warmup 3 --callers 1,8,64,256 --groups 300 --groups-large N --skip-groups
  *                    --skip-limits --skip-nosync]
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -35,6 +37,7 @@ const { values } = parseArgs({
     warmup: { type: "string", default: "3" },
     callers: { type: "string", default: "1,8,64,256" },
     groups: { type: "string", default: "300" },
+    "groups-large": { type: "string" },
     "skip-groups": { type: "boolean", default: false },
     "skip-limits": { type: "boolean", default: false },
     "skip-nosync": { type: "boolean", default: false },
@@ -191,6 +194,16 @@ async function main(): Promise<void> {
         callers: 64,
       });
       report(formatManyGroups(groups));
+      if (values["groups-large"] !== undefined) {
+        const large = await runManyGroups({
+          groups: Number(values["groups-large"]),
+          electionMs: 5000,
+          idleSeconds: 10,
+          loadSeconds: Math.min(seconds, 10),
+          callers: 64,
+        });
+        report(formatManyGroups(large));
+      }
     }
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
