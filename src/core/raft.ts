@@ -27,7 +27,7 @@ import type { Progress } from "./progress.js";
 import type { LogReader } from "./raft-log.js";
 import type { ConfigurationManager } from "./configuration.js";
 import { advanceChange, startChange } from "./membership.js";
-import { expireTransfer, handleTimeoutNow, startTransfer } from "./transfer.js";
+import { expireTransfer, handOverIfWitness, handleTimeoutNow, startTransfer } from "./transfer.js";
 import { assertAppendWellFormed, checkInvariants } from "./invariants.js";
 import {
   checkQuorum,
@@ -266,6 +266,7 @@ export class RaftCore {
   /** A leader's timers: transfer timeout, change catch-up, check-quorum, heartbeats. */
   private runLeaderTimers(leader: LeaderState, nowMs: number): void {
     expireTransfer(this.#m, leader, nowMs);
+    handOverIfWitness(this.#m, leader, nowMs);
     advanceChange(this.#m, nowMs);
     // The change may have ended this leadership (a removed leader steps down).
     if (leaderOf(this.#m) !== leader) return;
@@ -331,6 +332,7 @@ export class RaftCore {
     this.#m.lastNowMs = nowMs;
     const leader = leaderOf(this.#m);
     if (leader === undefined) return this.#m.notLeaderError();
+    if (this.#m.config.witness === true) return new RaftError("EBUSY", "a witness has no state to read");
     const leaseRead = this.#m.config.leaderLeaseEnabled && this.leaseExpiresAtMs(nowMs) > nowMs;
     if (leaseRead) this.#m.emit({ type: "readIndexReady", reads: [{ id, index: this.#m.commitIndex }] });
     else leader.reads.add(this.#m, id, nowMs);
@@ -398,6 +400,9 @@ export class RaftCore {
   private proposalRefusal(): RaftError | undefined {
     const leader = leaderOf(this.#m);
     if (leader === undefined) return this.#m.notLeaderError();
+    if (this.#m.config.witness === true) {
+      return new RaftError("EBUSY", "this leader is a witness: it takes no writes and hands over leadership");
+    }
     if (leader.transfer !== undefined) {
       return new RaftError("EBUSY", `leadership is being transferred to ${leader.transfer.target}`);
     }

@@ -11,6 +11,7 @@ import { leaderOf, type CoreState } from "./core-state.js";
 import { sendSnapshot } from "./snapshot.js";
 import { maybeSendTimeoutNow } from "./transfer.js";
 import type { PeerKey } from "./types.js";
+import { entriesForPeer } from "./witness.js";
 
 // ---- leader side ---------------------------------------------------------------------------
 
@@ -40,7 +41,7 @@ export function sendAppendsTo(core: CoreState, peer: PeerKey, progress: Progress
       term: core.term,
       prevLogTerm,
       prevLogIndex,
-      entries,
+      entries: entriesForPeer(core.config, peer, entries),
       committedIndex: core.commitIndex,
     };
     core.send({ kind: "append", to: peer, request }, nowMs, { afterPersist: false, heartbeat: false });

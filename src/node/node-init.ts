@@ -30,6 +30,7 @@ import {
 } from "./snapshot-executor.js";
 import { observeSnapshot, type SnapshotObserver } from "./snapshot-observer.js";
 import { validateNodeIdentity, validateNodeOptions } from "./validate-options.js";
+import { parsePeerId } from "../util/peer-text.js";
 
 /** The storage fields of NodeOptions (also what bootstrap takes). */
 export type StorageChoice = Pick<
@@ -150,6 +151,9 @@ async function prepareParts(
     appendBytesMax: flags.raft_max_body_size,
     catchupMargin: options.catchupMargin ?? DEFAULT_CATCHUP_MARGIN,
     catchupTimeoutMs: options.catchupTimeoutMs ?? DEFAULT_CATCHUP_TIMEOUT_MS,
+    witness: options.witness === true,
+    witnessToLeader: flags.raft_enable_witness_to_leader,
+    isWitnessPeer: (peer) => parsePeerId(peer)?.role === 1,
     random: () => env.random(),
   };
   const core = new RaftCore(config, hardState, logManager, confs, env.nowMs(), snapshotIndex);
@@ -185,6 +189,7 @@ export function assembleNode(opened: OpenedNode, hosts: NodeHosts): PreparedNode
     hosts.closureQueue,
     hosts.fsmHost,
     core.appliedIndex,
+    options.witness === true,
   );
   const snapshotExecutor =
     snapshotStorage === undefined
@@ -203,6 +208,7 @@ export function assembleNode(opened: OpenedNode, hosts: NodeHosts): PreparedNode
             installTasksMax: flags.raft_max_install_snapshot_tasks_num,
             installSlots: installSlotsOf(options.server),
             observer,
+            witness: options.witness === true,
           },
         );
   return {
@@ -290,14 +296,16 @@ async function loadIntoStateMachine(
   meta: SnapshotMeta,
   options: NodeOptions,
 ): Promise<void> {
-  if (options.fsm.onSnapshotLoad === undefined) {
+  // A witness's snapshots hold only their meta: its state machine has nothing to load (braft
+  // copies no files to a witness either).
+  if (options.witness !== true && options.fsm.onSnapshotLoad === undefined) {
     throw new RaftError(
       "EINVAL",
       "a snapshot exists but the state machine does not implement onSnapshotLoad",
     );
   }
   try {
-    await options.fsm.onSnapshotLoad(reader);
+    if (options.witness !== true) await options.fsm.onSnapshotLoad?.(reader);
   } catch (error) {
     throw new RaftError("ESTATEMACHINE", `onSnapshotLoad failed: ${String(error)}`, { cause: error });
   }

@@ -57,6 +57,14 @@ export interface NodeOptions {
   readonly snapshotLogMarginEntries?: number | undefined;
   /** Refuse CliService requests for this node. */
   readonly disableCli?: boolean | undefined;
+  /**
+   * braft's witness: this node votes and acknowledges entries but keeps no state machine (the
+   * fsm hears role and configuration changes, never onApply or snapshot saves and loads). Its
+   * PeerId must carry braft's witness role (`ip:port:idx:1`), as every configuration naming it
+   * must. It never leads unless the flag raft_enable_witness_to_leader is set, and then only to
+   * hand leadership to a full replica. See docs/witness.md for the risks of each setting.
+   */
+  readonly witness?: boolean | undefined;
   /** Per-node values of braft's flags, overriding the process-wide `flags`. */
   readonly flags?: Partial<RaftFlags> | undefined;
   /** Clock, timers and randomness; the simulator injects virtual ones. */

@@ -89,6 +89,7 @@ export const flagRules: Readonly<Record<keyof RaftFlags, Rule>> = {
   raft_do_snapshot_min_index_gap: integer(1, INT32_MAX),
   raft_max_install_snapshot_tasks_num: integer(1, INT32_MAX),
   raft_retry_replicate_interval_ms: integer(1, TIMER_MS_MAX),
+  raft_enable_witness_to_leader: BOOLEAN,
   tsraft_max_pending_applies: integer(1, INT32_MAX),
 };
 
@@ -120,6 +121,7 @@ export const optionRules: Readonly<Record<keyof NodeOptions, Rule>> = {
   snapshotThrottle: implementing("a SnapshotThrottle", "acquire"),
   snapshotLogMarginEntries: integer(0, INT32_MAX),
   disableCli: BOOLEAN,
+  witness: BOOLEAN,
   flags: implementing("an object of braft flags, e.g. { raft_sync: false }"),
   env: implementing("an Env", "nowMs", "setTimer", "random"),
   logger: implementing("a Logger", "debug", "info", "warn", "error"),
@@ -188,6 +190,8 @@ export function validateNodeOptions(options: NodeOptions): string[] {
   const flags = resolveFlags(options.flags);
   for (const [name, value] of Object.entries(flags)) checkFlag(name, value, "process-wide flag");
   checkTimings(options, flags);
+  if (options.witness === true && options.snapshotUri === undefined && options.snapshotStorage === undefined)
+    warnings.push("a witness without snapshot storage never trims its log: it grows without bound");
   return warnings;
 }
 
@@ -248,6 +252,7 @@ export function validateNodeIdentity(peerId: PeerId, options: NodeOptions): stri
       );
   }
   checkServerAddress(peerId, (options.server as AddressedHost).address);
+  checkWitnessRole(peerId, options);
   const learner = conf.learners.some((l) => l.equals(peerId));
   if (conf.isEmpty() || conf.contains(peerId) || learner) return [];
   return [
@@ -279,4 +284,22 @@ function checkServerAddress(peerId: PeerId, address: unknown): void {
       { outcome: "refused" },
     );
   }
+}
+
+/**
+ * A witness is known two ways, as in braft: by NodeOptions.witness on itself and by the role of
+ * its PeerId (`:1`) everywhere else (leaders strip data and pick successors by it). They must
+ * agree, or leaders would send a witness data it drops, or wake it to lead with none.
+ */
+function checkWitnessRole(peerId: PeerId, options: NodeOptions): void {
+  const witness = options.witness === true;
+  if (witness === (peerId.role === 1)) return;
+  const self = peerId.toString();
+  throw new RaftError(
+    "EINVAL",
+    witness
+      ? `NodeOptions.witness is true but peer id ${self} has no witness role: use ${self}:1`
+      : `peer id ${self} has braft's witness role (:1) but NodeOptions.witness is not set`,
+    { outcome: "refused" },
+  );
 }

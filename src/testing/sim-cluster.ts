@@ -47,6 +47,11 @@ export interface SimClusterOptions {
   readonly initialVoters?: number | undefined;
   /** Wraps each incarnation's log storage, e.g. to inject write errors. */
   readonly wrapLogStorage?: (peer: PeerKey, storage: LogStorage) => LogStorage;
+  /**
+   * How many of the peers (the last ones) are witnesses: their ids carry braft's witness role
+   * (`:1`) and they start with NodeOptions.witness (none by default).
+   */
+  readonly witnesses?: number | undefined;
   /** The nodes' logger; silent by default. */
   readonly logger?: Logger | undefined;
   /** NodeOptions.maxClockDriftMs of every node (braft's default, 1000, when absent). */
@@ -97,7 +102,12 @@ export class SimCluster {
       ...options.network,
     });
     this.snapshotTransfer = new SimSnapshotTransfer(this.scheduler, this.network);
-    this.peers = Array.from({ length: options.nodes }, (_, i) => `10.0.0.${i + 1}:8100:0`);
+    const firstWitness = options.nodes - (options.witnesses ?? 0);
+    this.peers = Array.from(
+      { length: options.nodes },
+      (_, i) => `10.0.0.${i + 1}:8100:0${i >= firstWitness ? ":1" : ""}`,
+    );
+    for (const peer of this.peers.slice(firstWitness)) this.checker.markWitness(peer);
     for (const peer of this.peers) {
       const process: SimProcess = {
         peer,
@@ -145,6 +155,11 @@ export class SimCluster {
   /** Pauses the process's machine for `durationMs` (a stopped process: see sim-clock.ts). */
   pause(peer: PeerKey, durationMs: number): void {
     this.process(peer).clock.pause(this.scheduler.nowMs, durationMs);
+  }
+
+  /** Whether `peer` was started as a witness (see SimClusterOptions.witnesses). */
+  isWitness(peer: PeerKey): boolean {
+    return this.checker.isWitness(peer);
   }
 
   process(peer: PeerKey): SimProcess {
@@ -201,6 +216,7 @@ export class SimCluster {
         snapshotStorage: process.snapshotStore?.open(env),
         snapshotIntervalS: this.options.snapshots?.intervalS ?? 0,
         snapshotLogMarginEntries: this.options.snapshots?.logMarginEntries,
+        witness: this.isWitness(peer),
         env,
         flags: { ...this.options.flags, ...flags },
         logger: this.options.logger ?? silentLogger,
