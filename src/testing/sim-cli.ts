@@ -36,7 +36,7 @@ function integerFlag(name: string, text: string | undefined): number | undefined
 
 function describe(result: SimRunResult): string {
   return (
-    `seed=${result.seed} nodes=${result.nodes} lease=${result.lease} learner=${result.learner} ` +
+    `seed=${result.seed} nodes=${result.nodes} lease=${result.lease} learner=${result.learner} witness=${result.witness} ` +
     `applied=${result.appliedEntries} acked=${result.acknowledged} reads=${JSON.stringify(result.reads)} ` +
     `faults=${result.faults} events=${result.events} virtual_ms=${result.virtualMs.toFixed(0)} ` +
     `violations=${result.violations.length}`

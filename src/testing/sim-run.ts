@@ -36,6 +36,8 @@ export interface SimRunResult {
   readonly nodes: number;
   readonly lease: boolean;
   readonly learner: boolean;
+  /** The last peer was a witness; "leader" when raft_enable_witness_to_leader was set too. */
+  readonly witness: "none" | "follower" | "leader";
   readonly violations: readonly string[];
   readonly appliedEntries: number;
   readonly acknowledged: number;
@@ -52,6 +54,7 @@ function setupOf(options: SimRunOptions): {
   nodes: number;
   lease: boolean;
   learner: boolean;
+  witness: SimRunResult["witness"];
   maxClockDriftMs: number;
   cluster: ConstructorParameters<typeof SimCluster>[0];
   largeEntryChance: number;
@@ -67,6 +70,7 @@ function setupOf(options: SimRunOptions): {
   const clockRateMax =
     0.9 * maxSafeClockRate(ELECTION_TIMEOUT_MS, maxClockDriftMs, ELECTION_TIMEOUT_MS + maxClockDriftMs / 2);
   const learner = setup.chance(0.3) && nodes > 3;
+  const witness = witnessOf(options.seed, learner);
   const cluster = {
     seed: options.seed,
     nodes,
@@ -74,6 +78,7 @@ function setupOf(options: SimRunOptions): {
     maxClockDriftMs,
     clockRateMax: setup.chance(0.8) && options.perfectClocks !== true ? clockRateMax : 0,
     initialVoters: learner ? nodes - 1 : undefined,
+    witnesses: witness === "none" ? 0 : 1,
     network: {
       minDelayMs: 1,
       maxDelayMs: setup.int(2, 30),
@@ -87,6 +92,7 @@ function setupOf(options: SimRunOptions): {
       raft_max_entries_size: setup.pick([1, 2, 8, 1024]),
       raft_max_parallel_append_entries_rpc_num: setup.pick([1, 2, 8]),
       raft_enable_leader_lease: lease,
+      raft_enable_witness_to_leader: witness === "leader",
     },
     // Half the runs take snapshots and compact their logs, so lagging and restarted nodes catch
     // up by snapshot install; margin 0 compacts right up to the snapshot.
@@ -97,7 +103,18 @@ function setupOf(options: SimRunOptions): {
   const largeEntryChance = setup.chance(0.2) ? 0.03 : 0;
   // Some runs copy snapshots slowly (a throttled install longer than an election timeout).
   const copyDelayMs = setup.pick([10, 10, 500, 3000]);
-  return { nodes, lease, learner, maxClockDriftMs, cluster, largeEntryChance, copyDelayMs };
+  return { nodes, lease, learner, witness, maxClockDriftMs, cluster, largeEntryChance, copyDelayMs };
+}
+
+/**
+ * A quarter of the runs without a learner make their last peer a witness, half of those with
+ * raft_enable_witness_to_leader. Drawn from a stream of its own, so the other setup draws of
+ * every seed stay what they were.
+ */
+function witnessOf(seed: number, learner: boolean): SimRunResult["witness"] {
+  const draw = new Prng(seed, "witness");
+  if (learner || !draw.chance(0.25)) return "none";
+  return draw.chance(0.5) ? "leader" : "follower";
 }
 
 export async function runSimulation(options: SimRunOptions): Promise<SimRunResult> {
@@ -152,6 +169,7 @@ export async function runSimulation(options: SimRunOptions): Promise<SimRunResul
     nodes: setup.nodes,
     lease: setup.lease,
     learner: setup.learner,
+    witness: setup.witness,
     violations: cluster.checker.violations,
     appliedEntries: cluster.checker.appliedCount,
     acknowledged: cluster.checker.ackedCount,

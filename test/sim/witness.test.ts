@@ -59,7 +59,7 @@ async function witnessAheadOf(cluster: SimCluster, leader: PeerKey, lagging: Pee
   return last;
 }
 
-test("LeaderFailWithWitness: the 2+1 group survives losing its leader; the witness votes but applies nothing and stores no data", async () => {
+test("LeaderFailWithWitness: the 2+1 group survives losing its leader; the witness votes but applies nothing, stores no data and serves no reads", async () => {
   await withCluster({ seed: 2001, nodes: 3, witnesses: 1 }, async (cluster) => {
     await cluster.startAll();
     const leader = await cluster.waitForLeader();
@@ -71,6 +71,8 @@ test("LeaderFailWithWitness: the 2+1 group survives losing its leader; the witne
     await writeMany(cluster, "after", 10);
     await cluster.start(leader);
     await converge(cluster);
+    const read = await cluster.settle(codeOf(cluster.node(WITNESS).readIndex()));
+    assert.equal(read, "EPERM", "a witness confirms no reads: it has no state to read after them");
     const witness = cluster.process(WITNESS);
     assert.ok(cluster.node(WITNESS).getStatus().appliedIndex >= 20, "the witness's applied index advances");
     assert.equal(witness.registers?.appliedIndex, 0, "its state machine's onApply never ran");
