@@ -130,8 +130,6 @@ export interface CoreState {
   persistedIndex: number;
   /** braft's read-only mode: this node refuses new entries; a leader refuses them when it or a quorum is. */
   readonly: boolean;
-  /** The time of the latest input; for work triggered by completions, which carry no time. */
-  lastNowMs: number;
   /** When this node last heard from a live leader; votes wait out its lease (lease.ts). */
   lastLeaderContactMs: number;
   /** The leader whose messages renewed that lease (braft's FollowerLease::last_leader). */

@@ -118,7 +118,8 @@ export function handleVoteRequest(
     };
     core.reply({ kind: "vote", replyId, response });
   };
-  if (request.term < core.term) return answer({ granted: false });
+  // An older term was refused before (stepRequestTerm); a newer one is adopted below, unless a
+  // follower lease refuses the vote first.
   const logOk = core.log.isUpToDate(request.lastLogIndex, request.lastLogTerm);
   if (request.preVote) return answer(preVoteAnswer(core, logOk, nowMs));
   expireLeaseOfDisruptedLeader(core, request.disruptedLeader);

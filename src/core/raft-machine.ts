@@ -57,8 +57,6 @@ export class RaftMachine implements CoreState {
   persistedIndex: number;
   /** braft's read-only mode: this node refuses new entries; a leader refuses them when it or a quorum is. */
   readonly = false;
-  /** The time of the latest input; for work triggered by completions, which carry no time. */
-  lastNowMs = 0;
   /** When this node last heard from a live leader; votes wait out its lease (lease.ts). */
   lastLeaderContactMs = Number.NEGATIVE_INFINITY;
   /** The leader whose messages renewed that lease (braft's FollowerLease::last_leader). */
@@ -311,7 +309,7 @@ export class RaftMachine implements CoreState {
     resumeJointChange(this, leader);
     this.emit({ type: "leaderStart", term: this.term, confIndex: next });
     sendAppends(this, nowMs);
-    maybeCommit(this);
+    maybeCommit(this, nowMs);
   }
 
   /** What a leader starts with: a probe for every follower from `next`, and its timers. */
@@ -351,7 +349,8 @@ export class RaftMachine implements CoreState {
       this.renewFollowerLease(leaderId, nowMs);
       return true;
     }
-    if (term > this.term || this.role !== "follower") {
+    invariant(term === this.term, `a leader's request of term ${term} in term ${this.term}`);
+    if (this.role !== "follower") {
       this.becomeFollower(term, leaderId, nowMs, `request from leader ${leaderId}`);
     }
     if (this.leaderId !== leaderId) {
@@ -431,7 +430,6 @@ export class RaftMachine implements CoreState {
    * Undefined when started: `transferEnded` reports the outcome.
    */
   transferLeadership(target: PeerKey | undefined, nowMs: number): RaftError | undefined {
-    this.lastNowMs = nowMs;
     const refusal = startTransfer(this, target, nowMs);
     checkInvariants(this);
     return refusal;

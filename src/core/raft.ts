@@ -36,6 +36,7 @@ import {
   resetElectionTimeouts,
   type LeaderLeaseStatus,
 } from "./lease.js";
+import { stepRequestTerm } from "./request-term.js";
 import { finishInstall, handleInstallRequest, handleSnapshotResult } from "./snapshot.js";
 import {
   broadcastHeartbeats,
@@ -161,11 +162,11 @@ export class RaftCore {
   }
 
   private routeRequest(input: InboundRequest, replyId: number, nowMs: number): void {
-    this.#m.lastNowMs = nowMs;
     if (!this.#m.isActive()) {
       this.#m.reply({ kind: "error", replyId, code: "EINVAL", text: `node is ${this.#m.role}` });
       return;
     }
+    if (!stepRequestTerm(this.#m, input, replyId, nowMs)) return;
     switch (input.kind) {
       case "vote":
         handleVoteRequest(this.#m, input.request, replyId, nowMs);
@@ -189,7 +190,6 @@ export class RaftCore {
   }
 
   private routeResponse(input: ResponseInput, nowMs: number): void {
-    this.#m.lastNowMs = nowMs;
     if (!this.#m.isActive()) return;
     const { send } = input;
     if (input.kind === "failure") {
@@ -240,7 +240,6 @@ export class RaftCore {
   }
 
   private runTimers(nowMs: number): void {
-    this.#m.lastNowMs = nowMs;
     if (!this.#m.isActive()) return;
     const leader = leaderOf(this.#m);
     if (leader !== undefined) {
@@ -329,7 +328,6 @@ export class RaftCore {
    * or `readIndexFailed` if leadership ends first. The error when this node cannot serve it.
    */
   readIndex(id: number, nowMs: number): RaftError | undefined {
-    this.#m.lastNowMs = nowMs;
     const leader = leaderOf(this.#m);
     if (leader === undefined) return this.#m.notLeaderError();
     if (this.#m.config.witness === true) return new RaftError("EBUSY", "a witness has no state to read");
@@ -345,7 +343,6 @@ export class RaftCore {
    * started: `changeDone` reports the outcome.
    */
   changeConfiguration(conf: ConfigurationData, nowMs: number): RaftError | undefined {
-    this.#m.lastNowMs = nowMs;
     const refusal = startChange(this.#m, conf, nowMs);
     checkInvariants(this.#m);
     return refusal;
@@ -356,7 +353,6 @@ export class RaftCore {
    * steps down into a new term and campaigns if it is now the only voter.
    */
   resetConfiguration(conf: ConfigurationData, nowMs: number): RaftError | undefined {
-    this.#m.lastNowMs = nowMs;
     if (!this.#m.isActive()) return this.#m.notLeaderError();
     if (conf.peers.length === 0)
       return new RaftError("EINVAL", "reset_peers needs a non-empty configuration");
@@ -371,14 +367,12 @@ export class RaftCore {
 
   /** A leader shutting down wakes its best follower (braft's wakeup_a_candidate). */
   handOverLeadership(nowMs: number): void {
-    this.#m.lastNowMs = nowMs;
     startTransfer(this.#m, undefined, nowMs, true);
     checkInvariants(this.#m);
   }
 
   /** braft's vote(election_timeout_ms); see election.ts. */
   triggerVote(electionTimeoutMs: number, nowMs: number): RaftError | undefined {
-    this.#m.lastNowMs = nowMs;
     const refusal = triggerVote(this.#m, electionTimeoutMs, nowMs);
     checkInvariants(this.#m);
     return refusal;
@@ -390,7 +384,6 @@ export class RaftCore {
     maxClockDriftMs: number | undefined,
     nowMs: number,
   ): RaftError | undefined {
-    this.#m.lastNowMs = nowMs;
     const refusal = resetElectionTimeouts(this.#m, electionTimeoutMs, maxClockDriftMs, nowMs);
     checkInvariants(this.#m);
     return refusal;
@@ -410,12 +403,12 @@ export class RaftCore {
     return undefined;
   }
 
-  /** The shell made the log durable through (index, term). */
-  onPersisted(index: number, term: number): void {
+  /** The shell made the log durable through (index, term); a leader may commit it now. */
+  onPersisted(index: number, term: number, nowMs: number): void {
     this.#m.log.stableTo(index, term);
     if (this.#m.log.term(index) !== term || index <= this.#m.persistedIndex) return;
     this.#m.persistedIndex = index;
-    if (this.#m.role === "leader") maybeCommit(this.#m);
+    if (this.#m.role === "leader") maybeCommit(this.#m, nowMs);
     checkInvariants(this.#m);
   }
 

@@ -106,7 +106,8 @@ export function handleAppendResponse(
     return;
   }
   if (response.success) {
-    if (progress.onAccepted(request.prevLogIndex + request.entries.length, send.seq)) maybeCommit(core);
+    if (progress.onAccepted(request.prevLogIndex + request.entries.length, send.seq))
+      maybeCommit(core, nowMs);
     maybeSendTimeoutNow(core, peer, nowMs);
     core.advanceChange(nowMs);
   } else {
@@ -129,15 +130,15 @@ function nextIndexAfterReject(request: AppendEntriesRequest, response: AppendEnt
  * Advances the commit index to what a quorum holds. Only an entry of the current term is
  * committed by counting (Raft §5.4.2); earlier ones commit with it.
  */
-export function maybeCommit(core: CoreState): void {
+export function maybeCommit(core: CoreState, nowMs: number): void {
   const quorumIndex = quorumValue(core.voters(), (peer) =>
     peer === core.config.self ? core.persistedIndex : (leaderOf(core)?.progress.get(peer)?.matchIndex ?? 0),
   );
   if (quorumIndex <= core.commitIndex) return;
   if (core.log.term(quorumIndex) !== core.term) return;
   core.commitIndex = quorumIndex;
-  leaderOf(core)?.reads.onCommit(core, core.lastNowMs);
-  core.advanceChange(core.lastNowMs);
+  leaderOf(core)?.reads.onCommit(core, nowMs);
+  core.advanceChange(nowMs);
 }
 
 // ---- follower side -------------------------------------------------------------------------
@@ -157,7 +158,7 @@ export function handleAppendRequest(
     };
     core.reply({ kind: "append", replyId, response });
   };
-  if (received.term < core.term) return respond(false);
+  // Its term was handled before (stepRequestTerm): it is this node's term now.
   if (!core.acceptLeader(received.term, received.serverId, nowMs)) return respond(false);
   const matched = received.prevLogIndex + received.entries.length;
   const request = skipCommitted(core, received);

@@ -50,10 +50,7 @@ export function handleInstallRequest(
   replyId: number,
   nowMs: number,
 ): void {
-  if (request.term < core.term) {
-    core.reply({ kind: "installSnapshot", replyId, response: { term: core.term, success: false } });
-    return;
-  }
+  // Its term was handled before (stepRequestTerm): it is this node's term now.
   if (!core.acceptLeader(request.term, request.serverId, nowMs)) {
     core.reply({ kind: "installSnapshot", replyId, response: { term: core.term, success: false } });
     return;

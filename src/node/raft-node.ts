@@ -53,6 +53,8 @@ export class RaftNode {
   /** The lifecycle while there is no running node. */
   private unstarted: "uninitialized" | "initializing" | "shutdown" = "uninitialized";
   private shutdownPromise: Promise<void> | undefined;
+  /** The init in progress or done; a shutdown during init waits for it to let go of storage. */
+  private initializing: Promise<void> = Promise.resolve();
   /** The largest entry apply() accepts (the server's frame budget); computed once, at first use. */
   private entryBytesMax: number | undefined;
 
@@ -71,15 +73,25 @@ export class RaftNode {
     return this.running?.parts.core.term ?? 0;
   }
 
-  /** Starts the node: opens storage, restores state, joins the server. Rejects on any failure. */
-  async init(options: NodeOptions): Promise<void> {
+  /**
+   * Starts the node: opens storage, restores state, joins the server. Rejects on any failure,
+   * and with ESHUTDOWN when `shutdown()` was called before it finished.
+   */
+  init(options: NodeOptions): Promise<void> {
     if (this.lifecycle !== "uninitialized")
-      throw new RaftError("EINVAL", `node ${this.nodeId} was already initialized`);
+      return Promise.reject(new RaftError("EINVAL", `node ${this.nodeId} was already initialized`));
     this.unstarted = "initializing";
+    this.initializing = this.initialize(options);
+    return this.initializing;
+  }
+
+  private async initialize(options: NodeOptions): Promise<void> {
     const env = options.env ?? realEnv;
     let opened: OpenedNode | undefined;
     try {
       opened = await prepareNode(this.groupId, this.peerId, options, env);
+      if (this.shutdownPromise !== undefined)
+        throw new RaftError("ESHUTDOWN", `node ${this.nodeId} was shut down before init finished`);
       this.running = new RunningNode(this, opened, env);
       this.running.start(
         adminOf(this, options.disableCli === true),
@@ -482,12 +494,18 @@ export class RaftNode {
 
   /** Stops the node; idempotent. Pending applies fail with ESHUTDOWN; onShutdown is the last callback. */
   shutdown(): Promise<void> {
-    // Asked once: a shutdown asked before init finished stays the answer (as before this split).
+    // Asked once: a shutdown asked before init finished stays the answer.
     this.shutdownPromise ??= this.running?.shutdown() ?? this.shutdownUnstarted();
     return this.shutdownPromise;
   }
 
+  /** Before init finished: init sees the request, closes what it opened and rejects. */
   private shutdownUnstarted(): Promise<void> {
+    if (this.unstarted === "initializing")
+      return this.initializing.then(
+        () => undefined,
+        () => undefined,
+      );
     this.unstarted = "shutdown";
     return Promise.resolve();
   }

@@ -10,7 +10,7 @@
 import { EntryType, type LogEntry } from "../core/types.js";
 import { RaftError } from "../core/errors.js";
 import type { CoreEvent, Ready, Send } from "../core/events.js";
-import type { InboundRequest, Reply } from "../core/messages.js";
+import type { InboundRequest, ReadIndexResponse, Reply } from "../core/messages.js";
 import type { RaftCore } from "../core/raft.js";
 import type { CancelTimer, Env } from "../env/env.js";
 import { isEnabled, type Logger } from "../env/logger.js";
@@ -29,9 +29,25 @@ import { nodeFailureOf, runEach, stackOf } from "./user-code.js";
 import { refusalOf, type Lifecycle } from "./lifecycle.js";
 import { NodeChangeLog } from "./node-change-log.js";
 
+/** The core's answer to a peer's request (an error reply rejects instead). */
+type Answer = Exclude<Reply, { kind: "error" }>;
+
 interface PendingReply {
-  resolve(response: unknown): void;
+  resolve(answer: Answer): void;
   reject(error: unknown): void;
+}
+
+/** The answer of the kind asked; the core answers each request in its own kind. */
+function answerOf<K extends Answer["kind"]>(answer: Answer, kind: K): Extract<Answer, { kind: K }> {
+  if (isAnswerOf(answer, kind)) return answer;
+  throw new RaftError("ERAFTINTERNAL", `the core answered a ${kind} request with ${answer.kind}`);
+}
+
+function isAnswerOf<K extends Answer["kind"]>(
+  answer: Answer,
+  kind: K,
+): answer is Extract<Answer, { kind: K }> {
+  return answer.kind === kind;
 }
 
 /** The identity a running node reports under (RaftNode's). */
@@ -55,18 +71,26 @@ export class RunningNode {
   readonly env: Env;
   /** The node's logger (its group and peer on every line). */
   readonly logger: Logger;
-  /** "initializing" until `start` registered the node with its server. */
-  lifecycle: Lifecycle = "initializing";
+  #lifecycle: Lifecycle = "initializing";
   readonly applyQueue = new ApplyQueue();
   readonly closureQueue = new ClosureQueue();
   readonly replicators = new Map<string, Replicator>();
   readonly readWaiters: ReadWaiters;
   readonly pendingTransfer = new PendingOperation("leadership transfer");
   readonly pendingChange = new PendingOperation("configuration change");
-  /** Set once, when the node enters braft's ERROR state. */
-  fatalError: RaftError | undefined;
+  #fatalError: RaftError | undefined;
   /** The snapshot timer's period and next firing, for raft_stat; undefined while it is off. */
-  snapshotTimer: { readonly intervalMs: number; readonly dueAtMs: number } | undefined;
+  private snapshotTimer: { readonly intervalMs: number; readonly dueAtMs: number } | undefined;
+
+  /** "initializing" until `start` registered the node with its server; changed only here. */
+  get lifecycle(): Lifecycle {
+    return this.#lifecycle;
+  }
+
+  /** Set once, when the node enters braft's ERROR state. */
+  get fatalError(): RaftError | undefined {
+    return this.#fatalError;
+  }
   private readonly pendingReplies = new Map<number, PendingReply>();
   private nextReplyId = 1;
   private driveScheduled = false;
@@ -115,7 +139,7 @@ export class RunningNode {
   start(admin: NodeAdmin, snapshotIntervalS: number): void {
     this.parts.server.registerNode(this.groupId, this.peerId.toString(), { ...this.service(), admin });
     this.changeLog.started();
-    this.lifecycle = "running";
+    this.#lifecycle = "running";
     this.withCore((core) => core.campaignIfSoleVoter(this.env.nowMs()));
     this.armSnapshotTimer(snapshotIntervalS);
   }
@@ -123,7 +147,7 @@ export class RunningNode {
   /** The page data of this node (NodeStatus). */
   status(): NodeStatus {
     return nodeStatusOf(this, this.parts, {
-      lifecycle: this.lifecycle,
+      lifecycle: this.#lifecycle,
       replicators: this.replicators,
       pendingApplies: this.closureQueue.size,
       pendingIndex: this.closureQueue.firstPendingIndex,
@@ -134,7 +158,7 @@ export class RunningNode {
 
   /** Why this node takes no operation now; each such refusal happens before anything is proposed. */
   refusal(): RaftError | undefined {
-    return refusalOf(this.lifecycle, this.fatalError);
+    return refusalOf(this.#lifecycle, this.#fatalError);
   }
 
   /**
@@ -164,8 +188,8 @@ export class RunningNode {
   }
 
   /** Leader side of tsraft's read_index RPC: answers once leadership is confirmed. */
-  private serveReadIndex(): Promise<unknown> {
-    if (this.lifecycle !== "running" || this.parts.core.role !== "leader") {
+  private serveReadIndex(): Promise<ReadIndexResponse> {
+    if (this.#lifecycle !== "running" || this.parts.core.role !== "leader") {
       return Promise.reject(this.parts.core.notLeaderError());
     }
     const timeoutMs = this.parts.electionTimeoutMs;
@@ -177,16 +201,20 @@ export class RunningNode {
 
   private service(): RaftService {
     return {
-      requestVote: (request) => this.handleRequest({ kind: "vote", request }) as never,
-      appendEntries: (request) => this.handleRequest({ kind: "append", request }) as never,
-      timeoutNow: (request) => this.handleRequest({ kind: "timeoutNow", request }) as never,
-      installSnapshot: (request) => this.handleRequest({ kind: "installSnapshot", request }) as never,
-      readIndex: () => this.serveReadIndex() as never,
+      requestVote: async (request) =>
+        answerOf(await this.handleRequest({ kind: "vote", request }), "vote").response,
+      appendEntries: async (request) =>
+        answerOf(await this.handleRequest({ kind: "append", request }), "append").response,
+      timeoutNow: async (request) =>
+        answerOf(await this.handleRequest({ kind: "timeoutNow", request }), "timeoutNow").response,
+      installSnapshot: async (request) =>
+        answerOf(await this.handleRequest({ kind: "installSnapshot", request }), "installSnapshot").response,
+      readIndex: () => this.serveReadIndex(),
     };
   }
 
-  private handleRequest(input: InboundRequest): Promise<unknown> {
-    if (this.lifecycle !== "running") {
+  private handleRequest(input: InboundRequest): Promise<Answer> {
+    if (this.#lifecycle !== "running") {
       return Promise.reject(new RaftError("EINVAL", `node ${this.nodeId} is not running`));
     }
     if (
@@ -209,14 +237,14 @@ export class RunningNode {
     if (pending === undefined) return;
     this.pendingReplies.delete(reply.replyId);
     if (reply.kind === "error") pending.reject(new RaftError(reply.code, reply.text));
-    else pending.resolve(reply.response);
+    else pending.resolve(reply);
   }
 
   // ---- the drive loop ----------------------------------------------------------------------
 
   /** Schedules one drain of the core's outputs after the current synchronous work. */
   kick(): void {
-    if (this.driveScheduled || this.lifecycle !== "running") return;
+    if (this.driveScheduled || this.#lifecycle !== "running") return;
     this.driveScheduled = true;
     queueMicrotask(() => {
       this.driveScheduled = false;
@@ -225,7 +253,7 @@ export class RunningNode {
   }
 
   private drive(): void {
-    if (this.lifecycle !== "running") return;
+    if (this.#lifecycle !== "running") return;
     this.withCore((core) => {
       this.proposeQueued(core);
       while (core.hasReady()) {
@@ -289,9 +317,9 @@ export class RunningNode {
     const lastEntry: LogEntry | undefined = ready.entries[ready.entries.length - 1];
     this.parts.logManager.persist({ hardState: ready.hardState, entries: ready.entries }).then(
       () => {
-        if (this.lifecycle !== "running") return;
+        if (this.#lifecycle !== "running") return;
         this.withCore((core) => {
-          if (lastEntry !== undefined) core.onPersisted(lastEntry.index, lastEntry.term);
+          if (lastEntry !== undefined) core.onPersisted(lastEntry.index, lastEntry.term, this.env.nowMs());
           this.sendPersistedAnswers(ready);
         });
       },
@@ -415,7 +443,7 @@ export class RunningNode {
   }
 
   private armTimer(): void {
-    if (this.lifecycle !== "running") return;
+    if (this.#lifecycle !== "running") return;
     const deadline = this.parts.core.nextDeadlineMs();
     if (deadline === this.armedDeadlineMs) return;
     this.cancelTimer?.();
@@ -435,7 +463,7 @@ export class RunningNode {
    * ERAFTINTERNAL (a bug in tsraft, not in the state machine).
    */
   withCore(step: (core: RaftCore) => void, kickAfter = true): void {
-    if (this.lifecycle !== "running") return;
+    if (this.#lifecycle !== "running") return;
     try {
       step(this.parts.core);
     } catch (error) {
@@ -452,8 +480,8 @@ export class RunningNode {
 
   /** braft's ERROR state: stop leading and following, fail every pending apply, tell the state machine. */
   private fail(error: RaftError): void {
-    if (this.fatalError !== undefined) return;
-    this.fatalError = error;
+    if (this.#fatalError !== undefined) return;
+    this.#fatalError = error;
     this.logger.error("node entered the ERROR state", {
       code: error.code,
       error: error.message,
@@ -484,8 +512,8 @@ export class RunningNode {
 
   private async stop(): Promise<void> {
     const prepared = this.parts;
-    const wasRunning = this.lifecycle === "running";
-    this.lifecycle = "shutting";
+    const wasRunning = this.#lifecycle === "running";
+    this.#lifecycle = "shutting";
     this.cancelTimer?.();
     this.cancelSnapshotTimer?.();
     this.snapshotTimer = undefined;
@@ -508,7 +536,7 @@ export class RunningNode {
     await prepared.logManager.drain();
     await prepared.fsmCaller.shutdown();
     await prepared.logManager.close();
-    this.lifecycle = "shutdown";
+    this.#lifecycle = "shutdown";
     prepared.metrics.close();
     this.logger.info("node shut down", { term: prepared.core.term });
   }
@@ -531,7 +559,7 @@ export class RunningNode {
     if (intervalS <= 0 || this.parts.snapshotExecutor === undefined) return;
     this.snapshotTimer = { intervalMs: intervalS * 1000, dueAtMs: this.env.nowMs() + intervalS * 1000 };
     this.cancelSnapshotTimer = this.env.setTimer(() => {
-      if (this.lifecycle !== "running" || this.fatalError !== undefined) return;
+      if (this.#lifecycle !== "running" || this.#fatalError !== undefined) return;
       this.snapshot().catch((error: unknown) => {
         if (!(RaftError.is(error) && error.code === "EBUSY")) this.warn(`snapshot failed: ${String(error)}`);
       });

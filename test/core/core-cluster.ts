@@ -3,11 +3,12 @@
  * storage that persists each Ready instantly. Time only moves when a test says so.
  */
 import { ConfigurationManager } from "../../src/core/configuration.js";
-import type { Send } from "../../src/core/events.js";
-import type { InboundRequest, PeerResponse } from "../../src/core/messages.js";
+import type { Ready, Send } from "../../src/core/events.js";
+import type { InboundRequest } from "../../src/core/messages.js";
 import { RaftCore } from "../../src/core/raft.js";
 import type { LogReader } from "../../src/core/raft-log.js";
 import type { HardState, LogEntry, PeerKey } from "../../src/core/types.js";
+import { inboundOf, peerResponseOf } from "./wire-between-cores.js";
 
 export class MemoryLog implements LogReader {
   entries: LogEntry[] = [];
@@ -42,6 +43,10 @@ interface InFlight {
   send: Send;
 }
 
+interface ReplyRoute extends InFlight {
+  request: InboundRequest;
+}
+
 export class CoreCluster {
   nowMs = 0;
   readonly members = new Map<PeerKey, Member>();
@@ -49,7 +54,7 @@ export class CoreCluster {
   readonly cut = new Set<string>();
   /** Drops a request when it returns true (finer than cutting a link). */
   drop: (from: PeerKey, send: Send) => boolean = () => false;
-  private replyRoutes = new Map<string, InFlight>();
+  private replyRoutes = new Map<string, ReplyRoute>();
   private queue: InFlight[] = [];
   private nextReplyId = 1;
   private randomState = 1;
@@ -155,7 +160,7 @@ export class CoreCluster {
         if (ready.hardState !== undefined) member.hardState = ready.hardState;
         member.log.write(ready.entries);
         const last = ready.entries.at(-1);
-        if (last !== undefined) member.core.onPersisted(last.index, last.term);
+        if (last !== undefined) member.core.onPersisted(last.index, last.term, this.nowMs);
         for (const send of [...ready.sendsNow, ...ready.sendsAfterPersist])
           this.queue.push({ from: peer, send });
         for (const reply of ready.replies) this.routeReply(reply.replyId, reply);
@@ -166,27 +171,30 @@ export class CoreCluster {
   private deliver({ from, send }: InFlight): void {
     const to = send.message.to;
     const target = this.members.get(to);
-    if (target === undefined || this.cut.has(`${from}>${to}`) || this.drop(from, send)) {
+    // This bench keeps no snapshots, so an install request fails as an unreachable peer does.
+    const request = inboundOf(send.message);
+    if (
+      target === undefined ||
+      request === undefined ||
+      this.cut.has(`${from}>${to}`) ||
+      this.drop(from, send)
+    ) {
       // What a transport reports once its timeout fires.
       this.member(from).core.stepResponse({ kind: "failure", send }, this.nowMs);
       return;
     }
     const replyId = this.nextReplyId++;
-    this.replyRoutes.set(String(replyId), { from, send });
-    target.core.stepRequest(
-      { kind: send.message.kind, request: send.message.request } as InboundRequest,
-      replyId,
-      this.nowMs,
-    );
+    this.replyRoutes.set(String(replyId), { from, send, request });
+    target.core.stepRequest(request, replyId, this.nowMs);
   }
 
-  private routeReply(replyId: number, reply: { kind: string; response?: unknown }): void {
+  private routeReply(replyId: number, reply: Ready["replies"][number]): void {
     const route = this.replyRoutes.get(String(replyId));
     this.replyRoutes.delete(String(replyId));
     if (route === undefined || reply.kind === "error") return;
     const to = route.send.message.to;
     if (this.cut.has(`${to}>${route.from}`)) return;
-    const response = { kind: route.send.message.kind, response: reply.response } as PeerResponse;
+    const response = peerResponseOf(reply, route.request);
     this.member(route.from).core.stepResponse({ kind: "response", send: route.send, response }, this.nowMs);
   }
 

@@ -110,6 +110,26 @@ test("InitShutdown: shutdown is idempotent, nothing hangs, and later applies fai
   await cluster.shutdownAll();
 });
 
+test("ShutdownDuringInit: init rejects with ESHUTDOWN and the node never runs", async () => {
+  const cluster = new SimCluster({ seed: 8, nodes: 3 });
+  const peer = cluster.peers[0] as string;
+  const starting = cluster.start(peer).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  const node = cluster.node(peer);
+  const stopping = node.shutdown();
+  const initError = await starting;
+  assert.ok(RaftError.is(initError), `init must fail, got ${String(initError)}`);
+  assert.equal(initError.code, "ESHUTDOWN");
+  await cluster.settle(stopping);
+  assert.equal(node.getStatus().state, "SHUTDOWN");
+  await cluster.scheduler.runFor(5000);
+  assert.equal(node.getStatus().state, "SHUTDOWN", "no election timer runs after shutdown");
+  assert.equal((await rejectionOf(node.apply(bytes("late")))).code, "ESHUTDOWN");
+  await cluster.shutdownAll();
+});
+
 test("InitErrors: bad options reject init with EINVAL", async () => {
   const cluster = new SimCluster({ seed: 7, nodes: 1 });
   const { RaftNode } = await import("../../src/node/raft-node.js");

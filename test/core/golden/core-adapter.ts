@@ -158,8 +158,7 @@ export class CoreAdapter {
   }
 
   onPersisted(index: number, term: number, nowMs: number): void {
-    void nowMs;
-    this.core.onPersisted(index, term);
+    this.core.onPersisted(index, term, nowMs);
   }
 
   /** How far the state machine may apply, as the latest Ready said (what the shell applies). */

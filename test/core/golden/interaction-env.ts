@@ -15,6 +15,7 @@ import {
   type SnapshotMetaData,
 } from "./core-adapter.js";
 import type { CommandArg, TestCase } from "./datadriven.js";
+import { inboundOf, peerResponseOf } from "../wire-between-cores.js";
 import { formatConf, formatEntry, formatEvent, formatResponse, formatSend, formatStatus } from "./format.js";
 
 /** A durable log that may start after a snapshot (what LogManager gives the core). */
@@ -304,7 +305,9 @@ export class InteractionEnv {
       this.print(`  ${formatSend(node.id, message.message, send.heartbeat)}`);
       const target = this.nodes.get(send.message.to);
       if (target === undefined) continue;
-      const request = { kind: message.message.kind, request: message.message.request } as InboundRequest;
+      const snapshot = node.snapshot && { meta: node.snapshot, uri: `golden://${node.id}` };
+      const request = inboundOf(send.message, snapshot);
+      if (request === undefined) throw new Error(`${node.id} sends an install without a snapshot`);
       target.inbox.push({ kind: "request", from: node.id, to: target.id, send, request });
     }
   }
@@ -332,7 +335,7 @@ export class InteractionEnv {
       });
       return;
     }
-    const response = this.tagReply(reply, route.request);
+    const response = peerResponseOf(reply, route.request);
     this.print(`  ${formatResponse(node.id, route.requester, route.send.message, response.response)}`);
     requester.inbox.push({
       kind: "response",
@@ -341,24 +344,6 @@ export class InteractionEnv {
       send: route.send,
       response,
     });
-  }
-
-  /** A reply as the asking core receives it; an install's answer names the snapshot it sent. */
-  private tagReply(
-    reply: Exclude<Ready["replies"][number], { kind: "error" }>,
-    request: InboundRequest,
-  ): PeerResponse {
-    switch (reply.kind) {
-      case "vote":
-      case "append":
-      case "timeoutNow":
-        return reply;
-      case "installSnapshot": {
-        const lastIncludedIndex =
-          request.kind === "installSnapshot" ? request.request.meta.lastIncludedIndex : 0;
-        return { kind: "installSnapshot", response: { ...reply.response, lastIncludedIndex } };
-      }
-    }
   }
 
   /** Loads a snapshot the leader sent: the durable log restarts after it unless it agrees. */
