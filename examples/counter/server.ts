@@ -34,6 +34,14 @@ const flags = parseFlags("counter server", {
     default: false,
     help: "Leader lease (braft's flag): the leader steps down without a quorum, gets read inside the lease",
   },
+  witness: {
+    default: false,
+    help: "Run as a witness (braft's NodeOptions::witness): vote and keep the log, apply nothing; peer id ip:port:0:1",
+  },
+  raft_enable_witness_to_leader: {
+    default: false,
+    help: "Witnesses get entry data and may lead briefly to hand leadership to a full replica (braft's flag)",
+  },
 });
 
 const log = (line: string): void => console.log(`${new Date().toISOString()} ${line}`);
@@ -41,7 +49,8 @@ const log = (line: string): void => console.log(`${new Date().toISOString()} ${l
 async function main(): Promise<void> {
   const fsm = new CounterStateMachine(log, flags.log_applied_task);
   const server = new RaftServer();
-  const peer = `${flags.ip}:${flags.port}:0`;
+  // A witness carries braft's witness role in its PeerId, as every configuration naming it must.
+  const peer = `${flags.ip}:${flags.port}:0${flags.witness ? ":1" : ""}`;
   const node = new RaftNode(flags.group, peer);
   server.addService(
     CounterService,
@@ -72,7 +81,12 @@ async function main(): Promise<void> {
     raftMetaUri: `${prefix}/raft_meta`,
     snapshotUri: `${prefix}/snapshot`,
     disableCli: flags.disable_cli,
-    flags: { raft_sync: flags.raft_sync, raft_enable_leader_lease: flags.raft_enable_leader_lease },
+    witness: flags.witness,
+    flags: {
+      raft_sync: flags.raft_sync,
+      raft_enable_leader_lease: flags.raft_enable_leader_lease,
+      raft_enable_witness_to_leader: flags.raft_enable_witness_to_leader,
+    },
   });
   log(`Counter service is running on ${server.address} as ${peer} of group ${flags.group}`);
 }
