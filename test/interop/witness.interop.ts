@@ -13,6 +13,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { EntryType } from "../../src/core/types.js";
+import { createLogStorageFromUri } from "../../src/storage/registry.js";
 import { braftUnavailable } from "./braft-bin.js";
 import { MixedCluster } from "./mixed-cluster.js";
 import { committedIndex, committedPast, startBraftCounterClient, writeThroughLeader } from "./steps.js";
@@ -73,6 +75,31 @@ describe("WitnessInBraftGroup: 2 braft counter servers + 1 tsraft witness", { sk
           t.diagnostic(`new leader ${next.peer}, converged at ${committed}`);
           await cluster.startNode(leader);
           await cluster.converged(committed);
+        },
+      );
+
+      await t.test(
+        "WitnessLogHoldsNoData: braft sent the witness its DATA entries without their data",
+        async () => {
+          await cluster.kill(witness);
+          const log = createLogStorageFromUri(`local://${join(witness.dir, "data", "log")}`, {
+            owner: { group: cluster.group, peer: witness.peer },
+          });
+          await log.init(() => undefined);
+          try {
+            const data: number[] = [];
+            for (let index = log.firstLogIndex(); index <= log.lastLogIndex(); index++) {
+              const entry = log.getEntry(index);
+              if (entry?.type === EntryType.DATA) data.push(entry.data.length);
+            }
+            assert.ok(data.length >= 200, `the witness logged ${data.length} DATA entries`);
+            assert.ok(
+              data.every((length) => length === 0),
+              "all without data",
+            );
+          } finally {
+            await log.close();
+          }
         },
       );
     } catch (error) {
