@@ -112,14 +112,20 @@ export function expireTransfer(core: CoreState, leader: LeaderState, nowMs: numb
 export function handOverIfWitness(core: CoreState, leader: LeaderState, nowMs: number): void {
   if (core.config.witness !== true || leader.transfer !== undefined) return;
   if (core.commitIndex < leader.startIndex) return;
-  startTransfer(core, undefined, nowMs);
+  const target = mostUpToDateFollower(core, leader, nowMs);
+  if (target !== undefined) startTransfer(core, target, nowMs);
 }
 
-/** The full replica with the longest log (braft's find_the_next_candidate skips witnesses). */
-function mostUpToDateFollower(core: CoreState, leader: LeaderState): PeerKey | undefined {
+/**
+ * The full replica with the longest log (braft's find_the_next_candidate skips witnesses). Given
+ * `nowMs`, only among those that answered within an election timeout (braft skips peers with
+ * RPC errors), so a dead replica is not chosen over a live one.
+ */
+function mostUpToDateFollower(core: CoreState, leader: LeaderState, nowMs?: number): PeerKey | undefined {
   let best: { peer: PeerKey; match: number } | undefined;
   for (const [peer, progress] of leader.progress) {
     if (!core.voters().current.includes(peer) || isWitnessPeer(core.config, peer)) continue;
+    if (nowMs !== undefined && progress.lastAckSentAtMs + core.config.electionTimeoutMs < nowMs) continue;
     if (best === undefined || progress.matchIndex > best.match) best = { peer, match: progress.matchIndex };
   }
   return best?.peer;

@@ -180,3 +180,37 @@ test("WitnessInstallSnapshot: a witness behind the leader's log installs the sna
     },
   );
 });
+
+test("WitnessBehindSnapshotWaits: a witness leader whose log no longer reaches the surviving replica takes no writes and hands over only to a replica holding every entry (braft's data-loss risk)", async () => {
+  await withCluster(
+    {
+      seed: 2006,
+      nodes: 3,
+      witnesses: 1,
+      flags: WITNESS_TO_LEADER,
+      snapshots: { intervalS: 0, logMarginEntries: 0 },
+    },
+    async (cluster) => {
+      await cluster.startAll();
+      const leader = await cluster.waitForLeader();
+      assert.ok(leader !== undefined && leader !== WITNESS);
+      const lagging = cluster.peers.find((peer) => peer !== leader && peer !== WITNESS) as PeerKey;
+      const last = await witnessAheadOf(cluster, leader, lagging);
+      await cluster.settle(cluster.node(WITNESS).snapshot()); // the witness trims what the replica lacks
+      assert.ok(
+        cluster.process(WITNESS).disk.logBounds().first > cluster.node(lagging).getStatus().lastIndex + 1,
+      );
+      cluster.crash(leader);
+      const watched = await watchWitness(cluster, 15_000, () => cluster.leader() === lagging);
+      assert.ok(watched.firstLedAtMs !== undefined, "the witness led");
+      assert.notEqual(cluster.leader(), lagging, "the replica missing entries never led");
+      assert.equal(await codeOf(cluster.apply(WITNESS, bytes("refused"))), "EBUSY", "no writes meanwhile");
+      await cluster.start(leader);
+      const handedOver = await cluster.scheduler.runUntil(() => cluster.leader() === leader, 15_000);
+      assert.ok(handedOver, `the old leader, which holds every entry, takes over: ${cluster.describe()}`);
+      assert.ok(cluster.node(leader).getStatus().lastIndex > last);
+      await writeMany(cluster, "after", 5);
+      await converge(cluster);
+    },
+  );
+});
