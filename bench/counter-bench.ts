@@ -20,7 +20,7 @@
  * One line per point on stdout; the same lines, with the machine and the date, go to
  * bench/results/bench-<date>.txt.
  *
- *   npm run bench [-- --seconds 6 --warmup 2 --callers 1,8,64,256 --rounds 2 --payload-bytes 4096,65536
+ *   npm run bench [-- --seconds 5 --warmup 2 --callers 1,8,64,256 --rounds 2 --payload-bytes 4096,65536
  *                    --payload-callers 1,64 --braft-bin=DIR --skip-braft --groups 300 --skip-groups
  *                    --skip-limits --skip-nosync --skip-payload]
  */
@@ -39,7 +39,7 @@ import { estimateSeconds, runSideBySide, type SideBySideOptions } from "./side-b
 
 const { values } = parseArgs({
   options: {
-    seconds: { type: "string", default: "6" },
+    seconds: { type: "string", default: "5" },
     warmup: { type: "string", default: "2" },
     callers: { type: "string", default: "1,8,64,256" },
     rounds: { type: "string", default: "2" },

@@ -196,12 +196,15 @@ export async function runSideBySide(options: SideBySideOptions): Promise<void> {
   for (const bytes of options.payloadBytes) await payloadPoints(options, bytes);
 }
 
-/** Seconds a run of {@link runSideBySide} takes, roughly (cluster start ~3 s, client start ~1 s). */
+/**
+ * Seconds a run of {@link runSideBySide} takes, roughly: a cluster starts and elects in about
+ * 4 s, a client process adds about 1.5 s (measured on the loaded 2-core machine).
+ */
 export function estimateSeconds(options: Omit<SideBySideOptions, "report" | "braftBin">): number {
   const clusters = options.rounds * options.sides.length;
-  const perCounterRun =
-    3 + options.warmupSeconds + options.seconds * (options.sides.includes("braft") ? 2 : 1) + 2;
+  const clients = options.sides.includes("braft") ? 2 : 1;
+  const perCounterRun = 4 + options.warmupSeconds + (options.seconds + 1.5) * clients + 1.5;
   const perPayloadRun =
-    3 + options.payloadCallers.length * (Math.min(1, options.warmupSeconds) + options.seconds + 1);
+    4 + options.payloadCallers.length * (Math.min(1, options.warmupSeconds) + options.seconds + 3);
   return clusters * (options.callers.length * perCounterRun + options.payloadBytes.length * perPayloadRun);
 }
