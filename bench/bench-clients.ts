@@ -15,7 +15,7 @@ import {
   parseQpsLine,
   type CounterClientFigures,
 } from "./counter-client-output.js";
-import { exited, spawnTracked, tailOf } from "./bench-cluster.js";
+import { exited, spawnTracked, tailOf } from "./bench-children.js";
 import { cpuSecondsOf } from "./proc-cpu.js";
 
 /** A client's latency figures (microseconds) and throughput, with the CPU it used itself. */

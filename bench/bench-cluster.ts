@@ -4,16 +4,16 @@
  * `./out.log`), fsync on, laid out as braft's example/counter/run_server.sh lays it out, braft at
  * its best setting on a 2-core machine (`-bthread_concurrency=4`, see ../shared/braft/README.md).
  * Both run with election timeout 1000 ms and the examples' other defaults (snapshot every 30 s).
- * Status comes from each server's /raft_stat, which both serve alike. Every live server is
- * killed when the benchmark is interrupted.
+ * Status comes from each server's /raft_stat, which both serve alike.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT } from "../test/interop/braft-bin.js";
 import { httpGet, parseRaftStat, startWithFreshPorts } from "../test/interop/processes.js";
 import { canonicalPeerKey } from "../src/util/peer-text.js";
+import { exited, spawnTracked, tailOf } from "./bench-children.js";
 import { cpuSecondsOf, rssMiBOf } from "./proc-cpu.js";
 
 /** Which implementation serves the cluster. */
@@ -21,50 +21,6 @@ export type Side = "braft" | "tsraft";
 
 const GROUP = "Counter";
 const ELECTION_TIMEOUT_MS = 1000;
-
-/** Children that must not outlive the benchmark (killed on SIGINT/SIGTERM and on exit). */
-const live = new Set<ChildProcess>();
-let exitHooked = false;
-
-/** Spawns a child that is SIGKILLed if the benchmark ends first; its output goes to `logFile`. */
-export function spawnTracked(
-  command: string,
-  args: readonly string[],
-  cwd: string,
-  logFile: string,
-): ChildProcess {
-  if (!exitHooked) {
-    exitHooked = true;
-    const killAll = (): void => live.forEach((child) => child.kill("SIGKILL"));
-    process.once("exit", killAll);
-    for (const signal of ["SIGINT", "SIGTERM"] as const)
-      process.once(signal, () => {
-        killAll();
-        process.exit(130);
-      });
-  }
-  const fd = openSync(logFile, "a");
-  const child = spawn(command, args, { cwd, stdio: ["ignore", fd, fd] });
-  closeSync(fd);
-  live.add(child);
-  child.once("exit", () => live.delete(child));
-  return child;
-}
-
-/** Resolves once `child` has exited (at once if it already has). */
-export function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once("exit", () => resolve()));
-}
-
-/** The last lines of a log file, for an error message. */
-export function tailOf(file: string, lines = 12): string {
-  try {
-    return readFileSync(file, "utf8").split("\n").slice(-lines).join("\n");
-  } catch {
-    return "(no output)";
-  }
-}
 
 /** One server of the cluster. */
 export interface BenchServer {

@@ -21,9 +21,10 @@
  * bench/results/bench-<date>.txt.
  *
  *   npm run bench [-- --seconds 5 --warmup 2 --callers 1,8,64,256 --rounds 2 --payload-bytes 4096,65536
- *                    --payload-callers 1,64 --braft-bin=DIR --skip-braft --groups 300 --skip-groups
+ *                    --payload-callers 8 --braft-bin=DIR --skip-braft --groups 300 --skip-groups
  *                    --skip-limits --skip-nosync --skip-payload]
  */
+import type { ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -31,7 +32,7 @@ import { parseArgs } from "node:util";
 import { braftBinDir, braftUnavailable } from "../test/interop/braft-bin.js";
 import { freePorts } from "../src/testing/free-ports.js";
 import { runOwnClient } from "./bench-clients.js";
-import { exited, spawnTracked } from "./bench-cluster.js";
+import { exited, spawnTracked } from "./bench-children.js";
 import { concurrentSyncMeanUs, rawSyncRate } from "./disk-rate.js";
 import { formatManyGroups, runManyGroups } from "./many-groups.js";
 import { runPingPong } from "./ping-pong.js";
@@ -44,7 +45,7 @@ const { values } = parseArgs({
     callers: { type: "string", default: "1,8,64,256" },
     rounds: { type: "string", default: "2" },
     "payload-bytes": { type: "string", default: "4096,65536" },
-    "payload-callers": { type: "string", default: "1,64" },
+    "payload-callers": { type: "string", default: "8" },
     "braft-bin": { type: "string" },
     "skip-braft": { type: "boolean", default: false },
     groups: { type: "string", default: "300" },
@@ -67,18 +68,22 @@ const seconds = Number(values.seconds);
 const warmupSeconds = Number(values.warmup);
 const callerCounts = numbers(values.callers);
 const lines: string[] = [];
+// counter_client's window ends at its bvar dump, and it must print a second's qps line before.
+if (!(seconds >= 2)) throw new Error(`--seconds must be at least 2 (got ${values.seconds})`);
 
 function report(line: string): void {
   console.log(line);
   lines.push(line);
 }
 
-/** A node script started in `dir`, once its output shows `ready`; stop it with SIGTERM. */
-async function startScript(script: string, args: readonly string[], ready: RegExp, dir: string) {
+/** bench/echo-server.ts on `port` once it printed READY (its output in `dir`); stop it with SIGTERM. */
+async function startEchoServer(port: number, dir: string): Promise<ChildProcess> {
   const log = join(dir, "echo-server.log");
-  const child = spawnTracked(process.execPath, [script, ...args], process.cwd(), log);
-  for (const deadline = performance.now() + 20_000; !ready.test(readFileSync(log, "utf8"));) {
-    if (child.exitCode !== null || performance.now() > deadline) throw new Error(`${script} did not start`);
+  const args = ["dist/bench/echo-server.js", `--port=${port}`];
+  const child = spawnTracked(process.execPath, args, process.cwd(), log);
+  for (const deadline = performance.now() + 20_000; !/READY/.test(readFileSync(log, "utf8"));) {
+    if (child.exitCode !== null || performance.now() > deadline)
+      throw new Error("the echo server did not start");
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return child;
@@ -96,7 +101,7 @@ async function machineLimits(dataDir: string): Promise<void> {
     `limit=tcp_ping_pong bytes=64 round_trips=${ping.roundTrips} p50_us=${ping.p50Us} p99_us=${ping.p99Us}`,
   );
   const [port] = await freePorts(1);
-  const echo = await startScript("dist/bench/echo-server.js", [`--port=${port}`], /READY/, dataDir);
+  const echo = await startEchoServer(port as number, dataDir);
   try {
     for (const callers of callerCounts) {
       const conf = `127.0.0.1:${port}:0`;
@@ -156,7 +161,7 @@ function legend(options: SideBySideOptions): void {
   const minutes = (estimateSeconds(options) / 60).toFixed(1);
   report(
     `# side by side: ${options.sides.join(" then ")}, ${options.rounds} round(s), fresh 3-server cluster per run, ` +
-      `fsync on, ${options.seconds} s per window after ${options.warmupSeconds} s warm-up (about ${minutes} min)`,
+      `fsync on, warmed up ${options.warmupSeconds} s at 64 callers, ${options.seconds} s per window (about ${minutes} min)`,
   );
   if (options.sides.includes("braft"))
     report(

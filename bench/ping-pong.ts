@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { REPO_ROOT } from "../test/interop/braft-bin.js";
-import { exited } from "./bench-cluster.js";
+import { exited } from "./bench-children.js";
 
 /** Round-trip percentiles in microseconds. */
 export interface PingPongFigures {

@@ -1,8 +1,8 @@
 /**
  * braft beside tsraft (issue 18): at each point, `rounds` alternations of braft then tsraft, each
- * run on a fresh 3-server cluster (fsync on), measured by the same clients. Counter points: a
- * warm-up, then braft's counter_client (its own bvar figures), then tsraft's counter client
- * (exact percentiles), both against the side under test. Payload points: the payload client
+ * run on a fresh 3-server cluster (fsync on) warmed up at 64 callers, measured by the same
+ * clients. Counter points: braft's counter_client (its own bvar figures), then tsraft's counter
+ * client (exact percentiles), both against the side under test. Payload points: the payload client
  * (fetch_adds padded to 4 KiB or 64 KiB) against both. Each window also reads the servers' CPU
  * (per committed entry), their RSS, and the CPU the rest of the machine used, so a busy window
  * shows. With braft absent or skipped, the same points run on tsraft alone.
@@ -118,7 +118,21 @@ async function measureCounterClient(
   };
 }
 
-/** Starts a fresh cluster of `side`, runs `body` against its leader, always stops it. */
+/**
+ * Callers of the warm-up of every fresh cluster: the most operations per second, so tsraft's JIT
+ * has compiled the hot path before any point is measured (a warm-up at 1 caller would leave it
+ * half cold); braft gets the same warm-up.
+ */
+const WARM_UP_CALLERS = 64;
+
+/** `seconds` of load at `callers` by braft's counter_client when braft runs, else by ours. */
+async function warmUp(options: SideBySideOptions, cluster: BenchCluster, callers: number, seconds: number) {
+  if (options.sides.includes("braft"))
+    await warmCounterClient(options.braftBin, cluster.conf, callers, seconds);
+  else await runOwnClient(cluster.conf, callers, seconds);
+}
+
+/** Starts a fresh cluster of `side`, warms it up, runs `body` against its leader, always stops it. */
 async function onFreshCluster<T>(
   side: Side,
   options: SideBySideOptions,
@@ -126,6 +140,7 @@ async function onFreshCluster<T>(
 ): Promise<T> {
   const cluster = await BenchCluster.start(side, { sync: options.sync ?? true, braftBin: options.braftBin });
   try {
+    await warmUp(options, cluster, WARM_UP_CALLERS, options.warmupSeconds);
     return await body(cluster, await cluster.leader());
   } finally {
     await cluster.stop();
@@ -144,10 +159,7 @@ async function counterPoint(options: SideBySideOptions, callers: number): Promis
     for (const side of options.sides) {
       await onFreshCluster(side, options, async (cluster, leader) => {
         const base = { side, round, callers };
-        if (withBraftClient) {
-          await warmCounterClient(options.braftBin, cluster.conf, callers, options.warmupSeconds);
-          keep(await measureCounterClient(options, cluster, leader, base));
-        } else await runOwnClient(cluster.conf, callers, options.warmupSeconds);
+        if (withBraftClient) keep(await measureCounterClient(options, cluster, leader, base));
         const client: ClientName = "ours";
         keep(
           await measureNodeClient(cluster, leader, { ...base, client }, () =>
@@ -170,7 +182,7 @@ async function payloadPoints(options: SideBySideOptions, bytes: number): Promise
     for (const side of options.sides) {
       await onFreshCluster(side, options, async (cluster, leader) => {
         for (const callers of options.payloadCallers) {
-          await runPayloadClient(cluster.conf, callers, Math.min(1, options.warmupSeconds), bytes);
+          await runPayloadClient(cluster.conf, callers, 1, bytes); // the padded path's own warm-up
           const base = { side, round, callers, bytes, client: "payload" as const };
           const run = await measureNodeClient(cluster, leader, base, () =>
             runPayloadClient(cluster.conf, callers, options.seconds, bytes),
@@ -203,8 +215,8 @@ export async function runSideBySide(options: SideBySideOptions): Promise<void> {
 export function estimateSeconds(options: Omit<SideBySideOptions, "report" | "braftBin">): number {
   const clusters = options.rounds * options.sides.length;
   const clients = options.sides.includes("braft") ? 2 : 1;
-  const perCounterRun = 4 + options.warmupSeconds + (options.seconds + 1.5) * clients + 1.5;
-  const perPayloadRun =
-    4 + options.payloadCallers.length * (Math.min(1, options.warmupSeconds) + options.seconds + 3);
+  const perCluster = 4 + options.warmupSeconds + 1.5;
+  const perCounterRun = perCluster + (options.seconds + 1.5) * clients;
+  const perPayloadRun = perCluster + options.payloadCallers.length * (1 + options.seconds + 3);
   return clusters * (options.callers.length * perCounterRun + options.payloadBytes.length * perPayloadRun);
 }
