@@ -16,7 +16,13 @@ import {
 } from "./bench-clients.js";
 import { BenchCluster, type BenchServer, type Side } from "./bench-cluster.js";
 import { machineBusySeconds } from "./proc-cpu.js";
-import { formatRatio, formatRun, type ClientName, type RunFigures } from "./side-by-side-lines.js";
+import {
+  BUSY_REST_CORES,
+  formatRatio,
+  formatRun,
+  type ClientName,
+  type RunFigures,
+} from "./side-by-side-lines.js";
 
 export interface SideBySideOptions {
   /** The sides to run, in the order of each round (braft first when it runs). */
@@ -148,7 +154,7 @@ async function onFreshCluster<T>(
 }
 
 /** One counter point: every round, every side; a line per run, then the ratio lines. */
-async function counterPoint(options: SideBySideOptions, callers: number): Promise<void> {
+async function counterPoint(options: SideBySideOptions, callers: number): Promise<RunFigures[]> {
   const withBraftClient = options.sides.includes("braft");
   const runs: RunFigures[] = [];
   const keep = (run: RunFigures): void => {
@@ -173,10 +179,11 @@ async function counterPoint(options: SideBySideOptions, callers: number): Promis
     const line = formatRatio(runs, client);
     if (line !== undefined) options.report(line);
   }
+  return runs;
 }
 
 /** One payload size: every round, every side on a fresh cluster, every payload caller count. */
-async function payloadPoints(options: SideBySideOptions, bytes: number): Promise<void> {
+async function payloadPoints(options: SideBySideOptions, bytes: number): Promise<RunFigures[]> {
   const runs: RunFigures[] = [];
   for (let round = 1; round <= options.rounds; round++) {
     for (const side of options.sides) {
@@ -200,12 +207,20 @@ async function payloadPoints(options: SideBySideOptions, bytes: number): Promise
     );
     if (line !== undefined) options.report(line);
   }
+  return runs;
 }
 
-/** Every counter point, then every payload size. */
+/** Every counter point, then every payload size, then how many windows were busy. */
 export async function runSideBySide(options: SideBySideOptions): Promise<void> {
-  for (const callers of options.callers) await counterPoint(options, callers);
-  for (const bytes of options.payloadBytes) await payloadPoints(options, bytes);
+  const runs: RunFigures[] = [];
+  for (const callers of options.callers) runs.push(...(await counterPoint(options, callers)));
+  for (const bytes of options.payloadBytes) runs.push(...(await payloadPoints(options, bytes)));
+  const busy = runs.filter((run) => run.restCores > BUSY_REST_CORES).length;
+  if (busy > 0)
+    options.report(
+      `# ${busy} of ${runs.length} windows BUSY (the rest of the machine above ${BUSY_REST_CORES} core): ` +
+        "their figures measure the contention; rerun them on a quiet machine",
+    );
 }
 
 /**
