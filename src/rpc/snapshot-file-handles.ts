@@ -84,7 +84,14 @@ function closeQuietly(file: OpenFile): void {
  * serve the snapshot (or prepare it, e.g. fetch it from remote storage).
  */
 async function openSnapshot(served: ServedReader): Promise<void> {
-  served.snapshotOpened ??= fileSystemOf(served).openSnapshot(served.reader.path);
+  if (served.snapshotOpened === undefined) {
+    const opening = fileSystemOf(served).openSnapshot(served.reader.path);
+    served.snapshotOpened = opening;
+    // A failed call is asked again by the next request; a "no" stands for the reader's life.
+    opening.catch(() => {
+      if (served.snapshotOpened === opening) served.snapshotOpened = undefined;
+    });
+  }
   if (!(await served.snapshotOpened))
     throw new RaftError(
       "EIO",

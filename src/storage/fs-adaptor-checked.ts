@@ -91,7 +91,8 @@ class CheckedFile implements FileAdaptor {
 
 function describe(value: unknown): string {
   if (value instanceof Uint8Array) return `${value.length} bytes`;
-  return typeof value === "object" ? String(value && "an object") : `${typeof value} ${String(value)}`;
+  if (value === null) return "null";
+  return typeof value === "object" ? "an object" : `${typeof value} ${String(value)}`;
 }
 
 /** Wraps `inner` so that every call fails only with a RaftError. */

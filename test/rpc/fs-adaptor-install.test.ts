@@ -25,7 +25,13 @@ import {
   type StateMachine,
 } from "../../src/index.js";
 import type { RaftServer } from "../../src/server.js";
+import { create } from "@bufbuild/protobuf";
+import { FileReaderRegistry } from "../../src/rpc/file-reader-registry.js";
+import { decodeSegments } from "../../src/rpc/file-seg-data.js";
+import { FileServiceImpl } from "../../src/rpc/file-service.js";
+import { GetFileRequestSchema } from "../../src/rpc/gen/braft/file_service_pb.js";
 import { snapshotDirName } from "../../src/storage/local/local-snapshot-storage.js";
+import type { SnapshotFileMeta } from "../../src/storage/snapshot-storage.js";
 import { EncryptingFileSystem } from "../support/encrypting-fs.js";
 import { startServer, stopAll, waitFor } from "./helpers.js";
 
@@ -315,5 +321,71 @@ describe("snapshotFileSystemAdaptor that fails", () => {
     } finally {
       await group.stop();
     }
+  });
+});
+
+/** A memory adaptor that records the snapshot hooks and the file meta each open was given. */
+class HookedFileSystem extends MemoryFileSystemAdaptor {
+  readonly calls: string[] = [];
+  openAnswer = true;
+  override async open(path: string, flags: number, fileMeta?: SnapshotFileMeta) {
+    if (flags === FileOpenFlags.read) this.calls.push(`open ${path} ${fileMeta?.checksum ?? "-"}`);
+    return super.open(path, flags);
+  }
+  openSnapshot(path: string): boolean {
+    this.calls.push(`openSnapshot ${path}`);
+    return this.openAnswer;
+  }
+  closeSnapshot(path: string): void {
+    this.calls.push(`closeSnapshot ${path}`);
+  }
+}
+
+async function readerOn(fs: HookedFileSystem, path: string): Promise<SnapshotReader> {
+  await fs.createDirectory(path, true);
+  const file = await fs.open(`${path}/data`, FileOpenFlags.writeNew);
+  await file.write(new TextEncoder().encode("served through the adaptor"), 0);
+  await file.close();
+  return {
+    path,
+    fileSystem: fs,
+    listFiles: () => ["data"],
+    getFileMeta: () => ({ checksum: "c1" }),
+    loadMeta: () => ({ lastIncludedIndex: 7, lastIncludedTerm: 1, peers: ["127.0.0.1:1:0"] }),
+    generateUriForCopy: () => "",
+  };
+}
+
+describe("FileService through a reader's FileSystemAdaptor", () => {
+  const request = (readerId: bigint, filename: string) =>
+    create(GetFileRequestSchema, { readerId, filename, offset: 0n, count: 1024n, readPartly: true });
+
+  test("FileServiceThroughAdaptor: openSnapshot before the first file, files opened with their meta, closeSnapshot when released", async () => {
+    const fs = new HookedFileSystem();
+    const registry = new FileReaderRegistry({ address: "127.0.0.1:1", idleTimeoutMs: 0 });
+    const service = new FileServiceImpl(registry);
+    const served = registry.registerReader(await readerOn(fs, "/snap"));
+    const result = await service.getFile(request(served.readerId, "data"));
+    assert.equal(result.eof, true);
+    const [segment] = decodeSegments(Buffer.concat(result.attachment ?? []));
+    assert.equal(new TextDecoder().decode(segment?.data), "served through the adaptor");
+    await service.getFile(request(served.readerId, "data"));
+    served.release();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(fs.calls, ["openSnapshot /snap", "open /snap/data c1", "closeSnapshot /snap"]);
+  });
+
+  test("FileServiceAdaptorRefuses: openSnapshot answering false fails get_file with EIO, and no file is opened", async () => {
+    const fs = new HookedFileSystem();
+    fs.openAnswer = false;
+    const registry = new FileReaderRegistry({ address: "127.0.0.1:1", idleTimeoutMs: 0 });
+    const service = new FileServiceImpl(registry);
+    const served = registry.registerReader(await readerOn(fs, "/snap"));
+    await assert.rejects(
+      service.getFile(request(served.readerId, "data")),
+      (e) => RaftError.is(e) && e.code === "EIO" && /FileSystemAdaptor refused/.test(e.message),
+    );
+    served.release();
+    assert.deepEqual(fs.calls, ["openSnapshot /snap"]);
   });
 });
