@@ -35,7 +35,13 @@ import { parsePeerId } from "../util/peer-text.js";
 /** The storage fields of NodeOptions (also what bootstrap takes). */
 export type StorageChoice = Pick<
   NodeOptions,
-  "logUri" | "raftMetaUri" | "snapshotUri" | "logStorage" | "raftMetaStorage" | "snapshotStorage"
+  | "logUri"
+  | "raftMetaUri"
+  | "snapshotUri"
+  | "logStorage"
+  | "raftMetaStorage"
+  | "snapshotStorage"
+  | "snapshotFileSystemAdaptor"
 >;
 
 /** The running parts of an initialized node. */
@@ -260,10 +266,24 @@ export function snapshotStorageOf(
   options: StorageChoice,
   storageOptions: StorageOptions,
 ): SnapshotStorage | undefined {
-  if (options.snapshotStorage !== undefined) return options.snapshotStorage;
-  return options.snapshotUri === undefined
-    ? undefined
-    : createSnapshotStorage(options.snapshotUri, storageOptions);
+  const storage =
+    options.snapshotStorage ??
+    (options.snapshotUri === undefined
+      ? undefined
+      : createSnapshotStorage(options.snapshotUri, storageOptions));
+  const fs = options.snapshotFileSystemAdaptor;
+  if (storage === undefined || fs === undefined) return storage;
+  // braft CHECK-fails on a storage without set_file_system_adaptor; a user gets a refusal.
+  if (storage.setFileSystemAdaptor === undefined) {
+    throw new RaftError(
+      "EINVAL",
+      `NodeOptions.snapshotFileSystemAdaptor is set but the snapshot storage ` +
+        `(${options.snapshotUri ?? "NodeOptions.snapshotStorage"}) does not take one (no setFileSystemAdaptor)`,
+      { outcome: "refused" },
+    );
+  }
+  storage.setFileSystemAdaptor(fs);
+  return storage;
 }
 
 /** Loads the newest snapshot into the state machine (braft does this before reading the log). */

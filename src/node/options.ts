@@ -3,6 +3,7 @@ import type { Env } from "../env/env.js";
 import type { Logger } from "../env/logger.js";
 import type { RaftHost, SnapshotThrottle } from "./ports.js";
 import type { LogStorage, RaftMetaStorage } from "../storage/interfaces.js";
+import type { FileSystemAdaptor } from "../storage/fs-adaptor.js";
 import type { SnapshotStorage } from "../storage/snapshot-storage.js";
 import type { RaftFlags } from "./flags.js";
 import type { Configuration } from "./peer-id.js";
@@ -46,6 +47,15 @@ export interface NodeOptions {
   readonly raftMetaStorage?: RaftMetaStorage | undefined;
   /** A snapshot storage instance; takes precedence over snapshotUri. Without either, no snapshots. */
   readonly snapshotStorage?: SnapshotStorage | undefined;
+  /**
+   * braft's snapshot_file_system_adaptor: the file system the snapshot storage keeps its files
+   * in (its meta, the files a follower copies in, the files the leader serves), e.g. one that
+   * encrypts them. The state machine writes and reads its own files through
+   * `writer.fileSystem` / `reader.fileSystem`. Default: the real file system. The storage must
+   * take one (`local://` and `memory://` do); with another adaptor than the real file system the
+   * `local://` directory is not locked.
+   */
+  readonly snapshotFileSystemAdaptor?: FileSystemAdaptor | undefined;
   /** On install, skip files the local snapshot already has with the same name and checksum. */
   readonly filterBeforeCopyRemote?: boolean | undefined;
   /** Limits the bandwidth of snapshot installs. */

@@ -5,6 +5,7 @@
  * allowed, before anything is opened.
  */
 import { RaftError } from "../core/errors.js";
+import { FILE_SYSTEM_ADAPTOR_METHODS } from "../storage/fs-adaptor.js";
 import { defaultFlags, resolveFlags, type RaftFlags } from "./flags.js";
 import type { NodeOptions } from "./options.js";
 import { Configuration, type PeerId } from "./peer-id.js";
@@ -117,6 +118,7 @@ export const optionRules: Readonly<Record<keyof NodeOptions, Rule>> = {
   logStorage: implementing("a LogStorage", "init", "appendEntries"),
   raftMetaStorage: implementing("a RaftMetaStorage", "init"),
   snapshotStorage: implementing("a SnapshotStorage", "init", "open"),
+  snapshotFileSystemAdaptor: implementing("a FileSystemAdaptor", ...FILE_SYSTEM_ADAPTOR_METHODS),
   filterBeforeCopyRemote: BOOLEAN,
   snapshotThrottle: implementing("a SnapshotThrottle", "acquire"),
   snapshotLogMarginEntries: integer(0, INT32_MAX),

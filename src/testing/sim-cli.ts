@@ -5,6 +5,7 @@
  * lease; otherwise each seed draws it. `--without vote,resetTimeout,...` never injects those faults
  * (the seed draws them all the same, so the rest of the run stays comparable) and
  * `--perfect-clocks` turns clock drift off: together they tell which fault a finding needs.
+ * `--fs-adaptor` keeps every snapshot in a MemoryFileSystemAdaptor through local:// storage.
  */
 import { parseArgs } from "node:util";
 import { runSimulation, type SimRunResult } from "./sim-run.js";
@@ -18,6 +19,7 @@ const { values } = parseArgs({
     lease: { type: "string" },
     without: { type: "string" },
     "perfect-clocks": { type: "boolean", default: false },
+    "fs-adaptor": { type: "boolean", default: false },
     nodes: { type: "string" },
     "duration-ms": { type: "string" },
     verbose: { type: "boolean", default: false },
@@ -58,6 +60,7 @@ async function main(): Promise<void> {
     }
   }
   const perfectClocks = values["perfect-clocks"];
+  const snapshotFileSystem = values["fs-adaptor"];
   const seeds =
     single !== undefined
       ? [single]
@@ -68,7 +71,16 @@ async function main(): Promise<void> {
   let failingSeeds = 0;
   const startedMs = performance.now();
   for (const seed of seeds) {
-    const result = await runSimulation({ seed, nodes, durationMs, lease, without, perfectClocks, log });
+    const result = await runSimulation({
+      seed,
+      nodes,
+      durationMs,
+      lease,
+      without,
+      perfectClocks,
+      snapshotFileSystem,
+      log,
+    });
     if (result.violations.length > 0) failingSeeds++;
     if (result.violations.length > 0 || single !== undefined) console.log(describe(result));
     for (const violation of result.violations) console.log(`  violation: ${violation}`);
@@ -77,7 +89,8 @@ async function main(): Promise<void> {
       console.log(
         `  replay: npm run sim -- --seed ${seed}${nodes === undefined ? "" : ` --nodes ${nodes}`}` +
           `${durationMs === undefined ? "" : ` --duration-ms ${durationMs}`}${lease === undefined ? "" : ` --lease ${values.lease}`}` +
-          `${without.size === 0 ? "" : ` --without ${values.without}`}${perfectClocks ? " --perfect-clocks" : ""}`,
+          `${without.size === 0 ? "" : ` --without ${values.without}`}${perfectClocks ? " --perfect-clocks" : ""}` +
+          `${snapshotFileSystem ? " --fs-adaptor" : ""}`,
       );
     }
   }

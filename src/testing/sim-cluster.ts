@@ -13,6 +13,9 @@ import type { StateMachine } from "../node/state-machine.js";
 import type { RaftClient, RaftHost, RaftService } from "../node/ports.js";
 import { silentLogger, type Logger } from "../env/logger.js";
 import type { LogStorage } from "../storage/interfaces.js";
+import type { FileSystemAdaptor } from "../storage/fs-adaptor.js";
+import { LocalSnapshotStorage } from "../storage/local/local-snapshot-storage.js";
+import type { NodeOptions } from "../node/options.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,6 +27,7 @@ import { SimSnapshotStore, SimSnapshotTransfer } from "./sim-snapshot.js";
 import { Prng } from "./prng.js";
 import { SimDisk, type SimDiskOptions } from "./sim-storage.js";
 import { SimEnv } from "./sim-env.js";
+import { SimFileSystemAdaptor } from "./sim-fs-adaptor.js";
 import { SimNetwork, type SimNetworkOptions } from "./sim-network.js";
 import { SimScheduler } from "./sim-scheduler.js";
 
@@ -39,7 +43,19 @@ export interface SimClusterOptions {
   /** Builds each incarnation's state machine; the default records applies into the checker. */
   readonly fsmFactory?: (peer: PeerKey, cluster: SimCluster) => StateMachine;
   /** Snapshots: saved every `intervalS` of virtual time (and on demand), installed when needed. */
-  readonly snapshots?: { readonly intervalS: number; readonly logMarginEntries?: number } | undefined;
+  readonly snapshots?:
+    | {
+        readonly intervalS: number;
+        readonly logMarginEntries?: number;
+        /**
+         * Each process keeps its snapshots in `local://` storage through a FileSystemAdaptor
+         * (NodeOptions.snapshotFileSystemAdaptor) made by this function, once per process and
+         * again when its disk is wiped. It must not do real I/O (a MemoryFileSystemAdaptor, or an
+         * adaptor over one), so runs stay deterministic. Absent: SimSnapshotStore's directories.
+         */
+        readonly fileSystem?: ((peer: PeerKey) => FileSystemAdaptor) | undefined;
+      }
+    | undefined;
   /**
    * How many of the peers form the initial configuration (all by default); the others start with
    * an empty configuration and join only when a leader adds them.
@@ -68,6 +84,8 @@ export interface SimProcess {
   readonly peer: PeerKey;
   disk: SimDisk;
   snapshotStore: SimSnapshotStore | undefined;
+  /** The process's snapshot file system, when `snapshots.fileSystem` is set: it survives crashes. */
+  snapshotFileSystem: FileSystemAdaptor | undefined;
   env: SimEnv | undefined;
   node: RaftNode | undefined;
   fsm: StateMachine | undefined;
@@ -113,6 +131,7 @@ export class SimCluster {
         peer,
         disk: new SimDisk(this.prng.fork(`disk ${peer}`)),
         snapshotStore: this.newSnapshotStore(peer),
+        snapshotFileSystem: this.options.snapshots?.fileSystem?.(peer),
         env: undefined,
         node: undefined,
         fsm: undefined,
@@ -213,7 +232,7 @@ export class SimCluster {
           : { maxClockDriftMs: this.options.maxClockDriftMs }),
         logStorage: this.options.wrapLogStorage?.(peer, log) ?? log,
         raftMetaStorage: process.disk.openMeta(env, this.options.disk),
-        snapshotStorage: process.snapshotStore?.open(env),
+        ...this.snapshotStorageOf(process, env),
         snapshotIntervalS: this.options.snapshots?.intervalS ?? 0,
         snapshotLogMarginEntries: this.options.snapshots?.logMarginEntries,
         witness: this.isWitness(peer),
@@ -245,6 +264,7 @@ export class SimCluster {
     this.observeDisk(process);
     this.durability.forget(peer);
     process.snapshotStore = this.newSnapshotStore(`${peer}-wiped-${this.incarnation++}`);
+    process.snapshotFileSystem = this.options.snapshots?.fileSystem?.(peer);
   }
 
   /** A graceful stop through RaftNode.shutdown. */
@@ -362,8 +382,22 @@ export class SimCluster {
     this.snapshotRoot = undefined;
   }
 
+  /** The snapshot options of an incarnation: local:// through the process's adaptor, or SimSnapshotStore. */
+  private snapshotStorageOf(
+    process: SimProcess,
+    env: SimEnv,
+  ): Pick<NodeOptions, "snapshotStorage" | "snapshotFileSystemAdaptor"> {
+    if (process.snapshotFileSystem === undefined)
+      return { snapshotStorage: process.snapshotStore?.open(env) };
+    return {
+      snapshotStorage: new LocalSnapshotStorage(`/${process.peer}/snapshot`),
+      snapshotFileSystemAdaptor: new SimFileSystemAdaptor(process.snapshotFileSystem, env),
+    };
+  }
+
   private newSnapshotStore(name: string): SimSnapshotStore | undefined {
-    if (this.options.snapshots === undefined) return undefined;
+    if (this.options.snapshots === undefined || this.options.snapshots.fileSystem !== undefined)
+      return undefined;
     this.snapshotRoot ??= mkdtempSync(join(tmpdir(), "tsraft-sim-"));
     return new SimSnapshotStore(join(this.snapshotRoot, name.replaceAll(":", "_")));
   }

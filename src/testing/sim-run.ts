@@ -6,6 +6,8 @@
  * from the seed, so a failing run replays exactly.
  */
 import type { PeerKey } from "../core/types.js";
+import type { FileSystemAdaptor } from "../storage/fs-adaptor.js";
+import { MemoryFileSystemAdaptor } from "../storage/fs-adaptor-memory.js";
 import { Prng } from "./prng.js";
 import { maxSafeClockRate } from "./sim-clock.js";
 import { SimCluster } from "./sim-cluster.js";
@@ -28,6 +30,13 @@ export interface SimRunOptions {
   readonly perfectClocks?: boolean | undefined;
   /** Forces the leader lease on or off (drawn by the seed when absent). */
   readonly lease?: boolean | undefined;
+  /**
+   * Every process keeps its snapshots in `local://` storage through a MemoryFileSystemAdaptor
+   * (NodeOptions.snapshotFileSystemAdaptor), and snapshots are on in every run: the seed's own
+   * snapshot draw, or every 2 s with a margin of 5 entries when it drew none. No other draw
+   * changes.
+   */
+  readonly snapshotFileSystem?: boolean | undefined;
   readonly log?: ((line: string) => void) | undefined;
 }
 
@@ -48,6 +57,8 @@ export interface SimRunResult {
 }
 
 const ELECTION_TIMEOUT_MS = 1000;
+
+const memoryFileSystem = (): FileSystemAdaptor => new MemoryFileSystemAdaptor();
 
 /** The run's configuration, all drawn from the seed's "setup" stream. */
 function setupOf(options: SimRunOptions): {
@@ -100,10 +111,23 @@ function setupOf(options: SimRunOptions): {
       ? { intervalS: setup.pick([1, 2, 5]), logMarginEntries: setup.pick([0, 5, 50]) }
       : undefined,
   };
+  const snapshots =
+    options.snapshotFileSystem === true
+      ? { ...(cluster.snapshots ?? { intervalS: 2, logMarginEntries: 5 }), fileSystem: memoryFileSystem }
+      : cluster.snapshots;
   const largeEntryChance = setup.chance(0.2) ? 0.03 : 0;
   // Some runs copy snapshots slowly (a throttled install longer than an election timeout).
   const copyDelayMs = setup.pick([10, 10, 500, 3000]);
-  return { nodes, lease, learner, witness, maxClockDriftMs, cluster, largeEntryChance, copyDelayMs };
+  return {
+    nodes,
+    lease,
+    learner,
+    witness,
+    maxClockDriftMs,
+    cluster: { ...cluster, snapshots },
+    largeEntryChance,
+    copyDelayMs,
+  };
 }
 
 /**

@@ -72,6 +72,8 @@ export interface TimingOptions {
   readonly snapshotIntervalS: number;
   /** Appended to braft's flags (a later flag wins), e.g. a small `--raft_max_segment_size`. */
   readonly braftFlags?: readonly string[];
+  /** Appended to tsraft's flags, e.g. `--snapshot_key` (the counter's encrypted snapshots). */
+  readonly tsraftFlags?: readonly string[];
   /** The example both kinds serve; counter by default. */
   readonly example?: Example;
   /** braft's `-raft_enable_leader_lease=true` and tsraft's `--raft_enable_leader_lease`. */
@@ -219,7 +221,8 @@ export class MixedCluster {
               ...witness,
             ]
           : ["--admin", ...(lease ? ["--raft_enable_leader_lease"] : [])];
-      return { command: process.execPath, args: [TSRAFT_SERVER[this.example], ...common, ...own] };
+      const extra = this.timing.tsraftFlags ?? [];
+      return { command: process.execPath, args: [TSRAFT_SERVER[this.example], ...common, ...own, ...extra] };
     }
     // braft's run_server.sh flags; bthread_concurrency as its README advises on a 2-core machine.
     const braftFlags = [
