@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ProcessCluster, freePorts, waitFor } from "../test/process/process-cluster.js";
 import { runClosedLoop, type LoadResult } from "./load-driver.js";
-import { cpuSecondsOf, rssBytesOf } from "./proc-cpu.js";
+import { cpuSecondsOf, rssMiBOf } from "./proc-cpu.js";
 
 export interface ManyGroupsResult {
   readonly groups: number;
@@ -160,7 +160,7 @@ export async function runManyGroups(options: Options): Promise<ManyGroupsResult>
     // Let elections, first heartbeats and the no-op entries settle (and groups quiesce).
     await settleQuiet(cluster, options.groups, quiescence, options.electionMs);
     const idleCpuPct = await idleCpu(cluster, options.idleSeconds);
-    const rssBytes = cluster.ports.map((port) => rssBytesOf(cluster.pidOf(port)));
+    const rssBytes = cluster.ports.map((port) => rssMiBOf(cluster.pidOf(port)) * 2 ** 20);
     const quiet = await quietPct(cluster, options.groups);
     let next = 0;
     const load = await runClosedLoop(options.callers, options.loadSeconds, async () => {

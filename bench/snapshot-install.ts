@@ -10,7 +10,8 @@
  * (BENCH_VERBOSE=1 shows the nodes' events and, during the install, their status every second.)
  *
  * Prints one line `snapshot_install size_mib=... seconds=... install_seconds=... mb_s=...
- * leader_peak_rss_mib=... follower_peak_rss_mib=...` and writes it as JSON to
+ * leader_peak_rss_mib=... follower_peak_rss_mib=...`, then `rss_budget_mib=150 peak_rss_mib=...
+ * ok` (or EXCEEDED, and exit code 1) and writes the first as JSON to
  * bench/results/snapshot-install.json. `seconds` runs from the follower's restart (spawn) until
  * its state machine has loaded the snapshot, so it includes process start and the election the
  * restart needs (the leader stepped down without its quorum); `install_seconds` runs from the
@@ -37,6 +38,8 @@ const { values } = parseArgs({
 const verbose = process.env["BENCH_VERBOSE"] !== undefined;
 const sizeMiB = Number(values["size-mib"]);
 const timeoutS = Number(values["timeout-s"]);
+/** The most RSS either process may reach during the install (issue 18); beyond it the run fails. */
+const RSS_BUDGET_MIB = 150;
 /** Entries applied before the snapshot, so it covers a real log. */
 const ENTRIES_BEFORE_SNAPSHOT = 10;
 
@@ -146,6 +149,13 @@ async function main(): Promise<void> {
         `leader_peak_rss_mib=${result["leaderPeakRssMiB"]} follower_peak_rss_mib=${result["followerPeakRssMiB"]} ` +
         `copies=${result["copies"]}`,
     );
+    // Issue 18, item 4: the install must stay under this much RSS on either side.
+    const peakMiB = Math.max(Number(result["leaderPeakRssMiB"]), Number(result["followerPeakRssMiB"]));
+    const withinBudget = peakMiB <= RSS_BUDGET_MIB;
+    console.log(
+      `rss_budget_mib=${RSS_BUDGET_MIB} peak_rss_mib=${peakMiB} ${withinBudget ? "ok" : "EXCEEDED"}`,
+    );
+    if (!withinBudget) process.exitCode = 1;
     if (Number(result["copies"]) > 1)
       console.error(`warning: the follower copied the snapshot ${result["copies"]} times (restarted copies)`);
     await mkdir(resultsDir, { recursive: true });

@@ -49,6 +49,15 @@ export type {
   SnapshotFileMeta,
 } from "./storage/snapshot-storage.js";
 export type { SnapshotTransfer, SnapshotThrottle, SnapshotCopyOptions } from "./node/ports.js";
+// braft's FileSystemAdaptor (NodeOptions.snapshotFileSystemAdaptor): see docs/storage.md.
+export {
+  PosixFileSystemAdaptor,
+  defaultFileSystem,
+  FileOpenFlags,
+  type FileSystemAdaptor,
+  type FileAdaptor,
+} from "./storage/fs-adaptor.js";
+export { MemoryFileSystemAdaptor } from "./storage/fs-adaptor-memory.js";
 export {
   ThroughputSnapshotThrottle,
   type ThroughputSnapshotThrottleOptions,

@@ -55,7 +55,7 @@ export class CounterStateMachine implements StateMachine {
   onSnapshotSave(writer: SnapshotWriter, done: Closure): void {
     const message = toBinary(SnapshotSchema, create(SnapshotSchema, { value: this.value }));
     const path = join(writer.path, SNAPSHOT_FILE);
-    saveProtoBufFile(path, message, true).then(
+    saveProtoBufFile(path, message, true, writer.fileSystem).then(
       () => {
         writer.addFile(SNAPSHOT_FILE);
         this.log(`Saved snapshot to ${path}`);
@@ -70,7 +70,7 @@ export class CounterStateMachine implements StateMachine {
       throw new Error(`Fail to find \`${SNAPSHOT_FILE}' on ${reader.path}`);
     }
     const path = join(reader.path, SNAPSHOT_FILE);
-    this.value = fromBinary(SnapshotSchema, await loadProtoBufFile(path)).value;
+    this.value = fromBinary(SnapshotSchema, await loadProtoBufFile(path, reader.fileSystem)).value;
     this.log(`Loaded snapshot from ${path} value=${this.value}`);
   }
 

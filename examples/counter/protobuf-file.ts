@@ -5,6 +5,7 @@
  */
 import { open, readFile, rename, rm } from "node:fs/promises";
 import { dirname } from "node:path";
+import { FileOpenFlags, PosixFileSystemAdaptor, type FileSystemAdaptor } from "../../src/index.js";
 
 /** The file's bytes for `message`: length prefix (big-endian uint32) + message. */
 export function encodeProtoBufFile(message: Uint8Array): Uint8Array {
@@ -24,9 +25,23 @@ export function decodeProtoBufFile(bytes: Uint8Array, what = "ProtoBufFile"): Ui
   return bytes.subarray(4, 4 + length);
 }
 
-/** Writes `message` to `path` in ProtoBufFile format; with `sync`, durable before it returns. */
-export async function saveProtoBufFile(path: string, message: Uint8Array, sync: boolean): Promise<void> {
+/** True when `fs` is the real file system (or none was given): plain node:fs calls do. */
+function isRealFileSystem(fs: FileSystemAdaptor | undefined): boolean {
+  return fs === undefined || fs instanceof PosixFileSystemAdaptor;
+}
+
+/**
+ * Writes `message` to `path` in ProtoBufFile format; with `sync`, durable before it returns.
+ * Through `fs` (the snapshot's FileSystemAdaptor) when it is not the real file system.
+ */
+export async function saveProtoBufFile(
+  path: string,
+  message: Uint8Array,
+  sync: boolean,
+  fs?: FileSystemAdaptor,
+): Promise<void> {
   const tmp = `${path}.tmp`;
+  if (!isRealFileSystem(fs)) return saveThrough(fs as FileSystemAdaptor, path, message, sync);
   try {
     const file = await open(tmp, "w");
     try {
@@ -46,7 +61,29 @@ export async function saveProtoBufFile(path: string, message: Uint8Array, sync: 
   }
 }
 
-/** Reads the message of the ProtoBufFile at `path`. */
-export async function loadProtoBufFile(path: string): Promise<Uint8Array> {
-  return decodeProtoBufFile(await readFile(path), path);
+/** Reads the message of the ProtoBufFile at `path` (through `fs` when it is not the real one). */
+export async function loadProtoBufFile(path: string, fs?: FileSystemAdaptor): Promise<Uint8Array> {
+  if (isRealFileSystem(fs)) return decodeProtoBufFile(await readFile(path), path);
+  const file = await (fs as FileSystemAdaptor).open(path, FileOpenFlags.read);
+  try {
+    return decodeProtoBufFile(await file.read(0, await file.size()), path);
+  } finally {
+    await file.close();
+  }
+}
+
+/** The snapshot's file written through its adaptor (one write; the writer is discarded on failure). */
+async function saveThrough(
+  fs: FileSystemAdaptor,
+  path: string,
+  message: Uint8Array,
+  sync: boolean,
+): Promise<void> {
+  const file = await fs.open(path, FileOpenFlags.writeNew);
+  try {
+    await file.write(encodeProtoBufFile(message), 0);
+    if (sync) await file.sync();
+  } finally {
+    await file.close();
+  }
 }

@@ -11,6 +11,7 @@
 import { RaftNode, RaftServer } from "../../src/index.js";
 import { CounterService } from "../../src/rpc/gen/example/counter_pb.js";
 import { counterService } from "./counter-service.js";
+import { EncryptingFileSystem } from "./encrypting-fs.js";
 import { CounterStateMachine } from "./counter-state-machine.js";
 import { parseFlags } from "./flags.js";
 
@@ -30,9 +31,21 @@ const flags = parseFlags("counter server", {
   log_applied_task: { default: false, help: "Print notice log when a task is applied" },
   read_index: { default: true, help: "get confirms leadership with a quorum (linearizable)" },
   raft_sync: { default: true, help: "fsync each log write before acknowledging it (braft's raft_sync)" },
+  snapshot_key: {
+    default: "",
+    help: "tsraft only: 64 hex digits of an AES-256 key; snapshots are kept encrypted with it",
+  },
   raft_enable_leader_lease: {
     default: false,
     help: "Leader lease (braft's flag): the leader steps down without a quorum, gets read inside the lease",
+  },
+  witness: {
+    default: false,
+    help: "Run as a witness (braft's NodeOptions::witness): vote and keep the log, apply nothing; peer id ip:port:0:1",
+  },
+  raft_enable_witness_to_leader: {
+    default: false,
+    help: "Witnesses get entry data and may lead briefly to hand leadership to a full replica (braft's flag)",
   },
 });
 
@@ -41,7 +54,8 @@ const log = (line: string): void => console.log(`${new Date().toISOString()} ${l
 async function main(): Promise<void> {
   const fsm = new CounterStateMachine(log, flags.log_applied_task);
   const server = new RaftServer();
-  const peer = `${flags.ip}:${flags.port}:0`;
+  // A witness carries braft's witness role in its PeerId, as every configuration naming it must.
+  const peer = `${flags.ip}:${flags.port}:0${flags.witness ? ":1" : ""}`;
   const node = new RaftNode(flags.group, peer);
   server.addService(
     CounterService,
@@ -71,10 +85,23 @@ async function main(): Promise<void> {
     logUri: `${prefix}/log`,
     raftMetaUri: `${prefix}/raft_meta`,
     snapshotUri: `${prefix}/snapshot`,
+    ...snapshotFileSystem(),
     disableCli: flags.disable_cli,
-    flags: { raft_sync: flags.raft_sync, raft_enable_leader_lease: flags.raft_enable_leader_lease },
+    witness: flags.witness,
+    flags: {
+      raft_sync: flags.raft_sync,
+      raft_enable_leader_lease: flags.raft_enable_leader_lease,
+      raft_enable_witness_to_leader: flags.raft_enable_witness_to_leader,
+    },
   });
   log(`Counter service is running on ${server.address} as ${peer} of group ${flags.group}`);
+}
+
+/** With --snapshot_key, snapshots go through an encrypting FileSystemAdaptor. */
+function snapshotFileSystem(): { snapshotFileSystemAdaptor?: EncryptingFileSystem } {
+  if (flags.snapshot_key === "") return {};
+  if (!/^[0-9a-fA-F]{64}$/.test(flags.snapshot_key)) throw new Error("--snapshot_key needs 64 hex digits");
+  return { snapshotFileSystemAdaptor: new EncryptingFileSystem(Buffer.from(flags.snapshot_key, "hex")) };
 }
 
 main().catch((error: unknown) => {

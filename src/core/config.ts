@@ -49,6 +49,21 @@ export interface CoreConfig {
    * no peer may, so the group never quiesces. Asked at each heartbeat of an idle leader.
    */
   readonly quiescePeer?: ((peer: PeerKey) => boolean) | undefined;
+  /**
+   * braft's NodeOptions::witness: this node votes and acknowledges entries but keeps no state
+   * machine. It never campaigns unless `witnessToLeader` is set (witness.ts).
+   */
+  readonly witness?: boolean | undefined;
+  /**
+   * raft_enable_witness_to_leader: witnesses get entry data, and a witness may campaign (after
+   * twice the election timeout) to lead just long enough to hand leadership to a full replica.
+   */
+  readonly witnessToLeader?: boolean | undefined;
+  /**
+   * Whether a peer of the configuration is a witness (braft's PeerId role 1). The shell reads
+   * the role from the peer's text form; the core parses none (absent: no peer is a witness).
+   */
+  readonly isWitnessPeer?: ((peer: PeerKey) => boolean) | undefined;
   /** A uniform random number in [0, 1): the shell injects a seeded source in simulation. */
   readonly random: () => number;
 }

@@ -19,6 +19,7 @@ export type { VoteRound };
 import type { RequestVoteRequest, RequestVoteResponse, TermLeader } from "./messages.js";
 import { quorumVoteResult } from "./quorum.js";
 import type { PeerKey } from "./types.js";
+import { mayCampaign } from "./witness.js";
 
 /** A fresh round; the candidate's own vote counts at once only outside its follower lease. */
 export function newVoteRound(
@@ -53,6 +54,8 @@ export function triggerVote(
   nowMs: number,
 ): RaftError | undefined {
   if (core.role !== "follower") return new RaftError("EPERM", `only a follower can vote, not a ${core.role}`);
+  if (!mayCampaign(core.config))
+    return new RaftError("EPERM", "a witness never campaigns unless raft_enable_witness_to_leader is set");
   const timeouts = safeElectionTimeouts(core.config, electionTimeoutMs);
   if (timeouts instanceof RaftError) return timeouts;
   setElectionTimeouts(core, timeouts, nowMs);

@@ -52,7 +52,8 @@ export function leaderLeaseStatus(core: CoreState, nowMs: number): LeaderLeaseSt
 function leaseState(core: CoreState): "EXPIRED" | "NOT_READY" | "READY" {
   // A transfer ends the lease at once (braft's on_leader_stop): the target may win soon after.
   const leader = leaderOf(core);
-  if (leader === undefined || leader.transfer !== undefined) return "EXPIRED";
+  // A witness leader is handing over and has no state to read from: no lease either.
+  if (leader === undefined || leader.transfer !== undefined || core.config.witness === true) return "EXPIRED";
   return core.appliedIndex < leader.startIndex ? "NOT_READY" : "READY";
 }
 

@@ -19,6 +19,7 @@ import { ReadIndexTracker } from "./read-index.js";
 import { advanceChange, dropChange, resumeJointChange } from "./membership.js";
 import { startTransfer } from "./transfer.js";
 import { checkInvariants, checkReady } from "./invariants.js";
+import { electionTimerMs, mayCampaign } from "./witness.js";
 import { broadcastHeartbeats, maybeCommit, sendAppends } from "./replication.js";
 import { handleSnapshotResult } from "./snapshot.js";
 import { clearFollowerQuiet, newLeaderQuiescence } from "./quiesce.js";
@@ -202,10 +203,13 @@ export class RaftMachine implements CoreState {
   }
 
   resetElectionDeadline(nowMs: number): void {
-    const jitter = Math.floor(
-      this.config.random() * Math.min(this.config.electionTimeoutMs, this.config.maxElectionDelayMs),
-    );
-    this.electionDeadlineMs = nowMs + this.config.electionTimeoutMs + jitter;
+    if (!mayCampaign(this.config)) {
+      this.electionDeadlineMs = NO_DEADLINE; // braft starts no election timer on such a witness
+      return;
+    }
+    const timerMs = electionTimerMs(this.config);
+    const jitter = Math.floor(this.config.random() * Math.min(timerMs, this.config.maxElectionDelayMs));
+    this.electionDeadlineMs = nowMs + timerMs + jitter;
   }
 
   /**
@@ -259,7 +263,7 @@ export class RaftMachine implements CoreState {
    * terms. `triggered`: the operator asked for it (vote()), see election.ts.
    */
   campaign(nowMs: number, triggered = false): void {
-    if (!isVoter(this.voters(), this.config.self)) {
+    if (!isVoter(this.voters(), this.config.self) || !mayCampaign(this.config)) {
       this.resetElectionDeadline(nowMs);
       return;
     }

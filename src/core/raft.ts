@@ -27,7 +27,7 @@ import type { Progress } from "./progress.js";
 import type { LogReader } from "./raft-log.js";
 import type { ConfigurationManager } from "./configuration.js";
 import { advanceChange, startChange } from "./membership.js";
-import { expireTransfer, handleTimeoutNow, startTransfer } from "./transfer.js";
+import { expireTransfer, handOverIfWitness, handleTimeoutNow, startTransfer } from "./transfer.js";
 import { assertAppendWellFormed, checkInvariants } from "./invariants.js";
 import {
   checkQuorum,
@@ -276,6 +276,7 @@ export class RaftCore {
   private runLeaderTimers(leader: LeaderState, nowMs: number): void {
     if (leader.quiescence.quiet) return; // a quiet group has no timers (quiesce.ts)
     expireTransfer(this.#m, leader, nowMs);
+    handOverIfWitness(this.#m, leader, nowMs);
     advanceChange(this.#m, nowMs);
     // The change may have ended this leadership (a removed leader steps down).
     if (leaderOf(this.#m) !== leader) return;
@@ -343,6 +344,7 @@ export class RaftCore {
   readIndex(id: number, nowMs: number): RaftError | undefined {
     const leader = leaderOf(this.#m);
     if (leader === undefined) return this.#m.notLeaderError();
+    if (this.#m.config.witness === true) return new RaftError("EBUSY", "a witness has no state to read");
     wake(this.#m, nowMs, {});
     const leaseRead = this.#m.config.leaderLeaseEnabled && this.leaseExpiresAtMs(nowMs) > nowMs;
     if (leaseRead) this.#m.emit({ type: "readIndexReady", reads: [{ id, index: this.#m.commitIndex }] });
@@ -411,6 +413,9 @@ export class RaftCore {
   private proposalRefusal(): RaftError | undefined {
     const leader = leaderOf(this.#m);
     if (leader === undefined) return this.#m.notLeaderError();
+    if (this.#m.config.witness === true) {
+      return new RaftError("EBUSY", "this leader is a witness: it takes no writes and hands over leadership");
+    }
     if (leader.transfer !== undefined) {
       return new RaftError("EBUSY", `leadership is being transferred to ${leader.transfer.target}`);
     }

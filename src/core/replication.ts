@@ -11,6 +11,7 @@ import { leaderOf, type CoreState } from "./core-state.js";
 import { sendSnapshot } from "./snapshot.js";
 import { maybeSendTimeoutNow } from "./transfer.js";
 import type { PeerKey } from "./types.js";
+import { entriesForPeer } from "./witness.js";
 
 // ---- leader side ---------------------------------------------------------------------------
 
@@ -40,7 +41,7 @@ export function sendAppendsTo(core: CoreState, peer: PeerKey, progress: Progress
       term: core.term,
       prevLogTerm,
       prevLogIndex,
-      entries,
+      entries: entriesForPeer(core.config, peer, entries),
       committedIndex: core.commitIndex,
     };
     core.send({ kind: "append", to: peer, request }, nowMs, { afterPersist: false, heartbeat: false });
@@ -76,8 +77,21 @@ export function broadcastHeartbeats(core: CoreState, nowMs: number): void {
     };
     core.send({ kind: "append", to: peer, request }, nowMs, { afterPersist: false, heartbeat: true });
     progress.onHeartbeat();
+    probeFromLogStartIfWitness(core, progress);
     sendAppendsTo(core, peer, progress, nowMs);
   }
+}
+
+/**
+ * A witness leader sends no snapshot (snapshot.ts). A follower it probes below the start of its
+ * log (after a failed RPC, a probe restarts from the match point) is probed once per heartbeat at
+ * that start instead, where a replica that was down may hold every entry before; one that does
+ * not is left behind, and the witness hands leadership to a replica that is not (transfer.ts).
+ */
+function probeFromLogStartIfWitness(core: CoreState, progress: Progress): void {
+  if (core.config.witness !== true || progress.state !== "probe") return;
+  const start = core.log.firstIndex();
+  if (progress.nextIndex < start) progress.nextIndex = start;
 }
 
 export function handleAppendResponse(

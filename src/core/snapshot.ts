@@ -11,6 +11,9 @@ import type { PeerKey } from "./types.js";
 
 /** Leader: `peer` needs entries this log no longer holds; ask the shell to send the snapshot. */
 export function sendSnapshot(core: CoreState, peer: PeerKey, progress: Progress, nowMs: number): void {
+  // A witness's snapshots hold no state: a replica loading one would lose its data (braft's
+  // Replicator refuses too). The follower waits for a full leader.
+  if (core.config.witness === true) return;
   const request = { groupId: core.config.groupId, serverId: core.config.self, peerId: peer, term: core.term };
   const send = core.send({ kind: "installSnapshot", to: peer, request }, nowMs, {
     afterPersist: false,

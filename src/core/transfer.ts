@@ -18,6 +18,7 @@ import { leaderOf, type CoreState, type LeaderState, type TransferState } from "
 export type { TransferState };
 import type { TimeoutNowRequest } from "./messages.js";
 import type { PeerKey } from "./types.js";
+import { isWitnessPeer, mayCampaign } from "./witness.js";
 
 /**
  * Starts a transfer to `target`, or to the most up-to-date follower when undefined (ANY_PEER).
@@ -38,6 +39,9 @@ export function startTransfer(
   const chosen = target ?? mostUpToDateFollower(core, leader);
   if (chosen === undefined) return new RaftError("EINVAL", "no follower to transfer leadership to");
   if (chosen === core.config.self) return undefined; // already the leader: nothing to do
+  if (isWitnessPeer(core.config, chosen)) {
+    return new RaftError("EINVAL", `${chosen} is a witness: it keeps no state machine and cannot lead`);
+  }
   const progress = leader.progress.get(chosen);
   if (progress === undefined || !core.voters().current.includes(chosen)) {
     return new RaftError("EINVAL", `${chosen} is not a voter of this group`);
@@ -100,10 +104,28 @@ export function expireTransfer(core: CoreState, leader: LeaderState, nowMs: numb
   core.emit({ type: "leaderResumed", term: core.term });
 }
 
-function mostUpToDateFollower(core: CoreState, leader: LeaderState): PeerKey | undefined {
+/**
+ * A witness leader hands over as soon as it may (braft's check_witness): to the most up-to-date
+ * full replica, once this leader's first entry is committed. A transfer that times out (its
+ * target fell silent) is started again at the next tick, to whichever replica is best then.
+ */
+export function handOverIfWitness(core: CoreState, leader: LeaderState, nowMs: number): void {
+  if (core.config.witness !== true || leader.transfer !== undefined) return;
+  if (core.commitIndex < leader.startIndex) return;
+  const target = mostUpToDateFollower(core, leader, nowMs);
+  if (target !== undefined) startTransfer(core, target, nowMs);
+}
+
+/**
+ * The full replica with the longest log (braft's find_the_next_candidate skips witnesses). Given
+ * `nowMs`, only among those that answered within an election timeout (braft skips peers with
+ * RPC errors), so a dead replica is not chosen over a live one.
+ */
+function mostUpToDateFollower(core: CoreState, leader: LeaderState, nowMs?: number): PeerKey | undefined {
   let best: { peer: PeerKey; match: number } | undefined;
   for (const [peer, progress] of leader.progress) {
-    if (!core.voters().current.includes(peer)) continue;
+    if (!core.voters().current.includes(peer) || isWitnessPeer(core.config, peer)) continue;
+    if (nowMs !== undefined && progress.lastAckSentAtMs + core.config.electionTimeoutMs < nowMs) continue;
     if (best === undefined || progress.matchIndex > best.match) best = { peer, match: progress.matchIndex };
   }
   return best?.peer;
@@ -117,7 +139,9 @@ export function handleTimeoutNow(
   nowMs: number,
 ): void {
   const { term, serverId: from } = request;
-  const accept = term === core.term && core.role === "follower" && from === core.leaderId;
+  // A witness that may not lead has no data to lead with: it refuses (braft's would campaign).
+  const accept =
+    term === core.term && core.role === "follower" && from === core.leaderId && mayCampaign(core.config);
   // With leases, the old leader must stay leader until our RequestVote disrupts it, so that it
   // answers `disrupted` and the other followers' leases let them vote (braft).
   const stepDownOldLeader = request.oldLeaderSteppedDown === true || !core.config.leaderLeaseEnabled;

@@ -33,6 +33,11 @@ export interface RaftFlags {
   raft_do_snapshot_min_index_gap: number;
   raft_max_install_snapshot_tasks_num: number;
   raft_retry_replicate_interval_ms: number;
+  /**
+   * Witnesses get entry data and may campaign (after twice the election timeout), leading only
+   * until an up-to-date full replica takes over (NodeOptions.witness, docs/witness.md).
+   */
+  raft_enable_witness_to_leader: boolean;
   /** Beyond braft: applies waiting to commit before apply() fails with EBUSY. */
   tsraft_max_pending_applies: number;
   /**
@@ -60,6 +65,7 @@ export const defaultFlags: Readonly<RaftFlags> = Object.freeze({
   raft_do_snapshot_min_index_gap: 1,
   raft_max_install_snapshot_tasks_num: 1000,
   raft_retry_replicate_interval_ms: 1000,
+  raft_enable_witness_to_leader: false,
   tsraft_max_pending_applies: 65536,
   tsraft_quiesce_after_heartbeats: 3,
 });

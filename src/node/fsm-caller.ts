@@ -73,6 +73,11 @@ export class FSMCaller {
     private readonly closureQueue: ClosureQueue,
     private readonly host: FsmCallerHost,
     appliedIndex: number,
+    /**
+     * NodeOptions.witness: the state machine hears role and configuration changes only. DATA
+     * entries advance the applied index without onApply, snapshots hold just their meta.
+     */
+    private readonly witness = false,
   ) {
     this.appliedIndex = appliedIndex;
     this.committedIndex = appliedIndex;
@@ -224,6 +229,10 @@ export class FSMCaller {
       save.done.run(Status.OK());
       return;
     }
+    if (this.witness) {
+      save.done.run(Status.OK()); // the meta, written by the executor, is all a witness keeps
+      return;
+    }
     const onSnapshotSave = this.fsm.onSnapshotSave;
     if (onSnapshotSave === undefined) {
       save.done.run(Status.error("EINVAL", "the state machine does not implement onSnapshotSave"));
@@ -257,12 +266,14 @@ export class FSMCaller {
       );
     }
     const onSnapshotLoad = this.fsm.onSnapshotLoad;
-    if (onSnapshotLoad === undefined)
-      return new RaftError("EINVAL", "the state machine does not implement onSnapshotLoad");
-    try {
-      await onSnapshotLoad.call(this.fsm, reader);
-    } catch (error) {
-      return stateMachineError("onSnapshotLoad", error);
+    if (!this.witness) {
+      if (onSnapshotLoad === undefined)
+        return new RaftError("EINVAL", "the state machine does not implement onSnapshotLoad");
+      try {
+        await onSnapshotLoad.call(this.fsm, reader);
+      } catch (error) {
+        return stateMachineError("onSnapshotLoad", error);
+      }
     }
     const index = meta.lastIncludedIndex;
     this.appliedIndex = Math.max(this.appliedIndex, index);
@@ -277,8 +288,9 @@ export class FSMCaller {
   private async applyCommitted(): Promise<void> {
     while (this.appliedIndex < this.committedIndex && this.error === undefined) {
       const entry = this.readEntry(this.appliedIndex + 1);
-      if (entry.type === EntryType.DATA) await this.applyData(entry);
-      else await this.applyNonData(entry);
+      if (entry.type !== EntryType.DATA) await this.applyNonData(entry);
+      else if (this.witness) this.skipData(entry);
+      else await this.applyData(entry);
     }
   }
 
@@ -310,6 +322,19 @@ export class FSMCaller {
     // Applied whatever its closure did; a closure that threw stops the node after the advance.
     this.advance(entry.index);
     if (closureError !== undefined) throw closureError;
+  }
+
+  /**
+   * A witness passes over DATA entries: it holds them only to vote and count quorums. A witness
+   * leader takes no proposals, so no closure waits on them; one left over from before is failed.
+   */
+  private skipData(first: LogEntry): void {
+    let last = first.index;
+    while (last < this.committedIndex && this.log.entry(last + 1)?.type === EntryType.DATA) last++;
+    const closures: (Closure | undefined)[] = [];
+    for (let index = first.index; index <= last; index++) closures.push(this.closureQueue.take(index));
+    this.advance(last);
+    runEach(closures, (closure) => closure?.run(Status.error("EPERM", "a witness applies no entries")));
   }
 
   private async applyData(first: LogEntry): Promise<void> {

@@ -31,12 +31,18 @@ import {
 import { observeSnapshot, type SnapshotObserver } from "./snapshot-observer.js";
 import { validateNodeIdentity, validateNodeOptions } from "./validate-options.js";
 import type { ProcessLiveness } from "./process-liveness.js";
-import { endpointOfPeer } from "../util/peer-text.js";
+import { endpointOfPeer, parsePeerId } from "../util/peer-text.js";
 
 /** The storage fields of NodeOptions (also what bootstrap takes). */
 export type StorageChoice = Pick<
   NodeOptions,
-  "logUri" | "raftMetaUri" | "snapshotUri" | "logStorage" | "raftMetaStorage" | "snapshotStorage"
+  | "logUri"
+  | "raftMetaUri"
+  | "snapshotUri"
+  | "logStorage"
+  | "raftMetaStorage"
+  | "snapshotStorage"
+  | "snapshotFileSystemAdaptor"
 >;
 
 /** The running parts of an initialized node. */
@@ -156,6 +162,9 @@ async function prepareParts(
     appendBytesMax: flags.raft_max_body_size,
     catchupMargin: options.catchupMargin ?? DEFAULT_CATCHUP_MARGIN,
     catchupTimeoutMs: options.catchupTimeoutMs ?? DEFAULT_CATCHUP_TIMEOUT_MS,
+    witness: options.witness === true,
+    witnessToLeader: flags.raft_enable_witness_to_leader,
+    isWitnessPeer: (peer) => parsePeerId(peer)?.role === 1,
     ...quiescenceConfig(options.server.liveness, flags, heartbeatIntervalMs),
     random: () => env.random(),
   };
@@ -192,6 +201,7 @@ export function assembleNode(opened: OpenedNode, hosts: NodeHosts): PreparedNode
     hosts.closureQueue,
     hosts.fsmHost,
     core.appliedIndex,
+    options.witness === true,
   );
   const snapshotExecutor =
     snapshotStorage === undefined
@@ -210,6 +220,7 @@ export function assembleNode(opened: OpenedNode, hosts: NodeHosts): PreparedNode
             installTasksMax: flags.raft_max_install_snapshot_tasks_num,
             installSlots: installSlotsOf(options.server),
             observer,
+            witness: options.witness === true,
           },
         );
   return {
@@ -261,10 +272,24 @@ export function snapshotStorageOf(
   options: StorageChoice,
   storageOptions: StorageOptions,
 ): SnapshotStorage | undefined {
-  if (options.snapshotStorage !== undefined) return options.snapshotStorage;
-  return options.snapshotUri === undefined
-    ? undefined
-    : createSnapshotStorage(options.snapshotUri, storageOptions);
+  const storage =
+    options.snapshotStorage ??
+    (options.snapshotUri === undefined
+      ? undefined
+      : createSnapshotStorage(options.snapshotUri, storageOptions));
+  const fs = options.snapshotFileSystemAdaptor;
+  if (storage === undefined || fs === undefined) return storage;
+  // braft CHECK-fails on a storage without set_file_system_adaptor; a user gets a refusal.
+  if (storage.setFileSystemAdaptor === undefined) {
+    throw new RaftError(
+      "EINVAL",
+      `NodeOptions.snapshotFileSystemAdaptor is set but the snapshot storage ` +
+        `(${options.snapshotUri ?? "NodeOptions.snapshotStorage"}) does not take one (no setFileSystemAdaptor)`,
+      { outcome: "refused" },
+    );
+  }
+  storage.setFileSystemAdaptor(fs);
+  return storage;
 }
 
 /** Loads the newest snapshot into the state machine (braft does this before reading the log). */
@@ -297,14 +322,16 @@ async function loadIntoStateMachine(
   meta: SnapshotMeta,
   options: NodeOptions,
 ): Promise<void> {
-  if (options.fsm.onSnapshotLoad === undefined) {
+  // A witness's snapshots hold only their meta: its state machine has nothing to load (braft
+  // copies no files to a witness either).
+  if (options.witness !== true && options.fsm.onSnapshotLoad === undefined) {
     throw new RaftError(
       "EINVAL",
       "a snapshot exists but the state machine does not implement onSnapshotLoad",
     );
   }
   try {
-    await options.fsm.onSnapshotLoad(reader);
+    if (options.witness !== true) await options.fsm.onSnapshotLoad?.(reader);
   } catch (error) {
     throw new RaftError("ESTATEMACHINE", `onSnapshotLoad failed: ${String(error)}`, { cause: error });
   }

@@ -3,6 +3,7 @@ import type { Env } from "../env/env.js";
 import type { Logger } from "../env/logger.js";
 import type { RaftHost, SnapshotThrottle } from "./ports.js";
 import type { LogStorage, RaftMetaStorage } from "../storage/interfaces.js";
+import type { FileSystemAdaptor } from "../storage/fs-adaptor.js";
 import type { SnapshotStorage } from "../storage/snapshot-storage.js";
 import type { RaftFlags } from "./flags.js";
 import type { Configuration } from "./peer-id.js";
@@ -46,6 +47,15 @@ export interface NodeOptions {
   readonly raftMetaStorage?: RaftMetaStorage | undefined;
   /** A snapshot storage instance; takes precedence over snapshotUri. Without either, no snapshots. */
   readonly snapshotStorage?: SnapshotStorage | undefined;
+  /**
+   * braft's snapshot_file_system_adaptor: the file system the snapshot storage keeps its files
+   * in (its meta, the files a follower copies in, the files the leader serves), e.g. one that
+   * encrypts them. The state machine writes and reads its own files through
+   * `writer.fileSystem` / `reader.fileSystem`. Default: the real file system. The storage must
+   * take one (`local://` and `memory://` do); with another adaptor than the real file system the
+   * `local://` directory is not locked.
+   */
+  readonly snapshotFileSystemAdaptor?: FileSystemAdaptor | undefined;
   /** On install, skip files the local snapshot already has with the same name and checksum. */
   readonly filterBeforeCopyRemote?: boolean | undefined;
   /** Limits the bandwidth of snapshot installs. */
@@ -57,6 +67,14 @@ export interface NodeOptions {
   readonly snapshotLogMarginEntries?: number | undefined;
   /** Refuse CliService requests for this node. */
   readonly disableCli?: boolean | undefined;
+  /**
+   * braft's witness: this node votes and acknowledges entries but keeps no state machine (the
+   * fsm hears role and configuration changes, never onApply or snapshot saves and loads). Its
+   * PeerId must carry braft's witness role (`ip:port:idx:1`), as every configuration naming it
+   * must. It never leads unless the flag raft_enable_witness_to_leader is set, and then only to
+   * hand leadership to a full replica. See docs/witness.md for the risks of each setting.
+   */
+  readonly witness?: boolean | undefined;
   /** Per-node values of braft's flags, overriding the process-wide `flags`. */
   readonly flags?: Partial<RaftFlags> | undefined;
   /** Clock, timers and randomness; the simulator injects virtual ones. */

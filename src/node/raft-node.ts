@@ -194,6 +194,7 @@ export class RaftNode {
   readIndex(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ReadIndexResult> {
     const running = this.usable();
     if (running instanceof RaftError) return Promise.reject(running);
+    if (running.parts.options.witness === true) return Promise.reject(witnessReadRefusal(running));
     const timeoutMs = options.timeoutMs ?? running.parts.electionTimeoutMs;
     const leader = running.parts.core.leaderId;
     const self = this.peerId.toString();
@@ -518,4 +519,13 @@ function configurationOf(conf: ConfigurationInput): ConfigurationData | RaftErro
   } catch (error) {
     return RaftError.is(error) ? error : new RaftError("EINVAL", String(error));
   }
+}
+
+/** A witness confirms no reads: its state machine holds nothing to read after them. */
+function witnessReadRefusal(running: RunningNode): RaftError {
+  const leader = running.parts.core.leaderId;
+  return new RaftError("EPERM", "a witness keeps no state machine: read through a full replica", {
+    outcome: "refused",
+    leaderId: leader === "" ? undefined : leader,
+  });
 }

@@ -42,6 +42,8 @@ export interface SnapshotExecutorOptions {
   readonly installSlots: InstallSlots;
   /** Logs and times saves, installs and loads. */
   readonly observer: SnapshotObserver;
+  /** NodeOptions.witness: installs keep the leader's meta and copy no files (braft's copy_file=false). */
+  readonly witness?: boolean;
 }
 
 /** Installs running on one server (braft bounds them per process: one server per process). */
@@ -225,17 +227,8 @@ export class SnapshotExecutor {
     let writer: SnapshotWriter | undefined;
     try {
       writer = await this.storage.create();
-      const localReader = this.options.filterBeforeCopyRemote ? await this.storage.open() : undefined;
-      try {
-        await (this.transfer as SnapshotTransfer).copySnapshot(uri, writer, {
-          signal,
-          filterBeforeCopyRemote: this.options.filterBeforeCopyRemote,
-          localReader,
-          throttle: this.options.throttle,
-        });
-      } finally {
-        if (localReader !== undefined) await this.storage.closeReader(localReader);
-      }
+      if (this.options.witness === true) writer.saveMeta(toSnapshotMeta(download.meta));
+      else await this.copyFiles(uri, writer, signal);
       signal.throwIfAborted();
       await this.storage.closeWriter(writer);
       writer = undefined;
@@ -248,6 +241,21 @@ export class SnapshotExecutor {
         await this.storage.closeWriter(writer).catch(() => undefined);
       }
       if (this.download === download) this.host.finishInstall(download.replyId, undefined, false);
+    }
+  }
+
+  /** Copies the leader's snapshot files and meta into `writer`. */
+  private async copyFiles(uri: string, writer: SnapshotWriter, signal: AbortSignal): Promise<void> {
+    const localReader = this.options.filterBeforeCopyRemote ? await this.storage.open() : undefined;
+    try {
+      await (this.transfer as SnapshotTransfer).copySnapshot(uri, writer, {
+        signal,
+        filterBeforeCopyRemote: this.options.filterBeforeCopyRemote,
+        localReader,
+        throttle: this.options.throttle,
+      });
+    } finally {
+      if (localReader !== undefined) await this.storage.closeReader(localReader);
     }
   }
 

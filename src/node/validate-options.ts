@@ -5,6 +5,7 @@
  * allowed, before anything is opened.
  */
 import { RaftError } from "../core/errors.js";
+import { FILE_SYSTEM_ADAPTOR_METHODS } from "../storage/fs-adaptor.js";
 import { defaultFlags, resolveFlags, type RaftFlags } from "./flags.js";
 import type { NodeOptions } from "./options.js";
 import { Configuration, type PeerId } from "./peer-id.js";
@@ -89,6 +90,7 @@ export const flagRules: Readonly<Record<keyof RaftFlags, Rule>> = {
   raft_do_snapshot_min_index_gap: integer(1, INT32_MAX),
   raft_max_install_snapshot_tasks_num: integer(1, INT32_MAX),
   raft_retry_replicate_interval_ms: integer(1, TIMER_MS_MAX),
+  raft_enable_witness_to_leader: BOOLEAN,
   tsraft_max_pending_applies: integer(1, INT32_MAX),
   tsraft_quiesce_after_heartbeats: integer(0, INT32_MAX),
 };
@@ -117,10 +119,12 @@ export const optionRules: Readonly<Record<keyof NodeOptions, Rule>> = {
   logStorage: implementing("a LogStorage", "init", "appendEntries"),
   raftMetaStorage: implementing("a RaftMetaStorage", "init"),
   snapshotStorage: implementing("a SnapshotStorage", "init", "open"),
+  snapshotFileSystemAdaptor: implementing("a FileSystemAdaptor", ...FILE_SYSTEM_ADAPTOR_METHODS),
   filterBeforeCopyRemote: BOOLEAN,
   snapshotThrottle: implementing("a SnapshotThrottle", "acquire"),
   snapshotLogMarginEntries: integer(0, INT32_MAX),
   disableCli: BOOLEAN,
+  witness: BOOLEAN,
   flags: implementing("an object of braft flags, e.g. { raft_sync: false }"),
   env: implementing("an Env", "nowMs", "setTimer", "random"),
   logger: implementing("a Logger", "debug", "info", "warn", "error"),
@@ -189,6 +193,8 @@ export function validateNodeOptions(options: NodeOptions): string[] {
   const flags = resolveFlags(options.flags);
   for (const [name, value] of Object.entries(flags)) checkFlag(name, value, "process-wide flag");
   checkTimings(options, flags);
+  if (options.witness === true && options.snapshotUri === undefined && options.snapshotStorage === undefined)
+    warnings.push("a witness without snapshot storage never trims its log: it grows without bound");
   return warnings;
 }
 
@@ -249,6 +255,7 @@ export function validateNodeIdentity(peerId: PeerId, options: NodeOptions): stri
       );
   }
   checkServerAddress(peerId, (options.server as AddressedHost).address);
+  checkWitnessRole(peerId, options);
   const learner = conf.learners.some((l) => l.equals(peerId));
   if (conf.isEmpty() || conf.contains(peerId) || learner) return [];
   return [
@@ -280,4 +287,22 @@ function checkServerAddress(peerId: PeerId, address: unknown): void {
       { outcome: "refused" },
     );
   }
+}
+
+/**
+ * A witness is known two ways, as in braft: by NodeOptions.witness on itself and by the role of
+ * its PeerId (`:1`) everywhere else (leaders strip data and pick successors by it). They must
+ * agree, or leaders would send a witness data it drops, or wake it to lead with none.
+ */
+function checkWitnessRole(peerId: PeerId, options: NodeOptions): void {
+  const witness = options.witness === true;
+  if (witness === (peerId.role === 1)) return;
+  const self = peerId.toString();
+  throw new RaftError(
+    "EINVAL",
+    witness
+      ? `NodeOptions.witness is true but peer id ${self} has no witness role: use ${self}:1`
+      : `peer id ${self} has braft's witness role (:1) but NodeOptions.witness is not set`,
+    { outcome: "refused" },
+  );
 }

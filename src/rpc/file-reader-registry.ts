@@ -30,8 +30,13 @@ export interface ServedReader {
   readonly files: ReadonlySet<string>;
   /** The encoded `__raft_snapshot_meta`, computed on first request. */
   metaBytes: Uint8Array | undefined;
-  /** The snapshot directory with symlinks resolved, computed on first file request. */
+  /**
+   * The snapshot directory with symlinks resolved, computed on first file request (undefined
+   * when the reader's file system has no links).
+   */
   realDir: string | undefined;
+  /** The FileSystemAdaptor's answer to openSnapshot, asked before the first file is read. */
+  snapshotOpened: Promise<boolean> | undefined;
   lastUsedMs: number;
   /** get_file calls running on this reader; a reader is never expired under a running read. */
   activeReads: number;
@@ -105,6 +110,7 @@ export class FileReaderRegistry {
       files: new Set(reader.listFiles()),
       metaBytes: undefined,
       realDir: undefined,
+      snapshotOpened: undefined,
       lastUsedMs: this.clock.nowMs(),
       activeReads: 0,
       onRemoved: undefined,

@@ -3,8 +3,14 @@
  * through `get_file`, chunk by chunk, and writes each chunk to disk before asking for the next,
  * so memory use does not depend on the file's size: at most one chunk is in flight.
  */
-import { open, type FileHandle } from "node:fs/promises";
 import { RaftError } from "../core/errors.js";
+import {
+  defaultFileSystem,
+  FileOpenFlags,
+  type FileAdaptor,
+  type FileSystemAdaptor,
+} from "../storage/fs-adaptor.js";
+import { checkedFileSystem } from "../storage/fs-adaptor-checked.js";
 import type { Channel } from "./channel.js";
 import { ChannelPool } from "./channel-pool.js";
 import { decodeSegments, type FileSegment } from "./file-seg-data.js";
@@ -46,6 +52,8 @@ export interface CopyFileOptions {
   readonly throttle?: CopyThrottle | undefined;
   /** fsync the file once written (braft does). Off by default: LocalSnapshotStorage syncs on close. */
   readonly sync?: boolean | undefined;
+  /** The file system the file is written through (the writer's); the real one by default. */
+  readonly fileSystem?: FileSystemAdaptor | undefined;
 }
 
 /** A parsed `remote://ip:port/reader_id` URI. */
@@ -117,35 +125,32 @@ export class RemoteFileCopier {
    * failed writer discards.
    */
   async copyToFile(filename: string, destPath: string, options: CopyFileOptions = {}): Promise<number> {
-    let fh: FileHandle;
-    try {
-      fh = await open(destPath, "w");
-    } catch (err) {
-      throw new RaftError("EIO", `Fail to open ${destPath}: ${(err as Error).message}`, { cause: err });
-    }
+    const fs = checkedFileSystem(options.fileSystem ?? defaultFileSystem());
+    // braft's flags: O_TRUNC | O_WRONLY | O_CREAT.
+    const file = await fs.open(destPath, FileOpenFlags.writeNew);
     try {
       let offset = 0;
+      let written = 0;
       let end = 0;
       for (;;) {
         const chunk = await this.fetch(filename, offset, this.maxBytes, options);
         for (const segment of chunk.segments) {
-          await writeAll(fh, segment, destPath);
-          end = Math.max(end, segment.offset + segment.data.length);
+          await file.write(segment.data, segment.offset);
+          written = Math.max(written, segment.offset + segment.data.length);
         }
         // Segments may skip zero blocks (braft's raft_file_check_hole): read_size still counts
-        // them, so a trailing hole is kept by the truncate below.
-        end = Math.max(end, offset + chunk.readSize);
+        // them, so a trailing hole is written as zeros below.
+        end = Math.max(end, written, offset + chunk.readSize);
         if (chunk.eof) break;
         offset += chunk.advance;
       }
-      await fh.truncate(end);
-      if (options.sync === true) await fh.sync();
+      await fillZeros(file, written, end);
+      if (options.sync === true) await file.sync();
+      await file.close();
       return end;
     } catch (err) {
-      if (RaftError.is(err)) throw err;
-      throw new RaftError("EIO", `Fail to write ${destPath}: ${(err as Error).message}`, { cause: err });
-    } finally {
-      await fh.close().catch(() => undefined);
+      await file.close().catch(() => undefined);
+      throw err;
     }
   }
 
@@ -259,16 +264,10 @@ function cancelled(signal: AbortSignal): RaftError {
   return new RaftError("ECANCELED", "snapshot copy cancelled", { cause: signal.reason });
 }
 
-async function writeAll(fh: FileHandle, segment: FileSegment, destPath: string): Promise<void> {
-  let done = 0;
-  while (done < segment.data.length) {
-    const { bytesWritten } = await fh.write(
-      segment.data,
-      done,
-      segment.data.length - done,
-      segment.offset + done,
-    );
-    if (bytesWritten <= 0) throw new RaftError("EIO", `Fail to write into file: ${destPath}`);
-    done += bytesWritten;
+/** Zeros from `from` to `to`: the file is new (O_TRUNC), so this only ever extends it. */
+async function fillZeros(file: FileAdaptor, from: number, to: number): Promise<void> {
+  const zeros = new Uint8Array(Math.min(Math.max(0, to - from), 1024 * 1024));
+  for (let at = from; at < to; at += zeros.length) {
+    await file.write(zeros.subarray(0, Math.min(zeros.length, to - at)), at);
   }
 }

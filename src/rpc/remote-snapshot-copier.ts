@@ -4,9 +4,10 @@
  * one after another; with `filterBeforeCopyRemote`, files the follower already has with the same
  * checksum are taken from its last snapshot instead of the network.
  */
-import { copyFile, link, mkdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { RaftError } from "../core/errors.js";
+import { defaultFileSystem, type FileSystemAdaptor } from "../storage/fs-adaptor.js";
+import { checkedFileSystem, copyWholeFile, type CheckedFileSystem } from "../storage/fs-adaptor-checked.js";
 import { decodeSnapshotTable, type SnapshotTable } from "../storage/local/snapshot-meta-codec.js";
 import type {
   SnapshotFileMeta,
@@ -43,22 +44,24 @@ export async function copySnapshot(
   options: CopySnapshotOptions,
 ): Promise<SnapshotMeta> {
   try {
+    const fileSystem = writer.fileSystem ?? defaultFileSystem();
+    const fs = checkedFileSystem(fileSystem);
     const copier = new RemoteFileCopier(uri, options.channels, options);
     const remote = await loadRemoteTable(copier, options);
     const meta = remote.meta as SnapshotMeta;
     const present =
       options.filterBeforeCopyRemote === true
-        ? await filterBeforeCopy(writer, remote, options)
+        ? await filterBeforeCopy(writer, remote, options, fs)
         : new Set<string>();
     writer.saveMeta(meta);
     for (const [name, fileMeta] of remote.files) {
       if (present.has(name)) continue;
       const dest = join(writer.path, name);
-      await mkdir(dirname(dest), { recursive: true });
+      await fs.createDirectory(dirname(dest), true);
       // Unlink first: a file left in the writer may be a hard link into the current snapshot,
       // and opening it for writing would truncate that snapshot's copy too.
-      await rm(dest, { force: true });
-      await copier.copyToFile(name, dest, options);
+      await fs.deleteFile(dest, false);
+      await copier.copyToFile(name, dest, { ...options, fileSystem });
       writer.addFile(name, fileMeta);
       options.onFile?.(name, "copied");
     }
@@ -103,6 +106,7 @@ async function filterBeforeCopy(
   writer: SnapshotWriter,
   remote: SnapshotTable,
   options: CopySnapshotOptions,
+  fs: CheckedFileSystem,
 ): Promise<Set<string>> {
   const present = new Set<string>();
   const stale = new Set<string>();
@@ -123,9 +127,11 @@ async function filterBeforeCopy(
     }
     const localMeta = localFiles.has(name) ? local?.getFileMeta(name) : undefined;
     if (local === undefined || !sameChecksum(localMeta, remoteMeta)) continue;
+    // A file of another file system cannot be linked: it is downloaded instead.
+    if (!sameFileSystem(local.fileSystem, writer.fileSystem)) continue;
     if (
       localMeta?.source !== "reference" &&
-      !(await reuseLocalFile(join(local.path, name), join(writer.path, name)))
+      !(await reuseLocalFile(fs, join(local.path, name), join(writer.path, name)))
     ) {
       continue;
     }
@@ -136,7 +142,7 @@ async function filterBeforeCopy(
   }
   for (const name of stale) {
     writer.removeFile(name);
-    if (!present.has(name)) await rm(join(writer.path, name), { force: true });
+    if (!present.has(name)) await fs.deleteFile(join(writer.path, name), false);
   }
   return present;
 }
@@ -145,15 +151,19 @@ function sameChecksum(local: SnapshotFileMeta | undefined, remote: SnapshotFileM
   return remote.checksum !== undefined && local?.checksum === remote.checksum;
 }
 
+function sameFileSystem(a: FileSystemAdaptor | undefined, b: FileSystemAdaptor | undefined): boolean {
+  return (a ?? defaultFileSystem()) === (b ?? defaultFileSystem());
+}
+
 /** Hard-links `source` to `dest` (copies when linking fails); false when neither works. */
-async function reuseLocalFile(source: string, dest: string): Promise<boolean> {
+async function reuseLocalFile(fs: CheckedFileSystem, source: string, dest: string): Promise<boolean> {
   try {
-    await mkdir(dirname(dest), { recursive: true });
-    await rm(dest, { force: true });
+    await fs.createDirectory(dirname(dest), true);
+    await fs.deleteFile(dest, false);
     try {
-      await link(source, dest);
+      await fs.link(source, dest);
     } catch {
-      await copyFile(source, dest);
+      await copyWholeFile(fs, source, dest);
     }
     return true;
   } catch {

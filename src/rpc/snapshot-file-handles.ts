@@ -5,17 +5,23 @@
  * with its size, until the next file is asked for or the reader is dropped. A reference count
  * keeps a handle open while a read on it is running.
  */
-import { open, realpath, type FileHandle } from "node:fs/promises";
 import { join, sep } from "node:path";
 import { RaftError } from "../core/errors.js";
+import { defaultFileSystem, FileOpenFlags, type FileAdaptor } from "../storage/fs-adaptor.js";
+import { checkedFileSystem, type CheckedFileSystem } from "../storage/fs-adaptor-checked.js";
 import type { ServedReader } from "./file-reader-registry.js";
 
 /** An open snapshot file and its size (a snapshot's files do not change once it is taken). */
 export interface OpenFile {
   readonly name: string;
-  readonly ready: Promise<{ readonly fh: FileHandle; readonly size: number }>;
+  readonly ready: Promise<{ readonly file: FileAdaptor; readonly size: number }>;
   users: number;
   retired: boolean;
+}
+
+/** The checked file system a served reader's files are read through. */
+function fileSystemOf(served: ServedReader): CheckedFileSystem {
+  return checkedFileSystem(served.reader.fileSystem ?? defaultFileSystem());
 }
 
 /** One open file per served reader. */
@@ -38,6 +44,7 @@ export class SnapshotFileHandles {
     served.onRemoved = () => {
       const open = this.current.get(served);
       if (open !== undefined) this.drop(served, open);
+      void closeSnapshot(served);
     };
     return file;
   }
@@ -62,51 +69,69 @@ export async function readChunk(
   offset: number,
   want: number,
 ): Promise<{ data: Uint8Array; eof: boolean }> {
-  const { fh, size } = await file.ready;
-  try {
-    const buf = Buffer.allocUnsafe(Math.max(0, Math.min(want, size - offset)));
-    let got = 0;
-    while (got < buf.length) {
-      const { bytesRead } = await fh.read(buf, got, buf.length - got, offset + got);
-      if (bytesRead === 0) break; // The file shrank under us: serve what there is.
-      got += bytesRead;
-    }
-    return { data: buf.subarray(0, got), eof: offset + got >= size || got < buf.length };
-  } catch (err) {
-    throw new RaftError("EIO", `Fail to read ${file.name}: ${(err as Error).message}`, { cause: err });
-  }
+  const { file: handle, size } = await file.ready;
+  const data = await handle.read(offset, Math.max(0, Math.min(want, size - offset)));
+  // A file that shrank under us serves what there is.
+  return { data, eof: offset + data.length >= size || data.length < Math.min(want, size - offset) };
 }
 
 function closeQuietly(file: OpenFile): void {
-  file.ready.then(({ fh }) => fh.close()).catch(() => undefined);
+  file.ready.then(({ file: handle }) => handle.close()).catch(() => undefined);
 }
 
 /**
- * Opens a listed file after checking that, with symlinks resolved, it is inside the snapshot
- * directory: any peer that reaches this port can call get_file, so it must not become a way to
- * read other files of the machine.
+ * braft's open_snapshot, once per served reader before its first file: an adaptor may refuse to
+ * serve the snapshot (or prepare it, e.g. fetch it from remote storage).
  */
-async function openInside(served: ServedReader, name: string): Promise<{ fh: FileHandle; size: number }> {
-  const file = join(served.reader.path, name);
-  try {
-    served.realDir ??= await realpath(served.reader.path);
-    const real = await realpath(file);
-    if (!real.startsWith(served.realDir + sep)) {
+async function openSnapshot(served: ServedReader): Promise<void> {
+  if (served.snapshotOpened === undefined) {
+    const opening = fileSystemOf(served).openSnapshot(served.reader.path);
+    served.snapshotOpened = opening;
+    // A failed call is asked again by the next request; a "no" stands for the reader's life.
+    opening.catch(() => {
+      if (served.snapshotOpened === opening) served.snapshotOpened = undefined;
+    });
+  }
+  if (!(await served.snapshotOpened))
+    throw new RaftError(
+      "EIO",
+      `Open snapshot=${served.reader.path} failed: its FileSystemAdaptor refused it`,
+    );
+}
+
+/** braft's close_snapshot, when the reader stops being served, if it was opened. */
+async function closeSnapshot(served: ServedReader): Promise<void> {
+  const opened = served.snapshotOpened;
+  if (opened === undefined || !(await opened.catch(() => false))) return;
+  await fileSystemOf(served)
+    .closeSnapshot(served.reader.path)
+    .catch(() => undefined);
+}
+
+/**
+ * Opens a listed file through the reader's file system. When that file system has links
+ * (realPath), the file must resolve inside the snapshot directory: any peer that reaches this
+ * port can call get_file, so it must not become a way to read other files of the machine.
+ */
+async function openInside(served: ServedReader, name: string): Promise<{ file: FileAdaptor; size: number }> {
+  await openSnapshot(served);
+  const fs = fileSystemOf(served);
+  let path = join(served.reader.path, name);
+  served.realDir ??= await fs.resolvedPath(served.reader.path);
+  if (served.realDir !== undefined) {
+    const real = await fs.resolvedPath(path);
+    if (real === undefined || !real.startsWith(served.realDir + sep)) {
       throw new RaftError("EINVAL", `File "${name}" of reader=${served.id} resolves outside the snapshot`);
     }
-    const fh = await open(real, "r");
-    try {
-      const stats = await fh.stat();
-      if (!stats.isFile()) throw new RaftError("EINVAL", `"${name}" of reader=${served.id} is not a file`);
-      return { fh, size: stats.size };
-    } catch (err) {
-      await fh.close().catch(() => undefined);
-      throw err;
-    }
+    path = real;
+  }
+  if (await fs.directoryExists(path))
+    throw new RaftError("EINVAL", `"${name}" of reader=${served.id} is not a file`);
+  const file = await fs.open(path, FileOpenFlags.read, served.reader.getFileMeta(name));
+  try {
+    return { file, size: await file.size() };
   } catch (err) {
-    if (RaftError.is(err)) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    const message = `Fail to open ${file}: ${(err as Error).message}`;
-    throw new RaftError(code === "ENOENT" ? "ENOENT" : "EIO", message, { cause: err });
+    await file.close().catch(() => undefined);
+    throw err;
   }
 }

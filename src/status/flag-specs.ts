@@ -119,6 +119,12 @@ export const flagSpecs: Readonly<Record<keyof RaftFlags, FlagSpec>> = {
     appliesTo: "none",
     note: UNUSED,
   },
+  raft_enable_witness_to_leader: {
+    description: "witnesses get entry data and may lead briefly, handing leadership to a full replica",
+    live: true,
+    appliesTo: "later",
+    note: `${NEXT_NODES}; set it alike on every node of a group before it starts (docs/witness.md)`,
+  },
   tsraft_max_pending_applies: {
     description: "applies waiting to commit before apply() fails with EBUSY (beyond braft)",
     live: true,

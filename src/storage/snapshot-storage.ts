@@ -5,6 +5,7 @@
  * one that a reader still holds.
  */
 import type { PeerKey } from "../core/types.js";
+import type { FileSystemAdaptor } from "./fs-adaptor.js";
 
 /** braft's SnapshotMeta (raft.proto), plus the learners tsraft adds. */
 export interface SnapshotMeta {
@@ -33,6 +34,12 @@ export interface Snapshot {
   /** Names (relative to `path`) of the files that belong to the snapshot. */
   listFiles(): string[];
   getFileMeta(name: string): SnapshotFileMeta | undefined;
+  /**
+   * The file system the snapshot's files live in (`NodeOptions.snapshotFileSystemAdaptor`, or the
+   * real one). A state machine whose node has an adaptor writes and reads its files through it;
+   * the file service and the remote copier do too. Absent: the real file system.
+   */
+  readonly fileSystem?: FileSystemAdaptor | undefined;
 }
 
 /** braft's SnapshotWriter: given to `onSnapshotSave`; files written to `path` then added by name. */
@@ -81,6 +88,12 @@ export interface SnapshotStorage {
   open(): Promise<SnapshotReader | undefined>;
   /** Releases a reader; the last release of a superseded snapshot deletes it. */
   closeReader(reader: SnapshotReader): Promise<void>;
+  /**
+   * braft's set_file_system_adaptor: the file system this storage keeps its snapshots in, given
+   * before `init`. A storage without this method cannot take an adaptor: a node given
+   * `snapshotFileSystemAdaptor` with such a storage refuses to init (EINVAL).
+   */
+  setFileSystemAdaptor?(fs: FileSystemAdaptor): void;
   /** Attaches the FileService hook used by {@link SnapshotReader.generateUriForCopy}. */
   setCopyRegistrar(registrar: SnapshotCopyRegistrar | undefined): void;
   /**

@@ -11,10 +11,12 @@
  * The checks are incremental (each observation costs about what it observes), so the simulator
  * can run them after every event of the scheduler.
  */
-import type { LogEntry, PeerKey } from "../core/types.js";
+import { EntryType, type LogEntry, type PeerKey } from "../core/types.js";
 
 /** Entries longer than this are compared by a digest (their head, length and a sampled hash). */
 const DIGEST_FROM_BYTES = 1024;
+/** The key of a DATA entry seen only in witness logs so far, without its data. */
+const STRIPPED = "\u0000stripped";
 
 /** A comparable form of entry data. */
 export function dataKey(data: Uint8Array): string {
@@ -53,7 +55,7 @@ interface NodeApplies {
 
 /** What the first durable copy of an (index, term) held; every other copy must agree. */
 interface DurableEntry {
-  readonly key: string;
+  key: string;
   readonly type: number;
   /** The term of the entry before it in that log (undefined: compacted there). */
   prevTerm: number | undefined;
@@ -72,6 +74,17 @@ export class SafetyChecker {
   private ackedMax = 0;
   /** Reads that were served: a linearizable read sees every write acknowledged before it began. */
   readsServed = 0;
+  /** Witnesses: their logs may hold DATA entries without data (leaders strip it for them). */
+  private readonly witnesses = new Set<PeerKey>();
+
+  /** `node` is a witness: an empty DATA entry in its log matches any data. */
+  markWitness(node: PeerKey): void {
+    this.witnesses.add(node);
+  }
+
+  isWitness(node: PeerKey): boolean {
+    return this.witnesses.has(node);
+  }
 
   get appliedCount(): number {
     return this.sequence.size;
@@ -104,9 +117,12 @@ export class SafetyChecker {
       const id = `${entry.index}:${entry.term}`;
       const key = dataKey(entry.data);
       const known = this.durable.get(id);
-      if (known === undefined) this.durable.set(id, { key, type: entry.type, prevTerm: before });
+      const stripped = this.witnesses.has(node) && entry.type === EntryType.DATA && entry.data.length === 0;
+      if (known === undefined)
+        this.durable.set(id, { key: stripped ? STRIPPED : key, type: entry.type, prevTerm: before });
       else {
-        if (known.key !== key || known.type !== entry.type)
+        if (known.key === STRIPPED && !stripped) known.key = key; // the first full copy sets the data
+        if ((known.key !== key && !stripped && known.key !== STRIPPED) || known.type !== entry.type)
           this.violate(
             `log matching: entry ${entry.index} of term ${entry.term} holds different data on ${node}`,
           );
@@ -217,7 +233,8 @@ export class SafetyChecker {
       for (let j = i + 1; j < all.length; j++) {
         const [nameA, logA] = all[i] as [PeerKey, readonly LogEntry[]];
         const [nameB, logB] = all[j] as [PeerKey, readonly LogEntry[]];
-        const problem = logMismatch(logA, logB);
+        const dataless = this.witnesses.has(nameA) || this.witnesses.has(nameB);
+        const problem = logMismatch(logA, logB, dataless);
         if (problem !== undefined) this.violate(`logs of ${nameA} and ${nameB}: ${problem}`);
       }
     }
@@ -238,7 +255,12 @@ export class SafetyChecker {
 }
 
 /** Describes how two logs break log matching, or undefined when they don't. */
-export function logMismatch(a: readonly LogEntry[], b: readonly LogEntry[]): string | undefined {
+export function logMismatch(
+  a: readonly LogEntry[],
+  b: readonly LogEntry[],
+  /** One log is a witness's: DATA entries without data there match any data. */
+  dataless = false,
+): string | undefined {
   const byIndexA = new Map(a.map((entry) => [entry.index, entry]));
   let highestMatch = 0;
   for (const entry of b) {
@@ -250,7 +272,9 @@ export function logMismatch(a: readonly LogEntry[], b: readonly LogEntry[]): str
     if (other === undefined) continue; // compacted on one side
     if (other.term !== entry.term)
       return `entry ${entry.index} differs in term below matching entry ${highestMatch}`;
-    if (dataKey(other.data) !== dataKey(entry.data) || other.type !== entry.type) {
+    const stripped =
+      dataless && entry.type === EntryType.DATA && (entry.data.length === 0 || other.data.length === 0);
+    if ((!stripped && dataKey(other.data) !== dataKey(entry.data)) || other.type !== entry.type) {
       return `entry ${entry.index} of term ${entry.term} holds different data`;
     }
   }

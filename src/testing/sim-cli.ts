@@ -5,6 +5,7 @@
  * lease; otherwise each seed draws it; `--quiescence on|off` likewise forces quiescent groups. `--without vote,resetTimeout,...` never injects those faults
  * (the seed draws them all the same, so the rest of the run stays comparable) and
  * `--perfect-clocks` turns clock drift off: together they tell which fault a finding needs.
+ * `--fs-adaptor` keeps every snapshot in a MemoryFileSystemAdaptor through local:// storage.
  */
 import { parseArgs } from "node:util";
 import { runSimulation, type SimRunResult } from "./sim-run.js";
@@ -19,6 +20,7 @@ const { values } = parseArgs({
     quiescence: { type: "string" },
     without: { type: "string" },
     "perfect-clocks": { type: "boolean", default: false },
+    "fs-adaptor": { type: "boolean", default: false },
     nodes: { type: "string" },
     "duration-ms": { type: "string" },
     verbose: { type: "boolean", default: false },
@@ -37,7 +39,7 @@ function integerFlag(name: string, text: string | undefined): number | undefined
 
 function describe(result: SimRunResult): string {
   return (
-    `seed=${result.seed} nodes=${result.nodes} lease=${result.lease} learner=${result.learner} ` +
+    `seed=${result.seed} nodes=${result.nodes} lease=${result.lease} learner=${result.learner} witness=${result.witness} ` +
     `quiescence=${result.quiescence} ` +
     `applied=${result.appliedEntries} acked=${result.acknowledged} reads=${JSON.stringify(result.reads)} ` +
     `faults=${result.faults} events=${result.events} virtual_ms=${result.virtualMs.toFixed(0)} ` +
@@ -61,6 +63,7 @@ async function main(): Promise<void> {
     }
   }
   const perfectClocks = values["perfect-clocks"];
+  const snapshotFileSystem = values["fs-adaptor"];
   const seeds =
     single !== undefined
       ? [single]
@@ -79,6 +82,7 @@ async function main(): Promise<void> {
       quiescence,
       without,
       perfectClocks,
+      snapshotFileSystem,
       log,
     });
     if (result.violations.length > 0) failingSeeds++;
@@ -90,7 +94,8 @@ async function main(): Promise<void> {
         `  replay: npm run sim -- --seed ${seed}${nodes === undefined ? "" : ` --nodes ${nodes}`}` +
           `${durationMs === undefined ? "" : ` --duration-ms ${durationMs}`}${lease === undefined ? "" : ` --lease ${values.lease}`}` +
           `${quiescence === undefined ? "" : ` --quiescence ${values.quiescence}`}` +
-          `${without.size === 0 ? "" : ` --without ${values.without}`}${perfectClocks ? " --perfect-clocks" : ""}`,
+          `${without.size === 0 ? "" : ` --without ${values.without}`}${perfectClocks ? " --perfect-clocks" : ""}` +
+          `${snapshotFileSystem ? " --fs-adaptor" : ""}`,
       );
     }
   }

@@ -13,6 +13,9 @@ import type { StateMachine } from "../node/state-machine.js";
 import type { RaftClient, RaftHost, RaftService } from "../node/ports.js";
 import { silentLogger, type Logger } from "../env/logger.js";
 import type { LogStorage } from "../storage/interfaces.js";
+import type { FileSystemAdaptor } from "../storage/fs-adaptor.js";
+import { LocalSnapshotStorage } from "../storage/local/local-snapshot-storage.js";
+import type { NodeOptions } from "../node/options.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,6 +27,7 @@ import { SimSnapshotStore, SimSnapshotTransfer } from "./sim-snapshot.js";
 import { Prng } from "./prng.js";
 import { SimDisk, type SimDiskOptions } from "./sim-storage.js";
 import { SimEnv } from "./sim-env.js";
+import { SimFileSystemAdaptor } from "./sim-fs-adaptor.js";
 import { SimNetwork, type SimNetworkOptions } from "./sim-network.js";
 import { SimScheduler } from "./sim-scheduler.js";
 import { ProcessLiveness } from "../node/process-liveness.js";
@@ -41,7 +45,19 @@ export interface SimClusterOptions {
   /** Builds each incarnation's state machine; the default records applies into the checker. */
   readonly fsmFactory?: (peer: PeerKey, cluster: SimCluster) => StateMachine;
   /** Snapshots: saved every `intervalS` of virtual time (and on demand), installed when needed. */
-  readonly snapshots?: { readonly intervalS: number; readonly logMarginEntries?: number } | undefined;
+  readonly snapshots?:
+    | {
+        readonly intervalS: number;
+        readonly logMarginEntries?: number;
+        /**
+         * Each process keeps its snapshots in `local://` storage through a FileSystemAdaptor
+         * (NodeOptions.snapshotFileSystemAdaptor) made by this function, once per process and
+         * again when its disk is wiped. It must not do real I/O (a MemoryFileSystemAdaptor, or an
+         * adaptor over one), so runs stay deterministic. Absent: SimSnapshotStore's directories.
+         */
+        readonly fileSystem?: ((peer: PeerKey) => FileSystemAdaptor) | undefined;
+      }
+    | undefined;
   /**
    * How many of the peers form the initial configuration (all by default); the others start with
    * an empty configuration and join only when a leader adds them.
@@ -49,6 +65,11 @@ export interface SimClusterOptions {
   readonly initialVoters?: number | undefined;
   /** Wraps each incarnation's log storage, e.g. to inject write errors. */
   readonly wrapLogStorage?: (peer: PeerKey, storage: LogStorage) => LogStorage;
+  /**
+   * How many of the peers (the last ones) are witnesses: their ids carry braft's witness role
+   * (`:1`) and they start with NodeOptions.witness (none by default).
+   */
+  readonly witnesses?: number | undefined;
   /** The nodes' logger; silent by default. */
   readonly logger?: Logger | undefined;
   /** NodeOptions.maxClockDriftMs of every node (braft's default, 1000, when absent). */
@@ -71,6 +92,8 @@ export interface SimProcess {
   readonly peer: PeerKey;
   disk: SimDisk;
   snapshotStore: SimSnapshotStore | undefined;
+  /** The process's snapshot file system, when `snapshots.fileSystem` is set: it survives crashes. */
+  snapshotFileSystem: FileSystemAdaptor | undefined;
   env: SimEnv | undefined;
   node: RaftNode | undefined;
   fsm: StateMachine | undefined;
@@ -107,12 +130,18 @@ export class SimCluster {
       ...options.network,
     });
     this.snapshotTransfer = new SimSnapshotTransfer(this.scheduler, this.network);
-    this.peers = Array.from({ length: options.nodes }, (_, i) => `10.0.0.${i + 1}:8100:0`);
+    const firstWitness = options.nodes - (options.witnesses ?? 0);
+    this.peers = Array.from(
+      { length: options.nodes },
+      (_, i) => `10.0.0.${i + 1}:8100:0${i >= firstWitness ? ":1" : ""}`,
+    );
+    for (const peer of this.peers.slice(firstWitness)) this.checker.markWitness(peer);
     for (const peer of this.peers) {
       const process: SimProcess = {
         peer,
         disk: new SimDisk(this.prng.fork(`disk ${peer}`)),
         snapshotStore: this.newSnapshotStore(peer),
+        snapshotFileSystem: this.options.snapshots?.fileSystem?.(peer),
         env: undefined,
         node: undefined,
         fsm: undefined,
@@ -156,6 +185,11 @@ export class SimCluster {
   /** Pauses the process's machine for `durationMs` (a stopped process: see sim-clock.ts). */
   pause(peer: PeerKey, durationMs: number): void {
     this.process(peer).clock.pause(this.scheduler.nowMs, durationMs);
+  }
+
+  /** Whether `peer` was started as a witness (see SimClusterOptions.witnesses). */
+  isWitness(peer: PeerKey): boolean {
+    return this.checker.isWitness(peer);
   }
 
   process(peer: PeerKey): SimProcess {
@@ -210,9 +244,10 @@ export class SimCluster {
           : { maxClockDriftMs: this.options.maxClockDriftMs }),
         logStorage: this.options.wrapLogStorage?.(peer, log) ?? log,
         raftMetaStorage: process.disk.openMeta(env, this.options.disk),
-        snapshotStorage: process.snapshotStore?.open(env),
+        ...this.snapshotStorageOf(process, env),
         snapshotIntervalS: this.options.snapshots?.intervalS ?? 0,
         snapshotLogMarginEntries: this.options.snapshots?.logMarginEntries,
+        witness: this.isWitness(peer),
         env,
         flags: { ...this.options.flags, ...flags },
         logger: this.options.logger ?? silentLogger,
@@ -242,6 +277,7 @@ export class SimCluster {
     this.observeDisk(process);
     this.durability.forget(peer);
     process.snapshotStore = this.newSnapshotStore(`${peer}-wiped-${this.incarnation++}`);
+    process.snapshotFileSystem = this.options.snapshots?.fileSystem?.(peer);
   }
 
   /** A graceful stop through RaftNode.shutdown. */
@@ -378,8 +414,22 @@ export class SimCluster {
     this.snapshotRoot = undefined;
   }
 
+  /** The snapshot options of an incarnation: local:// through the process's adaptor, or SimSnapshotStore. */
+  private snapshotStorageOf(
+    process: SimProcess,
+    env: SimEnv,
+  ): Pick<NodeOptions, "snapshotStorage" | "snapshotFileSystemAdaptor"> {
+    if (process.snapshotFileSystem === undefined)
+      return { snapshotStorage: process.snapshotStore?.open(env) };
+    return {
+      snapshotStorage: new LocalSnapshotStorage(`/${process.peer}/snapshot`),
+      snapshotFileSystemAdaptor: new SimFileSystemAdaptor(process.snapshotFileSystem, env),
+    };
+  }
+
   private newSnapshotStore(name: string): SimSnapshotStore | undefined {
-    if (this.options.snapshots === undefined) return undefined;
+    if (this.options.snapshots === undefined || this.options.snapshots.fileSystem !== undefined)
+      return undefined;
     this.snapshotRoot ??= mkdtempSync(join(tmpdir(), "tsraft-sim-"));
     return new SimSnapshotStore(join(this.snapshotRoot, name.replaceAll(":", "_")));
   }

@@ -6,6 +6,8 @@
  * exactly what state the node resumed from. Entries of another form change no register.
  */
 import { readFileSync, writeFileSync } from "node:fs";
+import { FileOpenFlags, type FileSystemAdaptor } from "../storage/fs-adaptor.js";
+import { checkedFileSystem, readWholeFile, withFile } from "../storage/fs-adaptor-checked.js";
 import { join } from "node:path";
 import type { PeerKey } from "../core/types.js";
 import type { Iterator } from "../node/iterator.js";
@@ -87,22 +89,46 @@ export function registerFsm(
     },
     onSnapshotSave: (writer, done) => {
       const state = { applied, registers: [...registers].map(([k, v]) => [k, v.toString()]) };
-      writeFileSync(join(writer.path, "data"), JSON.stringify(state));
-      writer.addFile("data");
-      done.run(Status.OK());
+      const path = join(writer.path, "data");
+      const saved = () => {
+        writer.addFile("data");
+        done.run(Status.OK());
+      };
+      if (writer.fileSystem === undefined) {
+        writeFileSync(path, JSON.stringify(state));
+        return saved();
+      }
+      // The state is taken above, synchronously; writing it may finish later (braft's contract).
+      return writeThrough(writer.fileSystem, path, JSON.stringify(state)).then(saved, (error: unknown) =>
+        done.run(Status.error("EIO", `snapshot save failed: ${String(error)}`)),
+      );
     },
     onSnapshotLoad: (reader) => {
-      const state = JSON.parse(readFileSync(join(reader.path, "data"), "utf8")) as {
-        applied: Applied[];
-        registers: [string, string][];
+      const path = join(reader.path, "data");
+      const load = (text: string): void => {
+        const state = JSON.parse(text) as { applied: Applied[]; registers: [string, string][] };
+        applied = state.applied;
+        registers = new Map(state.registers.map(([k, v]) => [k, BigInt(v)]));
+        checker.observeSnapshotLoad(peer, applied);
+        appliedIndex = reader.loadMeta().lastIncludedIndex;
       };
-      applied = state.applied;
-      registers = new Map(state.registers.map(([k, v]) => [k, BigInt(v)]));
-      checker.observeSnapshotLoad(peer, applied);
-      appliedIndex = reader.loadMeta().lastIncludedIndex;
+      // Synchronous without an adaptor, so runs without one stay what they were.
+      if (reader.fileSystem === undefined) return load(readFileSync(path, "utf8"));
+      return readThrough(reader.fileSystem, path).then(load);
     },
     // A healthy run never puts a node in ERROR: a broken core invariant lands here.
     onError: (error) => checker.violate(`${peer} entered the ERROR state: ${error.message}`),
   };
   return { fsm, view };
+}
+
+/** Writes `text` as the whole file `path` through a snapshot's FileSystemAdaptor. */
+async function writeThrough(fs: FileSystemAdaptor, path: string, text: string): Promise<void> {
+  await withFile(checkedFileSystem(fs), path, FileOpenFlags.writeNew, (file) =>
+    file.write(new TextEncoder().encode(text), 0),
+  );
+}
+
+async function readThrough(fs: FileSystemAdaptor, path: string): Promise<string> {
+  return new TextDecoder().decode(await readWholeFile(checkedFileSystem(fs), path));
 }

@@ -6,6 +6,8 @@
  * from the seed, so a failing run replays exactly.
  */
 import type { PeerKey } from "../core/types.js";
+import type { FileSystemAdaptor } from "../storage/fs-adaptor.js";
+import { MemoryFileSystemAdaptor } from "../storage/fs-adaptor-memory.js";
 import { Prng } from "./prng.js";
 import { maxSafeClockRate } from "./sim-clock.js";
 import { SimCluster } from "./sim-cluster.js";
@@ -31,6 +33,13 @@ export interface SimRunOptions {
   readonly lease?: boolean | undefined;
   /** Forces quiescent groups on or off (drawn by the seed when absent: 30% of runs). */
   readonly quiescence?: boolean | undefined;
+  /**
+   * Every process keeps its snapshots in `local://` storage through a MemoryFileSystemAdaptor
+   * (NodeOptions.snapshotFileSystemAdaptor), and snapshots are on in every run: the seed's own
+   * snapshot draw, or every 2 s with a margin of 5 entries when it drew none. No other draw
+   * changes.
+   */
+  readonly snapshotFileSystem?: boolean | undefined;
   readonly log?: ((line: string) => void) | undefined;
 }
 
@@ -40,6 +49,8 @@ export interface SimRunResult {
   readonly lease: boolean;
   readonly learner: boolean;
   readonly quiescence: boolean;
+  /** The last peer was a witness; "leader" when raft_enable_witness_to_leader was set too. */
+  readonly witness: "none" | "follower" | "leader";
   readonly violations: readonly string[];
   readonly appliedEntries: number;
   readonly acknowledged: number;
@@ -51,12 +62,15 @@ export interface SimRunResult {
 
 const ELECTION_TIMEOUT_MS = 1000;
 
+const memoryFileSystem = (): FileSystemAdaptor => new MemoryFileSystemAdaptor();
+
 /** The run's configuration, all drawn from the seed's "setup" stream. */
 function setupOf(options: SimRunOptions): {
   nodes: number;
   lease: boolean;
   learner: boolean;
   quiescence: boolean;
+  witness: SimRunResult["witness"];
   maxClockDriftMs: number;
   cluster: ConstructorParameters<typeof SimCluster>[0];
   largeEntryChance: number;
@@ -72,6 +86,7 @@ function setupOf(options: SimRunOptions): {
   const clockRateMax =
     0.9 * maxSafeClockRate(ELECTION_TIMEOUT_MS, maxClockDriftMs, ELECTION_TIMEOUT_MS + maxClockDriftMs / 2);
   const learner = setup.chance(0.3) && nodes > 3;
+  const witness = witnessOf(options.seed, learner);
   const cluster = {
     seed: options.seed,
     nodes,
@@ -79,6 +94,7 @@ function setupOf(options: SimRunOptions): {
     maxClockDriftMs,
     clockRateMax: setup.chance(0.8) && options.perfectClocks !== true ? clockRateMax : 0,
     initialVoters: learner ? nodes - 1 : undefined,
+    witnesses: witness === "none" ? 0 : 1,
     network: {
       minDelayMs: 1,
       maxDelayMs: setup.int(2, 30),
@@ -92,6 +108,7 @@ function setupOf(options: SimRunOptions): {
       raft_max_entries_size: setup.pick([1, 2, 8, 1024]),
       raft_max_parallel_append_entries_rpc_num: setup.pick([1, 2, 8]),
       raft_enable_leader_lease: lease,
+      raft_enable_witness_to_leader: witness === "leader",
     },
     // Half the runs take snapshots and compact their logs, so lagging and restarted nodes catch
     // up by snapshot install; margin 0 compacts right up to the snapshot.
@@ -101,6 +118,10 @@ function setupOf(options: SimRunOptions): {
   };
   // Drawn from a stream of its own, so the runs of every seed before quiescence stay the same.
   const quiescence = options.quiescence ?? new Prng(options.seed, "quiescence").chance(0.3);
+  const snapshots =
+    options.snapshotFileSystem === true
+      ? { ...(cluster.snapshots ?? { intervalS: 2, logMarginEntries: 5 }), fileSystem: memoryFileSystem }
+      : cluster.snapshots;
   const largeEntryChance = setup.chance(0.2) ? 0.03 : 0;
   // Some runs copy snapshots slowly (a throttled install longer than an election timeout).
   const copyDelayMs = setup.pick([10, 10, 500, 3000]);
@@ -108,12 +129,24 @@ function setupOf(options: SimRunOptions): {
     nodes,
     lease,
     learner,
+    witness,
     quiescence,
     maxClockDriftMs,
-    cluster: { ...cluster, quiescence },
+    cluster: { ...cluster, snapshots, quiescence },
     largeEntryChance,
     copyDelayMs,
   };
+}
+
+/**
+ * A quarter of the runs without a learner make their last peer a witness, half of those with
+ * raft_enable_witness_to_leader. Drawn from a stream of its own, so the other setup draws of
+ * every seed stay what they were.
+ */
+function witnessOf(seed: number, learner: boolean): SimRunResult["witness"] {
+  const draw = new Prng(seed, "witness");
+  if (learner || !draw.chance(0.25)) return "none";
+  return draw.chance(0.5) ? "leader" : "follower";
 }
 
 export async function runSimulation(options: SimRunOptions): Promise<SimRunResult> {
@@ -173,6 +206,7 @@ export async function runSimulation(options: SimRunOptions): Promise<SimRunResul
     lease: setup.lease,
     learner: setup.learner,
     quiescence: setup.quiescence,
+    witness: setup.witness,
     violations: cluster.checker.violations,
     appliedEntries: cluster.checker.appliedCount,
     acknowledged: cluster.checker.ackedCount,

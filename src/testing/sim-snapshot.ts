@@ -5,8 +5,10 @@
  * that copies between simulated processes over the simulated network's links.
  */
 import { copyFileSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { RaftError } from "../core/errors.js";
+import { defaultFileSystem, FileOpenFlags, type FileSystemAdaptor } from "../storage/fs-adaptor.js";
+import { checkedFileSystem, readWholeFile, withFile } from "../storage/fs-adaptor-checked.js";
 import type { PeerKey } from "../core/types.js";
 import type { Env } from "../env/env.js";
 import type { SnapshotCopyOptions, SnapshotTransfer } from "../node/ports.js";
@@ -19,6 +21,7 @@ import type {
   SnapshotWriter,
 } from "../storage/snapshot-storage.js";
 import type { SimNetwork } from "./sim-network.js";
+import { ungated } from "./sim-fs-adaptor.js";
 import type { SimScheduler } from "./sim-scheduler.js";
 
 interface StoredSnapshot {
@@ -248,7 +251,11 @@ export class SimSnapshotTransfer {
         options.signal.removeEventListener("abort", abort);
         if (options.signal.aborted) return;
         try {
-          resolve(this.copyNow(to, uri, writer));
+          resolve(
+            writer.fileSystem === undefined
+              ? this.copyNow(to, uri, writer)
+              : this.copyThroughAdaptors(to, uri, writer, writer.fileSystem),
+          );
         } catch (error) {
           reject(error instanceof Error ? error : new Error(String(error)));
         }
@@ -257,13 +264,50 @@ export class SimSnapshotTransfer {
     return copying.finally(() => this.running--);
   }
 
-  private copyNow(to: PeerKey, uri: string, writer: SnapshotWriter): SnapshotMeta {
+  /** The reader behind `uri`, if the copy may reach it now (else the error a copy would meet). */
+  private sourceOf(to: PeerKey, uri: string): { owner: PeerKey; reader: SnapshotReader } {
     const source = this.readers.get(Number(uri.slice(uri.lastIndexOf("/") + 1)));
     if (source === undefined) throw new RaftError("ENOENT", `no snapshot reader ${uri}`);
     if (!this.network.linkOpen(to, source.owner) || !this.network.linkOpen(source.owner, to)) {
       throw new RaftError("EHOSTUNREACH", `${source.owner} is unreachable from ${to}`);
     }
     if (this.failCopy?.(to, uri) === true) throw new RaftError("EIO", `injected failure copying ${uri}`);
+    return source;
+  }
+
+  /**
+   * The copy between processes whose snapshots live in FileSystemAdaptors: the leader's files are
+   * read at once (from its process-wide file system, so a leader crashing meanwhile cannot stall
+   * the copy), then written through the follower's adaptor, call by call on its timers.
+   */
+  private async copyThroughAdaptors(
+    to: PeerKey,
+    uri: string,
+    writer: SnapshotWriter,
+    fileSystem: FileSystemAdaptor,
+  ): Promise<SnapshotMeta> {
+    const source = this.sourceOf(to, uri);
+    const from = checkedFileSystem(ungated(source.reader.fileSystem ?? defaultFileSystem()));
+    const files = await Promise.all(
+      source.reader.listFiles().map(async (name) => {
+        const data = await readWholeFile(from, join(source.reader.path, name));
+        return { name, data, meta: source.reader.getFileMeta(name) };
+      }),
+    );
+    const into = checkedFileSystem(fileSystem);
+    for (const { name, data, meta } of files) {
+      const path = join(writer.path, name);
+      await into.createDirectory(dirname(path), true);
+      await withFile(into, path, FileOpenFlags.writeNew, (file) => file.write(data, 0));
+      writer.addFile(name, meta);
+    }
+    const meta = source.reader.loadMeta();
+    writer.saveMeta(meta);
+    return meta;
+  }
+
+  private copyNow(to: PeerKey, uri: string, writer: SnapshotWriter): SnapshotMeta {
+    const source = this.sourceOf(to, uri);
     try {
       for (const name of source.reader.listFiles()) {
         copyFileSync(join(source.reader.path, name), join(writer.path, name));

@@ -59,7 +59,7 @@ export interface InteropNode {
   readonly port: number;
   /** Its working directory; its data are in `<dir>/data`. */
   readonly dir: string;
-  /** `127.0.0.1:port:0`, the canonical PeerId. */
+  /** `127.0.0.1:port:0` (`:1` appended for a witness), the canonical PeerId. */
   readonly peer: string;
   /** Started with an empty configuration, to be added to the group later. */
   readonly spare: boolean;
@@ -72,12 +72,19 @@ export interface TimingOptions {
   readonly snapshotIntervalS: number;
   /** Appended to braft's flags (a later flag wins), e.g. a small `--raft_max_segment_size`. */
   readonly braftFlags?: readonly string[];
+  /** Appended to tsraft's flags, e.g. `--snapshot_key` (the counter's encrypted snapshots). */
+  readonly tsraftFlags?: readonly string[];
   /** The example both kinds serve; counter by default. */
   readonly example?: Example;
   /** braft's `-raft_enable_leader_lease=true` and tsraft's `--raft_enable_leader_lease`. */
   readonly leaderLease?: boolean;
   /** Nodes started with an empty configuration, after the group's members. */
   readonly spares?: readonly NodeKind[];
+  /**
+   * The tsraft members run as witnesses (`--witness`, PeerId `ip:port:0:1` in every node's
+   * configuration). braft's example servers have no witness option, so only tsraft nodes can.
+   */
+  readonly tsraftWitnesses?: boolean;
 }
 
 /** A server did not come up because its port was taken between picking and binding it. */
@@ -132,7 +139,7 @@ export class MixedCluster {
             kind,
             port,
             dir: join(root, `${kind}-${port}`),
-            peer: `127.0.0.1:${port}:0`,
+            peer: `127.0.0.1:${port}:0${kind === "tsraft" && timing.tsraftWitnesses === true ? ":1" : ""}`,
             spare: i >= kinds.length,
             child: undefined,
           };
@@ -204,11 +211,18 @@ export class MixedCluster {
     const counter = this.example === "counter" ? ["--log_applied_task=true"] : [];
     if (node.kind === "tsraft") {
       // tsraft's atomic server fsyncs by default (braft's raft_sync default) and takes bare booleans.
+      const witness = this.timing.tsraftWitnesses === true ? ["--witness=true"] : [];
       const own =
         this.example === "counter"
-          ? ["--raft_sync=true", ...counter, ...(lease ? ["--raft_enable_leader_lease=true"] : [])]
+          ? [
+              "--raft_sync=true",
+              ...counter,
+              ...(lease ? ["--raft_enable_leader_lease=true"] : []),
+              ...witness,
+            ]
           : ["--admin", ...(lease ? ["--raft_enable_leader_lease"] : [])];
-      return { command: process.execPath, args: [TSRAFT_SERVER[this.example], ...common, ...own] };
+      const extra = this.timing.tsraftFlags ?? [];
+      return { command: process.execPath, args: [TSRAFT_SERVER[this.example], ...common, ...own, ...extra] };
     }
     // braft's run_server.sh flags; bthread_concurrency as its README advises on a 2-core machine.
     const braftFlags = [

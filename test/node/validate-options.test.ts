@@ -116,6 +116,7 @@ const badFlags: readonly [string, unknown, RegExp][] = [
   ["raft_do_snapshot_min_index_gap", 0, /raft_do_snapshot_min_index_gap is 0;/],
   ["raft_max_install_snapshot_tasks_num", 0, /raft_max_install_snapshot_tasks_num is 0;/],
   ["raft_retry_replicate_interval_ms", 0, /raft_retry_replicate_interval_ms is 0;/],
+  ["raft_enable_witness_to_leader", "yes", /raft_enable_witness_to_leader is "yes"; allowed: true or false/],
   ["tsraft_max_pending_applies", 0, /tsraft_max_pending_applies is 0;/],
   ["raft_sycn", false, /NodeOptions\.flags raft_sycn is not a flag; known: raft_sync,/],
 ];
@@ -260,5 +261,24 @@ describe("ValidateIdentity: what braft's init refuses about the node's address",
     await assertAccepted(goodOptions({}, silent(quiet)));
     await assertAccepted(goodOptions({ initialConf: "" }, silent(quiet)));
     assert.deepEqual(quiet, [], "no warning for a member, nor for an empty configuration");
+  });
+
+  test("a witness's PeerId carries braft's witness role (:1), and only a witness's does", async () => {
+    const witness = "10.0.0.1:8100:0:1";
+    await assertRefused(
+      goodOptions({ witness: true }),
+      /NodeOptions\.witness is true but peer id 10\.0\.0\.1:8100:0 has no witness role: use 10\.0\.0\.1:8100:0:1/,
+    );
+    await assertRefused(
+      goodOptions({ initialConf: witness }),
+      /peer id 10\.0\.0\.1:8100:0:1 has braft's witness role \(:1\) but NodeOptions\.witness is not set/,
+      witness,
+    );
+    const warnings: string[] = [];
+    await assertAccepted(goodOptions({ witness: true, initialConf: witness }, silent(warnings)), witness);
+    assert.ok(
+      warnings.some((w) => /a witness without snapshot storage never trims its log/.test(w)),
+      warnings.join("\n"),
+    );
   });
 });

@@ -4,16 +4,17 @@
  * renamed into place when it is closed; readers hold a reference so a snapshot being loaded or
  * copied is deleted only when the last of them lets go.
  */
-import { mkdir, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { RaftError } from "../../core/errors.js";
+import { PosixFileSystemAdaptor, defaultFileSystem, type FileSystemAdaptor } from "../fs-adaptor.js";
+import { checkedFileSystem, loadProtoBufFileVia, type CheckedFileSystem } from "../fs-adaptor-checked.js";
 import type {
   SnapshotCopyRegistrar,
   SnapshotReader,
   SnapshotStorage,
   SnapshotWriter,
 } from "../snapshot-storage.js";
-import { decodeFile, fsyncDir, ioError, loadProtoBufFile } from "./fs-util.js";
+import { decodeFile } from "./fs-util.js";
 import { LocalSnapshotReader, LocalSnapshotWriter, SNAPSHOT_META_FILE } from "./local-snapshot.js";
 import { resolveLocalOptions, type LocalStorageOptions, type ResolvedLocalOptions } from "./options.js";
 import { decodeSnapshotTable } from "./snapshot-meta-codec.js";
@@ -39,6 +40,9 @@ export class LocalSnapshotStorage implements SnapshotStorage {
   private readonly readers = new Set<LocalSnapshotReader>();
   /** The locked directory, from init to close. */
   private directory: StorageDirectory | undefined;
+  /** Where the snapshots live (braft's _fs): the real file system unless an adaptor was set. */
+  private fileSystem: FileSystemAdaptor = defaultFileSystem();
+  private fs: CheckedFileSystem = checkedFileSystem(this.fileSystem);
 
   /** @param path the directory holding the snapshots (braft's snapshot_uri path). */
   constructor(
@@ -48,8 +52,20 @@ export class LocalSnapshotStorage implements SnapshotStorage {
     this.opts = resolveLocalOptions(options);
   }
 
+  /**
+   * braft's set_file_system_adaptor; before `init`. With an adaptor other than the real file
+   * system the directory is created through it and not locked: tsraft cannot tell where the
+   * adaptor keeps its files, so keeping other processes out of them is the adaptor's part.
+   */
+  setFileSystemAdaptor(fs: FileSystemAdaptor): void {
+    if (this.directory !== undefined)
+      throw new RaftError("EINVAL", `set the file system adaptor of ${this.path} before init`);
+    this.fileSystem = fs;
+    this.fs = checkedFileSystem(fs);
+  }
+
   async init(): Promise<void> {
-    const directory = await openStorageDirectory(this.path, "snapshot", this.opts);
+    const directory = await this.openDirectory();
     try {
       await this.recover();
     } catch (error) {
@@ -57,6 +73,14 @@ export class LocalSnapshotStorage implements SnapshotStorage {
       throw error;
     }
     this.directory = directory;
+  }
+
+  private async openDirectory(): Promise<StorageDirectory> {
+    // The real file system, even in an instance of the user's: lock it as every local storage.
+    if (this.fileSystem instanceof PosixFileSystemAdaptor)
+      return openStorageDirectory(this.path, "snapshot", this.opts);
+    await this.fs.createDirectory(this.path, this.opts.createParentDirectories);
+    return { release: () => Promise.resolve() };
   }
 
   /** Releases the directory lock; snapshots still open keep their files until closed. Idempotent. */
@@ -68,9 +92,7 @@ export class LocalSnapshotStorage implements SnapshotStorage {
   /** Removes what a crash may leave (the temp directory, superseded snapshots); finds the newest. */
   private async recover(): Promise<void> {
     await this.removeDir(SNAPSHOT_TEMP_DIR);
-    const names = await readdir(this.path).catch((err: unknown) => {
-      throw ioError("list", this.path, err);
-    });
+    const names = await this.fs.readDirectory(this.path);
     const indexes = names
       .map((name) => SNAPSHOT_DIR_RE.exec(name)?.[1])
       .filter((digits): digits is string => digits !== undefined)
@@ -87,12 +109,8 @@ export class LocalSnapshotStorage implements SnapshotStorage {
       throw new RaftError("EBUSY", `a snapshot is already being written in ${this.path}`);
     const dir = join(this.path, SNAPSHOT_TEMP_DIR);
     await this.removeDir(SNAPSHOT_TEMP_DIR);
-    try {
-      await mkdir(dir);
-    } catch (err) {
-      throw ioError("create snapshot directory", dir, err);
-    }
-    this.writer = new LocalSnapshotWriter(dir);
+    await this.fs.createDirectory(dir, false);
+    this.writer = new LocalSnapshotWriter(dir, this.fileSystem);
     return this.writer;
   }
 
@@ -110,11 +128,11 @@ export class LocalSnapshotStorage implements SnapshotStorage {
     const target = join(this.path, snapshotDirName(index));
     try {
       await (writer as LocalSnapshotWriter).sync(this.opts.sync, this.opts.syncMeta);
-      await rename(writer.path, target);
-      if (this.opts.syncMeta) await fsyncDir(this.path);
+      await this.fs.rename(writer.path, target);
+      if (this.opts.syncMeta) await this.fs.syncDirectory(this.path);
     } catch (err) {
-      await this.removeDir(SNAPSHOT_TEMP_DIR);
-      throw RaftError.is(err) ? err : ioError("install snapshot", target, err);
+      await this.removeDir(SNAPSHOT_TEMP_DIR).catch(() => undefined);
+      throw toRaftError(err);
     }
     const previous = this.lastIndex;
     this.lastIndex = index;
@@ -129,11 +147,11 @@ export class LocalSnapshotStorage implements SnapshotStorage {
     try {
       const dir = join(this.path, snapshotDirName(index));
       const file = join(dir, SNAPSHOT_META_FILE);
-      const bytes = await loadProtoBufFile(file);
+      const bytes = await loadProtoBufFileVia(this.fs, file);
       if (bytes === undefined) throw new RaftError("EIO", `Fail to open snapshot: ${file} is missing`);
       const table = decodeFile(file, bytes, decodeSnapshotTable);
       if (table.meta === undefined) throw new RaftError("EIO", `Corrupted file ${file}: no snapshot meta`);
-      const reader = new LocalSnapshotReader(dir, table.meta, table.files, this.registrar);
+      const reader = new LocalSnapshotReader(dir, table.meta, table.files, this.registrar, this.fileSystem);
       this.readers.add(reader);
       return reader;
     } catch (err) {
@@ -168,13 +186,8 @@ export class LocalSnapshotStorage implements SnapshotStorage {
     if (index !== this.lastIndex) await this.removeDir(snapshotDirName(index));
   }
 
-  private async removeDir(name: string): Promise<void> {
-    const dir = join(this.path, name);
-    try {
-      await rm(dir, { recursive: true, force: true });
-    } catch (err) {
-      throw ioError("remove", dir, err);
-    }
+  private removeDir(name: string): Promise<void> {
+    return this.fs.deleteFile(join(this.path, name), true);
   }
 }
 
@@ -187,8 +200,8 @@ function checkNewIndex(index: number | undefined, lastIndex: number): RaftError 
   return undefined;
 }
 
-function toRaftError(err: Error): RaftError {
-  return RaftError.is(err)
-    ? err
-    : new RaftError("EIO", `snapshot writer failed: ${err.message}`, { cause: err });
+function toRaftError(err: unknown): RaftError {
+  if (RaftError.is(err)) return err;
+  const text = err instanceof Error ? err.message : String(err);
+  return new RaftError("EIO", `snapshot writer failed: ${text}`, { cause: err });
 }

@@ -1,7 +1,8 @@
 /** braft's LocalSnapshotWriter / LocalSnapshotReader: a snapshot directory and its file table. */
-import { open } from "node:fs/promises";
 import { dirname, isAbsolute, join, normalize, sep } from "node:path";
 import { RaftError } from "../../core/errors.js";
+import type { FileSystemAdaptor } from "../fs-adaptor.js";
+import { checkedFileSystem, saveProtoBufFileVia, syncPath } from "../fs-adaptor-checked.js";
 import type {
   SnapshotCopyRegistrar,
   SnapshotFileMeta,
@@ -9,7 +10,6 @@ import type {
   SnapshotReader,
   SnapshotWriter,
 } from "../snapshot-storage.js";
-import { fsyncDir, ioError, saveProtoBufFile } from "./fs-util.js";
 import { encodeSnapshotTable, type SnapshotTable } from "./snapshot-meta-codec.js";
 
 /** braft's BRAFT_SNAPSHOT_META_FILE. */
@@ -21,7 +21,10 @@ export class LocalSnapshotWriter implements SnapshotWriter {
   private readonly files = new Map<string, SnapshotFileMeta>();
   private failure: Error | undefined;
 
-  constructor(readonly path: string) {}
+  constructor(
+    readonly path: string,
+    readonly fileSystem: FileSystemAdaptor,
+  ) {}
 
   get error(): Error | undefined {
     return this.failure;
@@ -64,18 +67,18 @@ export class LocalSnapshotWriter implements SnapshotWriter {
    * meta file is written, so a meta file on disk always describes files that are there.
    */
   async sync(sync: boolean, syncMeta: boolean): Promise<void> {
+    const fs = checkedFileSystem(this.fileSystem);
     if (sync) {
       const dirs = new Set<string>([this.path]);
       for (const name of this.files.keys()) {
         const file = join(this.path, name);
-        await fsyncFile(file);
+        await syncPath(fs, file);
         dirs.add(dirname(file));
       }
-      for (const dir of dirs)
-        await fsyncDir(dir).catch((err: unknown) => Promise.reject(ioError("sync", dir, err)));
+      for (const dir of dirs) await fs.syncDirectory(dir);
     }
     const table: SnapshotTable = { meta: this.meta, files: this.files };
-    await saveProtoBufFile(join(this.path, SNAPSHOT_META_FILE), encodeSnapshotTable(table), syncMeta);
+    await saveProtoBufFileVia(fs, join(this.path, SNAPSHOT_META_FILE), encodeSnapshotTable(table), syncMeta);
   }
 }
 
@@ -88,6 +91,7 @@ export class LocalSnapshotReader implements SnapshotReader {
     private readonly meta: SnapshotMeta,
     private readonly files: ReadonlyMap<string, SnapshotFileMeta>,
     private readonly registrar: SnapshotCopyRegistrar | undefined,
+    readonly fileSystem: FileSystemAdaptor,
   ) {}
 
   get index(): number {
@@ -132,17 +136,4 @@ function checkFileName(name: string): string {
     throw new RaftError("EINVAL", `invalid snapshot file name "${name}"`);
   }
   return name;
-}
-
-async function fsyncFile(file: string): Promise<void> {
-  try {
-    const fh = await open(file, "r");
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch (err) {
-    throw ioError("sync snapshot file", file, err);
-  }
 }
