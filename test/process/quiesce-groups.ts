@@ -36,44 +36,53 @@ async function writeEverywhere(
   cluster: ProcessCluster,
   groups: readonly string[],
   tag: string,
+  waitMs: number,
 ): Promise<void> {
   await forEachGroup(groups, 16, async (group) => {
     await waitFor(
       `a write to ${group}`,
       async () => ((await cluster.apply(group, tag)) !== undefined ? true : undefined),
-      30_000,
+      waitMs,
     );
   });
 }
 
-async function everyGroupQuiet(cluster: ProcessCluster, groups: number): Promise<void> {
+async function everyGroupQuiet(cluster: ProcessCluster, groups: number, waitMs: number): Promise<void> {
   await waitFor(
     "every group quiet on every process",
     async () => {
       const summaries = await Promise.all(cluster.running().map((port) => cluster.summary(port)));
       return summaries.every((s) => s.quiet === groups) ? true : undefined;
     },
-    30_000,
+    waitMs,
   );
 }
 
-export async function runQuiesceScenario(groupCount: number): Promise<QuiesceScenarioResult> {
+/**
+ * Runs the scenario with `groupCount` groups and election timeout `electionMs`; each wait (all
+ * quiet, all led again, every write) may take up to `waitMs`.
+ */
+export async function runQuiesceScenario(
+  groupCount: number,
+  electionMs = 1000,
+  waitMs = 30_000,
+): Promise<QuiesceScenarioResult> {
   const dataDir = mkdtempSync(join(tmpdir(), "tsraft-quiesce-"));
   const ports = await freePorts(3);
   const groups = Array.from({ length: groupCount }, (_, i) => `q${i}`);
-  const cluster = new ProcessCluster(ports, groups, dataDir, ports, { electionMs: 1000 });
+  const cluster = new ProcessCluster(ports, groups, dataDir, ports, { electionMs });
   try {
     const started = performance.now();
     await cluster.startAll();
-    await writeEverywhere(cluster, groups, "first");
+    await writeEverywhere(cluster, groups, "first", waitMs);
     const startMs = performance.now() - started;
     const idleFrom = performance.now();
-    await everyGroupQuiet(cluster, groupCount);
+    await everyGroupQuiet(cluster, groupCount, waitMs);
     const quietAfterMs = performance.now() - idleFrom;
 
     // Quiet groups wake on a write, then go quiet again.
-    await writeEverywhere(cluster, groups.slice(0, 10), "wake");
-    await everyGroupQuiet(cluster, groupCount);
+    await writeEverywhere(cluster, groups.slice(0, 10), "wake", waitMs);
+    await everyGroupQuiet(cluster, groupCount, waitMs);
 
     // kill -9 the process that leads the most groups: every group elects and takes writes again.
     const leading = await Promise.all(ports.map(async (port) => (await cluster.summary(port)).leading));
@@ -86,10 +95,10 @@ export async function runQuiesceScenario(groupCount: number): Promise<QuiesceSce
         const summaries = await Promise.all(cluster.running().map((port) => cluster.summary(port)));
         return summaries.reduce((sum, s) => sum + s.leading, 0) === groupCount ? true : undefined;
       },
-      30_000,
+      waitMs,
     );
     const reelectedAfterKillMs = performance.now() - killedAt;
-    await writeEverywhere(cluster, groups, "after-kill");
+    await writeEverywhere(cluster, groups, "after-kill", waitMs);
     assert.deepEqual(
       cluster.failures.filter((code) => code !== "EPERM" && code !== "EHOSTUNREACH"),
       [],
