@@ -6,6 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeAppend, type AppendWrite } from "../../src/storage/local/segment-writer.js";
 import { onBeforeBlocking } from "../../src/env/before-blocking.js";
+import { SegmentLogStorage } from "../../src/storage/local/segment-log-storage.js";
+import { dataEntries, removeDir, tempDir } from "./helpers.js";
 
 function inlineWrite(text: string, position: number): AppendWrite {
   return {
@@ -38,5 +40,26 @@ test("the first inline append of a turn is on disk before the call returns, afte
     removeHook();
     await fh.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("an append to the open segment reaches the disk within the appendEntries call (no microtask before the write)", async () => {
+  const dir = await tempDir("tsraft-sync-append-");
+  const log = new SegmentLogStorage(dir, { inlineSync: true });
+  const flushes: number[] = [];
+  const removeHook = onBeforeBlocking(() => flushes.push(1));
+  try {
+    await log.init(() => undefined);
+    await log.appendEntries(dataEntries(1, 1, 1)); // opens the segment
+    await new Promise((resolve) => setImmediate(resolve)); // a fresh turn
+    flushes.length = 0;
+    const appended = log.appendEntries(dataEntries(2, 2, 1));
+    // The write and fsync ran inside the call: the corked frames were flushed right before them.
+    assert.equal(flushes.length, 1);
+    await appended;
+  } finally {
+    removeHook();
+    await log.close();
+    await removeDir(dir);
   }
 });
