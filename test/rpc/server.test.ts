@@ -231,7 +231,9 @@ describe("RaftServer", () => {
     server.addMethod("example.FailService", "Sync", () => {
       throw new RaftError("EBUSY", "busy now");
     });
-    server.addMethod("example.FailService", "Async", () => Promise.reject(new RaftError("EPERM", "not leader")));
+    server.addMethod("example.FailService", "Async", () =>
+      Promise.reject(new RaftError("EPERM", "not leader")),
+    );
     server.addMethod("example.FailService", "Echo", (message) => message);
     const channel = caller.channels.get(server.address);
     const calls = [
