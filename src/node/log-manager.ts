@@ -259,10 +259,11 @@ export class LogManager implements LogReader {
     if (batch.truncateAfter !== undefined && batch.truncateAfter < this.log.lastLogIndex()) {
       await this.log.truncateSuffix(batch.truncateAfter);
     }
-    const writes: Promise<void>[] = [];
-    if (batch.entries.length > 0) writes.push(this.log.appendEntries(batch.entries));
-    if (batch.hardState !== undefined) writes.push(this.meta.setTermAndVotedFor(batch.hardState));
-    await Promise.all(writes);
+    const entries = batch.entries.length > 0 ? this.log.appendEntries(batch.entries) : undefined;
+    const meta = batch.hardState === undefined ? undefined : this.meta.setTermAndVotedFor(batch.hardState);
+    // The common batch is entries alone: awaited directly, without Promise.all's extra promises.
+    if (entries !== undefined && meta !== undefined) await Promise.all([entries, meta]);
+    else await (entries ?? meta);
   }
 }
 

@@ -159,7 +159,9 @@ export class SegmentLogStorage implements LogStorage {
         entries[i]!.index === this.last + 1,
         `entry ${entries[i]!.index} does not follow ${this.last}`,
       );
-      const seg = await this.segmentForAppend();
+      // Without a rollover the write starts in this call, not a microtask later: a follower's
+      // fsync then starts before the apply its AppendEntries also triggered (running-node drive).
+      const seg = this.openTail() ?? (await this.segmentForAppend());
       const chunk = this.encoder.encode(entries, payloads, i, this.opts.maxSegmentSize - seg.bytes);
       try {
         await seg.append(chunk.buf, chunk.terms, chunk.offsets, {
@@ -180,10 +182,18 @@ export class SegmentLogStorage implements LogStorage {
     }
   }
 
-  /** The open segment to append to, rolling over to a new one when it is full. */
-  private async segmentForAppend(): Promise<Segment> {
+  /** The open segment to append to when it has room, else undefined (a rollover is due). */
+  private openTail(): Segment | undefined {
     const tail = this.segments.at(-1);
     if (tail !== undefined && !tail.closed && tail.bytes < this.opts.maxSegmentSize) return tail;
+    return undefined;
+  }
+
+  /** The open segment to append to, rolling over to a new one when it is full. */
+  private async segmentForAppend(): Promise<Segment> {
+    const open = this.openTail();
+    if (open !== undefined) return open;
+    const tail = this.segments.at(-1);
     try {
       if (tail !== undefined && !tail.closed) {
         await tail.close(this.opts.syncSegments && !this.opts.sync, this.opts.useFsync);
