@@ -227,12 +227,16 @@ export class RunningNode {
   private drive(): void {
     if (this.lifecycle !== "running") return;
     this.withCore((core) => {
-      this.proposeQueued(core);
-      while (core.hasReady()) {
-        const ready = core.takeReady();
-        this.handleReady(ready);
-        this.applyThroughIndex = ready.applyThroughIndex;
-      }
+      // braft's apply queue: at most raft_apply_batch tasks per proposal, each batch its own
+      // log write job (the LogManager merges jobs that queue behind a running write).
+      do {
+        this.proposeQueued(core);
+        while (core.hasReady()) {
+          const ready = core.takeReady();
+          this.handleReady(ready);
+          this.applyThroughIndex = ready.applyThroughIndex;
+        }
+      } while (this.applyQueue.length > 0 && this.lifecycle === "running");
       this.parts.fsmCaller.onCommitted(this.applyThroughIndex);
       this.changeLog.noticeChanges(core);
     }, false);
@@ -241,7 +245,7 @@ export class RunningNode {
 
   private proposeQueued(core: RaftCore): void {
     if (this.applyQueue.length === 0) return;
-    const tasks = this.applyQueue.takeAll();
+    const tasks = this.applyQueue.take(this.parts.flags.raft_apply_batch);
     if (
       core.role === "leader" &&
       this.closureQueue.size + tasks.length > this.parts.flags.tsraft_max_pending_applies
