@@ -305,9 +305,10 @@ export class RaftCore {
     for (const proposal of proposals) {
       if (proposal.expectedTerm !== undefined && proposal.expectedTerm !== this.#m.term) {
         results.push(
+          // braft's NodeImpl::apply answers EPERM, in these words.
           new RaftError(
-            "ESTALE",
-            `expected term ${proposal.expectedTerm} but the current term is ${this.#m.term}`,
+            "EPERM",
+            `expected_term=${proposal.expectedTerm} doesn't match current_term=${this.#m.term}`,
           ),
         );
         continue;

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { LogEntry } from "../../src/core/types.js";
 import type { RaftFlags } from "../../src/node/flags.js";
+import type { SnapshotCopyOptions } from "../../src/node/ports.js";
 import type { Iterator } from "../../src/node/iterator.js";
 import type { StateMachine } from "../../src/node/state-machine.js";
 import type { LogStorage } from "../../src/storage/interfaces.js";
@@ -151,4 +152,37 @@ test("FSMCallerBatching: committed entries reach onApply in batches, and raft_fs
     batched.reduce((a, b) => a + b, 0),
     "the same entries were applied",
   );
+});
+
+test("raft_max_byte_count_per_rpc: a follower copies a snapshot asking for chunks of its node's flag", async () => {
+  const seen: (number | undefined)[] = [];
+  await withCluster(
+    {
+      seed: 73,
+      nodes: 3,
+      snapshots: { intervalS: 0, logMarginEntries: 0 },
+      flags: { raft_max_byte_count_per_rpc: 4096 },
+    },
+    async (cluster) => {
+      const transfer = cluster.snapshotTransfer as unknown as {
+        copy: (to: string, uri: string, writer: unknown, options: SnapshotCopyOptions) => Promise<unknown>;
+      };
+      const copy = transfer.copy.bind(transfer);
+      transfer.copy = (to, uri, writer, options) => {
+        seen.push(options.maxByteCountPerRpc);
+        return copy(to, uri, writer, options);
+      };
+      await cluster.startAll();
+      const leader = (await cluster.waitForLeader()) as string;
+      const follower = cluster.peers.find((peer) => peer !== leader) as string;
+      await cluster.stop(follower);
+      cluster.wipe(follower);
+      for (let i = 0; i < 10; i++) await cluster.applyAndWait(bytes(`s${i}`));
+      await cluster.settle(cluster.node(leader).snapshot());
+      await cluster.start(follower);
+      await cluster.scheduler.runUntil(() => seen.length > 0, 10_000);
+    },
+  );
+  assert.ok(seen.length > 0, "the follower installed a snapshot");
+  assert.deepEqual(new Set(seen), new Set([4096]));
 });
