@@ -406,7 +406,14 @@ export class RunningNode {
             ),
           onFailure: (s, error) => {
             if (isEnabled(this.logger, "debug")) this.changeLog.rpcFailed(s, error);
-            this.withCore((core) => core.stepResponse({ kind: "failure", send: s }, this.env.nowMs()));
+            // braft's Replicator::_block: a follower that answered EBUSY (overloaded) or EINTR
+            // rests raft_retry_replicate_interval_ms before the leader sends it entries again.
+            const retryAfterMs = isBusyAnswer(error)
+              ? prepared.flags.raft_retry_replicate_interval_ms
+              : undefined;
+            this.withCore((core) =>
+              core.stepResponse({ kind: "failure", send: s, retryAfterMs }, this.env.nowMs()),
+            );
           },
           openSnapshot: async () => (await this.parts.snapshotExecutor?.openForSend()) ?? undefined,
         },
@@ -546,4 +553,9 @@ export class RunningNode {
   private warn(message: string): void {
     this.logger.warn(message);
   }
+}
+
+/** The answers after which braft's replicator blocks for raft_retry_replicate_interval_ms. */
+function isBusyAnswer(error: unknown): boolean {
+  return RaftError.is(error) && (error.code === "EBUSY" || error.code === "EINTR");
 }

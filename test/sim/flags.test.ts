@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { RaftError } from "../../src/core/errors.js";
 import type { LogEntry } from "../../src/core/types.js";
 import type { RaftFlags } from "../../src/node/flags.js";
 import type { SnapshotCopyOptions } from "../../src/node/ports.js";
@@ -185,4 +186,41 @@ test("raft_max_byte_count_per_rpc: a follower copies a snapshot asking for chunk
   );
   assert.ok(seen.length > 0, "the follower installed a snapshot");
   assert.deepEqual(new Set(seen), new Set([4096]));
+});
+
+/** How long after an EBUSY answer the leader sends entries to that follower again. */
+async function retryGapMs(intervalMs: number): Promise<number> {
+  let gap = Number.NaN;
+  await withCluster(
+    { seed: 74, nodes: 3, flags: { raft_retry_replicate_interval_ms: intervalMs } },
+    async (cluster) => {
+      await cluster.startAll();
+      const leader = (await cluster.waitForLeader()) as string;
+      await cluster.applyAndWait(bytes("warm-up"));
+      const follower = cluster.peers.find((peer) => peer !== leader) as string;
+      let busyAtMs: number | undefined;
+      cluster.failAppend = (_from, to, request) => {
+        if (to !== follower || request.entries.length === 0) return undefined;
+        const nowMs = cluster.scheduler.nowMs;
+        if (busyAtMs === undefined) {
+          busyAtMs = nowMs;
+          return new RaftError("EBUSY", "follower overloaded");
+        }
+        if (Number.isNaN(gap)) gap = nowMs - busyAtMs;
+        return undefined;
+      };
+      for (let i = 0; i < 60 && Number.isNaN(gap); i++) {
+        await cluster.applyAndWait(bytes(`r${i}`));
+        await cluster.scheduler.runFor(50);
+      }
+    },
+  );
+  return gap;
+}
+
+test("raft_retry_replicate_interval_ms: a follower that answered EBUSY gets no entries for that long", async () => {
+  const long = await retryGapMs(2000);
+  assert.ok(long >= 2000, `entries resumed ${long} ms after EBUSY (flag 2000)`);
+  const short = await retryGapMs(100);
+  assert.ok(short < 1000, `entries resumed ${short} ms after EBUSY (flag 100)`);
 });
