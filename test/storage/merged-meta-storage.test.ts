@@ -11,7 +11,8 @@ import type { RaftMetaStorage } from "../../src/storage/interfaces.js";
 import { InProcessNetwork } from "../../src/testing/index.js";
 import { pollUntil } from "../support/poll.js";
 import { LocalRaftMetaStorage } from "../../src/storage/local/local-meta-storage.js";
-import { MERGED_META_FILE } from "../../src/storage/local/merged-meta-file.js";
+import { MERGED_META_FILE, MergedMetaFile } from "../../src/storage/local/merged-meta-file.js";
+import { resolveLocalOptions } from "../../src/storage/local/options.js";
 import { MergedRaftMetaStorage, MixedRaftMetaStorage } from "../../src/storage/local/merged-meta-storage.js";
 import { createRaftMetaStorage } from "../../src/storage/registry.js";
 import { rejectsWith, removeDir, tempDir } from "./helpers.js";
@@ -177,4 +178,22 @@ test("LocalMergedNodes: two groups of one process keep their terms in one merged
   } finally {
     await removeDir(dir);
   }
+});
+
+test("raft_meta_write_batch: concurrent votes of many nodes share a write, at most raft_meta_write_batch each", async () => {
+  const writesFor = async (batch: number | undefined): Promise<number> => {
+    const dir = await tempDir();
+    try {
+      const options = resolveLocalOptions(batch === undefined ? {} : { raft_meta_write_batch: batch });
+      const file = new MergedMetaFile(dir, { ...options, owner: {} });
+      await file.open();
+      await Promise.all(Array.from({ length: 10 }, (_, i) => file.set(`g${i}`, { term: 1, votedFor: "" })));
+      await file.close();
+      return file.writes;
+    } finally {
+      await removeDir(dir);
+    }
+  };
+  assert.equal(await writesFor(undefined), 1, "10 votes, default batch 128: one write");
+  assert.equal(await writesFor(2), 5, "batches of 2: five writes");
 });

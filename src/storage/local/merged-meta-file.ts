@@ -53,6 +53,8 @@ export class MergedMetaFile {
   private failure: RaftError | undefined;
   /** Nodes holding the file open; it closes with the last. */
   users = 0;
+  /** File writes so far, each one batch of records (for tests and status). */
+  writes = 0;
 
   constructor(
     readonly path: string,
@@ -113,7 +115,8 @@ export class MergedMetaFile {
         },
         reject,
       });
-      this.flushing ??= this.flushLoop();
+      // Started a microtask later, so the votes of every node in this turn share the first write.
+      this.flushing ??= Promise.resolve().then(() => this.flushLoop());
     });
   }
 
@@ -162,6 +165,7 @@ export class MergedMetaFile {
   private async append(buf: Uint8Array): Promise<void> {
     const fh = this.fh;
     if (fh === undefined) throw new RaftError("EINVAL", `merged raft meta ${this.file} is closed`);
+    this.writes++;
     await writeFully(fh, buf, this.bytes);
     if (this.opts.syncMeta) await syncFile(fh, this.opts.useFsync);
     this.bytes += buf.length;
