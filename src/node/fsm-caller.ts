@@ -54,9 +54,6 @@ export interface FsmCallerHost {
   warn(message: string): void;
 }
 
-/** DATA entries handed to one onApply call at most (bounds the entries held in memory at once). */
-const APPLY_BATCH_ENTRIES_MAX = 512;
-
 export class FSMCaller {
   private readonly tasks: Task[] = [];
   private running = false;
@@ -78,6 +75,12 @@ export class FSMCaller {
      * entries advance the applied index without onApply, snapshots hold just their meta.
      */
     private readonly witness = false,
+    /**
+     * raft_fsm_caller_commit_batch: DATA entries handed to one onApply call at most, which
+     * bounds the entries held in memory at once. braft counts commit notifications merged into
+     * one pass; here notifications are merged into one index anyway, so the bound is on entries.
+     */
+    private readonly entriesPerApplyMax = 512,
   ) {
     this.appliedIndex = appliedIndex;
     this.committedIndex = appliedIndex;
@@ -347,7 +350,7 @@ export class FSMCaller {
    */
   private applyData(first: LogEntry): Promise<void> | undefined {
     const entries = [first];
-    const end = Math.min(this.committedIndex, first.index + APPLY_BATCH_ENTRIES_MAX - 1);
+    const end = Math.min(this.committedIndex, first.index + this.entriesPerApplyMax - 1);
     for (let index = first.index + 1; index <= end; index++) {
       const entry = this.readEntry(index);
       if (entry.type !== EntryType.DATA) break;
