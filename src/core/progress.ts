@@ -43,6 +43,14 @@ export class Progress {
     this.lastAckSentAtMs = nowMs;
   }
 
+  /** No append goes out before this time: the follower said it was busy (braft's BLOCKING). */
+  blockedUntilMs = 0;
+
+  /** The follower answered busy: rest until `untilMs`, then probe again from the match point. */
+  blockUntil(untilMs: number): void {
+    this.blockedUntilMs = Math.max(this.blockedUntilMs, untilMs);
+  }
+
   /** Whether another append may be sent now. */
   canSend(inflightMax: number): boolean {
     if (this.state === "snapshot") return false;

@@ -453,7 +453,7 @@ export class RaftMachine implements CoreState {
     this.setRole({ role: "shutdown" });
   }
 
-  handleFailure(send: Send, nowMs: number): void {
+  handleFailure(send: Send, nowMs: number, retryAfterMs?: number): void {
     if (send.message.kind === "installSnapshot") {
       handleSnapshotResult(this, send, undefined);
       return;
@@ -461,8 +461,9 @@ export class RaftMachine implements CoreState {
     const leader = leaderOf(this);
     if (send.message.kind !== "append" || send.heartbeat || leader === undefined) return;
     if (send.message.request.term !== this.term) return;
-    leader.progress.get(send.message.to)?.onFailed(send.seq, this.seq);
-    void nowMs;
+    const progress = leader.progress.get(send.message.to);
+    progress?.onFailed(send.seq, this.seq);
+    if (retryAfterMs !== undefined) progress?.blockUntil(nowMs + retryAfterMs);
   }
 
   /**

@@ -62,7 +62,12 @@ export type { Proposal };
 /** An answer (or failure) to a request this core sent. */
 export type ResponseInput =
   | { readonly kind: "response"; readonly send: Send; readonly response: PeerResponse }
-  | { readonly kind: "failure"; readonly send: Send };
+  | {
+      readonly kind: "failure";
+      readonly send: Send;
+      /** The peer answered that it is busy: send it no entries for this long (braft's _block). */
+      readonly retryAfterMs?: number | undefined;
+    };
 
 export type ProposalResult = { readonly index: number; readonly term: number } | RaftError;
 
@@ -203,7 +208,7 @@ export class RaftCore {
     if (!this.#m.isActive()) return;
     const { send } = input;
     if (input.kind === "failure") {
-      this.#m.handleFailure(send, nowMs);
+      this.#m.handleFailure(send, nowMs, input.retryAfterMs);
       return;
     }
     const { response } = input;
@@ -319,9 +324,10 @@ export class RaftCore {
     for (const proposal of proposals) {
       if (proposal.expectedTerm !== undefined && proposal.expectedTerm !== this.#m.term) {
         results.push(
+          // braft's NodeImpl::apply answers EPERM, in these words.
           new RaftError(
-            "ESTALE",
-            `expected term ${proposal.expectedTerm} but the current term is ${this.#m.term}`,
+            "EPERM",
+            `expected_term=${proposal.expectedTerm} doesn't match current_term=${this.#m.term}`,
           ),
         );
         continue;

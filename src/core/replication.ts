@@ -25,6 +25,7 @@ export function sendAppends(core: CoreState, nowMs: number): void {
 /** Streams entries to one follower: one probe at a time, or a window of `inflightAppendsMax`. */
 export function sendAppendsTo(core: CoreState, peer: PeerKey, progress: Progress, nowMs: number): void {
   const { appendEntriesMax, appendBytesMax, inflightAppendsMax } = core.config;
+  if (nowMs < progress.blockedUntilMs) return;
   while (progress.canSend(inflightAppendsMax)) {
     const prevLogIndex = progress.nextIndex - 1;
     const prevLogTerm = core.log.term(prevLogIndex);

@@ -12,7 +12,7 @@ export interface Task {
   readonly data: Uint8Array;
   /** Run exactly once: after the entry was applied on this node, or with the error that prevented it. */
   readonly done?: Closure | undefined;
-  /** Fail with ESTALE unless the leader's term is still this one. */
+  /** Fail with EPERM (braft's code) unless the leader's term is still this one. */
   readonly expectedTerm?: number | undefined;
 }
 
@@ -75,9 +75,11 @@ export class PromiseClosure implements ApplyClosure {
 
 export class ApplyQueue {
   private tasks: QueuedTask[] = [];
+  /** Tasks before this index were taken (taking a batch does not copy the rest). */
+  private head = 0;
 
   get length(): number {
-    return this.tasks.length;
+    return this.tasks.length - this.head;
   }
 
   push(task: QueuedTask): void {
@@ -86,11 +88,21 @@ export class ApplyQueue {
 
   /** Takes every queued task that is still wanted (aborted ones are dropped). */
   takeAll(): QueuedTask[] {
-    const tasks = this.tasks.filter(
-      (task) => !(task.closure instanceof PromiseClosure && task.closure.isSettled),
-    );
-    this.tasks = [];
-    return tasks;
+    return this.take(Number.POSITIVE_INFINITY);
+  }
+
+  /** Takes up to `max` of the oldest queued tasks still wanted (aborted ones are dropped). */
+  take(max: number): QueuedTask[] {
+    const taken: QueuedTask[] = [];
+    while (this.head < this.tasks.length && taken.length < max) {
+      const task = this.tasks[this.head++] as QueuedTask;
+      if (!(task.closure instanceof PromiseClosure && task.closure.isSettled)) taken.push(task);
+    }
+    if (this.head === this.tasks.length) {
+      this.tasks = [];
+      this.head = 0;
+    }
+    return taken;
   }
 
   /** Fails every queued task: none was proposed, so each is refused (safe to retry). Every closure runs even if some throw (the first throw is rethrown). */

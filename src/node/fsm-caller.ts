@@ -54,9 +54,6 @@ export interface FsmCallerHost {
   warn(message: string): void;
 }
 
-/** DATA entries handed to one onApply call at most (bounds the entries held in memory at once). */
-const APPLY_BATCH_ENTRIES_MAX = 512;
-
 export class FSMCaller {
   private readonly tasks: Task[] = [];
   private running = false;
@@ -78,6 +75,12 @@ export class FSMCaller {
      * entries advance the applied index without onApply, snapshots hold just their meta.
      */
     private readonly witness = false,
+    /**
+     * raft_fsm_caller_commit_batch: DATA entries handed to one onApply call at most, which
+     * bounds the entries held in memory at once. braft counts commit notifications merged into
+     * one pass; here notifications are merged into one index anyway, so the bound is on entries.
+     */
+    private readonly entriesPerApplyMax = 512,
   ) {
     this.appliedIndex = appliedIndex;
     this.committedIndex = appliedIndex;
@@ -290,7 +293,10 @@ export class FSMCaller {
       const entry = this.readEntry(this.appliedIndex + 1);
       if (entry.type !== EntryType.DATA) await this.applyNonData(entry);
       else if (this.witness) this.skipData(entry);
-      else await this.applyData(entry);
+      else {
+        const pending = this.applyData(entry);
+        if (pending !== undefined) await pending;
+      }
     }
   }
 
@@ -337,9 +343,14 @@ export class FSMCaller {
     runEach(closures, (closure) => closure?.run(Status.error("EPERM", "a witness applies no entries")));
   }
 
-  private async applyData(first: LogEntry): Promise<void> {
+  /**
+   * Applies a batch of data entries. A synchronous onApply is finished in this call (its done
+   * closures, the leader's replies, run now rather than after a round of microtasks); the
+   * Promise is returned only when onApply returned one.
+   */
+  private applyData(first: LogEntry): Promise<void> | undefined {
     const entries = [first];
-    const end = Math.min(this.committedIndex, first.index + APPLY_BATCH_ENTRIES_MAX - 1);
+    const end = Math.min(this.committedIndex, first.index + this.entriesPerApplyMax - 1);
     for (let index = first.index + 1; index <= end; index++) {
       const entry = this.readEntry(index);
       if (entry.type !== EntryType.DATA) break;
@@ -347,13 +358,21 @@ export class FSMCaller {
     }
     const closures = entries.map((entry) => onceClosure(this.closureQueue.take(entry.index)));
     const iter = new Iterator(entries, closures);
-    let thrown: unknown;
+    let result: unknown;
     try {
-      await this.fsm.onApply(iter);
+      result = this.fsm.onApply(iter);
     } catch (error) {
-      thrown = error;
+      this.finishBatch(iter, entries, closures, error);
+      return undefined;
     }
-    this.finishBatch(iter, entries, closures, thrown);
+    if (!isThenable(result)) {
+      this.finishBatch(iter, entries, closures, undefined);
+      return undefined;
+    }
+    return Promise.resolve(result).then(
+      () => this.finishBatch(iter, entries, closures, undefined),
+      (error: unknown) => this.finishBatch(iter, entries, closures, error),
+    );
   }
 
   private finishBatch(
@@ -446,4 +465,8 @@ function onceClosure(closure: Closure | undefined): ApplyClosure | undefined {
   // Bound to the user's object: called through the guard, `this` would be the guard.
   if (typeof setResult === "function") once.setResult = (value: unknown) => setResult.call(closure, value);
   return once;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === "function";
 }

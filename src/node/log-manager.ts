@@ -58,6 +58,8 @@ export class LogManager implements LogReader {
     private readonly jobsPerBatchMax: number,
     /** Observes each batch that appends entries: one observation per batch, never per entry. */
     private readonly timing: LogManagerMetrics = UNTIMED,
+    /** A batch also ends once its entries hold this many data bytes (raft_max_append_buffer_size). */
+    private readonly bytesPerBatchMax = Number.POSITIVE_INFINITY,
   ) {}
 
   /**
@@ -211,7 +213,19 @@ export class LogManager implements LogReader {
     const [first] = this.queue;
     if (first !== undefined && typeof first.work === "function") return this.queue.splice(0, 1);
     const count = Math.min(end === -1 ? this.queue.length : end, this.jobsPerBatchMax);
-    return this.queue.splice(0, count);
+    return this.queue.splice(0, this.jobsWithinBytes(count));
+  }
+
+  /** How many of the first `count` jobs fit raft_max_append_buffer_size (always at least one). */
+  private jobsWithinBytes(count: number): number {
+    let bytes = 0;
+    for (let i = 0; i < count; i++) {
+      const work = (this.queue[i] as QueuedJob).work as PersistJob;
+      for (const entry of work.entries) bytes += entry.data.length;
+      // braft's AppendBatcher flushes once the buffer reaches the bound, the job that reached it included.
+      if (bytes >= this.bytesPerBatchMax) return i + 1;
+    }
+    return count;
   }
 
   /** A failed write leaves the log in an unknown state: every later job fails too. */
@@ -259,10 +273,11 @@ export class LogManager implements LogReader {
     if (batch.truncateAfter !== undefined && batch.truncateAfter < this.log.lastLogIndex()) {
       await this.log.truncateSuffix(batch.truncateAfter);
     }
-    const writes: Promise<void>[] = [];
-    if (batch.entries.length > 0) writes.push(this.log.appendEntries(batch.entries));
-    if (batch.hardState !== undefined) writes.push(this.meta.setTermAndVotedFor(batch.hardState));
-    await Promise.all(writes);
+    const entries = batch.entries.length > 0 ? this.log.appendEntries(batch.entries) : undefined;
+    const meta = batch.hardState === undefined ? undefined : this.meta.setTermAndVotedFor(batch.hardState);
+    // The common batch is entries alone: awaited directly, without Promise.all's extra promises.
+    if (entries !== undefined && meta !== undefined) await Promise.all([entries, meta]);
+    else await (entries ?? meta);
   }
 }
 

@@ -122,8 +122,7 @@ async function prepareParts(
   const electionTimeoutMs = options.electionTimeoutMs ?? DEFAULT_ELECTION_TIMEOUT_MS;
   const initialConf = Configuration.from(options.initialConf ?? "");
   const storageOptions: StorageOptions = {
-    raft_sync: flags.raft_sync,
-    raft_max_segment_size: flags.raft_max_segment_size,
+    ...storageFlagsOf(flags),
     logger,
     metrics,
     // Recorded in and checked against each local:// directory; shared so the node's storages
@@ -135,6 +134,7 @@ async function prepareParts(
     metaStorageOf(options, storageOptions),
     flags.raft_leader_batch,
     { nowMs: () => env.nowMs(), metrics },
+    flags.raft_max_append_buffer_size,
   );
   const snapshotStorage = snapshotStorageOf(options, storageOptions);
   if (snapshotStorage?.close !== undefined) logManager.closeAlso(() => snapshotStorage.close!());
@@ -185,6 +185,22 @@ async function prepareParts(
   };
 }
 
+/** braft's storage flags, as every storage factory receives them (they are node flags, as in braft). */
+function storageFlagsOf(flags: Readonly<RaftFlags>): StorageOptions {
+  return {
+    raft_sync: flags.raft_sync,
+    raft_sync_policy: flags.raft_sync_policy,
+    raft_sync_per_bytes: flags.raft_sync_per_bytes,
+    raft_sync_meta: flags.raft_sync_meta,
+    raft_sync_segments: flags.raft_sync_segments,
+    raft_create_parent_directories: flags.raft_create_parent_directories,
+    raft_use_fsync_rather_than_fdatasync: flags.raft_use_fsync_rather_than_fdatasync,
+    raft_recover_log_from_corrupt: flags.raft_recover_log_from_corrupt,
+    raft_meta_write_batch: flags.raft_meta_write_batch,
+    raft_max_segment_size: flags.raft_max_segment_size,
+  };
+}
+
 /** What the callbacks of a node's FSMCaller and SnapshotExecutor reach. */
 export interface NodeHosts {
   readonly closureQueue: ClosureQueue;
@@ -202,6 +218,7 @@ export function assembleNode(opened: OpenedNode, hosts: NodeHosts): PreparedNode
     hosts.fsmHost,
     core.appliedIndex,
     options.witness === true,
+    flags.raft_fsm_caller_commit_batch,
   );
   const snapshotExecutor =
     snapshotStorage === undefined
@@ -218,6 +235,7 @@ export function assembleNode(opened: OpenedNode, hosts: NodeHosts): PreparedNode
             filterBeforeCopyRemote: options.filterBeforeCopyRemote ?? false,
             throttle: options.snapshotThrottle,
             installTasksMax: flags.raft_max_install_snapshot_tasks_num,
+            maxByteCountPerRpc: flags.raft_max_byte_count_per_rpc,
             installSlots: installSlotsOf(options.server),
             observer,
             witness: options.witness === true,

@@ -153,6 +153,8 @@ export interface SnapshotCopyOptions {
   readonly localReader?: SnapshotReader | undefined;
   /** Bandwidth limit for the copy. */
   readonly throttle?: SnapshotThrottle | undefined;
+  /** The node's raft_max_byte_count_per_rpc: bytes asked for per chunk. */
+  readonly maxByteCountPerRpc?: number | undefined;
 }
 
 /** Limits snapshot copy bandwidth (braft's SnapshotThrottle). */

@@ -136,7 +136,7 @@ export class RaftNode {
   /**
    * Replicates `data` and resolves once it was committed and applied on this node, with the value
    * the state machine passed to `iter.done.setResult`. Rejects with EPERM (not leader, with the
-   * leader's id when known), ESTALE (expectedTerm mismatch), EBUSY (too many pending applies),
+   * leader's id when known), EPERM (also for an expectedTerm mismatch, as braft), EBUSY (too many pending applies),
    * EINVAL (larger than one AppendEntries can carry: see RaftHost.maxEntryDataBytes),
    * ECANCELED (signal aborted; the entry may still be applied) or ESHUTDOWN.
    */
@@ -299,8 +299,37 @@ export class RaftNode {
   }
 
   /** braft's add_peer: adds `peer` to the current configuration (already present: succeeds). */
-  addPeer(peer: PeerId | string): Promise<void> {
-    return this.changeCurrent((conf) => new Configuration([...conf.peers, peer], conf.learners));
+  addPeer(peer: PeerId | string): Promise<void>;
+  /**
+   * The form of braft's user guide, `add_peer(old_peers, peer, done)`: adds `peer` only while the
+   * group's peers are exactly `oldPeers`. Succeeds at once when they are `oldPeers` plus `peer`
+   * already (a retried call); otherwise EINVAL "old_peers dismatch", braft's code and text.
+   */
+  addPeer(
+    oldPeers: Configuration | string | readonly (PeerId | string)[],
+    peer: PeerId | string,
+  ): Promise<void>;
+  addPeer(
+    first: PeerId | string | Configuration | readonly (PeerId | string)[],
+    peer?: PeerId | string,
+  ): Promise<void> {
+    if (peer === undefined) {
+      const added = first as PeerId | string;
+      return this.changeCurrent((conf) => new Configuration([...conf.peers, added], conf.learners));
+    }
+    return this.changeCurrent((conf) => {
+      const old = Configuration.from(first as Configuration | string | readonly (PeerId | string)[]);
+      const wanted = new Configuration([...old.peers, peer], conf.learners);
+      const current = conf.peerKeys().join(",");
+      if (current === wanted.peerKeys().join(",")) return conf;
+      if (current !== old.peerKeys().join(",")) {
+        throw new RaftError(
+          "EINVAL",
+          `old_peers dismatch: the group's peers are ${current}, not ${old.toString()}`,
+        );
+      }
+      return wanted;
+    });
   }
 
   /** braft's remove_peer: removes `peer`; a removed leader steps down and wakes a follower. */

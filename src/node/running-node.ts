@@ -288,12 +288,16 @@ export class RunningNode {
   private drive(): void {
     if (this.#lifecycle !== "running") return;
     this.withCore((core) => {
-      this.proposeQueued(core);
-      while (core.hasReady()) {
-        const ready = core.takeReady();
-        this.handleReady(ready);
-        this.applyThroughIndex = ready.applyThroughIndex;
-      }
+      // braft's apply queue: at most raft_apply_batch tasks per proposal, each batch its own
+      // log write job (the LogManager merges jobs that queue behind a running write).
+      do {
+        this.proposeQueued(core);
+        while (core.hasReady()) {
+          const ready = core.takeReady();
+          this.handleReady(ready);
+          this.applyThroughIndex = ready.applyThroughIndex;
+        }
+      } while (this.applyQueue.length > 0 && this.lifecycle === "running");
       this.parts.fsmCaller.onCommitted(this.applyThroughIndex);
       this.changeLog.noticeChanges(core);
       this.quiescence.watchPeers(core);
@@ -303,7 +307,7 @@ export class RunningNode {
 
   private proposeQueued(core: RaftCore): void {
     if (this.applyQueue.length === 0) return;
-    const tasks = this.applyQueue.takeAll();
+    const tasks = this.applyQueue.take(this.parts.flags.raft_apply_batch);
     if (
       core.role === "leader" &&
       this.closureQueue.size + tasks.length > this.parts.flags.tsraft_max_pending_applies
@@ -468,7 +472,14 @@ export class RunningNode {
             ),
           onFailure: (s, error) => {
             if (isEnabled(this.logger, "debug")) this.changeLog.rpcFailed(s, error);
-            this.withCore((core) => core.stepResponse({ kind: "failure", send: s }, this.env.nowMs()));
+            // braft's Replicator::_block: a follower that answered EBUSY (overloaded) or EINTR
+            // rests raft_retry_replicate_interval_ms before the leader sends it entries again.
+            const retryAfterMs = isBusyAnswer(error)
+              ? prepared.flags.raft_retry_replicate_interval_ms
+              : undefined;
+            this.withCore((core) =>
+              core.stepResponse({ kind: "failure", send: s, retryAfterMs }, this.env.nowMs()),
+            );
           },
           openSnapshot: async () => (await this.parts.snapshotExecutor?.openForSend()) ?? undefined,
         },
@@ -610,4 +621,9 @@ export class RunningNode {
   private warn(message: string): void {
     this.logger.warn(message);
   }
+}
+
+/** The answers after which braft's replicator blocks for raft_retry_replicate_interval_ms. */
+function isBusyAnswer(error: unknown): boolean {
+  return RaftError.is(error) && (error.code === "EBUSY" || error.code === "EINTR");
 }

@@ -38,6 +38,8 @@ export interface SnapshotExecutorOptions {
   readonly throttle: SnapshotThrottle | undefined;
   /** raft_max_install_snapshot_tasks_num, shared by every node of one server. */
   readonly installTasksMax: number;
+  /** raft_max_byte_count_per_rpc: bytes asked for per get_file when copying a snapshot. */
+  readonly maxByteCountPerRpc?: number | undefined;
   /** The running-install count of the server this node belongs to. */
   readonly installSlots: InstallSlots;
   /** Logs and times saves, installs and loads. */
@@ -253,6 +255,7 @@ export class SnapshotExecutor {
         filterBeforeCopyRemote: this.options.filterBeforeCopyRemote,
         localReader,
         throttle: this.options.throttle,
+        maxByteCountPerRpc: this.options.maxByteCountPerRpc,
       });
     } finally {
       if (localReader !== undefined) await this.storage.closeReader(localReader);

@@ -73,12 +73,24 @@ const CONFIGURATION: Rule = {
 /** The bounds of braft's flags (braft validates most as PositiveInteger). */
 export const flagRules: Readonly<Record<keyof RaftFlags, Rule>> = {
   raft_sync: BOOLEAN,
+  raft_sync_policy: integer(0, 1, " (0: sync every append, 1: by bytes)"),
+  raft_sync_per_bytes: integer(0, INT32_MAX),
+  raft_sync_meta: BOOLEAN,
+  raft_sync_segments: BOOLEAN,
+  raft_create_parent_directories: BOOLEAN,
+  raft_use_fsync_rather_than_fdatasync: BOOLEAN,
+  raft_recover_log_from_corrupt: BOOLEAN,
+  raft_meta_write_batch: integer(1, INT32_MAX),
   raft_max_segment_size: integer(1, INT32_MAX),
   raft_max_entries_size: integer(1, INT32_MAX),
   raft_max_body_size: integer(1, INT32_MAX),
   raft_max_byte_count_per_rpc: integer(1, INT32_MAX),
   raft_apply_batch: integer(1, INT32_MAX),
   raft_leader_batch: integer(1, INT32_MAX),
+  // braft has no validator; 0 would still write one job per batch, so 1 is the least that means anything.
+  raft_max_append_buffer_size: integer(1, INT32_MAX),
+  raft_fsm_caller_commit_batch: integer(1, INT32_MAX),
+  raft_rpc_channel_connect_timeout_ms: integer(1, TIMER_MS_MAX),
   // braft: "raft_election_heartbeat_factor flag must be greater than 1"; 1 would heartbeat once
   // per election timeout, and followers would time out between heartbeats.
   raft_election_heartbeat_factor: integer(2, INT32_MAX),

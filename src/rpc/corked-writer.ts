@@ -3,14 +3,24 @@
  * at the first write and uncorked in the turn's check phase (setImmediate), after every timer and
  * every read of the turn has run. Under load many frames (and all the parts of each frame) leave
  * in one syscall instead of one per buffer, and the heartbeats of many groups whose timers fire
- * together share one. The cost is nothing: the check phase follows before the loop can block.
+ * together share one. The cost is nothing: the check phase follows before the loop can block,
+ * and a deliberate block (an inline fsync) first uncorks every writer (see before-blocking.ts).
  */
 import type { Socket } from "node:net";
 import type { TrafficCounter } from "../env/metrics.js";
+import { onBeforeBlocking } from "../env/before-blocking.js";
+
+/** The writers corked in this turn, so a block of the loop can send their frames first. */
+const corkedWriters = new Set<CorkedWriter>();
+
+onBeforeBlocking(() => {
+  for (const writer of corkedWriters) writer.flush();
+});
 
 /** Writes frames to one socket, one writev per event-loop turn. */
 export class CorkedWriter {
   private corked = false;
+  private uncorkScheduled = false;
 
   /** @param traffic counts the bytes written (one addition per buffer, none per message). */
   constructor(
@@ -24,7 +34,11 @@ export class CorkedWriter {
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
-      setImmediate(this.uncork);
+      corkedWriters.add(this);
+      if (!this.uncorkScheduled) {
+        this.uncorkScheduled = true;
+        setImmediate(this.uncork);
+      }
     }
     const traffic = this.traffic;
     for (const part of parts) {
@@ -39,8 +53,16 @@ export class CorkedWriter {
     return this.socket.writableLength;
   }
 
-  private readonly uncork = (): void => {
+  /** Hands what this turn queued to the kernel now (one writev); later writes cork again. */
+  flush(): void {
+    if (!this.corked) return;
     this.corked = false;
+    corkedWriters.delete(this);
     this.socket.uncork();
+  }
+
+  private readonly uncork = (): void => {
+    this.uncorkScheduled = false;
+    this.flush();
   };
 }

@@ -28,6 +28,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import { globalLogger, type Logger } from "../env/logger.js";
 import { noopRaftMetrics, type RaftMetrics } from "../env/metrics.js";
 import type { NodeAdmin, RaftClient, RaftHost, RaftService } from "../node/ports.js";
+import { flags } from "../node/flags.js";
 
 /** First bytes of the HTTP methods brpc recognizes; four bytes decide the protocol. */
 const HTTP_PREFIXES = ["GET ", "POST", "PUT ", "HEAD", "DELE", "OPTI", "PATC", "TRAC", "CONN"];
@@ -307,10 +308,21 @@ export class RaftRpcServer implements RaftHost {
   }
 }
 
-function channelOptionsOf(options: RaftServerOptions): ChannelOptions {
+/**
+ * The options of a server's channels. The connect timeout is braft's
+ * raft_rpc_channel_connect_timeout_ms (process-wide: one channel serves every group of the
+ * process) unless `channel.connectTimeoutMs` sets it; a TLS handshake gets at least
+ * RpcDefaults.connectTimeoutMs, since braft's 200 ms is a TCP connect's budget.
+ */
+export function channelOptionsOf(options: RaftServerOptions): ChannelOptions {
   const channel = options.channel ?? {};
+  const tls = channel.tls ?? options.tls;
+  const flagMs = flags.raft_rpc_channel_connect_timeout_ms;
   return {
     ...channel,
+    connectTimeoutMs:
+      channel.connectTimeoutMs ??
+      (tls === undefined ? flagMs : Math.max(flagMs, RpcDefaults.connectTimeoutMs)),
     ...(channel.tls === undefined && options.tls !== undefined ? { tls: options.tls } : {}),
     ...(channel.resolveAddress === undefined && options.resolveAddress !== undefined
       ? { resolveAddress: options.resolveAddress }

@@ -127,27 +127,50 @@ export class ServerConnection {
     ctx: CallContext,
   ): void {
     this.inflight++;
-    // Promise.resolve().then: a handler that throws synchronously is still one failed call.
-    Promise.resolve()
-      .then(() => handler(message, ctx))
-      .then(
-        (response) => this.respond(correlationId, response, ctx),
-        (err: unknown) => {
-          this.config.metrics.serverError(ctx.service, ctx.method);
-          if (err instanceof ProtoParseError) {
-            this.respondError(
-              correlationId,
-              BrpcErrno.EREQUEST,
-              `Fail to parse request message: ${err.message}`,
-            );
-          } else {
-            const { code, text, userFields } = errorToWire(err);
-            this.respondError(correlationId, code, text, userFields);
-          }
-        },
-      )
-      .finally(() => this.inflight--)
-      .catch((err: unknown) => this.fail(err as Error));
+    // The handler runs at once, while its frame is read: no promise and no microtask per request
+    // on the way in (the raft handlers only queue work for a drive that runs after the read), and
+    // a synchronous answer is written at once. A handler that throws is still one failed call.
+    let result: Promise<Uint8Array> | Uint8Array;
+    try {
+      result = handler(message, ctx);
+    } catch (err) {
+      this.settle(correlationId, ctx, undefined, err);
+      return;
+    }
+    if (result instanceof Uint8Array) {
+      this.settle(correlationId, ctx, result, undefined);
+      return;
+    }
+    Promise.resolve(result).then(
+      (response) => this.settle(correlationId, ctx, response, undefined),
+      (err: unknown) => this.settle(correlationId, ctx, undefined, err),
+    );
+  }
+
+  /** Answers one call with its response, or with `err` when the handler failed. */
+  private settle(
+    correlationId: bigint,
+    ctx: CallContext,
+    response: Uint8Array | undefined,
+    err: unknown,
+  ): void {
+    this.inflight--;
+    try {
+      if (response !== undefined) this.respond(correlationId, response, ctx);
+      else this.respondFailure(correlationId, ctx, err);
+    } catch (failure) {
+      this.fail(failure as Error);
+    }
+  }
+
+  private respondFailure(correlationId: bigint, ctx: CallContext, err: unknown): void {
+    this.config.metrics.serverError(ctx.service, ctx.method);
+    if (err instanceof ProtoParseError) {
+      this.respondError(correlationId, BrpcErrno.EREQUEST, `Fail to parse request message: ${err.message}`);
+    } else {
+      const { code, text, userFields } = errorToWire(err);
+      this.respondError(correlationId, code, text, userFields);
+    }
   }
 
   private respond(correlationId: bigint, message: Uint8Array, ctx: CallContext): void {

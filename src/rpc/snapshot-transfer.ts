@@ -49,6 +49,8 @@ export class RpcSnapshotTransfer implements SnapshotTransfer {
       filterBeforeCopyRemote: options.filterBeforeCopyRemote,
       localReader: options.localReader,
       throttle: options.throttle,
+      // The server's explicit chunk size wins; otherwise the node's raft_max_byte_count_per_rpc.
+      maxByteCountPerRpc: this.options.copy?.maxByteCountPerRpc ?? options.maxByteCountPerRpc,
     });
   }
 

@@ -26,14 +26,62 @@ export interface FlagSpec {
 }
 
 const NEXT_NODES = "nodes initialized after the change";
-const UNUSED = "none: tsraft does not read this flag (kept for braft compatibility)";
 
 export const flagSpecs: Readonly<Record<keyof RaftFlags, FlagSpec>> = {
   raft_sync: {
-    description: "fsync every log append",
+    description: "fsync every log append (see raft_sync_policy)",
     live: false,
     appliesTo: "fixed",
     note: "turning fsync off can lose acknowledged writes on power loss; set it in code before nodes start",
+  },
+  raft_sync_policy: {
+    description:
+      "when raft_sync is on: 0 fsyncs every append, 1 once raft_sync_per_bytes are unsynced (or a configuration entry)",
+    live: false,
+    appliesTo: "fixed",
+    note: "policy 1 can lose acknowledged writes on power loss; set it in code before nodes start",
+  },
+  raft_sync_per_bytes: {
+    description: "unsynced log bytes that trigger an fsync under raft_sync_policy 1",
+    live: true,
+    appliesTo: "later",
+    note: `storages of ${NEXT_NODES}`,
+  },
+  raft_sync_meta: {
+    description: "fsync log_meta, raft_meta and snapshot meta even when raft_sync is off",
+    live: true,
+    appliesTo: "later",
+    note: `storages of ${NEXT_NODES}`,
+  },
+  raft_sync_segments: {
+    description: "fsync a log segment when it is closed",
+    live: true,
+    appliesTo: "later",
+    note: `storages of ${NEXT_NODES}`,
+  },
+  raft_create_parent_directories: {
+    description: "create missing parent directories of local storage paths",
+    live: true,
+    appliesTo: "later",
+    note: `storages of ${NEXT_NODES}`,
+  },
+  raft_use_fsync_rather_than_fdatasync: {
+    description: "fsync rather than fdatasync",
+    live: true,
+    appliesTo: "later",
+    note: `storages of ${NEXT_NODES}`,
+  },
+  raft_recover_log_from_corrupt: {
+    description: "at open, cut off a last segment's tail that fails its checksum (else refuse to open)",
+    live: true,
+    appliesTo: "later",
+    note: `storages of ${NEXT_NODES}`,
+  },
+  raft_meta_write_batch: {
+    description: "merged raft meta writes (local-merged://) batched into one write",
+    live: true,
+    appliesTo: "later",
+    note: "local-merged:// meta files opened after the change",
   },
   raft_max_segment_size: {
     description: "roll a log segment over past this many bytes",
@@ -57,19 +105,37 @@ export const flagSpecs: Readonly<Record<keyof RaftFlags, FlagSpec>> = {
     description: "bytes per snapshot file chunk (get_file)",
     live: true,
     appliesTo: "none",
-    note: `${UNUSED}; the chunk size is RaftServerOptions.snapshotTransfer`,
+    note: `snapshot copies of ${NEXT_NODES} (over RaftServerOptions.snapshotTransfer)`,
   },
   raft_apply_batch: {
-    description: "applies merged into one proposal batch",
+    description: "apply() tasks proposed together at most (braft's apply queue batch)",
     live: true,
-    appliesTo: "none",
-    note: UNUSED,
+    appliesTo: "later",
+    note: NEXT_NODES,
   },
   raft_leader_batch: {
     description: "proposal batches merged into one log write on the leader",
     live: true,
     appliesTo: "later",
     note: NEXT_NODES,
+  },
+  raft_max_append_buffer_size: {
+    description: "a merged log write also ends once its entries hold this many data bytes",
+    live: true,
+    appliesTo: "later",
+    note: NEXT_NODES,
+  },
+  raft_fsm_caller_commit_batch: {
+    description: "committed entries handed to one onApply call at most",
+    live: true,
+    appliesTo: "later",
+    note: NEXT_NODES,
+  },
+  raft_rpc_channel_connect_timeout_ms: {
+    description: "connect timeout of the channels a RaftServer dials",
+    live: true,
+    appliesTo: "later",
+    note: "channels of RaftServers started after the change (without channel.connectTimeoutMs)",
   },
   raft_election_heartbeat_factor: {
     description: "heartbeat interval = election timeout / this factor (at least 10 ms)",
@@ -114,10 +180,10 @@ export const flagSpecs: Readonly<Record<keyof RaftFlags, FlagSpec>> = {
     note: NEXT_NODES,
   },
   raft_retry_replicate_interval_ms: {
-    description: "pause after a busy follower refused an append",
+    description: "pause before sending again to a follower that answered EBUSY",
     live: true,
-    appliesTo: "none",
-    note: UNUSED,
+    appliesTo: "later",
+    note: NEXT_NODES,
   },
   raft_enable_witness_to_leader: {
     description: "witnesses get entry data and may lead briefly, handing leadership to a full replica",

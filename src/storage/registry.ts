@@ -2,13 +2,16 @@
  * braft's storage extension registry: each storage kind is chosen by the scheme of a URI
  * (`local://data/log`, `memory://n1/log`), and users register their own schemes. `local://` paths
  * are relative to the working directory (`local://data`) or absolute (`local:///var/raft`);
- * `memory://<name>` names a process-wide in-memory store.
+ * `memory://<name>` names a process-wide in-memory store. Raft meta also has braft's
+ * `local-merged://<dir>` (one file for every node of the process naming `<dir>`) and
+ * `local-mixed://merged_path=<dir>&&single_path=<dir>` (both, to move between the two).
  */
 import { resolve } from "node:path";
 import { RaftError } from "../core/errors.js";
 import type { LogStorage, RaftMetaStorage } from "./interfaces.js";
 import { LocalRaftMetaStorage } from "./local/local-meta-storage.js";
 import { LocalSnapshotStorage } from "./local/local-snapshot-storage.js";
+import { MergedRaftMetaStorage, MixedRaftMetaStorage, parseMixedPath } from "./local/merged-meta-storage.js";
 import type { LocalStorageOptions } from "./local/options.js";
 import { SegmentLogStorage } from "./local/segment-log-storage.js";
 import { MemoryLogStorage, clearMemoryLogStores, memoryLogStore } from "./memory-log-storage.js";
@@ -127,5 +130,13 @@ registerLogStorage("local", (path, options) => new SegmentLogStorage(localPath(p
 registerLogStorage("memory", memoryLog);
 registerRaftMetaStorage("local", (path, options) => new LocalRaftMetaStorage(localPath(path), options));
 registerRaftMetaStorage("memory", memoryMeta);
+registerRaftMetaStorage(
+  "local-merged",
+  (path, options) => new MergedRaftMetaStorage(localPath(path), options),
+);
+registerRaftMetaStorage("local-mixed", (path, options) => {
+  const { mergedPath, singlePath } = parseMixedPath(path);
+  return new MixedRaftMetaStorage(localPath(singlePath), localPath(mergedPath), options);
+});
 registerSnapshotStorage("local", (path, options) => new LocalSnapshotStorage(localPath(path), options));
 registerSnapshotStorage("memory", (name) => new MemorySnapshotStorage(name));

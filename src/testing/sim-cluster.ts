@@ -121,6 +121,9 @@ export class SimCluster {
   private snapshotRoot: string | undefined;
   /** Drops matching AppendEntries requests (as lost on the wire), for directed scenarios. */
   dropAppend: ((from: PeerKey, request: AppendEntriesRequest) => boolean) | undefined;
+  /** Fails matching AppendEntries with the error returned (as the peer's answer), for directed scenarios. */
+  failAppend:
+    ((from: PeerKey, to: PeerKey, request: AppendEntriesRequest) => RaftError | undefined) | undefined;
   private incarnation = 0;
 
   constructor(readonly options: SimClusterOptions) {
@@ -470,6 +473,8 @@ export class SimCluster {
       appendEntries: (to, request, ms) => {
         checker.observeLeader(request.term, request.serverId);
         if (this.dropAppend?.(peer, request) === true) return this.lost(ms);
+        const failure = this.failAppend?.(peer, to, request);
+        if (failure !== undefined) return Promise.reject(failure);
         return host.client.appendEntries(to, request, ms);
       },
       timeoutNow: (to, request, ms) => host.client.timeoutNow(to, request, ms),

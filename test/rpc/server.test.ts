@@ -225,6 +225,27 @@ describe("RaftServer", () => {
     );
   });
 
+  it("answers a handler that throws, synchronously or not, as one failed call and keeps serving", async () => {
+    const server = await startServer();
+    const caller = await startServer();
+    server.addMethod("example.FailService", "Sync", () => {
+      throw new RaftError("EBUSY", "busy now");
+    });
+    server.addMethod("example.FailService", "Async", () =>
+      Promise.reject(new RaftError("EPERM", "not leader")),
+    );
+    server.addMethod("example.FailService", "Echo", (message) => message);
+    const channel = caller.channels.get(server.address);
+    const calls = [
+      channel.call("example.FailService", "Sync", Buffer.from("a"), { timeoutMs: 1000 }),
+      channel.call("example.FailService", "Async", Buffer.from("b"), { timeoutMs: 1000 }),
+      channel.call("example.FailService", "Echo", Buffer.from("c"), { timeoutMs: 1000 }),
+    ];
+    await assert.rejects(calls[0]!, isRaftError("EBUSY", /busy now/));
+    await assert.rejects(calls[1]!, isRaftError("EPERM", /not leader/));
+    assert.equal(Buffer.from((await calls[2]!).message).toString(), "c");
+  });
+
   it("answers HTTP on the same port: /health, routes, 404", async () => {
     const server = await startServer();
     server.addHttpRoute("/raft_stat", (req, res) => {

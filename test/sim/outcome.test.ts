@@ -91,14 +91,14 @@ test("ShutdownWithPendingApply: a proposed apply is unknown, a queued one refuse
   await cluster.shutdownAll();
 });
 
-test("ApplyRefusals: ESTALE, EREADONLY, EBUSY, EINVAL and an aborted signal are refused", async () => {
+test("ApplyRefusals: expectedTerm EPERM, EREADONLY, EBUSY, EINVAL and an aborted signal are refused", async () => {
   const cluster = new SimCluster({ seed: 1204, nodes: 3, flags: { tsraft_max_pending_applies: 2 } });
   await cluster.startAll();
   const leader = (await cluster.waitForLeader()) as string;
   const node = cluster.node(leader);
   await cluster.applyAndWait(bytes("x"));
   const stale = await rejectionOf(cluster.settle(node.apply(bytes("s"), { expectedTerm: node.term + 1 })));
-  assertRejected(stale, "ESTALE", "refused", "expectedTerm mismatch");
+  assertRejected(stale, "EPERM", "refused", "expectedTerm mismatch");
   const staleTask = await cluster.settle(applyTaskStatus(node, bytes("s"), node.term + 1));
   assert.equal(outcomeOf(staleTask), "refused", "expectedTerm mismatch (applyTask)");
   node.enterReadonlyMode();

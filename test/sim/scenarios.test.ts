@@ -175,13 +175,14 @@ test("StateMachineError: setErrorAndRollback stops the node and later applies fa
   await cluster.shutdownAll();
 });
 
-test("ApplyOptions: expectedTerm mismatch fails with ESTALE; an aborted apply with ECANCELED", async () => {
+test("ApplyOptions: expectedTerm mismatch fails with EPERM as braft; an aborted apply with ECANCELED", async () => {
   const cluster = new SimCluster({ seed: 9, nodes: 3 });
   await cluster.startAll();
   const leader = (await cluster.waitForLeader()) as string;
   const node = cluster.node(leader);
   const stale = await rejectionOf(cluster.settle(node.apply(bytes("x"), { expectedTerm: node.term + 1 })));
-  assert.equal(stale.code, "ESTALE");
+  assert.equal(stale.code, "EPERM");
+  assert.match(stale.message, /expected_term=\d+ doesn't match current_term=\d+/);
   const ok = await cluster.settle(node.apply(bytes("y"), { expectedTerm: node.term }));
   assert.ok(ok.index > 0);
   const aborted = await rejectionOf(node.apply(bytes("z"), { signal: AbortSignal.abort() }));

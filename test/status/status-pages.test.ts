@@ -275,7 +275,7 @@ test("FlagsList: every flag with value, default, description and which nodes a c
   assert.equal(text.status, 200);
   assert.match(
     text.body,
-    /^raft_sync \| true \| default: true \| fsync every log append \| fixed while running: /m,
+    /^raft_sync \| true \| default: true \| fsync every log append \(see raft_sync_policy\) \| fixed while running: /m,
   );
   assert.match(
     text.body,
@@ -283,7 +283,7 @@ test("FlagsList: every flag with value, default, description and which nodes a c
   );
   assert.match(
     text.body,
-    /^raft_apply_batch \| .* \| applies to no node: none: tsraft does not read this flag/m,
+    /^raft_apply_batch \| 32 \| default: 32 \| .* \| applies to nodes started after a change: /m,
   );
   assert.match(text.body, /nodes already running keep theirs \(no flag changes a running node\)\.\n$/);
   const html = await get(servers[0]!, "/flags", { accept: "text/html" });
@@ -302,7 +302,7 @@ test("FlagsList: every flag with value, default, description and which nodes a c
       name: "raft_sync",
       value: true,
       default: true,
-      description: "fsync every log append",
+      description: "fsync every log append (see raft_sync_policy)",
       live: false,
       appliesTo: "fixed",
       note: one.flags[0]!.note,

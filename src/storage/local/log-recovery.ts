@@ -188,6 +188,15 @@ async function loadLastSegment(
   const path = join(dir, file.name);
   let tornTail: TornTail | undefined;
   if (scan.fault !== undefined) {
+    if (!opts.recoverFromCorrupt && !scan.fault.reason.startsWith("incomplete")) {
+      // braft's default: only a write a crash interrupted is cut; a whole entry that fails its
+      // checksum may be acknowledged data gone bad, and the operator decides.
+      throw new RaftError(
+        "EIO",
+        `Corrupted log segment ${path} at offset ${scan.fault.offset}: ${scan.fault.reason} ` +
+          "(raft_recover_log_from_corrupt is off)",
+      );
+    }
     tornTail = {
       file: path,
       offset: scan.fault.offset,

@@ -17,6 +17,17 @@ export interface StorageMetrics {
 export interface LocalStorageOptions {
   /** Resolve writes only once fsynced. braft default true. */
   readonly raft_sync?: boolean;
+  /**
+   * With raft_sync on: 0 fsyncs every append (braft default), 1 only once raft_sync_per_bytes
+   * unsynced bytes accumulated or the append holds a configuration entry.
+   */
+  readonly raft_sync_policy?: number;
+  /** Unsynced bytes that trigger an fsync under raft_sync_policy 1. braft default INT32_MAX. */
+  readonly raft_sync_per_bytes?: number;
+  /** Cut a last segment's checksum-failing tail at open (else refuse). tsraft default true, braft false. */
+  readonly raft_recover_log_from_corrupt?: boolean;
+  /** local-merged:// raft meta: writes batched into one file write at most. braft default 128. */
+  readonly raft_meta_write_batch?: number;
   /** fsync log_meta, raft_meta and snapshot meta even when raft_sync is off. braft default false. */
   readonly raft_sync_meta?: boolean;
   /** fsync a segment when it is closed (matters only when raft_sync is off). braft default false. */
@@ -58,6 +69,11 @@ export interface LocalStorageOptions {
 /** {@link LocalStorageOptions} with every default applied. */
 export interface ResolvedLocalOptions {
   readonly sync: boolean;
+  /** raft_sync_policy is RAFT_SYNC_BY_BYTES: appends fsync only every `syncPerBytes`. */
+  readonly syncByBytes: boolean;
+  readonly syncPerBytes: number;
+  readonly recoverFromCorrupt: boolean;
+  readonly metaWriteBatch: number;
   readonly syncMeta: boolean;
   readonly syncSegments: boolean;
   readonly maxSegmentSize: number;
@@ -92,6 +108,10 @@ export function resolveLocalOptions(options: LocalStorageOptions = {}): Resolved
   }
   return {
     sync,
+    syncByBytes: options.raft_sync_policy === 1,
+    syncPerBytes: options.raft_sync_per_bytes ?? 2147483647,
+    recoverFromCorrupt: options.raft_recover_log_from_corrupt ?? true,
+    metaWriteBatch: options.raft_meta_write_batch ?? 128,
     syncMeta: sync || (options.raft_sync_meta ?? false),
     syncSegments: options.raft_sync_segments ?? false,
     maxSegmentSize,

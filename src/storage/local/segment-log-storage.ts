@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { RaftError, invariant } from "../../core/errors.js";
-import type { LogEntry } from "../../core/types.js";
+import { EntryType, type LogEntry } from "../../core/types.js";
 import type { LogStorage } from "../interfaces.js";
 import { ChunkEncoder } from "./chunk-encoder.js";
 import { ENTRY_HEADER_SIZE, entryPayload } from "./entry-codec.js";
@@ -39,6 +39,8 @@ export class SegmentLogStorage implements LogStorage {
   /** The locked directory, from init to close. */
   private directory: StorageDirectory | undefined;
   private recoveredConfs: LogEntry[] = [];
+  /** Bytes appended since the last fsync (raft_sync_policy 1). */
+  private unsyncedBytes = 0;
 
   /** @param path the log directory (braft's log_uri path). */
   constructor(
@@ -159,11 +161,13 @@ export class SegmentLogStorage implements LogStorage {
         entries[i]!.index === this.last + 1,
         `entry ${entries[i]!.index} does not follow ${this.last}`,
       );
-      const seg = await this.segmentForAppend();
+      // Without a rollover the write starts in this call, not a microtask later: a follower's
+      // fsync then starts before the apply its AppendEntries also triggered (running-node drive).
+      const seg = this.openTail() ?? (await this.segmentForAppend());
       const chunk = this.encoder.encode(entries, payloads, i, this.opts.maxSegmentSize - seg.bytes);
       try {
         await seg.append(chunk.buf, chunk.terms, chunk.offsets, {
-          sync: this.opts.sync,
+          sync: this.syncNow(chunk.buf.length, entries, i, chunk.terms.length),
           useFsync: this.opts.useFsync,
           inline: this.opts.inlineSync,
           metrics: this.opts.metrics,
@@ -180,13 +184,40 @@ export class SegmentLogStorage implements LogStorage {
     }
   }
 
-  /** The open segment to append to, rolling over to a new one when it is full. */
-  private async segmentForAppend(): Promise<Segment> {
+  /**
+   * braft's Segment::sync: with raft_sync, every append is synced, or under raft_sync_policy 1
+   * once raft_sync_per_bytes are unsynced or the append holds a configuration entry (a new
+   * configuration must not be lost, whatever the policy).
+   */
+  private syncNow(bytes: number, entries: readonly LogEntry[], from: number, count: number): boolean {
+    if (!this.opts.sync) return false;
+    this.unsyncedBytes += bytes;
+    if (this.opts.syncByBytes && this.unsyncedBytes < this.opts.syncPerBytes) {
+      const hasConf = entries
+        .slice(from, from + count)
+        .some((entry) => entry.type === EntryType.CONFIGURATION);
+      if (!hasConf) return false;
+    }
+    this.unsyncedBytes = 0;
+    return true;
+  }
+
+  /** The open segment to append to when it has room, else undefined (a rollover is due). */
+  private openTail(): Segment | undefined {
     const tail = this.segments.at(-1);
     if (tail !== undefined && !tail.closed && tail.bytes < this.opts.maxSegmentSize) return tail;
+    return undefined;
+  }
+
+  /** The open segment to append to, rolling over to a new one when it is full. */
+  private async segmentForAppend(): Promise<Segment> {
+    const open = this.openTail();
+    if (open !== undefined) return open;
+    const tail = this.segments.at(-1);
     try {
       if (tail !== undefined && !tail.closed) {
-        await tail.close(this.opts.syncSegments && !this.opts.sync, this.opts.useFsync);
+        const unsynced = !this.opts.sync || this.opts.syncByBytes;
+        await tail.close(this.opts.syncSegments && unsynced, this.opts.useFsync);
       }
       const seg = await Segment.create(this.path, this.last + 1);
       this.segments.push(seg);

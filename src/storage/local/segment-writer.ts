@@ -9,17 +9,29 @@
  *
  * Inline blocks the loop for one fsync, so it is used only when no other log write of this
  * process is on the threadpool: with many groups writing at once, their fsyncs overlap on the
- * threadpool instead of queueing behind each other on the loop. Before blocking, the append
- * waits for the loop's check phase, so frames corked in this turn (the leader's AppendEntries to
- * its followers) go out first and the followers' fsyncs overlap the leader's.
+ * threadpool instead of queueing behind each other on the loop. Before blocking, every frame
+ * corked in this turn is written (runBeforeBlocking), so the leader's AppendEntries reach the
+ * followers first and their fsyncs overlap the leader's.
+ *
+ * The first inline append of a turn starts at once, in the turn that asked for it: a follower
+ * answers its AppendEntries in the turn that read it, the leader's fsync starts as soon as the
+ * request is proposed. A second append in the same turn waits for the check phase instead, so
+ * whatever else the turn's reads queue behind it is merged into one write + fsync (group commit
+ * under load, as before).
  */
 import { fdatasyncSync, fsyncSync, writeSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { syncFile, writeFully } from "./fs-util.js";
 import type { StorageMetrics } from "./options.js";
+import { runBeforeBlocking } from "../../env/before-blocking.js";
 
 /** Log writes of this process now on the threadpool. */
 let threadpoolWrites = 0;
+/** An inline append already blocked the loop in this turn (cleared in the turn's check phase). */
+let inlineThisTurn = false;
+const endTurn = (): void => {
+  inlineThisTurn = false;
+};
 
 export interface AppendWrite {
   readonly buf: Uint8Array;
@@ -34,8 +46,15 @@ export interface AppendWrite {
 /** Writes `buf` at `position` and syncs it when asked; rejects with the I/O error. */
 export async function writeAppend(fh: FileHandle, w: AppendWrite): Promise<void> {
   if (w.inline && threadpoolWrites === 0) {
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    if (threadpoolWrites === 0) return writeInline(fh.fd, w);
+    if (inlineThisTurn) await new Promise<void>((resolve) => setImmediate(resolve));
+    if (threadpoolWrites === 0) {
+      if (!inlineThisTurn) {
+        inlineThisTurn = true;
+        setImmediate(endTurn);
+      }
+      runBeforeBlocking();
+      return writeInline(fh.fd, w);
+    }
   }
   threadpoolWrites++;
   try {
