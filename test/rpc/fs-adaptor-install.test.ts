@@ -141,6 +141,14 @@ class Group {
     return i;
   }
 
+  /** Wipes a follower (see wipeFollower), restarts it and waits for it to install and catch up. */
+  async wipeAndCatchUp(fresh: (i: number) => FileSystemAdaptor): Promise<{ f: number; follower: Member }> {
+    const f = await this.wipeFollower(fresh);
+    const follower = await this.startNode(f);
+    await waitFor(() => follower.fsm.value === 55, "the wiped follower to reach the leader's state", 15_000);
+    return { f, follower };
+  }
+
   async stop(): Promise<void> {
     await Promise.all(this.members.map((m) => m.node.shutdown()));
     rmSync(this.root, { recursive: true, force: true });
@@ -178,13 +186,7 @@ describe("snapshotFileSystemAdaptor over TCP", () => {
       const leaderMeta = storedBytes(group, leaderIndex, taken, "__raft_snapshot_meta");
       assert.equal(leaderMeta.includes(group.peers[0] as string), false, "nor is its snapshot meta");
 
-      const f = await group.wipeFollower(() => new EncryptingFileSystem(randomBytes(32)));
-      const follower = await group.startNode(f);
-      await waitFor(
-        () => follower.fsm.value === 55,
-        "the wiped follower to reach the leader's state",
-        15_000,
-      );
+      const { f, follower } = await group.wipeAndCatchUp(() => new EncryptingFileSystem(randomBytes(32)));
       const installed = follower.node.getStatus().lastSnapshotIndex;
       assert.ok(installed > 20, "it installed the leader's snapshot");
       const copied = storedBytes(group, f, installed, "value");
@@ -206,12 +208,8 @@ describe("snapshotFileSystemAdaptor over TCP", () => {
     const group = await Group.start([...memories]);
     try {
       await group.apply(20, 1);
-      const f = await group.wipeFollower((i) => (memories[i] = new MemoryFileSystemAdaptor()));
-      const follower = await group.startNode(f);
-      await waitFor(
-        () => follower.fsm.value === 55,
-        "the wiped follower to reach the leader's state",
-        15_000,
+      const { f, follower } = await group.wipeAndCatchUp(
+        (i) => (memories[i] = new MemoryFileSystemAdaptor()),
       );
       const installed = follower.node.getStatus().lastSnapshotIndex;
       const copied = storedBytes(group, f, installed, "value", memories[f]);
