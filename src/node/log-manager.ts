@@ -201,6 +201,9 @@ export class LogManager implements LogReader {
           return;
         }
         for (const job of jobs) job.resolve();
+        // The jobs' completions (a follower's answers) run before the next write starts: that
+        // write may replace entries they vouch for (see jobsBeforeOverwrite).
+        if (this.queue.length > 0) await undefined;
       }
     } finally {
       this.writing = undefined;
@@ -213,7 +216,25 @@ export class LogManager implements LogReader {
     const [first] = this.queue;
     if (first !== undefined && typeof first.work === "function") return this.queue.splice(0, 1);
     const count = Math.min(end === -1 ? this.queue.length : end, this.jobsPerBatchMax);
-    return this.queue.splice(0, this.jobsWithinBytes(count));
+    return this.queue.splice(0, this.jobsWithinBytes(this.jobsBeforeOverwrite(count)));
+  }
+
+  /**
+   * How many of the first `count` jobs extend one another. A job that overwrites entries of an
+   * earlier job (a new leader's entries replacing an old one's) starts the next batch: the
+   * earlier job resolves, and its answers (AppendEntries successes) leave, only while its
+   * entries are the durable ones. Merged, they would vouch for entries already replaced.
+   */
+  private jobsBeforeOverwrite(count: number): number {
+    let last = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < count; i++) {
+      const { entries } = (this.queue[i] as QueuedJob).work as PersistJob;
+      const first = entries[0];
+      if (first === undefined) continue;
+      if (i > 0 && first.index <= last) return i;
+      last = first.index + entries.length - 1;
+    }
+    return count;
   }
 
   /** How many of the first `count` jobs fit raft_max_append_buffer_size (always at least one). */
