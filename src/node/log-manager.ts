@@ -220,13 +220,15 @@ export class LogManager implements LogReader {
   }
 
   /**
-   * How many of the first `count` jobs extend one another. A job that overwrites entries of an
-   * earlier job (a new leader's entries replacing an old one's) starts the next batch: the
-   * earlier job resolves, and its answers (AppendEntries successes) leave, only while its
-   * entries are the durable ones. Merged, they would vouch for entries already replaced.
+   * How many of the first `count` jobs extend one another. A job that overwrites entries written
+   * before it (a new leader's entries replacing an old one's) starts the next batch, unless it
+   * is the first: the jobs before it resolve, and their answers (AppendEntries successes) leave,
+   * only while the entries they vouch for are the durable ones. Merged, they would vouch for
+   * entries already replaced.
    */
   private jobsBeforeOverwrite(count: number): number {
-    let last = Number.NEGATIVE_INFINITY;
+    // A job with no entries vouches for what is written already, so the log's end counts too.
+    let last = this.log.lastLogIndex();
     for (let i = 0; i < count; i++) {
       const { entries } = (this.queue[i] as QueuedJob).work as PersistJob;
       const first = entries[0];

@@ -42,7 +42,9 @@ test("WriteBatchMerge: queued jobs that only extend the log are still merged int
     return append(entries);
   };
   const running = manager.persist({ hardState: undefined, entries: dataEntries(6, 6, 1) });
-  const queued = [7, 8, 9].map((i) => manager.persist({ hardState: undefined, entries: dataEntries(i, i, 1) }));
+  const queued = [7, 8, 9].map((i) =>
+    manager.persist({ hardState: undefined, entries: dataEntries(i, i, 1) }),
+  );
   await Promise.all([running, ...queued]);
   assert.equal(appends, 2, "the running write, then one write for the three queued jobs");
   assert.equal(log.lastLogIndex(), 9);
