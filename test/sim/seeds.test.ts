@@ -6,7 +6,8 @@
  * The lease is on in the seeds whose draw says so
  * (about 60%), with clocks drifting within maxClockDriftMs.
  * A failure names the seed; replay it with `npm run sim -- --seed N --duration-ms 15000`.
- * Wider searches: `npm run sim -- --seeds 300`.
+ * Wider searches: `npm run sim -- --seeds 300`. Seeds a wider search once failed follow,
+ * replayed as `npm run sim -- --seed N` runs them.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -19,5 +20,20 @@ for (const seed of FIXED_SEEDS) {
     const result = await runSimulation({ seed, durationMs: 15_000 });
     assert.deepEqual(result.violations, [], `replay: npm run sim -- --seed ${seed} --duration-ms 15000`);
     assert.ok(result.acknowledged > 0, "the workload made progress");
+  });
+}
+
+/** Seeds that failed a wider search once, each with what it caught. */
+const REGRESSION_SEEDS = [
+  // Durability: a paused follower's answers to a term-1 leader's duplicate appends were merged
+  // into the write of a term-2 leader's entries and vouched for entry 7 of term 1 after it was
+  // replaced (LogManager.jobsBeforeOverwrite).
+  1876,
+];
+
+for (const seed of REGRESSION_SEEDS) {
+  test(`simulation regression seed ${seed}`, async () => {
+    const result = await runSimulation({ seed });
+    assert.deepEqual(result.violations, [], `replay: npm run sim -- --seed ${seed}`);
   });
 }
