@@ -54,6 +54,25 @@ export interface FsmCallerHost {
   warn(message: string): void;
 }
 
+/** raft_fsm_caller_commit_batch's default, when no bound is given. */
+const ENTRIES_PER_APPLY_DEFAULT = 512;
+
+/** How a node's FSMCaller applies, beyond its parts. */
+export interface FsmCallerOptions {
+  /**
+   * NodeOptions.witness: the state machine hears role and configuration changes only. DATA
+   * entries advance the applied index without onApply, snapshots hold just their meta.
+   */
+  readonly witness?: boolean;
+  /**
+   * raft_fsm_caller_commit_batch (512 by default): DATA entries handed to one onApply call at
+   * most, which bounds the entries held in memory at once. braft counts commit notifications
+   * merged into one pass; here notifications are merged into one index anyway, so the bound is
+   * on entries.
+   */
+  readonly entriesPerApplyMax?: number;
+}
+
 export class FSMCaller {
   private readonly tasks: Task[] = [];
   private running = false;
@@ -70,20 +89,14 @@ export class FSMCaller {
     private readonly closureQueue: ClosureQueue,
     private readonly host: FsmCallerHost,
     appliedIndex: number,
-    /**
-     * NodeOptions.witness: the state machine hears role and configuration changes only. DATA
-     * entries advance the applied index without onApply, snapshots hold just their meta.
-     */
-    private readonly witness = false,
-    /**
-     * raft_fsm_caller_commit_batch: DATA entries handed to one onApply call at most, which
-     * bounds the entries held in memory at once. braft counts commit notifications merged into
-     * one pass; here notifications are merged into one index anyway, so the bound is on entries.
-     */
-    private readonly entriesPerApplyMax = 512,
+    private readonly options: FsmCallerOptions = {},
   ) {
     this.appliedIndex = appliedIndex;
     this.committedIndex = appliedIndex;
+  }
+
+  private get isWitness(): boolean {
+    return this.options.witness === true;
   }
 
   get lastAppliedIndex(): number {
@@ -232,7 +245,7 @@ export class FSMCaller {
       save.done.run(Status.OK());
       return;
     }
-    if (this.witness) {
+    if (this.isWitness) {
       save.done.run(Status.OK()); // the meta, written by the executor, is all a witness keeps
       return;
     }
@@ -269,7 +282,7 @@ export class FSMCaller {
       );
     }
     const onSnapshotLoad = this.fsm.onSnapshotLoad;
-    if (!this.witness) {
+    if (!this.isWitness) {
       if (onSnapshotLoad === undefined)
         return new RaftError("EINVAL", "the state machine does not implement onSnapshotLoad");
       try {
@@ -292,7 +305,7 @@ export class FSMCaller {
     while (this.appliedIndex < this.committedIndex && this.error === undefined) {
       const entry = this.readEntry(this.appliedIndex + 1);
       if (entry.type !== EntryType.DATA) await this.applyNonData(entry);
-      else if (this.witness) this.skipData(entry);
+      else if (this.isWitness) this.skipData(entry);
       else {
         const pending = this.applyData(entry);
         if (pending !== undefined) await pending;
@@ -350,7 +363,10 @@ export class FSMCaller {
    */
   private applyData(first: LogEntry): Promise<void> | undefined {
     const entries = [first];
-    const end = Math.min(this.committedIndex, first.index + this.entriesPerApplyMax - 1);
+    const end = Math.min(
+      this.committedIndex,
+      first.index + (this.options.entriesPerApplyMax ?? ENTRIES_PER_APPLY_DEFAULT) - 1,
+    );
     for (let index = first.index + 1; index <= end; index++) {
       const entry = this.readEntry(index);
       if (entry.type !== EntryType.DATA) break;

@@ -217,8 +217,7 @@ export function assembleNode(opened: OpenedNode, hosts: NodeHosts): PreparedNode
     hosts.closureQueue,
     hosts.fsmHost,
     core.appliedIndex,
-    options.witness === true,
-    flags.raft_fsm_caller_commit_batch,
+    { witness: options.witness === true, entriesPerApplyMax: flags.raft_fsm_caller_commit_batch },
   );
   const snapshotExecutor =
     snapshotStorage === undefined
