@@ -17,7 +17,11 @@ import { exited, spawnTracked, tailOf } from "./bench-children.js";
 import { cpuSecondsOf, rssMiBOf } from "./proc-cpu.js";
 
 /** Which implementation serves the cluster. */
-export type Side = "braft" | "tsraft";
+/**
+ * The side under test: braft's counter_server, tsraft's counter example from this tree, or from
+ * the built tree given as `baseTree` (`base`: the same points before a change, in the same run).
+ */
+export type Side = "braft" | "tsraft" | "base";
 
 const GROUP = "Counter";
 const ELECTION_TIMEOUT_MS = 1000;
@@ -35,6 +39,8 @@ export interface ClusterOptions {
   readonly sync: boolean;
   /** The directory of braft's binaries. */
   readonly braftBin: string;
+  /** A built tsraft tree (its `dist/`) whose counter example is the `base` side. */
+  readonly baseTree?: string;
 }
 
 class PortClash extends Error {}
@@ -150,9 +156,11 @@ function startServer(
     `--election_timeout_ms=${ELECTION_TIMEOUT_MS}`,
     `--raft_sync=${options.sync}`,
   ];
+  const tree = side === "base" ? options.baseTree : REPO_ROOT;
+  if (tree === undefined) throw new Error("the base side needs a tsraft tree (--tsraft-base=DIR)");
   const [command, args] =
-    side === "tsraft"
-      ? [process.execPath, [join(REPO_ROOT, "dist", "examples", "counter", "server.js"), ...common]]
+    side !== "braft"
+      ? [process.execPath, [join(tree, "dist", "examples", "counter", "server.js"), ...common]]
       : [
           join(options.braftBin, "counter_server"),
           // braft's run_server.sh flags; bthread_concurrency at braft's best on 2 cores (README).

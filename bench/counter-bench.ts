@@ -14,6 +14,8 @@
  *    driven by the payload client. One line per run, one ratio line per point. braft's binaries
  *    come from `--braft-bin=DIR`, else TSRAFT_BRAFT_BIN, else ../shared/braft/bin; without them
  *    (or with --skip-braft) one line says why and the same points run on tsraft alone.
+ *    `--tsraft-base=DIR` adds a third side: the counter example of another built tsraft tree (an
+ *    older commit), run between braft and tsraft in every round, so before/after comes from one run.
  * 3. tsraft with raft_sync off at 1 and 8 callers: how much of the time is the disk.
  * 4. Many groups: 300 groups on 3 processes: start-up, idle CPU and RSS per process with the
  *    groups quiet (docs/quiescence.md), total ops/s, and the re-election of the groups of a
@@ -23,7 +25,7 @@
  * bench/results/bench-<date>.txt.
  *
  *   npm run bench [-- --seconds 5 --warmup 2 --callers 1,8,64,256 --rounds 2 --payload-bytes 4096,65536
- *                    --payload-callers 8 --braft-bin=DIR --skip-braft --groups 300 --groups-large N --skip-groups
+ *                    --payload-callers 8 --braft-bin=DIR --skip-braft --tsraft-base=DIR --groups 300 --groups-large N --skip-groups
  *                    --skip-limits --skip-nosync --skip-payload]
  */
 import type { ChildProcess } from "node:child_process";
@@ -50,6 +52,7 @@ const { values } = parseArgs({
     "payload-callers": { type: "string", default: "8" },
     "braft-bin": { type: "string" },
     "skip-braft": { type: "boolean", default: false },
+    "tsraft-base": { type: "string" },
     groups: { type: "string", default: "300" },
     "groups-large": { type: "string" },
     "skip-groups": { type: "boolean", default: false },
@@ -145,10 +148,16 @@ function braftSide(): string | undefined {
 }
 
 function sideBySideOptions(braftBin: string | undefined): SideBySideOptions {
+  const base = values["tsraft-base"];
   const payload = values["skip-payload"] === true;
   return {
-    sides: braftBin === undefined ? ["tsraft"] : ["braft", "tsraft"],
+    sides: [
+      ...(braftBin === undefined ? [] : (["braft"] as const)),
+      ...(base === undefined ? [] : (["base"] as const)),
+      "tsraft",
+    ],
     braftBin: braftBin ?? "",
+    ...(base === undefined ? {} : { baseTree: base }),
     callers: callerCounts,
     payloadBytes: payload ? [] : numbers(values["payload-bytes"]),
     payloadCallers: numbers(values["payload-callers"]),

@@ -86,22 +86,30 @@ function mediansOf(runs: readonly RunFigures[]): { ops: number; p99: number; cpu
 }
 
 /**
- * The ratio line of a point: tsraft/braft ops/s and both p99s by `client` (medians over rounds),
- * then each side's server CPU per op and leader RSS; undefined when a side has no run.
+ * The ratio line of a point: tsraft/`against` ops/s and both p99s by `client` (medians over
+ * rounds), then each side's server CPU per op and leader RSS; undefined when a side has no run.
+ * Against braft the line carries the issue's target; against `base` (the same points on an older
+ * tree) it shows what a change did.
  */
-export function formatRatio(runs: readonly RunFigures[], client: ClientName): string | undefined {
+export function formatRatio(
+  runs: readonly RunFigures[],
+  client: ClientName,
+  against: Exclude<Side, "tsraft"> = "braft",
+): string | undefined {
   const mine = runs.filter((r) => r.client === client);
-  const braft = mine.filter((r) => r.side === "braft");
+  const other = mine.filter((r) => r.side === against);
   const tsraft = mine.filter((r) => r.side === "tsraft");
   const first = mine[0];
-  if (braft.length === 0 || tsraft.length === 0 || first === undefined) return undefined;
-  const b = mediansOf(braft);
+  if (other.length === 0 || tsraft.length === 0 || first === undefined) return undefined;
+  const o = mediansOf(other);
   const t = mediansOf(tsraft);
-  const target = first.bytes === undefined ? RATIO_TARGETS.get(first.callers) : undefined;
+  const target =
+    against === "braft" && first.bytes === undefined ? RATIO_TARGETS.get(first.callers) : undefined;
   return (
-    `ratio ${pointOf(first.callers, first.bytes)} tsraft/braft=${(t.ops / b.ops).toFixed(2)} ` +
-    `p99 tsraft=${round(t.p99)} braft=${round(b.p99)} client=${client}` +
+    `ratio ${pointOf(first.callers, first.bytes)} tsraft/${against}=${(t.ops / o.ops).toFixed(2)} ` +
+    `p99 tsraft=${round(t.p99)} ${against}=${round(o.p99)} client=${client}` +
     `${target === undefined ? "" : ` target>=${target.toFixed(1)}`} ` +
-    `cpu_us_op tsraft=${round(t.cpu)} braft=${round(b.cpu)} leader_rss_mib tsraft=${round(t.rss)} braft=${round(b.rss)}`
+    `cpu_us_op tsraft=${round(t.cpu)} ${against}=${round(o.cpu)} ` +
+    `leader_rss_mib tsraft=${round(t.rss)} ${against}=${round(o.rss)}`
   );
 }

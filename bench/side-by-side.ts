@@ -28,6 +28,8 @@ export interface SideBySideOptions {
   /** The sides to run, in the order of each round (braft first when it runs). */
   readonly sides: readonly Side[];
   readonly braftBin: string;
+  /** A built tsraft tree run as the `base` side (see {@link Side}). */
+  readonly baseTree?: string;
   readonly callers: readonly number[];
   readonly payloadBytes: readonly number[];
   readonly payloadCallers: readonly number[];
@@ -144,12 +146,24 @@ async function onFreshCluster<T>(
   options: SideBySideOptions,
   body: (cluster: BenchCluster, leader: BenchServer) => Promise<T>,
 ): Promise<T> {
-  const cluster = await BenchCluster.start(side, { sync: options.sync ?? true, braftBin: options.braftBin });
+  const cluster = await BenchCluster.start(side, {
+    sync: options.sync ?? true,
+    braftBin: options.braftBin,
+    ...(options.baseTree === undefined ? {} : { baseTree: options.baseTree }),
+  });
   try {
     await warmUp(options, cluster, WARM_UP_CALLERS, options.warmupSeconds);
     return await body(cluster, await cluster.leader());
   } finally {
     await cluster.stop();
+  }
+}
+
+/** The ratio lines of a point by one client: tsraft against braft, then against the base tree. */
+function reportRatios(options: SideBySideOptions, runs: readonly RunFigures[], client: ClientName): void {
+  for (const against of ["braft", "base"] as const) {
+    const line = formatRatio(runs, client, against);
+    if (line !== undefined) options.report(line);
   }
 }
 
@@ -175,10 +189,7 @@ async function counterPoint(options: SideBySideOptions, callers: number): Promis
       });
     }
   }
-  for (const client of ["counter_client", "ours"] as const) {
-    const line = formatRatio(runs, client);
-    if (line !== undefined) options.report(line);
-  }
+  for (const client of ["counter_client", "ours"] as const) reportRatios(options, runs, client);
   return runs;
 }
 
@@ -200,13 +211,12 @@ async function payloadPoints(options: SideBySideOptions, bytes: number): Promise
       });
     }
   }
-  for (const callers of options.payloadCallers) {
-    const line = formatRatio(
+  for (const callers of options.payloadCallers)
+    reportRatios(
+      options,
       runs.filter((r) => r.callers === callers),
       "payload",
     );
-    if (line !== undefined) options.report(line);
-  }
   return runs;
 }
 

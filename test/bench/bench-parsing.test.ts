@@ -16,6 +16,7 @@ import {
 } from "../../bench/counter-client-output.js";
 import { parseMachineBusySeconds, parsePidStatCpuSeconds, parseRssMiB } from "../../bench/proc-cpu.js";
 import { formatRatio, formatRun, median, type RunFigures } from "../../bench/side-by-side-lines.js";
+import type { Side } from "../../bench/bench-cluster.js";
 
 const QPS_LINE =
   "I1204 05:24:30.067101 27804     0 //////////////braft/braft/example/counter/client.cpp:136 main] " +
@@ -94,7 +95,7 @@ describe("/proc readings", () => {
 });
 
 describe("the benchmark's lines", () => {
-  const run = (side: "braft" | "tsraft", round: number, ops: number, p99: number): RunFigures => ({
+  const run = (side: Side, round: number, ops: number, p99: number): RunFigures => ({
     side,
     round,
     client: "counter_client",
@@ -142,6 +143,15 @@ describe("the benchmark's lines", () => {
         "counter_client",
       ),
       undefined,
+    );
+  });
+
+  test("the ratio line against the base tree: tsraft over base, without braft's target", () => {
+    const runs = [run("base", 1, 20000, 8000), run("tsraft", 1, 25000, 6000), run("braft", 1, 10000, 9000)];
+    assert.equal(
+      formatRatio(runs, "counter_client", "base"),
+      "ratio callers=64 tsraft/base=1.25 p99 tsraft=6000 base=8000 client=counter_client " +
+        "cpu_us_op tsraft=120 base=120 leader_rss_mib tsraft=40 base=40",
     );
   });
 });
