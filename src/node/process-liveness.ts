@@ -7,9 +7,10 @@
  * (it restarted), every quiet group here that depends on it wakes: followers of a leader there
  * elect, leaders with a follower there heartbeat again (and check-quorum runs).
  *
- * A quiet follower here that wakes alone (a stray request, an operator's call) names its group
- * in the next heartbeat to its leader's process, which wakes that leader: otherwise the follower
- * would campaign against a healthy quiet leader an election timeout later.
+ * A quiet follower here that wakes names its group in the next heartbeat to its leader's process,
+ * which wakes that leader if it is still quiet (the follower woke alone: a stray request, an
+ * operator's call); otherwise the follower would campaign against a healthy quiet leader an
+ * election timeout later.
  *
  * A peer that answers ENOSYS (braft: no such service) is remembered as braft; groups with it
  * never quiesce and keep braft's per-group heartbeats.
@@ -145,15 +146,16 @@ export class ProcessLiveness {
   }
 
   /**
-   * A quiet follower here woke alone while its leader, on `endpoint`, may still be quiet: the
-   * leader (member key `memberKey`) is asked to wake, now if no heartbeat to it is in flight,
-   * else with the next one. Its heartbeats then reach the follower before its election timeout.
+   * A quiet follower here woke while its leader, on `endpoint`, may still be quiet: the leader
+   * (member key `memberKey`) is asked to wake with the next heartbeat, within an eighth of an
+   * election timeout, so its heartbeats reach the follower long before its election timer runs
+   * out. Not sent at once: most wakes are a leader's own appends (a write), and a call per wake
+   * would add an RPC per write on a busy process; the next heartbeat costs a few bytes more.
    */
   askLeaderToWake(endpoint: string, memberKey: string): void {
     const peer = this.#peers.get(endpoint);
     if (peer === undefined || peer.speaks === "braft") return;
     peer.wakes.add(memberKey);
-    if (!peer.inflight && !this.#stopped) this.#send(endpoint, peer);
   }
 
   /** A peer's heartbeat arrived (LivenessService.heartbeat): it is alive; answers with ours. */
