@@ -13,6 +13,7 @@
  * it lapses an election timeout after quiescing and a read after that runs a ReadIndex round.
  */
 import { leaderOf, type CoreState, type LeaderQuiescence, type LeaderState } from "./core-state.js";
+import { invariant } from "./errors.js";
 import type { QuiesceRequest, QuiesceResponse } from "./messages.js";
 
 export type { LeaderQuiescence, QuiesceRequest, QuiesceResponse };
@@ -42,8 +43,14 @@ export function maybeQuiesce(core: CoreState, leader: LeaderState, nowMs: number
     return false;
   }
   if (nowMs - q.idleSinceMs < idleMs) return false;
-  q.quiet = true;
   const last = core.log.lastLogId();
+  // What quiet followers commit rests on this: nothing moves the commit of a quiet leader, since
+  // any new entry wakes the group (docs/quiescence.md, "Commit on quiet groups").
+  invariant(
+    core.commitIndex === last.index,
+    `quiescing at commit ${core.commitIndex} below last ${last.index}`,
+  );
+  q.quiet = true;
   const requests = [...leader.progress.keys()].map((peer) => ({
     groupId: core.config.groupId,
     serverId: core.config.self,
@@ -93,7 +100,10 @@ export function handleQuiesceRequest(
   const last = core.log.lastLogId();
   const logMatches = last.index === request.lastLogIndex && last.term === request.lastLogTerm;
   if (!logMatches || core.persistedIndex !== last.index) return refuse;
-  if (request.committedIndex > core.commitIndex) core.commitIndex = request.committedIndex;
+  // The leader's commit is its last index (maybeQuiesce), so this commits through it; never past
+  // the log this node holds, whatever the message says.
+  const commit = Math.min(request.committedIndex, last.index);
+  if (commit > core.commitIndex) core.commitIndex = commit;
   core.lastLeaderContactMs = Math.max(core.lastLeaderContactMs, nowMs);
   if (!core.quiet) {
     core.quiet = true;

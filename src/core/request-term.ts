@@ -4,9 +4,13 @@
  * term and steps down. A newer term carried by a leader's request (append, install) makes this
  * node that leader's follower at once.
  *
- * Two kinds keep a say over a newer term, as in etcd and braft: a vote request is adopted only
- * when no follower lease protects the current leader (the vote handler decides, and a pre-vote
- * never changes the term), and a TimeoutNow is accepted only in the current term.
+ * A TimeoutNow from a newer term makes this node a follower of that term with no known leader,
+ * and is then refused (braft's handle_timeout_now_request steps down with EHIGHERTERMREQUEST and
+ * does not campaign): only the leader this node follows in its own term may hand it leadership.
+ *
+ * A vote request keeps a say over a newer term, as in etcd and braft: it is adopted only when no
+ * follower lease protects the current leader (the vote handler decides, and a pre-vote never
+ * changes the term).
  */
 import type { CoreState } from "./core-state.js";
 import type { InboundRequest, Reply } from "./messages.js";
@@ -23,9 +27,12 @@ export function stepRequestTerm(
     core.reply(staleTermRefusal(core, input.kind, replyId));
     return false;
   }
-  if (term > core.term && (input.kind === "append" || input.kind === "installSnapshot")) {
+  if (term <= core.term) return true;
+  if (input.kind === "append" || input.kind === "installSnapshot") {
     const leader = input.request.serverId;
     core.becomeFollower(term, leader, nowMs, `request from leader ${leader}`);
+  } else if (input.kind === "timeoutNow") {
+    core.becomeFollower(term, "", nowMs, `higher term ${term} in TimeoutNow from ${input.request.serverId}`);
   }
   return true;
 }

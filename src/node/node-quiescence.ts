@@ -2,8 +2,10 @@
  * One node's side of quiescence (core/quiesce.ts, docs/quiescence.md): it carries the core's
  * Quiesce messages over the host's LivenessService, registers a quiet group with the host's
  * ProcessLiveness (so the process it depends on is watched for it, with no timer of its own),
- * and wakes the core when that process goes silent or restarts. A node on a host without
- * liveness never quiesces (the core is configured so) and this object does nothing.
+ * and wakes the core when that process goes silent or restarts. A quiet follower that wakes
+ * for any other reason asks its leader's process to wake the leader too (docs/quiescence.md,
+ * "Stray wakes"). A node on a host without liveness never quiesces (the core is configured so)
+ * and this object does nothing.
  */
 import type { CoreEvent } from "../core/events.js";
 import type { QuiesceRequest, QuiesceResponse } from "../core/messages.js";
@@ -25,6 +27,13 @@ export interface QuiescenceHost {
 
 type QuiescedEvent = Extract<CoreEvent, { type: "quiesced" }>;
 
+/** A follower's quiet: under which leader and term, and its liveness member key. */
+interface QuietFollower {
+  readonly leaderId: PeerKey;
+  readonly term: number;
+  readonly key: string;
+}
+
 export class NodeQuiescence {
   /** Removes the quiet group from the liveness; set while the group is quiet here. */
   #removeQuiet: (() => void) | undefined;
@@ -33,6 +42,8 @@ export class NodeQuiescence {
   #watchedConf: unknown;
   /** The quiet leader's followers' endpoints and its member key, for a "gone" notice. */
   #quietLeader: { readonly key: string; readonly endpoints: readonly string[] } | undefined;
+  /** The leader this follower went quiet under, until it wakes: asked to wake too, unless lost. */
+  #quietFollower: QuietFollower | undefined;
 
   constructor(
     private readonly liveness: ProcessLiveness | undefined,
@@ -55,8 +66,8 @@ export class NodeQuiescence {
 
   /** The core's quiesced / woke events. */
   onEvent(event: CoreEvent, core: RaftCore): void {
-    if (event.type === "woke") this.#forgetQuiet();
-    else if (event.type === "quiesced" && core.quiet) this.#quiesced(event);
+    if (event.type === "woke") this.#woke(core);
+    else if (event.type === "quiesced") this.#quiesced(event, core);
   }
 
   /**
@@ -85,21 +96,30 @@ export class NodeQuiescence {
     this.#watchedConf = undefined;
   }
 
-  #quiesced(event: QuiescedEvent): void {
+  /**
+   * The group went quiet here. A follower's event may be read after the follower already woke
+   * again (both in one Ready): it is still remembered, so the "woke" that follows asks the leader.
+   */
+  #quiesced(event: QuiescedEvent, core: RaftCore): void {
     const liveness = this.liveness;
     if (liveness === undefined) return;
     this.#forgetQuiet();
     const key = `${this.host.groupId}\u0000${event.leaderId}`;
-    const member: QuietMember = {
-      key,
-      electionTimeoutMs: this.host.electionTimeoutMs,
-      wake: (leaderLost, leaderHeardAtMs) =>
-        this.host.withCore((core) => core.wake(this.host.nowMs(), { leaderLost, leaderHeardAtMs })),
-    };
     const leading = event.leaderId === this.host.self;
     const endpoints = leading
       ? [...new Set(event.requests.map((request) => endpointOfPeer(request.peerId)))]
       : [endpointOfPeer(event.leaderId)];
+    if (!leading) this.#quietFollower = { leaderId: event.leaderId, term: event.term, key };
+    if (!core.quiet) return;
+    const member: QuietMember = {
+      key,
+      electionTimeoutMs: this.host.electionTimeoutMs,
+      wake: (leaderLost, leaderHeardAtMs) => {
+        // A lost leader's process is not asked to wake it: this follower elects instead.
+        if (leaderLost) this.#quietFollower = undefined;
+        this.host.withCore((c) => c.wake(this.host.nowMs(), { leaderLost, leaderHeardAtMs }));
+      },
+    };
     this.#removeQuiet = liveness.addQuiet(member, endpoints, !leading);
     if (!leading) return;
     this.#quietLeader = { key, endpoints };
@@ -113,9 +133,24 @@ export class NodeQuiescence {
     liveness.quiesce(request.peerId, request, this.host.rpcTimeoutMs).then(answer, () => answer(undefined));
   }
 
+  /**
+   * The group woke here. A follower still following the leader it went quiet under, in that
+   * term, asks that leader's process to wake it: whatever woke this follower (a stray request, a
+   * duplicate of an old heartbeat, an operator's call) may have left the leader quiet, and the
+   * follower's election timer runs again. A leader already awake ignores the request.
+   */
+  #woke(core: RaftCore): void {
+    const follower = this.#quietFollower;
+    this.#forgetQuiet();
+    if (follower === undefined || core.role !== "follower") return;
+    if (core.leaderId !== follower.leaderId || core.term !== follower.term) return;
+    this.liveness?.askLeaderToWake(endpointOfPeer(follower.leaderId), follower.key);
+  }
+
   #forgetQuiet(): void {
     this.#removeQuiet?.();
     this.#removeQuiet = undefined;
     this.#quietLeader = undefined;
+    this.#quietFollower = undefined;
   }
 }

@@ -125,6 +125,8 @@ export interface LivenessHeartbeat {
   readonly incarnation: number;
   /** Quiet groups the sender led that stopped (`groupId \0 leader`): their followers elect now. */
   readonly goneLeaders: readonly string[];
+  /** Quiet groups the receiver leads whose follower here woke alone: their leaders wake too. */
+  readonly wakeLeaders: readonly string[];
 }
 
 /** The answer: the receiver's incarnation. */

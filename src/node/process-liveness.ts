@@ -7,6 +7,11 @@
  * (it restarted), every quiet group here that depends on it wakes: followers of a leader there
  * elect, leaders with a follower there heartbeat again (and check-quorum runs).
  *
+ * A quiet follower here that wakes names its group in the next heartbeat to its leader's process,
+ * which wakes that leader if it is still quiet (the follower woke alone: a stray request, an
+ * operator's call); otherwise the follower would campaign against a healthy quiet leader an
+ * election timeout later.
+ *
  * A peer that answers ENOSYS (braft: no such service) is remembered as braft; groups with it
  * never quiesce and keep braft's per-group heartbeats.
  */
@@ -41,6 +46,8 @@ interface PeerProcess {
   readonly quiet: Map<string, { member: QuietMember; onLeader: boolean }>;
   /** Quiet groups led here that stopped leading: told to the peer with the next heartbeat. */
   gone: string[];
+  /** Quiet groups led there whose follower here woke alone: told with the next heartbeat. */
+  wakes: Set<string>;
 }
 
 /** The election timeout the liveness assumes before any node says otherwise. */
@@ -138,6 +145,19 @@ export class ProcessLiveness {
     this.#sendAll();
   }
 
+  /**
+   * A quiet follower here woke while its leader, on `endpoint`, may still be quiet: the leader
+   * (member key `memberKey`) is asked to wake with the next heartbeat, within an eighth of an
+   * election timeout, so its heartbeats reach the follower long before its election timer runs
+   * out. Not sent at once: most wakes are a leader's own appends (a write), and a call per wake
+   * would add an RPC per write on a busy process; the next heartbeat costs a few bytes more.
+   */
+  askLeaderToWake(endpoint: string, memberKey: string): void {
+    const peer = this.#peers.get(endpoint);
+    if (peer === undefined || peer.speaks === "braft") return;
+    peer.wakes.add(memberKey);
+  }
+
   /** A peer's heartbeat arrived (LivenessService.heartbeat): it is alive; answers with ours. */
   onHeartbeat(request: LivenessHeartbeat): { incarnation: number } {
     const peer = this.#peers.get(request.from);
@@ -145,8 +165,16 @@ export class ProcessLiveness {
       peer.speaks = "tsraft";
       this.#heard(peer, request.incarnation);
       for (const key of request.goneLeaders) peer.quiet.get(key)?.member.wake(true, undefined);
+      for (const key of request.wakeLeaders) this.#wakeLeader(peer, key);
     }
     return { incarnation: this.incarnation };
+  }
+
+  /** A follower on `peer` asked its quiet leader here to wake (a leader, never a follower here). */
+  #wakeLeader(peer: PeerProcess, memberKey: string): void {
+    const entry = peer.quiet.get(memberKey);
+    if (entry === undefined || entry.onLeader) return;
+    entry.member.wake(false, undefined);
   }
 
   /** Stops the heartbeat (the server stops). */
@@ -165,6 +193,7 @@ export class ProcessLiveness {
       inflight: false,
       quiet: new Map(),
       gone: [],
+      wakes: new Set(),
     };
     this.#peers.set(endpoint, peer);
     return peer;
@@ -197,9 +226,11 @@ export class ProcessLiveness {
 
   #send(endpoint: string, peer: PeerProcess): void {
     const goneLeaders = peer.gone;
+    const wakeLeaders = [...peer.wakes];
     peer.gone = [];
+    peer.wakes.clear();
     peer.inflight = true;
-    const request = { from: this.#selfEndpoint(), incarnation: this.incarnation, goneLeaders };
+    const request = { from: this.#selfEndpoint(), incarnation: this.incarnation, goneLeaders, wakeLeaders };
     this.#transport.heartbeat(endpoint, request, this.#timeoutMs()).then(
       (ack) => {
         peer.inflight = false;
@@ -209,9 +240,15 @@ export class ProcessLiveness {
       (error: unknown) => {
         peer.inflight = false;
         if (RaftError.is(error) && error.code === "ENOSYS") peer.speaks = "braft";
-        else peer.gone.push(...goneLeaders); // tell it again next time
+        else this.#tellAgain(peer, goneLeaders, wakeLeaders);
       },
     );
+  }
+
+  /** A heartbeat failed: its notices go with the next one. */
+  #tellAgain(peer: PeerProcess, goneLeaders: readonly string[], wakeLeaders: readonly string[]): void {
+    peer.gone.push(...goneLeaders);
+    for (const key of wakeLeaders) peer.wakes.add(key);
   }
 
   #heard(peer: PeerProcess, incarnation: number): void {

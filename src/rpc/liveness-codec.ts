@@ -23,6 +23,7 @@ export function encodeLivenessHeartbeat(h: LivenessHeartbeat): Uint8Array {
       from: h.from,
       incarnation: BigInt(h.incarnation),
       goneLeaders: [...h.goneLeaders],
+      wakeLeaders: [...h.wakeLeaders],
     }),
   );
 }
@@ -33,6 +34,7 @@ export function decodeLivenessHeartbeat(bytes: Uint8Array): LivenessHeartbeat {
     from: m.from,
     incarnation: toSafeNumber(m.incarnation, "incarnation"),
     goneLeaders: m.goneLeaders,
+    wakeLeaders: m.wakeLeaders,
   };
 }
 

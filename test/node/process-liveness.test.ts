@@ -96,3 +96,37 @@ test("LivenessRestart: a new incarnation wakes every quiet group that depends on
   assert.deepEqual(woken, [{ leaderLost: true }]);
   liveness.stop();
 });
+
+test("LivenessWakeLeader: a follower's request to wake its leader goes with the next heartbeat, again after a failed one, and wakes only a quiet leader there", async () => {
+  let alive = true;
+  const { scheduler, liveness, sent } = setup(() => (alive ? 5 : new RaftError("EHOSTUNREACH", "down")));
+  await scheduler.runFor(130); // one periodic heartbeat went and was answered
+  const key = "g\u000010.0.0.2:8100:0";
+  const before = sent.length;
+  alive = false;
+  liveness.askLeaderToWake(PEER, key);
+  assert.equal(sent.length, before, "no call of its own");
+  await scheduler.runFor(125);
+  assert.equal(sent.length, before + 1, "the next periodic heartbeat carries it");
+  assert.deepEqual(sent.at(-1)?.wakeLeaders, [key]);
+  alive = true;
+  await scheduler.runFor(125);
+  assert.deepEqual(sent.at(-1)?.wakeLeaders, [key], "the failed request is repeated with the next heartbeat");
+  await scheduler.runFor(125);
+  assert.deepEqual(sent.at(-1)?.wakeLeaders, [], "and then not again");
+
+  const woken: { leaderLost: boolean }[] = [];
+  const followerWoken: { leaderLost: boolean }[] = [];
+  liveness.addQuiet(quietMember(woken), [PEER], false); // a quiet leader here, its follower there
+  liveness.addQuiet({ ...quietMember(followerWoken), key: "h\u000010.0.0.2:8100:0" }, [PEER], true);
+  const request = {
+    from: PEER,
+    incarnation: 5,
+    goneLeaders: [],
+    wakeLeaders: [key, "h\u000010.0.0.2:8100:0"],
+  };
+  liveness.onHeartbeat(request);
+  assert.deepEqual(woken, [{ leaderLost: false }], "the quiet leader wakes");
+  assert.deepEqual(followerWoken, [], "a quiet follower named so is not a leader here: untouched");
+  liveness.stop();
+});

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tsraft/liveness.proto.
  */
 export const file_tsraft_liveness: GenFile = /*@__PURE__*/
-  fileDesc("ChV0c3JhZnQvbGl2ZW5lc3MucHJvdG8SBnRzcmFmdCJTChhMaXZlbmVzc0hlYXJ0YmVhdFJlcXVlc3QSDAoEZnJvbRgBIAIoCRITCgtpbmNhcm5hdGlvbhgCIAIoAxIUCgxnb25lX2xlYWRlcnMYAyADKAkiMAoZTGl2ZW5lc3NIZWFydGJlYXRSZXNwb25zZRITCgtpbmNhcm5hdGlvbhgBIAIoAyKcAQoOUXVpZXNjZVJlcXVlc3QSEAoIZ3JvdXBfaWQYASACKAkSEQoJc2VydmVyX2lkGAIgAigJEg8KB3BlZXJfaWQYAyACKAkSDAoEdGVybRgEIAIoAxIWCg5sYXN0X2xvZ19pbmRleBgFIAIoAxIVCg1sYXN0X2xvZ190ZXJtGAYgAigDEhcKD2NvbW1pdHRlZF9pbmRleBgHIAIoAyIwCg9RdWllc2NlUmVzcG9uc2USDAoEdGVybRgBIAIoAxIPCgdzdWNjZXNzGAIgAigIMp8BCg9MaXZlbmVzc1NlcnZpY2USUAoJaGVhcnRiZWF0EiAudHNyYWZ0LkxpdmVuZXNzSGVhcnRiZWF0UmVxdWVzdBohLnRzcmFmdC5MaXZlbmVzc0hlYXJ0YmVhdFJlc3BvbnNlEjoKB3F1aWVzY2USFi50c3JhZnQuUXVpZXNjZVJlcXVlc3QaFy50c3JhZnQuUXVpZXNjZVJlc3BvbnNl");
+  fileDesc("ChV0c3JhZnQvbGl2ZW5lc3MucHJvdG8SBnRzcmFmdCJpChhMaXZlbmVzc0hlYXJ0YmVhdFJlcXVlc3QSDAoEZnJvbRgBIAIoCRITCgtpbmNhcm5hdGlvbhgCIAIoAxIUCgxnb25lX2xlYWRlcnMYAyADKAkSFAoMd2FrZV9sZWFkZXJzGAQgAygJIjAKGUxpdmVuZXNzSGVhcnRiZWF0UmVzcG9uc2USEwoLaW5jYXJuYXRpb24YASACKAMinAEKDlF1aWVzY2VSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgAigJEhEKCXNlcnZlcl9pZBgCIAIoCRIPCgdwZWVyX2lkGAMgAigJEgwKBHRlcm0YBCACKAMSFgoObGFzdF9sb2dfaW5kZXgYBSACKAMSFQoNbGFzdF9sb2dfdGVybRgGIAIoAxIXCg9jb21taXR0ZWRfaW5kZXgYByACKAMiMAoPUXVpZXNjZVJlc3BvbnNlEgwKBHRlcm0YASACKAMSDwoHc3VjY2VzcxgCIAIoCDKfAQoPTGl2ZW5lc3NTZXJ2aWNlElAKCWhlYXJ0YmVhdBIgLnRzcmFmdC5MaXZlbmVzc0hlYXJ0YmVhdFJlcXVlc3QaIS50c3JhZnQuTGl2ZW5lc3NIZWFydGJlYXRSZXNwb25zZRI6CgdxdWllc2NlEhYudHNyYWZ0LlF1aWVzY2VSZXF1ZXN0GhcudHNyYWZ0LlF1aWVzY2VSZXNwb25zZQ");
 
 /**
  * One per pair of servers and period, whatever the number of groups they share.
@@ -42,6 +42,15 @@ export type LivenessHeartbeatRequest = Message<"tsraft.LivenessHeartbeatRequest"
    * @generated from field: repeated string gone_leaders = 3;
    */
   goneLeaders: string[];
+
+  /**
+   * Quiet groups the receiver leads that a follower on the sender needs awake, named as in
+   * gone_leaders: the follower woke alone (a stray request, an operator's call) and would
+   * campaign against its quiet leader after an election timeout unless that leader heartbeats.
+   *
+   * @generated from field: repeated string wake_leaders = 4;
+   */
+  wakeLeaders: string[];
 };
 
 /**
