@@ -65,7 +65,10 @@ async function post(server: RaftServer, path: string, headers: Record<string, st
 }
 
 before(async () => {
-  servers = await Promise.all([startServer(), startServer(), startServer()]);
+  // The pages show a busy group's timers (election, step-down); an idle group with quiescence on
+  // goes quiet within a few heartbeats and stops them, which the timer lines would then race.
+  const busy = { quiescence: false };
+  servers = await Promise.all([startServer(busy), startServer(busy), startServer(busy)]);
   const peers = servers.map((s) => `${s.address}:0`);
   nodes = await Promise.all(servers.map((s) => startNode(s, "alpha", peers)));
   nodes.push(await startNode(servers[0]!, ODD_GROUP, [peers[0]!], true));
