@@ -15,13 +15,13 @@ import { readSnapshotFile, writeSnapshotFile, type SnapshotRecord } from "../../
 const CHUNK_BYTES = 1 << 20;
 
 /**
- * About 4 MiB of records, so both sides use several chunks, with multi-byte characters
+ * About 3.3 MiB of records, so both sides use several chunks, with multi-byte characters
  * throughout; the first record puts a 3-byte character across the first chunk boundary.
  */
 function manyRecords(): SnapshotRecord[] {
   const prefixBytes = Buffer.byteLength('{"k":"split","v":"');
   const records: SnapshotRecord[] = [{ k: "split", v: `${"x".repeat(CHUNK_BYTES - 1 - prefixBytes)}€€` }];
-  for (let i = 0; i < 30_000; i++) {
+  for (let i = 0; i < 15_000; i++) {
     records.push({ k: `key-${i}-é`, v: `${"valeur-€-".repeat(10)}${i}` });
     if (i % 3 === 0) records.push({ r: `client/${i}`, p: i % 2 === 0 ? null : `prev-🙂-${i}` });
   }
