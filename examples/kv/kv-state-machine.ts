@@ -91,14 +91,15 @@ export class KvStateMachine implements StateMachine {
   // #region snapshot
   /**
    * Copies the state synchronously (the next apply may change the maps as soon as this returns),
-   * then writes the copy in the background and reports through `done`.
+   * then writes the copy in the background and reports through `done`. Files go through the
+   * writer's and reader's `fileSystem` (the node's snapshot FileSystemAdaptor, if it has one).
    */
   onSnapshotSave(writer: SnapshotWriter, done: Closure): void {
     const records = [
       ...[...this.data].map(([key, value]) => ({ k: key, v: value })),
       ...[...this.requests].map(([id, result]) => ({ r: id, p: result.previous })),
     ];
-    writeSnapshotFile(`${writer.path}/${SNAPSHOT_FILE}`, records).then(
+    writeSnapshotFile(`${writer.path}/${SNAPSHOT_FILE}`, records, writer.fileSystem).then(
       () => {
         writer.addFile(SNAPSHOT_FILE);
         done.run(Status.OK());
@@ -111,7 +112,7 @@ export class KvStateMachine implements StateMachine {
   async onSnapshotLoad(reader: SnapshotReader): Promise<void> {
     this.data.clear();
     this.requests.clear();
-    for await (const record of readSnapshotFile(`${reader.path}/${SNAPSHOT_FILE}`)) {
+    for await (const record of readSnapshotFile(`${reader.path}/${SNAPSHOT_FILE}`, reader.fileSystem)) {
       if ("k" in record) this.data.set(record.k, record.v);
       else this.requests.set(record.r, { previous: record.p, replayed: false });
     }

@@ -218,14 +218,17 @@ export class RunningNode {
 
   private service(): RaftService {
     return {
-      requestVote: async (request) =>
-        answerOf(await this.handleRequest({ kind: "vote", request }), "vote").response,
-      appendEntries: async (request) =>
-        answerOf(await this.handleRequest({ kind: "append", request }), "append").response,
-      timeoutNow: async (request) =>
-        answerOf(await this.handleRequest({ kind: "timeoutNow", request }), "timeoutNow").response,
-      installSnapshot: async (request) =>
-        answerOf(await this.handleRequest({ kind: "installSnapshot", request }), "installSnapshot").response,
+      requestVote: (request) =>
+        this.handleRequest({ kind: "vote", request }, (a) => answerOf(a, "vote").response),
+      appendEntries: (request) =>
+        this.handleRequest({ kind: "append", request }, (a) => answerOf(a, "append").response),
+      timeoutNow: (request) =>
+        this.handleRequest({ kind: "timeoutNow", request }, (a) => answerOf(a, "timeoutNow").response),
+      installSnapshot: (request) =>
+        this.handleRequest(
+          { kind: "installSnapshot", request },
+          (a) => answerOf(a, "installSnapshot").response,
+        ),
       readIndex: () => this.serveReadIndex(),
       quiesce: (request) => this.serveQuiesce(request),
     };
@@ -243,7 +246,11 @@ export class RunningNode {
     return Promise.resolve(response);
   }
 
-  private handleRequest(input: InboundRequest): Promise<Answer> {
+  /**
+   * Steps a peer's request into the core; its promise settles with the core's reply, read by
+   * `responseOf` in the same call (no extra microtask between the reply and the RPC's answer).
+   */
+  private handleRequest<R>(input: InboundRequest, responseOf: (answer: Answer) => R): Promise<R> {
     if (this.#lifecycle !== "running") {
       return Promise.reject(new RaftError("EINVAL", `node ${this.nodeId} is not running`));
     }
@@ -257,7 +264,14 @@ export class RunningNode {
     }
     return new Promise((resolve, reject) => {
       const replyId = this.nextReplyId++;
-      this.pendingReplies.set(replyId, { resolve, reject });
+      const settle = (answer: Answer): void => {
+        try {
+          resolve(responseOf(answer));
+        } catch (error) {
+          reject(error);
+        }
+      };
+      this.pendingReplies.set(replyId, { resolve: settle, reject });
       this.withCore((c) => {
         this.quiescence.beforeRequest(c);
         c.stepRequest(input, replyId, this.env.nowMs());
