@@ -80,6 +80,8 @@ async function main(): Promise<void> {
     console.log(`base=${base} seeds=${seeds.length} (seeds ${base}..${base + seeds.length - 1})`);
   let violations = 0;
   let failingSeeds = 0;
+  /** Seeds run per groups-per-process count, for the summary line. */
+  const byGroups = new Map<number, number>();
   const startedMs = performance.now();
   for (const seed of seeds) {
     const result = await runSimulation({
@@ -94,6 +96,7 @@ async function main(): Promise<void> {
       snapshotFileSystem,
       log,
     });
+    byGroups.set(result.groups, (byGroups.get(result.groups) ?? 0) + 1);
     if (result.violations.length > 0) failingSeeds++;
     if (result.violations.length > 0 || single !== undefined) console.log(describe(result));
     for (const violation of result.violations) console.log(`  violation: ${violation}`);
@@ -111,7 +114,11 @@ async function main(): Promise<void> {
   }
   const seconds = ((performance.now() - startedMs) / 1000).toFixed(1);
   console.log(
-    `base=${base} seeds=${seeds.length} failing_seeds=${failingSeeds} violations=${violations} wall_s=${seconds}`,
+    `base=${base} seeds=${seeds.length} failing_seeds=${failingSeeds} violations=${violations} wall_s=${seconds} ` +
+      `groups=${[...byGroups]
+        .sort(([a], [b]) => a - b)
+        .map(([g, n]) => `${g}:${n}`)
+        .join(",")}`,
   );
   process.exitCode = violations > 0 ? 1 : 0;
 }
