@@ -62,12 +62,7 @@ export class QuietNemesis {
     const quiet = quietOrphans.length;
     if (quiet > 0) this.quietHits++;
     const allUp = cluster.reachable().length === cluster.peers.length;
-    const state =
-      cluster.groups.length === 1
-        ? quiet > 0
-          ? "quiet"
-          : "not quiet"
-        : `${this.quietCounts()}; ${victim ?? "nobody"} led ${orphans.length} groups (${quiet} quiet)`;
+    const state = this.describe(victim, orphans.length, quiet);
     const line = this.inject(fault);
     this.log(`t=${cluster.scheduler.nowMs.toFixed(0)} ${state}: ${line}`);
     // Quiet groups elect within the usual timeouts: give them that long before the clients return.
@@ -87,7 +82,13 @@ export class QuietNemesis {
       .map((group) => ({ group, term: group.node(peer).term }));
   }
 
-  /** "quiet groups: 12/16 leaders, 30/32 followers", for the verbose log. */
+  /** The state a quiet fault hits, for the verbose log. */
+  private describe(victim: PeerKey | undefined, led: number, quiet: number): string {
+    if (this.cluster.groups.length === 1) return quiet > 0 ? "quiet" : "not quiet";
+    return `${this.quietCounts()}; ${victim ?? "nobody"} led ${led} groups (${quiet} quiet)`;
+  }
+
+  /** "quiet leaders 11/16, followers 22/32": how many of each role are quiet. */
   private quietCounts(): string {
     let leaders = 0;
     let quietLeaders = 0;
