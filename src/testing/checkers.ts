@@ -63,6 +63,9 @@ interface DurableEntry {
 
 export class SafetyChecker {
   readonly violations: string[] = [];
+  /** Prefixes every violation (e.g. `group sim3`), so a cluster of many groups names the group. */
+  constructor(private readonly label = "") {}
+
   private readonly leaderOfTerm = new Map<number, PeerKey>();
   /** The one sequence of applied DATA entries, by index (committed entries). */
   private readonly sequence = new Map<number, AppliedEntry>();
@@ -250,7 +253,8 @@ export class SafetyChecker {
   }
 
   violate(message: string): void {
-    if (this.violations.length < 100) this.violations.push(message);
+    if (this.violations.length < 100)
+      this.violations.push(this.label === "" ? message : `${this.label}: ${message}`);
   }
 }
 

@@ -3,6 +3,8 @@
  * their own state machines the way tsraft tests itself.
  */
 export { SimCluster, type SimClusterOptions, type SimProcess } from "./sim-cluster.js";
+export { SimGroup, type SimGroupHost } from "./sim-group.js";
+export { LeaseChecker } from "./sim-lease-checker.js";
 export { runSimulation, type SimRunOptions, type SimRunResult } from "./sim-run.js";
 export { SimScheduler, type SimSchedulerOptions } from "./sim-scheduler.js";
 export { SimNetwork, type SimNetworkOptions, type SimNetworkStats } from "./sim-network.js";

@@ -6,6 +6,8 @@
  * (the seed draws them all the same, so the rest of the run stays comparable) and
  * `--perfect-clocks` turns clock drift off: together they tell which fault a finding needs.
  * `--fs-adaptor` keeps every snapshot in a MemoryFileSystemAdaptor through local:// storage.
+ * `--groups G` runs G Raft groups on every simulated process (otherwise the seed draws 1, 4 or
+ * 16); `--verbose` then also prints every change of a group's leader.
  */
 import { parseArgs } from "node:util";
 import { runSimulation, type SimRunResult } from "./sim-run.js";
@@ -22,6 +24,7 @@ const { values } = parseArgs({
     "perfect-clocks": { type: "boolean", default: false },
     "fs-adaptor": { type: "boolean", default: false },
     nodes: { type: "string" },
+    groups: { type: "string" },
     "duration-ms": { type: "string" },
     verbose: { type: "boolean", default: false },
   },
@@ -39,7 +42,7 @@ function integerFlag(name: string, text: string | undefined): number | undefined
 
 function describe(result: SimRunResult): string {
   return (
-    `seed=${result.seed} nodes=${result.nodes} lease=${result.lease} learner=${result.learner} witness=${result.witness} ` +
+    `seed=${result.seed} nodes=${result.nodes} groups=${result.groups} lease=${result.lease} learner=${result.learner} witness=${result.witness} ` +
     `quiescence=${result.quiescence} ` +
     `applied=${result.appliedEntries} acked=${result.acknowledged} reads=${JSON.stringify(result.reads)} ` +
     `faults=${result.faults} events=${result.events} virtual_ms=${result.virtualMs.toFixed(0)} ` +
@@ -49,6 +52,11 @@ function describe(result: SimRunResult): string {
 
 async function main(): Promise<void> {
   const nodes = integerFlag("nodes", values.nodes);
+  const groups = integerFlag("groups", values.groups);
+  if (groups === 0) {
+    console.error("--groups must be at least 1");
+    process.exit(2);
+  }
   const durationMs = integerFlag("duration-ms", values["duration-ms"]);
   const single = integerFlag("seed", values.seed);
   const log = values.verbose ? (line: string) => console.log(`  ${line}`) : undefined;
@@ -72,11 +80,14 @@ async function main(): Promise<void> {
     console.log(`base=${base} seeds=${seeds.length} (seeds ${base}..${base + seeds.length - 1})`);
   let violations = 0;
   let failingSeeds = 0;
+  /** Seeds run per groups-per-process count, for the summary line. */
+  const byGroups = new Map<number, number>();
   const startedMs = performance.now();
   for (const seed of seeds) {
     const result = await runSimulation({
       seed,
       nodes,
+      groups,
       durationMs,
       lease,
       quiescence,
@@ -85,6 +96,7 @@ async function main(): Promise<void> {
       snapshotFileSystem,
       log,
     });
+    byGroups.set(result.groups, (byGroups.get(result.groups) ?? 0) + 1);
     if (result.violations.length > 0) failingSeeds++;
     if (result.violations.length > 0 || single !== undefined) console.log(describe(result));
     for (const violation of result.violations) console.log(`  violation: ${violation}`);
@@ -92,6 +104,7 @@ async function main(): Promise<void> {
       violations += result.violations.length;
       console.log(
         `  replay: npm run sim -- --seed ${seed}${nodes === undefined ? "" : ` --nodes ${nodes}`}` +
+          `${groups === undefined ? "" : ` --groups ${groups}`}` +
           `${durationMs === undefined ? "" : ` --duration-ms ${durationMs}`}${lease === undefined ? "" : ` --lease ${values.lease}`}` +
           `${quiescence === undefined ? "" : ` --quiescence ${values.quiescence}`}` +
           `${without.size === 0 ? "" : ` --without ${values.without}`}${perfectClocks ? " --perfect-clocks" : ""}` +
@@ -101,7 +114,11 @@ async function main(): Promise<void> {
   }
   const seconds = ((performance.now() - startedMs) / 1000).toFixed(1);
   console.log(
-    `base=${base} seeds=${seeds.length} failing_seeds=${failingSeeds} violations=${violations} wall_s=${seconds}`,
+    `base=${base} seeds=${seeds.length} failing_seeds=${failingSeeds} violations=${violations} wall_s=${seconds} ` +
+      `groups=${[...byGroups]
+        .sort(([a], [b]) => a - b)
+        .map(([g, n]) => `${g}:${n}`)
+        .join(",")}`,
   );
   process.exitCode = violations > 0 ? 1 : 0;
 }

@@ -19,10 +19,11 @@ import type { NodeOptions } from "../node/options.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SafetyChecker } from "./checkers.js";
-import { DurabilityChecker } from "./durability-checker.js";
+import type { SafetyChecker } from "./checkers.js";
+import type { DurabilityChecker } from "./durability-checker.js";
 import { SimClock } from "./sim-clock.js";
-import { registerFsm, type RegisterView } from "./sim-register-fsm.js";
+import { registerFsm } from "./sim-register-fsm.js";
+import { SimGroup, SimReplica, type SimMachine, type SimProcess } from "./sim-group.js";
 import { SimSnapshotStore, SimSnapshotTransfer } from "./sim-snapshot.js";
 import { Prng } from "./prng.js";
 import { SimDisk, type SimDiskOptions } from "./sim-storage.js";
@@ -43,7 +44,13 @@ export interface SimClusterOptions {
   readonly disk?: SimDiskOptions;
   readonly flags?: Partial<RaftFlags>;
   /** Builds each incarnation's state machine; the default records applies into the checker. */
-  readonly fsmFactory?: (peer: PeerKey, cluster: SimCluster) => StateMachine;
+  readonly fsmFactory?: (peer: PeerKey, cluster: SimCluster, groupId: string) => StateMachine;
+  /**
+   * Raft groups hosted by every process (1 by default): one RaftNode per group per process, all
+   * sharing the process's clock, Env, network host and liveness, each with its own disk. Group
+   * ids are `sim`, `sim1`, `sim2`, ...; the cluster's single-group methods act on `sim`.
+   */
+  readonly groups?: number | undefined;
   /** Snapshots: saved every `intervalS` of virtual time (and on demand), installed when needed. */
   readonly snapshots?:
     | {
@@ -87,23 +94,7 @@ export interface SimClusterOptions {
   readonly quiescence?: boolean | ((peer: PeerKey) => boolean) | undefined;
 }
 
-/** One simulated process: its disk survives crashes, the rest is per incarnation. */
-export interface SimProcess {
-  readonly peer: PeerKey;
-  disk: SimDisk;
-  snapshotStore: SimSnapshotStore | undefined;
-  /** The process's snapshot file system, when `snapshots.fileSystem` is set: it survives crashes. */
-  snapshotFileSystem: FileSystemAdaptor | undefined;
-  env: SimEnv | undefined;
-  node: RaftNode | undefined;
-  fsm: StateMachine | undefined;
-  /** This incarnation's registers (the default state machine only). */
-  registers: RegisterView | undefined;
-  /** The machine's clock: it survives crashes. */
-  readonly clock: SimClock;
-  /** This incarnation's process liveness (quiescence runs only). */
-  liveness: ProcessLiveness | undefined;
-}
+export type { SimProcess } from "./sim-group.js";
 
 const DEFAULT_NETWORK: SimNetworkOptions = { minDelayMs: 1, maxDelayMs: 10, lossRate: 0, duplicateRate: 0 };
 
@@ -111,12 +102,17 @@ export class SimCluster {
   readonly scheduler = new SimScheduler();
   readonly prng: Prng;
   readonly network: SimNetwork;
-  readonly checker = new SafetyChecker();
-  readonly durability = new DurabilityChecker((message) => this.checker.violate(message));
+  /** Every group; `groups[0]` is the one the single-group methods below act on. */
+  readonly groups: readonly SimGroup[];
+  /** The first group's checkers (the only ones when the cluster has one group). */
+  readonly checker: SafetyChecker;
+  readonly durability: DurabilityChecker;
   readonly peers: readonly PeerKey[];
+  /** The first group's replica on each process. */
   readonly processes = new Map<PeerKey, SimProcess>();
-  readonly groupId = "sim";
+  readonly groupId: string;
   readonly snapshotTransfer: SimSnapshotTransfer;
+  readonly #machines = new Map<PeerKey, SimMachine>();
   /** Holds the snapshot files of every process (only when snapshots are on); see dispose(). */
   private snapshotRoot: string | undefined;
   /** Drops matching AppendEntries requests (as lost on the wire), for directed scenarios. */
@@ -138,24 +134,55 @@ export class SimCluster {
       { length: options.nodes },
       (_, i) => `10.0.0.${i + 1}:8100:0${i >= firstWitness ? ":1" : ""}`,
     );
-    for (const peer of this.peers.slice(firstWitness)) this.checker.markWitness(peer);
+    const count = options.groups ?? 1;
+    if (!Number.isSafeInteger(count) || count < 1)
+      throw new RangeError(`SimCluster: groups must be >= 1, got ${count}`);
+    this.groups = Array.from({ length: count }, (_, i) => {
+      const groupId = i === 0 ? "sim" : `sim${i}`;
+      return new SimGroup(groupId, this, count === 1 ? "" : `group ${groupId}`);
+    });
+    const first = this.groups[0] as SimGroup;
+    this.groupId = first.groupId;
+    this.checker = first.checker;
+    this.durability = first.durability;
+    for (const group of this.groups)
+      for (const peer of this.peers.slice(firstWitness)) group.checker.markWitness(peer);
     for (const peer of this.peers) {
-      const process: SimProcess = {
-        peer,
-        disk: new SimDisk(this.prng.fork(`disk ${peer}`)),
-        snapshotStore: this.newSnapshotStore(peer),
-        snapshotFileSystem: this.options.snapshots?.fileSystem?.(peer),
-        env: undefined,
-        node: undefined,
-        fsm: undefined,
-        registers: undefined,
-        clock: this.newClock(peer),
-        liveness: undefined,
-      };
-      this.processes.set(peer, process);
-      this.observeDisk(process);
+      const machine: SimMachine = { peer, clock: this.newClock(peer), env: undefined, liveness: undefined };
+      this.#machines.set(peer, machine);
+      for (const group of this.groups) {
+        const replica = new SimReplica(machine, this.newDisk(`disk ${peer}`, group), {
+          snapshotStore: this.newSnapshotStore(this.storeName(peer, group)),
+          snapshotFileSystem: this.options.snapshots?.fileSystem?.(peer),
+        });
+        group.replicas.set(peer, replica);
+        this.observeDisk(group, replica);
+      }
+      this.processes.set(peer, first.process(peer));
     }
-    this.network.pausedUntil = (peer) => this.processes.get(peer)?.clock.pausedUntilMs ?? 0;
+    this.network.pausedUntil = (peer) => this.#machines.get(peer)?.clock.pausedUntilMs ?? 0;
+  }
+
+  /** The group named `groupId`. */
+  group(groupId: string): SimGroup {
+    const group = this.groups.find((g) => g.groupId === groupId);
+    if (group === undefined) throw new Error(`no simulated group ${groupId}`);
+    return group;
+  }
+
+  /** Every group's violations, each naming its group when there are several. */
+  get violations(): string[] {
+    return this.groups.flatMap((group) => group.checker.violations);
+  }
+
+  /** A group's disk on `peer`; the first group's keeps the labels of single-group runs, so their seeds replay. */
+  private newDisk(label: string, group: SimGroup): SimDisk {
+    const suffix = group === this.groups[0] ? "" : ` ${group.groupId}`;
+    return new SimDisk(this.prng.fork(`${label}${suffix}`));
+  }
+
+  private storeName(peer: PeerKey, group: SimGroup): string {
+    return group === this.groups[0] ? peer : `${peer}-${group.groupId}`;
   }
 
   /** A machine clock with a random offset and a rate within the cluster's bound. */
@@ -166,18 +193,24 @@ export class SimCluster {
     return new SimClock(prng.between(0, 1e9), prng.between(-rateMax, rateMax));
   }
 
-  /** Feeds the process's durable log writes to the log matching and durability checks. */
-  private observeDisk(process: SimProcess): void {
-    const { peer } = process;
-    process.disk.observer = {
-      appended: (entries, prevTerm) => this.checker.observeDurableAppend(peer, entries, prevTerm),
-      truncated: (lastIndexKept) => this.durability.observeTruncation(peer, lastIndexKept),
+  /** Feeds the replica's durable log writes to its group's log matching and durability checks. */
+  private observeDisk(group: SimGroup, replica: SimReplica): void {
+    const { peer } = replica;
+    replica.disk.observer = {
+      appended: (entries, prevTerm) => group.checker.observeDurableAppend(peer, entries, prevTerm),
+      truncated: (lastIndexKept) => group.durability.observeTruncation(peer, lastIndexKept),
     };
+  }
+
+  private machine(peer: PeerKey): SimMachine {
+    const machine = this.#machines.get(peer);
+    if (machine === undefined) throw new Error(`no simulated process ${peer}`);
+    return machine;
   }
 
   /** Whether the process's machine is paused now (nothing of it runs, nobody can call it). */
   paused(peer: PeerKey): boolean {
-    return this.process(peer).clock.paused(this.scheduler.nowMs);
+    return this.machine(peer).clock.paused(this.scheduler.nowMs);
   }
 
   /** Running processes that are not paused: those a client or an operator can call now. */
@@ -187,7 +220,7 @@ export class SimCluster {
 
   /** Pauses the process's machine for `durationMs` (a stopped process: see sim-clock.ts). */
   pause(peer: PeerKey, durationMs: number): void {
-    this.process(peer).clock.pause(this.scheduler.nowMs, durationMs);
+    this.machine(peer).clock.pause(this.scheduler.nowMs, durationMs);
   }
 
   /** Whether `peer` was started as a witness (see SimClusterOptions.witnesses). */
@@ -195,105 +228,123 @@ export class SimCluster {
     return this.checker.isWitness(peer);
   }
 
+  /** The first group's replica on `peer`. */
   process(peer: PeerKey): SimProcess {
-    const process = this.processes.get(peer);
-    if (process === undefined) throw new Error(`no simulated process ${peer}`);
-    return process;
+    return this.groups[0]?.process(peer) as SimProcess;
   }
 
+  /** The first group's node on `peer`. */
   node(peer: PeerKey): RaftNode {
-    const node = this.process(peer).node;
-    if (node === undefined) throw new Error(`${peer} is not running`);
-    return node;
+    return (this.groups[0] as SimGroup).node(peer);
   }
 
   /** Starts every process that is not running. */
   async startAll(): Promise<void> {
-    for (const peer of this.peers) if (this.process(peer).node === undefined) await this.start(peer);
+    for (const peer of this.peers) if (this.machine(peer).env === undefined) await this.start(peer);
   }
 
-  /** Starts (or restarts) one process from its disk, with `flags` over the cluster's. */
+  /** Starts (or restarts) one process, every group of it from its disk, with `flags` over the cluster's. */
   async start(peer: PeerKey, flags: Partial<RaftFlags> = {}): Promise<void> {
-    const process = this.process(peer);
-    if (process.node !== undefined) throw new Error(`${peer} is already running`);
+    const machine = this.machine(peer);
+    if (machine.env !== undefined) throw new Error(`${peer} is already running`);
     const env = new SimEnv(
       this.scheduler,
       this.prng.fork(`env ${peer} ${this.incarnation++}`),
-      process.clock,
+      machine.clock,
     );
-    const node = new RaftNode(this.groupId, peer);
-    const custom = this.options.fsmFactory?.(peer, this);
-    const registers = custom === undefined ? registerFsm(peer, this.checker) : undefined;
+    machine.env = env;
+    machine.liveness = this.startLiveness(peer, env);
+    await this.settle(Promise.all(this.groups.map((group) => this.startReplica(group, peer, env, flags))));
+  }
+
+  /** Starts the node of `group` on process `peer` (its Env already set). */
+  private startReplica(
+    group: SimGroup,
+    peer: PeerKey,
+    env: SimEnv,
+    flags: Partial<RaftFlags>,
+  ): Promise<void> {
+    const replica = group.process(peer);
+    const node = new RaftNode(group.groupId, peer);
+    const custom = this.options.fsmFactory?.(peer, this, group.groupId);
+    const registers = custom === undefined ? registerFsm(peer, group.checker) : undefined;
     const fsm = custom ?? (registers?.fsm as StateMachine);
-    process.env = env;
-    process.node = node;
-    process.liveness = this.startLiveness(peer, env);
-    process.fsm = fsm;
-    process.registers = registers?.view;
-    this.checker.nodeStarted(peer);
-    this.durability.bootStarted(peer);
-    const log = process.disk.openLog(env, this.options.disk);
-    await this.settle(
-      node.init({
+    replica.node = node;
+    replica.fsm = fsm;
+    replica.registers = registers?.view;
+    group.checker.nodeStarted(peer);
+    group.durability.bootStarted(peer);
+    const log = replica.disk.openLog(env, this.options.disk);
+    const voters = this.peers.slice(0, this.options.initialVoters ?? this.peers.length);
+    return node
+      .init({
         fsm,
-        server: this.checkedHost(peer, this.network.host(peer), process.liveness),
-        initialConf: this.peers.slice(0, this.options.initialVoters ?? this.peers.length).includes(peer)
-          ? this.peers.slice(0, this.options.initialVoters ?? this.peers.length).join(",")
-          : "",
+        server: this.checkedHost(group, peer, this.network.host(peer), replica.liveness),
+        initialConf: voters.includes(peer) ? voters.join(",") : "",
         electionTimeoutMs: this.options.electionTimeoutMs ?? 1000,
         catchupTimeoutMs: this.options.catchupTimeoutMs,
         ...(this.options.maxClockDriftMs === undefined
           ? {}
           : { maxClockDriftMs: this.options.maxClockDriftMs }),
         logStorage: this.options.wrapLogStorage?.(peer, log) ?? log,
-        raftMetaStorage: process.disk.openMeta(env, this.options.disk),
-        ...this.snapshotStorageOf(process, env),
+        raftMetaStorage: replica.disk.openMeta(env, this.options.disk),
+        ...this.snapshotStorageOf(replica, env),
         snapshotIntervalS: this.options.snapshots?.intervalS ?? 0,
         snapshotLogMarginEntries: this.options.snapshots?.logMarginEntries,
         witness: this.isWitness(peer),
         env,
         flags: { ...this.options.flags, ...flags },
         logger: this.options.logger ?? silentLogger,
-      }),
-    ).finally(() => this.durability.bootFinished(peer, process.disk));
+      })
+      .finally(() => group.durability.bootFinished(peer, replica.disk));
   }
 
-  /** kill -9: timers stop, in-flight messages vanish, unsynced writes are lost. */
+  /** kill -9 of the whole process: timers stop, in-flight messages vanish, every group's unsynced writes are lost. */
   crash(peer: PeerKey): void {
-    const process = this.process(peer);
-    if (process.node === undefined) return;
-    process.env?.kill();
-    process.disk.crash();
+    const machine = this.machine(peer);
+    if (machine.env === undefined) return;
+    machine.env.kill();
+    for (const group of this.groups) {
+      const replica = group.process(peer);
+      replica.disk.crash();
+      replica.node = undefined;
+      replica.fsm = undefined;
+    }
     this.network.crash(peer);
     this.snapshotTransfer.dropOwner(peer);
-    process.node = undefined;
-    process.env = undefined;
-    process.fsm = undefined;
-    process.liveness = undefined;
+    machine.env = undefined;
+    machine.liveness = undefined;
   }
 
-  /** Replaces a stopped process's disk with an empty one (a node that lost its data). */
+  /** Replaces a stopped process's disks with empty ones (a node that lost its data). */
   wipe(peer: PeerKey): void {
-    const process = this.process(peer);
-    if (process.node !== undefined) throw new Error(`stop ${peer} before wiping its disk`);
-    process.disk = new SimDisk(this.prng.fork(`wiped disk ${peer} ${this.incarnation++}`));
-    this.observeDisk(process);
-    this.durability.forget(peer);
-    process.snapshotStore = this.newSnapshotStore(`${peer}-wiped-${this.incarnation++}`);
-    process.snapshotFileSystem = this.options.snapshots?.fileSystem?.(peer);
+    if (this.machine(peer).env !== undefined) throw new Error(`stop ${peer} before wiping its disk`);
+    for (const group of this.groups) {
+      const replica = group.process(peer);
+      replica.disk = this.newDisk(`wiped disk ${peer} ${this.incarnation++}`, group);
+      this.observeDisk(group, replica);
+      group.durability.forget(peer);
+      replica.snapshotStore = this.newSnapshotStore(
+        `${this.storeName(peer, group)}-wiped-${this.incarnation++}`,
+      );
+      replica.snapshotFileSystem = this.options.snapshots?.fileSystem?.(peer);
+    }
   }
 
-  /** A graceful stop through RaftNode.shutdown. */
+  /** A graceful stop through RaftNode.shutdown, every group of the process. */
   async stop(peer: PeerKey): Promise<void> {
-    const process = this.process(peer);
-    const node = process.node;
-    if (node === undefined) return;
-    await this.settle(node.shutdown());
-    process.disk.crash(); // every write already completed; this just frees the incarnation
-    process.liveness?.stop();
-    process.liveness = undefined;
-    process.node = undefined;
-    process.env = undefined;
+    const machine = this.machine(peer);
+    if (machine.env === undefined) return;
+    const nodes = this.groups.map((group) => group.process(peer).node);
+    await this.settle(Promise.all(nodes.map((node) => node?.shutdown())));
+    for (const group of this.groups) {
+      const replica = group.process(peer);
+      replica.disk.crash(); // every write already completed; this just frees the incarnation
+      replica.node = undefined;
+    }
+    machine.liveness?.stop();
+    machine.liveness = undefined;
+    machine.env = undefined;
   }
 
   /** A process's liveness (one per incarnation, on its own clock), serving its LivenessService. */
@@ -313,45 +364,46 @@ export class SimCluster {
     return liveness;
   }
 
+  /** Processes that are up (possibly paused). */
   running(): PeerKey[] {
-    return this.peers.filter((peer) => this.process(peer).node !== undefined);
+    return this.peers.filter((peer) => this.machine(peer).env !== undefined);
   }
 
-  /** The leader of the highest term among running nodes, if any. */
+  /** The first group's leader of the highest term among running nodes, if any. */
   leader(): PeerKey | undefined {
-    let best: { peer: PeerKey; term: number } | undefined;
-    for (const peer of this.running()) {
-      const node = this.node(peer);
-      if (node.isLeader() && (best === undefined || node.term > best.term)) best = { peer, term: node.term };
+    return (this.groups[0] as SimGroup).leader();
+  }
+
+  /**
+   * The process that leads the most groups now (ties: the first in peer order), if any leads:
+   * the victim that hurts most. With one group, the leader.
+   */
+  busiestLeader(): PeerKey | undefined {
+    if (this.groups.length === 1) return this.leader();
+    const led = new Map<PeerKey, number>();
+    for (const group of this.groups) {
+      const leader = group.leader();
+      if (leader !== undefined) led.set(leader, (led.get(leader) ?? 0) + 1);
     }
-    return best?.peer;
+    let best: PeerKey | undefined;
+    for (const peer of this.peers)
+      if ((led.get(peer) ?? 0) > (best === undefined ? 0 : (led.get(best) ?? 0))) best = peer;
+    return best;
   }
 
-  /** Runs until a leader exists (and a quorum follows it) or `maxMs` of virtual time passed. */
-  async waitForLeader(maxMs = 30_000): Promise<PeerKey | undefined> {
-    await this.scheduler.runUntil(() => this.leader() !== undefined, maxMs);
-    return this.leader();
+  /** Runs until the first group has a leader or `maxMs` of virtual time passed. */
+  waitForLeader(maxMs = 30_000): Promise<PeerKey | undefined> {
+    return (this.groups[0] as SimGroup).waitForLeader(maxMs);
   }
 
-  /** Applies `data` through `peer`, giving up after `timeoutMs` of virtual time. Records acks. */
-  async apply(peer: PeerKey, data: Uint8Array, timeoutMs = 5000): Promise<ApplyResult> {
-    const node = this.node(peer);
-    const controller = new AbortController();
-    const cancel = this.scheduler.schedule(timeoutMs, () => controller.abort());
-    try {
-      const result = await node.apply(data, { signal: controller.signal });
-      this.checker.observeAck(result.index, data);
-      return result;
-    } finally {
-      cancel();
-    }
+  /** Applies `data` to the first group through `peer`, giving up after `timeoutMs` of virtual time. Records acks. */
+  apply(peer: PeerKey, data: Uint8Array, timeoutMs = 5000): Promise<ApplyResult> {
+    return (this.groups[0] as SimGroup).apply(peer, data, timeoutMs);
   }
 
-  /** Applies through the leader and runs the simulation until the apply settles. */
-  async applyAndWait(data: Uint8Array, timeoutMs = 5000): Promise<ApplyResult> {
-    const leader = this.leader();
-    if (leader === undefined) throw new RaftError("EPERM", "no leader");
-    return this.settle(this.apply(leader, data, timeoutMs), timeoutMs + 1);
+  /** Applies to the first group through its leader and runs the simulation until the apply settles. */
+  applyAndWait(data: Uint8Array, timeoutMs = 5000): Promise<ApplyResult> {
+    return (this.groups[0] as SimGroup).applyAndWait(data, timeoutMs);
   }
 
   /** Runs the simulation until `promise` settles (or `maxMs` passes) and returns its outcome. */
@@ -366,47 +418,22 @@ export class SimCluster {
     return tracked;
   }
 
-  /** Checks log matching over every durable log and the applied prefixes. */
+  /** Checks log matching over every durable log and the applied prefixes, in every group. */
   checkSafety(): void {
-    const logs = new Map(this.peers.map((peer) => [peer, this.process(peer).disk.snapshotOfLog()]));
-    this.checker.checkLogMatching(logs);
-    this.checker.checkAppliedPrefixes();
+    for (const group of this.groups) group.checkSafety();
   }
 
-  /** Whether every running node applied everything the leader committed. */
+  /** Whether every running node of the first group applied everything its leader committed. */
   converged(): boolean {
-    const leader = this.leader();
-    if (leader === undefined) return false;
-    const status = this.node(leader).getStatus();
-    // Peers removed from the configuration get no more entries; only members must catch up.
-    const members = new Set([...status.peers, ...status.learners]);
-    return this.running()
-      .filter((peer) => members.has(peer))
-      .every((peer) => this.node(peer).getStatus().appliedIndex >= status.committedIndex);
+    return (this.groups[0] as SimGroup).converged();
   }
 
-  /** One line per node: role, term, leader and indexes, for failure reports. */
+  /** One line per node of the first group: role, term, leader and indexes, for failure reports. */
   describe(): string {
-    return this.peers
-      .map((peer) => {
-        const node = this.process(peer).node;
-        if (node === undefined) return `${peer} down`;
-        const s = node.getStatus();
-        return (
-          `${peer} ${s.state} term=${s.term} leader=${s.leaderId || "-"} last=${s.lastIndex}/${s.lastLogTerm} ` +
-          `disk=${s.diskIndex} commit=${s.committedIndex} applied=${s.appliedIndex}` +
-          s.replicators
-            .map(
-              (r) =>
-                ` [${r.peerId} ${r.state} next=${r.nextIndex} match=${r.matchIndex} inflight=${r.inflightAppends}/${r.inflightRpcs}]`,
-            )
-            .join("")
-        );
-      })
-      .join("; ");
+    return (this.groups[0] as SimGroup).describe();
   }
 
-  /** Shuts every running node down (for test cleanup). */
+  /** Shuts every running process down (for test cleanup). */
   async shutdownAll(): Promise<void> {
     for (const peer of this.running()) await this.stop(peer);
   }
@@ -417,16 +444,16 @@ export class SimCluster {
     this.snapshotRoot = undefined;
   }
 
-  /** The snapshot options of an incarnation: local:// through the process's adaptor, or SimSnapshotStore. */
+  /** The snapshot options of an incarnation: local:// through the replica's adaptor, or SimSnapshotStore. */
   private snapshotStorageOf(
-    process: SimProcess,
+    replica: SimProcess,
     env: SimEnv,
   ): Pick<NodeOptions, "snapshotStorage" | "snapshotFileSystemAdaptor"> {
-    if (process.snapshotFileSystem === undefined)
-      return { snapshotStorage: process.snapshotStore?.open(env) };
+    if (replica.snapshotFileSystem === undefined)
+      return { snapshotStorage: replica.snapshotStore?.open(env) };
     return {
-      snapshotStorage: new LocalSnapshotStorage(`/${process.peer}/snapshot`),
-      snapshotFileSystemAdaptor: new SimFileSystemAdaptor(process.snapshotFileSystem, env),
+      snapshotStorage: new LocalSnapshotStorage(`/${replica.peer}/snapshot`),
+      snapshotFileSystemAdaptor: new SimFileSystemAdaptor(replica.snapshotFileSystem, env),
     };
   }
 
@@ -446,11 +473,11 @@ export class SimCluster {
   }
 
   /** Wraps a node's service so every AppendEntries it accepts is checked against its durable log. */
-  private checkedService(peer: PeerKey, service: RaftService): RaftService {
-    const process = this.process(peer);
+  private checkedService(group: SimGroup, peer: PeerKey, service: RaftService): RaftService {
+    const replica = group.process(peer);
     const appendEntries = (request: AppendEntriesRequest): Promise<AppendEntriesResponse> =>
       service.appendEntries(request).then((response) => {
-        if (response.success) this.durability.observeAppendSuccess(peer, request, process.disk);
+        if (response.success) group.durability.observeAppendSuccess(peer, request, replica.disk);
         return response;
       });
     const { readIndex, installSnapshot, quiesce } = service;
@@ -465,9 +492,14 @@ export class SimCluster {
     };
   }
 
-  /** Wraps a host so every AppendEntries a node sends tells the checker who leads its term. */
-  private checkedHost(peer: PeerKey, host: RaftHost, liveness: ProcessLiveness | undefined): RaftHost {
-    const checker = this.checker;
+  /** Wraps a host so every AppendEntries a node sends tells its group's checker who leads its term. */
+  private checkedHost(
+    group: SimGroup,
+    peer: PeerKey,
+    host: RaftHost,
+    liveness: ProcessLiveness | undefined,
+  ): RaftHost {
+    const checker = group.checker;
     const client: RaftClient = {
       requestVote: (to, request, ms) => host.client.requestVote(to, request, ms),
       appendEntries: (to, request, ms) => {
@@ -494,7 +526,7 @@ export class SimCluster {
       liveness,
       snapshotTransfer: this.snapshotTransfer.forPeer(peer),
       registerNode: (groupId, peerId, service) =>
-        host.registerNode(groupId, peerId, this.checkedService(peer, service)),
+        host.registerNode(groupId, peerId, this.checkedService(group, peer, service)),
       unregisterNode: (groupId, peerId) => host.unregisterNode(groupId, peerId),
       maxEntryDataBytes: (groupId) => host.maxEntryDataBytes?.(groupId) ?? Number.POSITIVE_INFINITY,
     };

@@ -4,11 +4,15 @@
  * snapshot installs when the run copies slowly), leadership transfers (also in the middle of a
  * membership change), and the operator calls that move leadership or timing at run time:
  * `vote(ms)` and `resetElectionTimeoutMs(ms)`, which may refuse (EINVAL, EPERM), as braft does.
+ * Process faults hit every group of the process. With many groups, a fault aimed at "the leader"
+ * hits the process leading the most groups, and a group-level operation (transfer, membership,
+ * snapshot, vote, timeout) goes to a random group.
  */
 import type { PeerKey } from "../core/types.js";
 import type { RaftNode } from "../node/raft-node.js";
 import type { Prng } from "./prng.js";
 import type { SimCluster } from "./sim-cluster.js";
+import type { SimGroup } from "./sim-group.js";
 
 export interface NemesisOptions {
   /** The cluster's election timeout and clock-drift allowance (what the timing nemeses vary around). */
@@ -87,9 +91,9 @@ export class Nemesis {
       case "crash":
         return this.crash(this.randomRunning(true));
       case "crashLeader":
-        return this.crash(cluster.leader());
+        return this.crash(cluster.busiestLeader());
       case "restart": {
-        const crashed = cluster.peers.filter((peer) => cluster.process(peer).node === undefined);
+        const crashed = cluster.peers.filter((peer) => !cluster.running().includes(peer));
         if (crashed.length === 0) return undefined;
         const peer = prng.pick(crashed);
         await cluster.start(peer);
@@ -98,25 +102,27 @@ export class Nemesis {
       case "snapshot": {
         const peer = this.randomRunning();
         if (peer === undefined || cluster.options.snapshots === undefined) return undefined;
-        cluster
+        const group = this.group();
+        group
           .node(peer)
           .snapshot()
           .catch(() => undefined);
-        return `snapshot ${peer}`;
+        return `${this.groupTag(group)}snapshot ${peer}`;
       }
       case "membership":
-        return this.changeMembership();
+        return this.changeMembership(this.group());
       case "transfer":
         return this.transfer();
       case "transferDuringChange": {
-        const change = this.changeMembership();
-        return change === undefined ? undefined : `${change}; ${this.transfer() ?? "no transfer"}`;
+        const group = this.group();
+        const change = this.changeMembership(group);
+        return change === undefined ? undefined : `${change}; ${this.transfer(group) ?? "no transfer"}`;
       }
       case "transferBehindCut":
         return this.transferBehindCut();
       case "pause":
       case "pauseLeader": {
-        const peer = kind === "pause" ? this.randomRunning(true) : cluster.leader();
+        const peer = kind === "pause" ? this.randomRunning(true) : cluster.busiestLeader();
         if (peer === undefined) return undefined;
         const ms = prng.int(10, 3 * this.options.electionTimeoutMs);
         cluster.pause(peer, ms);
@@ -140,9 +146,20 @@ export class Nemesis {
     return candidates.length === 0 ? undefined : this.prng.pick(candidates);
   }
 
-  /** The leader, if it can take calls now. */
-  private reachableLeader(): PeerKey | undefined {
-    const leader = this.cluster.leader();
+  /** The group a group-level operation goes to; no draw with one group, so single-group seeds replay. */
+  private group(): SimGroup {
+    const groups = this.cluster.groups;
+    return groups.length === 1 ? (groups[0] as SimGroup) : this.prng.pick(groups);
+  }
+
+  /** How a log line names the group (nothing with one group). */
+  private groupTag(group: SimGroup): string {
+    return this.cluster.groups.length === 1 ? "" : `group ${group.groupId}: `;
+  }
+
+  /** The group's leader, if it can take calls now. */
+  private reachableLeader(group: SimGroup): PeerKey | undefined {
+    const leader = group.leader();
     return leader !== undefined && !this.cluster.paused(leader) ? leader : undefined;
   }
 
@@ -152,13 +169,13 @@ export class Nemesis {
     return `crash ${peer}`;
   }
 
-  private transfer(): string | undefined {
+  private transfer(group = this.group()): string | undefined {
     const { cluster, prng } = this;
-    const leader = this.reachableLeader();
+    const leader = this.reachableLeader(group);
     if (leader === undefined) return undefined;
     const target = prng.chance(0.5) ? prng.pick(cluster.peers) : "0.0.0.0:0:0";
-    settleQuietly(() => cluster.node(leader).transferLeadershipTo(target));
-    return `transfer ${leader} -> ${target}`;
+    settleQuietly(() => group.node(leader).transferLeadershipTo(target));
+    return `${this.groupTag(group)}transfer ${leader} -> ${target}`;
   }
 
   /**
@@ -167,12 +184,13 @@ export class Nemesis {
    */
   private transferBehindCut(): string | undefined {
     const { cluster, prng } = this;
-    const leader = this.reachableLeader();
+    const group = this.group();
+    const leader = this.reachableLeader(group);
     if (leader === undefined) return undefined;
     const target = prng.pick(cluster.peers.filter((peer) => peer !== leader));
     cluster.network.cutOneWay(target, leader);
-    settleQuietly(() => cluster.node(leader).transferLeadershipTo(target));
-    return `cut ${target} -> ${leader}; transfer ${leader} -> ${target}`;
+    settleQuietly(() => group.node(leader).transferLeadershipTo(target));
+    return `${this.groupTag(group)}cut ${target} -> ${leader}; transfer ${leader} -> ${target}`;
   }
 
   /**
@@ -188,43 +206,46 @@ export class Nemesis {
 
   /** braft's vote(ms) on a follower: moves leadership to it from its side. */
   private vote(): string | undefined {
-    const followers = this.cluster.reachable().filter((peer) => !this.cluster.node(peer).isLeader());
+    const group = this.group();
+    const followers = this.cluster.reachable().filter((peer) => !group.node(peer).isLeader());
     if (followers.length === 0) return undefined;
     const peer = this.prng.pick(followers);
     const ms = this.timeoutMs();
-    const outcome = callQuietly(this.cluster.node(peer), (node) => node.vote(ms));
-    return `vote ${peer} ${ms} ms: ${outcome}`;
+    const outcome = callQuietly(group.node(peer), (node) => node.vote(ms));
+    return `${this.groupTag(group)}vote ${peer} ${ms} ms: ${outcome}`;
   }
 
   /** braft's reset_election_timeout_ms on any node, sometimes back to the cluster's value. */
   private resetTimeout(): string | undefined {
     const peer = this.randomRunning();
     if (peer === undefined) return undefined;
+    const group = this.group();
     const ms = this.prng.chance(0.3) ? this.options.electionTimeoutMs : this.timeoutMs();
-    const outcome = callQuietly(this.cluster.node(peer), (node) => node.resetElectionTimeoutMs(ms));
-    return `resetElectionTimeoutMs ${peer} ${ms} ms: ${outcome}`;
+    const outcome = callQuietly(group.node(peer), (node) => node.resetElectionTimeoutMs(ms));
+    return `${this.groupTag(group)}resetElectionTimeoutMs ${peer} ${ms} ms: ${outcome}`;
   }
 
   /** Removes a follower (keeping three voters) or adds back a running non-member, through the leader. */
-  private changeMembership(): string | undefined {
+  private changeMembership(group: SimGroup): string | undefined {
     const { cluster, prng } = this;
-    const leader = this.reachableLeader();
+    const leader = this.reachableLeader(group);
     if (leader === undefined) return undefined;
-    const status = cluster.node(leader).getStatus();
+    const status = group.node(leader).getStatus();
     const members = status.peers;
     const outsiders = cluster
       .running()
       .filter((peer) => !members.includes(peer) && !status.learners.includes(peer));
-    const node = cluster.node(leader);
+    const node = group.node(leader);
+    const tag = this.groupTag(group);
     if (outsiders.length > 0 && (members.length <= 3 || prng.chance(0.5))) {
       const peer = prng.pick(outsiders);
       settleQuietly(() => node.addPeer(peer));
-      return `add ${peer}`;
+      return `${tag}add ${peer}`;
     }
     if (members.length > 3) {
       const peer = prng.pick(members.filter((p) => p !== leader));
       settleQuietly(() => node.removePeer(peer));
-      return `remove ${peer}`;
+      return `${tag}remove ${peer}`;
     }
     return undefined;
   }
@@ -233,10 +254,11 @@ export class Nemesis {
     const { cluster } = this;
     cluster.network.heal();
     cluster.network.setOptions({ lossRate: 0, duplicateRate: 0 });
-    for (const peer of cluster.peers) if (cluster.process(peer).node === undefined) await cluster.start(peer);
-    for (const peer of cluster.running()) {
-      callQuietly(cluster.node(peer), (node) => node.resetElectionTimeoutMs(this.options.electionTimeoutMs));
-    }
+    for (const peer of cluster.peers) if (!cluster.running().includes(peer)) await cluster.start(peer);
+    for (const group of cluster.groups)
+      for (const peer of cluster.running()) {
+        callQuietly(group.node(peer), (node) => node.resetElectionTimeoutMs(this.options.electionTimeoutMs));
+      }
     this.log(`t=${cluster.scheduler.nowMs.toFixed(0)} healed everything`);
   }
 }
