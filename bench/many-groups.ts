@@ -11,7 +11,11 @@
  *   reelect_groups=N reelect_p50_ms=.. reelect_p99_ms=.. reelect_max_ms=.. reelect_max_timeouts=..
  *
  * node dist/bench/many-groups.js [--groups 300] [--election-ms 5000] [--idle-s 10] [--load-s 10]
- *   [--quiescence on|off] [--no-kill]
+ *   [--quiescence on|off] [--no-kill] [--meta merged|single]
+ *
+ * `--meta merged` (the default) keeps each process's raft meta in one `local-merged://` file, as
+ * docs/storage.md advises for many groups: the first elections of thousands of groups then cost
+ * one fsync per batch of votes, not one file replace per group.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -46,20 +50,22 @@ interface Options {
   readonly quiescence?: boolean | undefined;
   /** Kill the busiest process at the end and time the re-elections (true by default). */
   readonly kill?: boolean | undefined;
+  /** Every node's raft meta in one `local-merged://` file per process (true by default). */
+  readonly mergedMeta?: boolean | undefined;
 }
 
 type Summary = { groups: number; leading: number; quiet: number };
 type Led = { group: string; term: number }[];
 
 /** Share of nodes quiet on every process now. */
-async function quietPct(cluster: ProcessCluster, groups: number): Promise<number> {
+export async function quietPct(cluster: ProcessCluster, groups: number): Promise<number> {
   const summaries = (await Promise.all(cluster.running().map((port) => cluster.summary(port)))) as Summary[];
   const quiet = summaries.reduce((sum, s) => sum + s.quiet, 0);
   return Math.round((quiet / (groups * summaries.length)) * 1000) / 10;
 }
 
 /** Waits (bounded) until every group is quiet again, so the kill hits quiet groups. */
-async function settleQuiet(
+export async function settleQuiet(
   cluster: ProcessCluster,
   groups: number,
   quiescence: boolean,
@@ -107,23 +113,26 @@ async function killAndTimeReelection(cluster: ProcessCluster): Promise<number[]>
   return [...reelectedMs.values()].sort((a, b) => a - b);
 }
 
-/** Waits until every group has a leader; returns the leader's port per group. */
-async function leadersOf(cluster: ProcessCluster, groups: readonly string[]): Promise<Map<string, number>> {
-  const leaders = new Map<string, number>();
-  const port = cluster.ports[0] as number;
-  await waitFor(
+/**
+ * Waits until every group has a leader; returns the leader's port per group (the newest term's
+ * when two processes both still claim one). One `leaders` call per process per poll, so polling
+ * 10,000 groups costs three calls, not 10,000.
+ */
+export async function allLed(cluster: ProcessCluster, groups: number): Promise<Map<string, number>> {
+  return waitFor(
     "a leader in every group",
     async () => {
-      for (const group of groups) {
-        if (leaders.has(group)) continue;
-        const dump = await cluster.dump(port, group);
-        if (dump.leader !== "") leaders.set(group, Number(dump.leader.split(":")[1]));
+      const leaders = new Map<string, { port: number; term: number }>();
+      for (const port of cluster.running()) {
+        for (const { group, term } of (await cluster.call(port, "leaders", "", 10_000)) as Led) {
+          if ((leaders.get(group)?.term ?? -1) < term) leaders.set(group, { port, term });
+        }
       }
-      return leaders.size === groups.length ? true : undefined;
+      if (leaders.size < groups) return undefined;
+      return new Map([...leaders].map(([group, { port }]) => [group, port]));
     },
-    120_000,
+    600_000,
   );
-  return leaders;
 }
 
 async function idleCpu(cluster: ProcessCluster, seconds: number): Promise<number[]> {
@@ -150,12 +159,16 @@ export async function runManyGroups(options: Options): Promise<ManyGroupsResult>
   const quiescence = options.quiescence ?? true;
   const cluster = new ProcessCluster(ports, groups, dir, ports, {
     electionMs: options.electionMs,
-    args: () => ["--quiescence", quiescence ? "on" : "off"],
+    args: () => [
+      "--quiescence",
+      quiescence ? "on" : "off",
+      ...((options.mergedMeta ?? true) ? ["--merged-meta"] : []),
+    ],
   });
   try {
     const started = performance.now();
     await cluster.startAll();
-    const leaders = await leadersOf(cluster, groups);
+    const leaders = await allLed(cluster, options.groups);
     const startMs = Math.round(performance.now() - started);
     // Let elections, first heartbeats and the no-op entries settle (and groups quiesce).
     await settleQuiet(cluster, options.groups, quiescence, options.electionMs);
@@ -228,6 +241,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       callers: { type: "string", default: "64" },
       quiescence: { type: "string", default: "on" },
       "no-kill": { type: "boolean", default: false },
+      meta: { type: "string", default: "merged" },
     },
   });
   const result = await runManyGroups({
@@ -238,6 +252,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     callers: Number(values.callers),
     quiescence: values.quiescence !== "off",
     kill: values["no-kill"] !== true,
+    mergedMeta: values.meta !== "single",
   });
   console.log(formatManyGroups(result));
 }
