@@ -7,7 +7,7 @@
  * Chrome DevTools, or summarize it with bench/heap-summary.js). Prints one line:
  *
  *   groups=N ready_ms=R led_ms=L quiet_pct=Q rss_mib=a,b,c heap_used_mib=.. external_mib=..
- *   array_buffers_mib=.. fds=..
+ *   array_buffers_mib=.. fds=.. timers=..
  *
  * node dist/bench/group-memory.js [--groups 200] [--election-ms 5000] [--heap-snapshot DIR]
  *   [--meta single|merged]
@@ -28,6 +28,8 @@ export interface ServerMemory {
   readonly external: number;
   readonly arrayBuffers: number;
   readonly fds: number;
+  /** Timers armed in the process (Node's active `Timeout` resources). */
+  readonly timers: number;
 }
 
 export interface GroupMemoryResult {
@@ -92,7 +94,7 @@ export function formatGroupMemory(r: GroupMemoryResult): string {
     `groups=${r.groups} ready_ms=${r.readyMs} led_ms=${r.ledMs} quiet_pct=${r.quietPct} ` +
     `rss_mib=${each((s) => s.rss)} heap_used_mib=${each((s) => s.heapUsed)} ` +
     `external_mib=${each((s) => s.external)} array_buffers_mib=${each((s) => s.arrayBuffers)} ` +
-    `fds=${each((s) => s.fds, String)}`
+    `fds=${each((s) => s.fds, String)} timers=${each((s) => s.timers, String)}`
   );
 }
 

@@ -64,6 +64,11 @@ export async function quietPct(cluster: ProcessCluster, groups: number): Promise
   return Math.round((quiet / (groups * summaries.length)) * 1000) / 10;
 }
 
+/** How long a wait over `groups` groups may take: 2 minutes, or 60 ms per group for thousands. */
+function boundMs(groups: number): number {
+  return Math.max(120_000, groups * 60);
+}
+
 /** Waits (bounded) until every group is quiet again, so the kill hits quiet groups. */
 export async function settleQuiet(
   cluster: ProcessCluster,
@@ -78,7 +83,7 @@ export async function settleQuiet(
   await waitFor(
     "every group quiet",
     async () => ((await quietPct(cluster, groups)) >= 100 ? true : undefined),
-    120_000,
+    boundMs(groups),
   ).catch(() => undefined);
 }
 
@@ -108,7 +113,7 @@ async function killAndTimeReelection(cluster: ProcessCluster): Promise<number[]>
       }
       return reelectedMs.size === oldTerms.size ? true : undefined;
     },
-    120_000,
+    boundMs(oldTerms.size),
   );
   return [...reelectedMs.values()].sort((a, b) => a - b);
 }

@@ -162,6 +162,8 @@ async function main(): Promise<void> {
       ...process.memoryUsage(),
       heapLimit: getHeapStatistics().heap_size_limit,
       fds: readdirSync("/proc/self/fd").length,
+      // Armed timers of the whole process: quiet groups must arm none (docs/quiescence.md).
+      timers: process.getActiveResourcesInfo().filter((r) => r === "Timeout").length,
       gc: gc !== undefined,
     });
   });
