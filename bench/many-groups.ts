@@ -38,6 +38,8 @@ export interface ManyGroupsResult {
   readonly load: LoadResult;
   /** Per group the killed process led: ms from the kill until a live process led it. */
   readonly reelectMs: readonly number[];
+  /** Groups the killed process led that had no new leader when the wait ended. */
+  readonly reelectMissing: number;
 }
 
 interface Options {
@@ -89,9 +91,12 @@ export async function settleQuiet(
 
 /**
  * Kills the process leading the most groups; for each of those groups, the time until one of the
- * two live processes leads it (in a newer term), polled every 20 ms.
+ * two live processes leads it (in a newer term), polled every 20 ms. Groups still without a leader
+ * when the wait ends are counted as missing.
  */
-async function killAndTimeReelection(cluster: ProcessCluster): Promise<number[]> {
+async function killAndTimeReelection(
+  cluster: ProcessCluster,
+): Promise<{ reelectMs: number[]; missing: number }> {
   const ports = cluster.running();
   const led = await Promise.all(ports.map(async (port) => (await cluster.call(port, "leaders", "")) as Led));
   const sizes = led.map((l) => l.length);
@@ -114,8 +119,11 @@ async function killAndTimeReelection(cluster: ProcessCluster): Promise<number[]>
       return reelectedMs.size === oldTerms.size ? true : undefined;
     },
     boundMs(oldTerms.size),
-  );
-  return [...reelectedMs.values()].sort((a, b) => a - b);
+  ).catch(() => undefined); // the groups still without a leader are reported, not thrown
+  return {
+    reelectMs: [...reelectedMs.values()].sort((a, b) => a - b),
+    missing: oldTerms.size - reelectedMs.size,
+  };
 }
 
 /**
@@ -193,10 +201,15 @@ export async function runManyGroups(options: Options): Promise<ManyGroupsResult>
         throw new Error("not the leader");
       }
     });
-    let reelectMs: number[] = [];
+    // The figures so far, in case the kill phase of a large point does not finish.
+    console.error(
+      `many-groups: start_ms=${startMs} idle_cpu_pct=${idleCpuPct.join(",")} ` +
+        `rss_mib=${rssBytes.map((b) => Math.round(b / 2 ** 20)).join(",")} ops_s=${load.opsPerSecond}`,
+    );
+    let reelect = { reelectMs: [] as number[], missing: 0 };
     if (options.kill ?? true) {
       await settleQuiet(cluster, options.groups, quiescence, options.electionMs);
-      reelectMs = await killAndTimeReelection(cluster);
+      reelect = await killAndTimeReelection(cluster);
     }
     return {
       groups: options.groups,
@@ -207,7 +220,8 @@ export async function runManyGroups(options: Options): Promise<ManyGroupsResult>
       idleCpuPct,
       rssBytes,
       load,
-      reelectMs,
+      reelectMs: reelect.reelectMs,
+      reelectMissing: reelect.missing,
     };
   } finally {
     await cluster.stopAll();
@@ -232,7 +246,7 @@ export function formatManyGroups(r: ManyGroupsResult): string {
     `ops_s=${r.load.opsPerSecond} p50_us=${r.load.p50Us} p99_us=${r.load.p99Us} errors=${r.load.errors} ` +
     `reelect_groups=${r.reelectMs.length} reelect_p50_ms=${quantile(r.reelectMs, 0.5)} ` +
     `reelect_p99_ms=${quantile(r.reelectMs, 0.99)} reelect_max_ms=${maxMs} ` +
-    `reelect_max_timeouts=${(maxMs / r.electionMs).toFixed(2)}`
+    `reelect_max_timeouts=${(maxMs / r.electionMs).toFixed(2)} reelect_missing=${r.reelectMissing}`
   );
 }
 
