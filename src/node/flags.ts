@@ -121,7 +121,23 @@ export const defaultFlags: Readonly<RaftFlags> = Object.freeze({
 /** The process-wide flag values; change them before creating nodes (or per node in NodeOptions). */
 export const flags: RaftFlags = { ...defaultFlags };
 
+/**
+ * The last flags resolved without overrides. Nodes that take the process-wide values share one
+ * frozen copy while those values do not change: a copy per node cost an idle group about 1 KiB
+ * (docs/quiescence.md, "Cost").
+ */
+let sharedResolved: Readonly<RaftFlags> | undefined;
+
 /** The flags a node runs with: process-wide values overridden by the node's own. */
 export function resolveFlags(overrides: Partial<RaftFlags> = {}): Readonly<RaftFlags> {
-  return Object.freeze({ ...flags, ...overrides });
+  if (Object.keys(overrides).length > 0) return Object.freeze({ ...flags, ...overrides });
+  if (sharedResolved === undefined || !sameFlags(sharedResolved, flags)) {
+    sharedResolved = Object.freeze({ ...flags });
+  }
+  return sharedResolved;
+}
+
+function sameFlags(a: Readonly<RaftFlags>, b: Readonly<RaftFlags>): boolean {
+  for (const name of Object.keys(b) as (keyof RaftFlags)[]) if (a[name] !== b[name]) return false;
+  return true;
 }

@@ -26,23 +26,61 @@ import type { NodeAdmin } from "./ports.js";
 /** A configuration as callers may give it: a Configuration, its text, or a list of peers. */
 export type ConfigurationInput = Configuration | string | readonly (PeerId | string)[];
 
-/** The operator handle of `node` (CliService, status pages), with plain-string arguments. */
-function adminOf(node: RaftNode, cliDisabled: boolean): NodeAdmin {
-  return {
-    groupId: node.groupId,
-    peerId: node.peerId.toString(),
-    cliDisabled,
-    getStatus: () => node.getStatus(),
-    leaderId: () => node.leaderId()?.toString(),
-    addPeer: (peer) => node.addPeer(peer),
-    removePeer: (peer) => node.removePeer(peer),
-    changePeers: (newPeers) => node.changePeers(Configuration.parse(newPeers.join(","))),
-    resetPeers: (newPeers) => node.resetPeers(Configuration.parse(newPeers.join(","))),
-    snapshot: () => node.snapshot(),
-    transferLeadershipTo: (peer) => node.transferLeadershipTo(peer),
-    addLearners: (learners) => node.addLearners(learners),
-    removeLearners: (learners) => node.removeLearners(learners),
-  };
+/**
+ * The operator handle of `node` (CliService, status pages), with plain-string arguments. A class,
+ * not an object of closures: every node keeps one for its life (docs/quiescence.md, "Cost").
+ */
+class AdminHandle implements NodeAdmin {
+  readonly groupId: string;
+  readonly peerId: string;
+
+  constructor(
+    private readonly node: RaftNode,
+    readonly cliDisabled: boolean,
+  ) {
+    this.groupId = node.groupId;
+    this.peerId = node.peerId.toString();
+  }
+
+  getStatus(): NodeStatus {
+    return this.node.getStatus();
+  }
+
+  leaderId(): string | undefined {
+    return this.node.leaderId()?.toString();
+  }
+
+  addPeer(peer: string): Promise<void> {
+    return this.node.addPeer(peer);
+  }
+
+  removePeer(peer: string): Promise<void> {
+    return this.node.removePeer(peer);
+  }
+
+  changePeers(newPeers: readonly string[]): Promise<void> {
+    return this.node.changePeers(Configuration.parse(newPeers.join(",")));
+  }
+
+  resetPeers(newPeers: readonly string[]): Promise<void> {
+    return this.node.resetPeers(Configuration.parse(newPeers.join(",")));
+  }
+
+  snapshot(): Promise<void> {
+    return this.node.snapshot();
+  }
+
+  transferLeadershipTo(peer: string): Promise<void> {
+    return this.node.transferLeadershipTo(peer);
+  }
+
+  addLearners(learners: readonly string[]): Promise<void> {
+    return this.node.addLearners(learners);
+  }
+
+  removeLearners(learners: readonly string[]): Promise<void> {
+    return this.node.removeLearners(learners);
+  }
 }
 
 export class RaftNode {
@@ -94,7 +132,7 @@ export class RaftNode {
         throw new RaftError("ESHUTDOWN", `node ${this.nodeId} was shut down before init finished`);
       this.running = new RunningNode(this, opened, env);
       this.running.start(
-        adminOf(this, options.disableCli === true),
+        new AdminHandle(this, options.disableCli === true),
         options.snapshotIntervalS ?? DEFAULT_SNAPSHOT_INTERVAL_S,
       );
     } catch (error) {

@@ -1,25 +1,16 @@
 /**
- * Encodes a group of appends into the bytes of one write, in a buffer reused from group to group.
- * This is the CPU side of an append: per entry it costs a header, a copy of the payload and two
- * CRCs, and nothing is allocated per entry.
+ * Encodes a group of appends into the bytes of one write, in a buffer borrowed from the process's
+ * pool (write-buffer-pool.ts) for that write. This is the CPU side of an append: per entry it
+ * costs a header, a copy of the payload and two CRCs, and nothing is allocated per entry.
  */
 import { RaftError } from "../../core/errors.js";
 import type { LogEntry } from "../../core/types.js";
 import { ENTRY_HEADER_SIZE, PAYLOAD_BYTES_MAX, encodeEntry } from "./entry-codec.js";
-
-/**
- * Largest write buffer kept between groups. Batches of up to ~1 MiB (e.g. 256 entries of 4 KiB)
- * reuse it; a bigger group gets a buffer of its own that is dropped after its write, so a burst
- * does not pin up to GROUP_BYTES_MAX (32 MiB) per log for the life of the process.
- */
-export const WRITE_BUFFER_KEPT_BYTES_MAX = 1024 * 1024;
-
-/** Smallest buffer allocated, so that a log of small groups does not reallocate as they vary. */
-const WRITE_BUFFER_BYTES_MIN = 64 * 1024;
+import { giveWriteBuffer, takeWriteBuffer, type WriteBuffer } from "./write-buffer-pool.js";
 
 /** Entries `[start, start + terms.length)` of a group, encoded for one write. */
 export interface EncodedChunk {
-  /** The bytes to write; a view of the encoder's buffer, valid until its next `encode`. */
+  /** The bytes to write; a view of the encoder's buffer, valid until its `release`. */
   readonly buf: Buffer;
   readonly terms: number[];
   /** Offset of each entry inside `buf`. */
@@ -27,12 +18,13 @@ export interface EncodedChunk {
 }
 
 /**
- * One per log. The single writer (WriteQueue) awaits each chunk's write before it encodes the
- * next, so the buffer is never rewritten while the kernel may still read it.
+ * One per log. The single writer (WriteQueue) awaits each chunk's write, then releases the
+ * buffer before it encodes the next, so a buffer is never rewritten (by this log or, once back
+ * in the pool, another) while the kernel may still read it.
  */
 export class ChunkEncoder {
-  private buf: Buffer = Buffer.alloc(0);
-  private view = new DataView(new ArrayBuffer(0));
+  /** The buffer lent for the chunk being written; undefined between writes. */
+  private lent: WriteBuffer | undefined;
 
   /**
    * Encodes entries from `start` on, stopping once `room` bytes are used (at least one entry, so
@@ -68,18 +60,16 @@ export class ChunkEncoder {
     return { buf: buf.subarray(0, bytes), terms, offsets };
   }
 
-  private bufferFor(bytes: number): { buf: Buffer; view: DataView } {
-    if (bytes <= this.buf.length) return { buf: this.buf, view: this.view };
-    // allocUnsafeSlow: a buffer of its own (not a slice of Node's shared pool), never zero-filled
-    // because every byte written is encoded first.
-    const buf = Buffer.allocUnsafeSlow(
-      bytes <= WRITE_BUFFER_KEPT_BYTES_MAX ? Math.max(bytes, WRITE_BUFFER_BYTES_MIN) : bytes,
-    );
-    const view = new DataView(buf.buffer, buf.byteOffset, buf.length);
-    if (buf.length <= WRITE_BUFFER_KEPT_BYTES_MAX) {
-      this.buf = buf;
-      this.view = view;
-    }
-    return { buf, view };
+  /** Gives the last chunk's buffer back to the pool: call once its write completed or failed. */
+  release(): void {
+    if (this.lent !== undefined) giveWriteBuffer(this.lent);
+    this.lent = undefined;
+  }
+
+  private bufferFor(bytes: number): WriteBuffer {
+    if (this.lent !== undefined && this.lent.buf.length >= bytes) return this.lent;
+    this.release();
+    this.lent = takeWriteBuffer(bytes);
+    return this.lent;
   }
 }

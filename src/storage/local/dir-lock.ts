@@ -58,9 +58,15 @@ export interface LockHolder extends ProcessIdentity {
   readonly since: string;
 }
 
+/**
+ * A directory this process holds. It keeps what describes the holder (this process, `owner`,
+ * `kind`, `since`), not the holder record itself: one entry per storage of every group, so with
+ * thousands of idle groups a record each was a kilobyte per group (docs/quiescence.md, "Cost").
+ */
 interface HeldDirectory {
   readonly owner: StorageOwner;
-  readonly holder: LockHolder;
+  readonly kind: string;
+  readonly since: string;
   readonly lockPath: string;
   /** Settles when the lock file is in place; resolves with its inode. */
   readonly ready: Promise<number>;
@@ -89,7 +95,7 @@ export class DirectoryLock {
     const key = await directoryKey(dir);
     const existing = held.get(key);
     if (existing !== undefined) {
-      if (existing.owner !== owner) throw inProcessBusy(dir, existing.holder);
+      if (existing.owner !== owner) throw inProcessBusy(dir, holderOf(existing));
       existing.refs++;
       const lock = new DirectoryLock(key, existing);
       await existing.ready.catch(async (error: unknown) => {
@@ -98,16 +104,10 @@ export class DirectoryLock {
       });
       return lock;
     }
-    const holder: LockHolder = {
-      ...selfIdentity(),
-      group: owner.group,
-      peer: owner.peer,
-      kind,
-      since: now(),
-    };
+    const since = now();
     const lockPath = join(dir, LOCK_FILE);
-    const ready = lockFile(dir, holder);
-    const entry: HeldDirectory = { owner, holder, lockPath, ready, ino: 0, refs: 1 };
+    const ready = lockFile(dir, holderOf({ owner, kind, since }));
+    const entry: HeldDirectory = { owner, kind, since, lockPath, ready, ino: 0, refs: 1 };
     held.set(key, entry);
     try {
       entry.ino = await ready;
@@ -130,6 +130,17 @@ export class DirectoryLock {
       await rm(this.entry.lockPath, { force: true }).catch(() => undefined);
     }
   }
+}
+
+/** The record of a lock this process holds (or takes), as its lock file states it. */
+function holderOf(held: Pick<HeldDirectory, "owner" | "kind" | "since">): LockHolder {
+  return {
+    ...selfIdentity(),
+    group: held.owner.group,
+    peer: held.owner.peer,
+    kind: held.kind,
+    since: held.since,
+  };
 }
 
 /** Takes the lock file of `dir` for `holder`; resolves with the lock file's inode. */

@@ -177,6 +177,9 @@ export class SegmentLogStorage implements LogStorage {
         // the storage stays failed and recovery truncates the torn tail on restart.
         await seg.discardUnindexedBytes().catch(() => undefined);
         throw ioError("append to log segment", seg.path, err);
+      } finally {
+        // The write is over (done or failed): an idle log holds no buffer (write-buffer-pool.ts).
+        this.encoder.release();
       }
       for (let k = i; k < i + chunk.terms.length; k++) this.recent.push(entries[k]!);
       i += chunk.terms.length;

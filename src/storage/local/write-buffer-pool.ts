@@ -1,0 +1,68 @@
+/**
+ * The write buffers of every local log in the process, lent for one write at a time.
+ *
+ * Each log used to keep its own encoding buffer (64 KiB at least) for its whole life. With
+ * thousands of mostly idle groups per process that is a buffer per idle group (docs/quiescence.md,
+ * "Cost"): 64 MiB of buffers for 1,000 groups, nearly all waiting for a write that is not coming.
+ * A log now borrows a buffer for the encode and write of one chunk and gives it back once the
+ * write is done. A busy log takes the same buffer back at its next write, so the hot path still
+ * allocates nothing; an idle one holds none.
+ */
+
+/**
+ * Largest buffer the pool keeps. Batches of up to ~1 MiB (e.g. 256 entries of 4 KiB) reuse
+ * pooled buffers; a bigger one is allocated for its write and dropped after it.
+ */
+export const WRITE_BUFFER_KEPT_BYTES_MAX = 1024 * 1024;
+
+/** Smallest buffer allocated, so that a log of small batches does not reallocate as they vary. */
+export const WRITE_BUFFER_BYTES_MIN = 64 * 1024;
+
+/**
+ * Bytes of idle buffers the pool keeps: enough for 256 writes of small batches in flight at once
+ * (one per group writing), or 16 of the largest kept size. Writes beyond that allocate.
+ */
+export const POOL_BYTES_MAX = 16 * 1024 * 1024;
+
+/** A lent buffer with a DataView over it (the encoder writes through both). */
+export interface WriteBuffer {
+  readonly buf: Buffer;
+  readonly view: DataView;
+}
+
+const free: WriteBuffer[] = [];
+let freeBytes = 0;
+
+/** A buffer of at least `bytes`, pooled or new; give it back with {@link giveWriteBuffer}. */
+export function takeWriteBuffer(bytes: number): WriteBuffer {
+  // Newest first: a busy log finds the buffer it just gave back on top.
+  for (let i = free.length - 1; i >= 0; i--) {
+    const candidate = free[i]!;
+    if (candidate.buf.length < bytes) continue;
+    free.splice(i, 1);
+    freeBytes -= candidate.buf.length;
+    return candidate;
+  }
+  // allocUnsafeSlow: a buffer of its own (not a slice of Node's shared pool), never zero-filled
+  // because every byte written is encoded first.
+  const buf = Buffer.allocUnsafeSlow(
+    bytes <= WRITE_BUFFER_KEPT_BYTES_MAX ? Math.max(bytes, WRITE_BUFFER_BYTES_MIN) : bytes,
+  );
+  return { buf, view: new DataView(buf.buffer, buf.byteOffset, buf.length) };
+}
+
+/**
+ * Returns a buffer once nothing reads it any more (its write completed or failed). Oversized
+ * buffers, and any beyond the pool's bound, are left to the garbage collector.
+ */
+export function giveWriteBuffer(buffer: WriteBuffer): void {
+  const bytes = buffer.buf.length;
+  if (bytes > WRITE_BUFFER_KEPT_BYTES_MAX || freeBytes + bytes > POOL_BYTES_MAX) return;
+  free.push(buffer);
+  freeBytes += bytes;
+}
+
+/** The idle buffers the pool holds now (for tests and the memory benchmark). */
+export function pooledWriteBuffers(): { readonly count: number; readonly bytes: number } {
+  return { count: free.length, bytes: freeBytes };
+}
