@@ -11,7 +11,8 @@ import { dataEntries, removeDir, tempDir } from "./helpers.js";
 
 function inlineWrite(text: string, position: number): AppendWrite {
   return {
-    buf: Buffer.from(text),
+    parts: [Buffer.from(text)],
+    bytes: Buffer.byteLength(text),
     position,
     sync: true,
     useFsync: true,

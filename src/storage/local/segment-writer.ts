@@ -19,9 +19,9 @@
  * whatever else the turn's reads queue behind it is merged into one write + fsync (group commit
  * under load, as before).
  */
-import { fdatasyncSync, fsyncSync, writeSync } from "node:fs";
+import { fdatasyncSync, fsyncSync, writevSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
-import { syncFile, writeFully } from "./fs-util.js";
+import { syncFile } from "./fs-util.js";
 import type { StorageMetrics } from "./options.js";
 import { runBeforeBlocking } from "../../env/before-blocking.js";
 
@@ -34,7 +34,10 @@ const endTurn = (): void => {
 };
 
 export interface AppendWrite {
-  readonly buf: Uint8Array;
+  /** The bytes to write, back to back (one writev): see ChunkEncoder. */
+  readonly parts: readonly Uint8Array[];
+  /** Total bytes of `parts`. */
+  readonly bytes: number;
   readonly position: number;
   readonly sync: boolean;
   readonly useFsync: boolean;
@@ -43,7 +46,7 @@ export interface AppendWrite {
   readonly metrics: StorageMetrics | undefined;
 }
 
-/** Writes `buf` at `position` and syncs it when asked; rejects with the I/O error. */
+/** Writes the parts at `position` and syncs them when asked; rejects with the I/O error. */
 export async function writeAppend(fh: FileHandle, w: AppendWrite): Promise<void> {
   if (w.inline && threadpoolWrites === 0) {
     if (inlineThisTurn) await new Promise<void>((resolve) => setImmediate(resolve));
@@ -58,7 +61,7 @@ export async function writeAppend(fh: FileHandle, w: AppendWrite): Promise<void>
   }
   threadpoolWrites++;
   try {
-    await writeFully(fh, w.buf, w.position);
+    await writevFully(fh, w.parts, w.bytes, w.position);
     if (!w.sync) return;
     const startMs = performance.now();
     await syncFile(fh, w.useFsync);
@@ -69,15 +72,48 @@ export async function writeAppend(fh: FileHandle, w: AppendWrite): Promise<void>
 }
 
 function writeInline(fd: number, w: AppendWrite): void {
+  let parts = w.parts;
   let done = 0;
-  while (done < w.buf.length) {
-    const written = writeSync(fd, w.buf, done, w.buf.length - done, w.position + done);
+  while (done < w.bytes) {
+    const written = writevSync(fd, parts as Uint8Array[], w.position + done);
     if (written <= 0) throw Object.assign(new Error("write made no progress"), { code: "EIO" });
     done += written;
+    if (done < w.bytes) parts = partsAfter(w.parts, done);
   }
   if (!w.sync) return;
   const startMs = performance.now();
   if (w.useFsync) fsyncSync(fd);
   else fdatasyncSync(fd);
   w.metrics?.observeFsync((performance.now() - startMs) / 1000);
+}
+
+/** Writes every part at `position` on the threadpool, looping over short writes. */
+async function writevFully(
+  fh: FileHandle,
+  parts: readonly Uint8Array[],
+  bytes: number,
+  position: number,
+): Promise<void> {
+  let rest = parts;
+  let done = 0;
+  while (done < bytes) {
+    const { bytesWritten } = await fh.writev(rest as Uint8Array[], position + done);
+    if (bytesWritten <= 0) throw Object.assign(new Error("write made no progress"), { code: "EIO" });
+    done += bytesWritten;
+    if (done < bytes) rest = partsAfter(parts, done);
+  }
+}
+
+/** What is left of `parts` once their first `skip` bytes are written (a short write: rare). */
+export function partsAfter(parts: readonly Uint8Array[], skip: number): Uint8Array[] {
+  const rest: Uint8Array[] = [];
+  for (const part of parts) {
+    if (skip >= part.length) {
+      skip -= part.length;
+      continue;
+    }
+    rest.push(skip > 0 ? part.subarray(skip) : part);
+    skip = 0;
+  }
+  return rest;
 }
