@@ -93,11 +93,15 @@ export const RAFT_MAX_SEGMENT_SIZE_DEFAULT = 8 * 1024 * 1024;
 
 /**
  * The cache only has to cover what replication to a follower that is slightly behind reads back;
- * the LogManager keeps its own unflushed tail. 4096 entries / 16 MiB covers a few raft_leader_batch
- * rounds without holding much memory.
+ * the LogManager keeps its own unflushed tail. 4096 entries cover a few raft_leader_batch rounds
+ * of small entries. The byte bound is one full replication window, braft's defaults
+ * raft_max_parallel_append_entries_rpc_num (8) x raft_max_body_size (512 KiB) = 4 MiB: a
+ * follower further behind is catching up and reads from the segment (the page cache), as every
+ * follower does in braft, which keeps no cache beyond the entries not yet applied. 16 MiB held
+ * 256 entries of 64 KiB per log for nothing (docs/decisions.md, "Large entries").
  */
 const RECENT_ENTRIES_MAX_DEFAULT = 4096;
-const RECENT_BYTES_MAX_DEFAULT = 16 * 1024 * 1024;
+const RECENT_BYTES_MAX_DEFAULT = 4 * 1024 * 1024;
 
 /** Applies braft's defaults. raft meta is synced when raft_sync or raft_sync_meta is on, as in braft. */
 export function resolveLocalOptions(options: LocalStorageOptions = {}): ResolvedLocalOptions {
