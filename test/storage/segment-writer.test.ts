@@ -9,7 +9,11 @@ import { onBeforeBlocking } from "../../src/env/before-blocking.js";
 import { SegmentLogStorage } from "../../src/storage/local/segment-log-storage.js";
 import { dataEntries, removeDir, tempDir } from "./helpers.js";
 
-function inlineWrite(text: string, position: number): AppendWrite {
+function inlineWrite(
+  text: string,
+  position: number,
+  inlineFsyncMsMax = Number.POSITIVE_INFINITY,
+): AppendWrite {
   return {
     parts: [Buffer.from(text)],
     bytes: Buffer.byteLength(text),
@@ -17,6 +21,7 @@ function inlineWrite(text: string, position: number): AppendWrite {
     sync: true,
     useFsync: true,
     inline: true,
+    inlineFsyncMsMax,
     metrics: undefined,
   };
 }
@@ -46,7 +51,7 @@ test("the first inline append of a turn is on disk before the call returns, afte
 
 test("an append to the open segment reaches the disk within the appendEntries call (no microtask before the write)", async () => {
   const dir = await tempDir("tsraft-sync-append-");
-  const log = new SegmentLogStorage(dir, { inlineSync: true });
+  const log = new SegmentLogStorage(dir, { inlineSync: true, inlineFsyncMsMax: Number.POSITIVE_INFINITY });
   const flushes: number[] = [];
   const removeHook = onBeforeBlocking(() => flushes.push(1));
   try {
@@ -62,5 +67,31 @@ test("an append to the open segment reaches the disk within the appendEntries ca
     removeHook();
     await log.close();
     await removeDir(dir);
+  }
+});
+
+test("after an fsync slower than inlineFsyncMsMax the next append goes to the threadpool, and after a quick one inline again", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsraft-segment-writer-"));
+  const file = join(dir, "log");
+  const fh = await open(file, "w+");
+  try {
+    await new Promise((resolve) => setImmediate(resolve)); // a fresh turn
+    const first = writeAppend(fh, inlineWrite("ab", 0));
+    // Any real fsync takes more than 0 ms: under a bound of 0 the first one was slow.
+    assert.equal(readFileSync(file, "utf8"), "ab");
+    await first;
+    await new Promise((resolve) => setImmediate(resolve));
+    const second = writeAppend(fh, inlineWrite("cd", 2, 0));
+    assert.equal(readFileSync(file, "utf8"), "ab", "the second append waits for the threadpool");
+    await second;
+    assert.equal(readFileSync(file, "utf8"), "abcd");
+    await new Promise((resolve) => setImmediate(resolve));
+    // Under a bound the last fsync met, appends are inline again.
+    const third = writeAppend(fh, inlineWrite("ef", 4, Number.POSITIVE_INFINITY));
+    assert.equal(readFileSync(file, "utf8"), "abcdef");
+    await third;
+  } finally {
+    await fh.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -170,6 +170,7 @@ export class SegmentLogStorage implements LogStorage {
           sync: this.syncNow(chunk.bytes, entries, i, chunk.terms.length),
           useFsync: this.opts.useFsync,
           inline: this.opts.inlineSync,
+          inlineFsyncMsMax: this.opts.inlineFsyncMsMax,
           metrics: this.opts.metrics,
         });
       } catch (err) {

@@ -13,6 +13,14 @@
  * corked in this turn is written (runBeforeBlocking), so the leader's AppendEntries reach the
  * followers first and their fsyncs overlap the leader's.
  *
+ * Inline also needs the fsyncs to be quick: once a log fsync of this process took longer than
+ * `inlineFsyncMsMax` (1 ms by default), appends go to the threadpool until one is quick again.
+ * A slow fsync (a batch of large entries, a disk shared with other work) blocked the loop for
+ * all of its duration: at 64 KiB x 8 callers on a busy machine, fsyncs of 10-20 ms each held up
+ * the reading of the followers' answers and of new requests, so each fsync carried about two
+ * entries (docs/benchmarks.md, "Large entries"). On the threadpool, the appends that arrive
+ * during an fsync are merged into the next one (WriteQueue).
+ *
  * The first inline append of a turn starts at once, in the turn that asked for it: a follower
  * answers its AppendEntries in the turn that read it, the leader's fsync starts as soon as the
  * request is proposed. A second append in the same turn waits for the check phase instead, so
@@ -27,6 +35,8 @@ import { runBeforeBlocking } from "../../env/before-blocking.js";
 
 /** Log writes of this process now on the threadpool. */
 let threadpoolWrites = 0;
+/** How long the latest log fsync of this process took (either path). */
+let lastFsyncMs = 0;
 /** An inline append already blocked the loop in this turn (cleared in the turn's check phase). */
 let inlineThisTurn = false;
 const endTurn = (): void => {
@@ -43,14 +53,16 @@ export interface AppendWrite {
   readonly useFsync: boolean;
   /** Allow the inline path (LocalStorageOptions.inlineSync). */
   readonly inline: boolean;
+  /** Leave the inline path while the latest fsync took longer (LocalStorageOptions.inlineFsyncMsMax). */
+  readonly inlineFsyncMsMax: number;
   readonly metrics: StorageMetrics | undefined;
 }
 
 /** Writes the parts at `position` and syncs them when asked; rejects with the I/O error. */
 export async function writeAppend(fh: FileHandle, w: AppendWrite): Promise<void> {
-  if (w.inline && threadpoolWrites === 0) {
+  if (inlineAllowed(w)) {
     if (inlineThisTurn) await new Promise<void>((resolve) => setImmediate(resolve));
-    if (threadpoolWrites === 0) {
+    if (inlineAllowed(w)) {
       if (!inlineThisTurn) {
         inlineThisTurn = true;
         setImmediate(endTurn);
@@ -65,7 +77,7 @@ export async function writeAppend(fh: FileHandle, w: AppendWrite): Promise<void>
     if (!w.sync) return;
     const startMs = performance.now();
     await syncFile(fh, w.useFsync);
-    w.metrics?.observeFsync((performance.now() - startMs) / 1000);
+    fsyncTook(performance.now() - startMs, w);
   } finally {
     threadpoolWrites--;
   }
@@ -84,7 +96,17 @@ function writeInline(fd: number, w: AppendWrite): void {
   const startMs = performance.now();
   if (w.useFsync) fsyncSync(fd);
   else fdatasyncSync(fd);
-  w.metrics?.observeFsync((performance.now() - startMs) / 1000);
+  fsyncTook(performance.now() - startMs, w);
+}
+
+/** Inline when allowed, no log write is on the threadpool and the latest fsync was quick. */
+function inlineAllowed(w: AppendWrite): boolean {
+  return w.inline && threadpoolWrites === 0 && lastFsyncMs <= w.inlineFsyncMsMax;
+}
+
+function fsyncTook(ms: number, w: AppendWrite): void {
+  lastFsyncMs = ms;
+  w.metrics?.observeFsync(ms / 1000);
 }
 
 /** Writes every part at `position` on the threadpool, looping over short writes. */
