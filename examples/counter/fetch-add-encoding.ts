@@ -20,9 +20,9 @@ function writeVarint(buf: Uint8Array, pos: number, value: number): number {
 /**
  * `toBinary(FetchAddRequestSchema, request)`, byte for byte, written into one buffer of its
  * exact size when the request carries unknown fields. protobuf-es grows its buffer by doubling
- * and then copies the result out: for a request padded to 64 KiB that allocates (and zeroes)
- * about 256 KiB and copies the payload three times per call, which on a leader under load was
- * most of the garbage of a large entry (docs/benchmarks.md, "Large entries").
+ * and then copies the result out: for a request padded to 64 KiB that allocates 193 KiB (128 KiB
+ * of it zero-filled) and copies the payload twice per call, which on a leader under load was most
+ * of the garbage of a large entry (docs/benchmarks.md, "Large entries: copies and memory").
  */
 export function encodeFetchAddEntry(request: FetchAddRequest): Uint8Array {
   const unknown = request.$unknown;
