@@ -74,23 +74,30 @@ test("after an fsync slower than inlineFsyncMsMax the next append goes to the th
   const dir = mkdtempSync(join(tmpdir(), "tsraft-segment-writer-"));
   const file = join(dir, "log");
   const fh = await open(file, "w+");
+  // Only the inline path flushes the corked frames before it blocks: a flush marks an inline append.
+  let flushes = 0;
+  const removeHook = onBeforeBlocking(() => flushes++);
+  /** Waits for an append, then for a fresh turn (a second append in one turn waits anyway). */
+  const settle = async (append: Promise<void>): Promise<void> => {
+    await append;
+    await new Promise((resolve) => setImmediate(resolve));
+  };
   try {
-    await new Promise((resolve) => setImmediate(resolve)); // a fresh turn
-    const first = writeAppend(fh, inlineWrite("ab", 0));
+    await new Promise((resolve) => setImmediate(resolve));
+    let before = flushes;
+    await settle(writeAppend(fh, inlineWrite("ab", 0)));
+    assert.equal(flushes - before, 1, "the first append is inline");
     // Any real fsync takes more than 0 ms: under a bound of 0 the first one was slow.
-    assert.equal(readFileSync(file, "utf8"), "ab");
-    await first;
-    await new Promise((resolve) => setImmediate(resolve));
-    const second = writeAppend(fh, inlineWrite("cd", 2, 0));
-    assert.equal(readFileSync(file, "utf8"), "ab", "the second append waits for the threadpool");
-    await second;
-    assert.equal(readFileSync(file, "utf8"), "abcd");
-    await new Promise((resolve) => setImmediate(resolve));
+    before = flushes;
+    await settle(writeAppend(fh, inlineWrite("cd", 2, 0)));
+    assert.equal(flushes - before, 0, "the second append went to the threadpool");
     // Under a bound the last fsync met, appends are inline again.
-    const third = writeAppend(fh, inlineWrite("ef", 4, Number.POSITIVE_INFINITY));
+    before = flushes;
+    await settle(writeAppend(fh, inlineWrite("ef", 4)));
+    assert.equal(flushes - before, 1, "the third append is inline again");
     assert.equal(readFileSync(file, "utf8"), "abcdef");
-    await third;
   } finally {
+    removeHook();
     await fh.close();
     rmSync(dir, { recursive: true, force: true });
   }
