@@ -10,10 +10,10 @@
  * set when nothing was proposed (RaftError.outcome "refused", and every failed get), so the
  * client may send it again; a fetch_add that failed without it may still be applied.
  */
-import { toBinary } from "@bufbuild/protobuf";
 import { RaftError, type RaftNode, type ServiceImpl } from "../../src/index.js";
-import { FetchAddRequestSchema, type CounterService } from "../../src/rpc/gen/example/counter_pb.js";
+import type { CounterService } from "../../src/rpc/gen/example/counter_pb.js";
 import type { CounterStateMachine } from "./counter-state-machine.js";
+import { encodeFetchAddEntry } from "./fetch-add-encoding.js";
 
 export interface CounterServiceOptions {
   /** Apply with the leader's term as expectedTerm, so an entry never lands in a later term (true). */
@@ -38,7 +38,7 @@ export function counterService(
       const term = fsm.leaderTerm;
       if (term < 0) return redirect(true);
       // braft logs the serialized request; followers (tsraft or braft) parse it back.
-      const data = toBinary(FetchAddRequestSchema, request);
+      const data = encodeFetchAddEntry(request);
       try {
         const applied = await node.apply(data, options.checkTerm ? { expectedTerm: term } : {});
         return { success: true, value: applied.result as bigint };

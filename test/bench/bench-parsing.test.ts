@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { fetchAddRequest } from "../../examples/counter/counter-client.js";
+import { encodeFetchAddEntry } from "../../examples/counter/fetch-add-encoding.js";
 import { FetchAddRequestSchema } from "../../src/rpc/gen/example/counter_pb.js";
 import {
   counterClientFigures,
@@ -68,6 +69,11 @@ describe("the padded fetch_add", () => {
       assert.equal(parsed.value, 1n);
       // tsraft's counter logs toBinary(parsed request): the padding reaches the log whole.
       assert.deepEqual(toBinary(FetchAddRequestSchema, parsed), padded);
+      // ...and so does its exact-size encoder, with and without unknown fields.
+      const same = (a: Uint8Array, b: Uint8Array) => assert.ok(Buffer.from(a).equals(Buffer.from(b)));
+      same(encodeFetchAddEntry(parsed), toBinary(FetchAddRequestSchema, parsed));
+      const plain = fromBinary(FetchAddRequestSchema, fetchAddRequest(-5n));
+      same(encodeFetchAddEntry(plain), toBinary(FetchAddRequestSchema, plain));
     });
   }
 

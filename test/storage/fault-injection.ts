@@ -5,7 +5,7 @@
  */
 import { open, type FileHandle } from "node:fs/promises";
 
-export type HandleMethod = "write" | "sync" | "datasync" | "truncate";
+export type HandleMethod = "write" | "writev" | "sync" | "datasync" | "truncate";
 type Method = (...args: unknown[]) => Promise<unknown>;
 type Proto = Record<HandleMethod, Method>;
 

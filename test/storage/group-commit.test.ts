@@ -28,7 +28,7 @@ describe("group commit", () => {
   it("OneWriteOneFsync: a batch of 256 entries costs one write and one fsync", async () => {
     const log = await newLog();
     await log.appendEntries(dataEntries(1, 1, 1)); // the segment file exists from here on
-    const writes = await countCalls("write");
+    const writes = await countCalls("writev");
     const syncs = await countCalls("sync");
     await log.appendEntries(dataEntries(2, 257, 1, 256));
     assert.equal(writes.calls, 1);
@@ -39,7 +39,7 @@ describe("group commit", () => {
   it("SharedFsync: appends issued during an fsync are written and synced together", async () => {
     const log = await newLog();
     await log.appendEntries(dataEntries(1, 1, 1));
-    const writes = await countCalls("write");
+    const writes = await countCalls("writev");
     const syncs = await countCalls("sync");
     const appends: Promise<void>[] = [];
     for (let i = 2; i <= 101; i++) appends.push(log.appendEntries(dataEntries(i, i, 1)));

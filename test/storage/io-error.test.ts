@@ -20,14 +20,15 @@ after(async () => {
 
 afterEach(restoreFileHandle);
 
-/** The next write stores half of its bytes, then fails with ENOSPC (a disk filling up). */
+/** The next log write (a writev) stores half of its bytes, then fails with ENOSPC (a disk filling up). */
 async function failNextWriteHalfway(): Promise<void> {
   let armed = true;
-  await inject("write", async (orig, self, args) => {
+  await inject("writev", async (orig, self, args) => {
     if (!armed) return orig.apply(self, args);
     armed = false;
-    const [buf, offset, length, position] = args as [Uint8Array, number, number, number];
-    await orig.apply(self, [buf, offset, Math.floor(length / 2), position]);
+    const [parts, position] = args as [Uint8Array[], number];
+    const bytes = Buffer.concat(parts);
+    await orig.apply(self, [[bytes.subarray(0, Math.floor(bytes.length / 2))], position]);
     throw errno("ENOSPC");
   });
 }

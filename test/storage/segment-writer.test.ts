@@ -9,13 +9,19 @@ import { onBeforeBlocking } from "../../src/env/before-blocking.js";
 import { SegmentLogStorage } from "../../src/storage/local/segment-log-storage.js";
 import { dataEntries, removeDir, tempDir } from "./helpers.js";
 
-function inlineWrite(text: string, position: number): AppendWrite {
+function inlineWrite(
+  text: string,
+  position: number,
+  inlineFsyncMsMax = Number.POSITIVE_INFINITY,
+): AppendWrite {
   return {
-    buf: Buffer.from(text),
+    parts: [Buffer.from(text)],
+    bytes: Buffer.byteLength(text),
     position,
     sync: true,
     useFsync: true,
     inline: true,
+    inlineFsyncMsMax,
     metrics: undefined,
   };
 }
@@ -45,7 +51,7 @@ test("the first inline append of a turn is on disk before the call returns, afte
 
 test("an append to the open segment reaches the disk within the appendEntries call (no microtask before the write)", async () => {
   const dir = await tempDir("tsraft-sync-append-");
-  const log = new SegmentLogStorage(dir, { inlineSync: true });
+  const log = new SegmentLogStorage(dir, { inlineSync: true, inlineFsyncMsMax: Number.POSITIVE_INFINITY });
   const flushes: number[] = [];
   const removeHook = onBeforeBlocking(() => flushes.push(1));
   try {
@@ -61,5 +67,38 @@ test("an append to the open segment reaches the disk within the appendEntries ca
     removeHook();
     await log.close();
     await removeDir(dir);
+  }
+});
+
+test("after an fsync slower than inlineFsyncMsMax the next append goes to the threadpool, and after a quick one inline again", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsraft-segment-writer-"));
+  const file = join(dir, "log");
+  const fh = await open(file, "w+");
+  // Only the inline path flushes the corked frames before it blocks: a flush marks an inline append.
+  let flushes = 0;
+  const removeHook = onBeforeBlocking(() => flushes++);
+  /** Waits for an append, then for a fresh turn (a second append in one turn waits anyway). */
+  const settle = async (append: Promise<void>): Promise<void> => {
+    await append;
+    await new Promise((resolve) => setImmediate(resolve));
+  };
+  try {
+    await new Promise((resolve) => setImmediate(resolve));
+    let before = flushes;
+    await settle(writeAppend(fh, inlineWrite("ab", 0)));
+    assert.equal(flushes - before, 1, "the first append is inline");
+    // Any real fsync takes more than 0 ms: under a bound of 0 the first one was slow.
+    before = flushes;
+    await settle(writeAppend(fh, inlineWrite("cd", 2, 0)));
+    assert.equal(flushes - before, 0, "the second append went to the threadpool");
+    // Under a bound the last fsync met, appends are inline again.
+    before = flushes;
+    await settle(writeAppend(fh, inlineWrite("ef", 4)));
+    assert.equal(flushes - before, 1, "the third append is inline again");
+    assert.equal(readFileSync(file, "utf8"), "abcdef");
+  } finally {
+    removeHook();
+    await fh.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -61,13 +61,29 @@ export function encodeEntry(
   const dataStart = offset + ENTRY_HEADER_SIZE;
   const dataEnd = dataStart + payload.length;
   buf.set(payload, dataStart);
+  encodeHeader(buf, view, offset, entry, payload.length, crc32cView(view, buf, dataStart, dataEnd));
+  return dataEnd;
+}
+
+/**
+ * Writes only the 24-byte header of `entry` at `offset`, for a payload of `payloadLength` bytes
+ * whose CRC32C is `payloadCrc` and which is written from its own buffer (a writev part), not
+ * copied behind the header. `view` spans all of `buf`.
+ */
+export function encodeHeader(
+  buf: Uint8Array,
+  view: DataView,
+  offset: number,
+  entry: LogEntry,
+  payloadLength: number,
+  payloadCrc: number,
+): void {
   view.setUint32(offset, Math.floor(entry.term / 0x1_0000_0000));
   view.setUint32(offset + 4, entry.term >>> 0);
   view.setUint32(offset + 8, ((entry.type << 24) | (ChecksumType.CRC32 << 16)) >>> 0);
-  view.setUint32(offset + 12, payload.length);
-  view.setUint32(offset + 16, crc32cView(view, buf, dataStart, dataEnd));
+  view.setUint32(offset + 12, payloadLength);
+  view.setUint32(offset + 16, payloadCrc);
   view.setUint32(offset + 20, crc32cView(view, buf, offset, offset + 20));
-  return dataEnd;
 }
 
 /**
@@ -100,8 +116,7 @@ export function checkPayload(header: EntryHeader, payload: Uint8Array): string |
 /** Builds the LogEntry for a verified header and payload. */
 export function decodeEntry(index: number, header: EntryHeader, payload: Uint8Array): LogEntry {
   if (header.type !== EntryType.CONFIGURATION) {
-    // Copy out of the read buffer so a cached segment buffer is not pinned by one entry.
-    const data = payload.length === 0 ? EMPTY_DATA : new Uint8Array(payload);
+    const data = payload.length === 0 ? EMPTY_DATA : ownBytes(payload);
     return { index, term: header.term, type: header.type, data };
   }
   return {
@@ -111,6 +126,22 @@ export function decodeEntry(index: number, header: EntryHeader, payload: Uint8Ar
     data: EMPTY_DATA,
     conf: decodeConfiguration(payload),
   };
+}
+
+/**
+ * Backing memory this many times the payload's size is copied away from: a view would pin it all
+ * for as long as the entry lives (the recent-entries cache, the apply queue).
+ */
+const PINNED_BYTES_RATIO_MAX = 2;
+
+/**
+ * `payload` itself when its backing memory is about its own size (a one-entry read buffer: no
+ * copy), else a copy (a slice of a segment read at recovery, or of Node's shared 8 KiB pool,
+ * which one small entry would otherwise keep alive).
+ */
+export function ownBytes(payload: Uint8Array): Uint8Array {
+  if (payload.buffer.byteLength <= PINNED_BYTES_RATIO_MAX * payload.length) return payload;
+  return new Uint8Array(payload);
 }
 
 function isEntryType(type: number): type is EntryType {

@@ -53,6 +53,12 @@ export interface LocalStorageOptions {
    */
   readonly inlineSync?: boolean;
   /**
+   * With inlineSync, a log fsync of this process that took longer than this many milliseconds
+   * sends the next appends to the threadpool, until one is this quick again (default 1; see
+   * segment-writer.ts). Infinity keeps every append inline.
+   */
+  readonly inlineFsyncMsMax?: number;
+  /**
    * Who opens the storage. A node passes its group and peer: they are recorded in the directory
    * and checked at every later open. Storages opened with the same owner object may share a
    * directory; any other opener is refused while they hold it. Default: an anonymous owner of its
@@ -84,6 +90,7 @@ export interface ResolvedLocalOptions {
   readonly logger: StorageLogger;
   readonly metrics: StorageMetrics | undefined;
   readonly inlineSync: boolean;
+  readonly inlineFsyncMsMax: number;
   readonly owner: StorageOwner | undefined;
   readonly lockDirectory: boolean;
 }
@@ -93,11 +100,23 @@ export const RAFT_MAX_SEGMENT_SIZE_DEFAULT = 8 * 1024 * 1024;
 
 /**
  * The cache only has to cover what replication to a follower that is slightly behind reads back;
- * the LogManager keeps its own unflushed tail. 4096 entries / 16 MiB covers a few raft_leader_batch
- * rounds without holding much memory.
+ * the LogManager keeps its own unflushed tail. 4096 entries cover a few raft_leader_batch rounds
+ * of small entries. The byte bound is one full replication window, braft's defaults
+ * raft_max_parallel_append_entries_rpc_num (8) x raft_max_body_size (512 KiB) = 4 MiB: a
+ * follower further behind is catching up and reads from the segment (the page cache), as every
+ * follower does in braft, which keeps no cache beyond the entries not yet applied. 16 MiB held
+ * 256 entries of 64 KiB per log for nothing (docs/decisions.md, "Large entries").
  */
 const RECENT_ENTRIES_MAX_DEFAULT = 4096;
-const RECENT_BYTES_MAX_DEFAULT = 16 * 1024 * 1024;
+
+/**
+ * An inline fsync blocks the event loop for as long as it takes; it saves one threadpool hop
+ * (about 0.4 ms measured, segment-writer.ts). A quick fsync (0.3 ms for a small append on an idle
+ * disk) is worth blocking for; one of several milliseconds (a batch of 64 KiB entries, a disk
+ * shared with other work) is not: meanwhile no answer is read and no request batched.
+ */
+const INLINE_FSYNC_MS_MAX_DEFAULT = 1;
+const RECENT_BYTES_MAX_DEFAULT = 4 * 1024 * 1024;
 
 /** Applies braft's defaults. raft meta is synced when raft_sync or raft_sync_meta is on, as in braft. */
 export function resolveLocalOptions(options: LocalStorageOptions = {}): ResolvedLocalOptions {
@@ -122,6 +141,7 @@ export function resolveLocalOptions(options: LocalStorageOptions = {}): Resolved
     logger: options.logger ?? globalLogger,
     metrics: options.metrics,
     inlineSync: options.inlineSync ?? process.env.TSRAFT_INLINE_SYNC !== "0",
+    inlineFsyncMsMax: options.inlineFsyncMsMax ?? INLINE_FSYNC_MS_MAX_DEFAULT,
     owner: options.owner,
     lockDirectory: options.lockDirectory ?? true,
   };

@@ -166,10 +166,11 @@ export class SegmentLogStorage implements LogStorage {
       const seg = this.openTail() ?? (await this.segmentForAppend());
       const chunk = this.encoder.encode(entries, payloads, i, this.opts.maxSegmentSize - seg.bytes);
       try {
-        await seg.append(chunk.buf, chunk.terms, chunk.offsets, {
-          sync: this.syncNow(chunk.buf.length, entries, i, chunk.terms.length),
+        await seg.append(chunk, {
+          sync: this.syncNow(chunk.bytes, entries, i, chunk.terms.length),
           useFsync: this.opts.useFsync,
           inline: this.opts.inlineSync,
+          inlineFsyncMsMax: this.opts.inlineFsyncMsMax,
           metrics: this.opts.metrics,
         });
       } catch (err) {

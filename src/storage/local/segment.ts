@@ -10,6 +10,7 @@ import { RaftError } from "../../core/errors.js";
 import type { LogEntry } from "../../core/types.js";
 import { ENTRY_HEADER_SIZE, checkPayload, decodeEntry, parseHeader } from "./entry-codec.js";
 import { ioError, syncFile } from "./fs-util.js";
+import type { EncodedChunk } from "./chunk-encoder.js";
 import { writeAppend, type AppendWrite } from "./segment-writer.js";
 
 /** `log_inprogress_%020ld`. */
@@ -131,22 +132,19 @@ export class Segment {
   }
 
   /**
-   * Writes `buf` (encoded entries with the given terms and segment-relative offsets) at the end
-   * of the file, then syncs it when `sync`. The in-memory index grows only after success, so a
-   * failed write leaves the segment as it was (the caller truncates the file back).
+   * Writes `chunk` (encoded entries: the parts of one writev, their terms and chunk-relative
+   * offsets) at the end of the file, then syncs it when `sync`. The in-memory index grows only
+   * after success, so a failed write leaves the segment as it was (the caller truncates the file
+   * back).
    */
-  async append(
-    buf: Buffer,
-    terms: readonly number[],
-    offsets: readonly number[],
-    how: Omit<AppendWrite, "buf" | "position">,
-  ) {
-    await writeAppend(this.writable(), { ...how, buf, position: this.size });
+  async append(chunk: EncodedChunk, how: Omit<AppendWrite, "parts" | "bytes" | "position">) {
+    const { parts, bytes, terms, offsets } = chunk;
+    await writeAppend(this.writable(), { ...how, parts, bytes, position: this.size });
     for (let i = 0; i < terms.length; i++) {
       this.offsets.push(this.size + offsets[i]!);
       this.terms.push(terms[i]!);
     }
-    this.size += buf.length;
+    this.size += bytes;
     this.last += terms.length;
   }
 
