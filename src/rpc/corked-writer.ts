@@ -1,7 +1,7 @@
 /**
  * Coalesces the frames written during one event-loop turn into one writev: the socket is corked
- * at the first write and uncorked in the turn's check phase (setImmediate), after every timer and
- * every read of the turn has run. Under load many frames (and all the parts of each frame) leave
+ * at the first write and uncorked in the turn's check phase (one setImmediate for every writer
+ * corked in the turn, not one per writer), after every timer and every read of the turn has run. Under load many frames (and all the parts of each frame) leave
  * in one syscall instead of one per buffer, and the heartbeats of many groups whose timers fire
  * together share one. The cost is nothing: the check phase follows before the loop can block,
  * and a deliberate block (an inline fsync) first uncorks every writer (see before-blocking.ts).
@@ -12,15 +12,24 @@ import { onBeforeBlocking } from "../env/before-blocking.js";
 
 /** The writers corked in this turn, so a block of the loop can send their frames first. */
 const corkedWriters = new Set<CorkedWriter>();
+let flushScheduled = false;
 
-onBeforeBlocking(() => {
+function flushCorked(): void {
   for (const writer of corkedWriters) writer.flush();
-});
+}
+
+/** The check phase of a turn in which some writer corked. */
+function flushAtEndOfTurn(): void {
+  flushScheduled = false;
+  flushCorked();
+}
+
+// A block flushes at once; the check phase that was scheduled stays, for frames written after it.
+onBeforeBlocking(flushCorked);
 
 /** Writes frames to one socket, one writev per event-loop turn. */
 export class CorkedWriter {
   private corked = false;
-  private uncorkScheduled = false;
 
   /** @param traffic counts the bytes written (one addition per buffer, none per message). */
   constructor(
@@ -35,9 +44,9 @@ export class CorkedWriter {
       this.corked = true;
       this.socket.cork();
       corkedWriters.add(this);
-      if (!this.uncorkScheduled) {
-        this.uncorkScheduled = true;
-        setImmediate(this.uncork);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flushAtEndOfTurn);
       }
     }
     const traffic = this.traffic;
@@ -60,9 +69,4 @@ export class CorkedWriter {
     corkedWriters.delete(this);
     this.socket.uncork();
   }
-
-  private readonly uncork = (): void => {
-    this.uncorkScheduled = false;
-    this.flush();
-  };
 }

@@ -93,12 +93,15 @@ export class FrameParser {
   push(chunk: Buffer): RawFrame[] {
     if (this.failed !== undefined) throw this.failed;
     const frames: RawFrame[] = [];
-    const rest = this.assembly === undefined ? chunk : this.fill(this.assembly, chunk, frames);
-    if (rest.length > 0) {
-      this.chunks.push(rest);
-      this.buffered += rest.length;
-    }
     try {
+      let rest: Buffer;
+      if (this.assembly !== undefined) rest = this.fill(this.assembly, chunk, frames);
+      else if (this.buffered === 0) rest = this.cutWhole(chunk, frames);
+      else rest = chunk;
+      if (rest.length > 0) {
+        this.chunks.push(rest);
+        this.buffered += rest.length;
+      }
       for (let frame = this.next(); frame !== undefined; frame = this.next()) frames.push(frame);
     } catch (err) {
       this.failed = err as FrameError;
@@ -109,14 +112,32 @@ export class FrameParser {
     return frames;
   }
 
-  private next(): RawFrame | undefined {
-    if (this.buffered < HEADER_BYTES) return undefined;
-    const header = this.peek(HEADER_BYTES);
-    if (header.readUInt32BE(0) !== MAGIC) {
+  /**
+   * With nothing buffered (the usual case: a read that starts at a frame boundary), cuts the
+   * complete frames straight out of `chunk` as views, with no chunk list; returns the bytes left.
+   */
+  private cutWhole(chunk: Buffer, frames: RawFrame[]): Buffer {
+    let offset = 0;
+    while (chunk.length - offset >= HEADER_BYTES) {
+      const { frameBytes, metaBytes } = this.checkHeader(chunk, offset);
+      if (chunk.length - offset < frameBytes) break;
+      const start = offset + HEADER_BYTES;
+      frames.push({
+        meta: chunk.subarray(start, start + metaBytes),
+        payload: chunk.subarray(start + metaBytes, offset + frameBytes),
+      });
+      offset += frameBytes;
+    }
+    return offset === 0 ? chunk : chunk.subarray(offset);
+  }
+
+  /** The sizes in the header at `offset` of `bytes`; throws FrameError for a header to refuse. */
+  private checkHeader(bytes: Buffer, offset: number): { frameBytes: number; metaBytes: number } {
+    if (bytes.readUInt32BE(offset) !== MAGIC) {
       throw new FrameError("bad-magic", "stream is not baidu_std: the frame does not start with PRPC");
     }
-    const bodyBytes = header.readUInt32BE(4);
-    const metaBytes = header.readUInt32BE(8);
+    const bodyBytes = bytes.readUInt32BE(offset + 4);
+    const metaBytes = bytes.readUInt32BE(offset + 8);
     if (bodyBytes > this.maxBodyBytes) {
       throw new FrameError(
         "too-large",
@@ -126,7 +147,12 @@ export class FrameParser {
     if (metaBytes > bodyBytes) {
       throw new FrameError("bad-sizes", `meta size ${metaBytes} exceeds body size ${bodyBytes}`);
     }
-    const frameBytes = HEADER_BYTES + bodyBytes;
+    return { frameBytes: HEADER_BYTES + bodyBytes, metaBytes };
+  }
+
+  private next(): RawFrame | undefined {
+    if (this.buffered < HEADER_BYTES) return undefined;
+    const { frameBytes, metaBytes } = this.checkHeader(this.peek(HEADER_BYTES), 0);
     if (this.buffered < frameBytes) {
       if (frameBytes >= ASSEMBLE_FRAME_BYTES_MIN) this.startAssembly(frameBytes, metaBytes);
       return undefined;

@@ -8,7 +8,7 @@ import { createServer as createNetServer, type AddressInfo, type Server, type So
 import { createServer as createTlsServer } from "node:tls";
 import { RaftError } from "../core/errors.js";
 import type { PeerKey } from "../core/types.js";
-import { DEFAULT_MAX_BODY_BYTES, startsWithMagic } from "./frame.js";
+import { DEFAULT_MAX_BODY_BYTES } from "./frame.js";
 import { ChannelPool } from "./channel-pool.js";
 import { addCliService } from "./cli-service.js";
 import { HttpFront, type HttpHandler } from "./http-front.js";
@@ -21,7 +21,7 @@ import { RpcSnapshotTransfer } from "./snapshot-transfer.js";
 import { RaftRpcClient } from "./raft-client.js";
 import { maxAppendDataBytes } from "./append-budget.js";
 import { NodeDirectory, addRaftService } from "./raft-service-router.js";
-import { ServerConnection, type ConnectionConfig } from "./server-connection.js";
+import { IdleSweep, ServerConnection, type ConnectionConfig } from "./server-connection.js";
 import { ServiceRegistry, type RawMethodHandler, type ServiceImpl } from "./service-registry.js";
 import { addCliServicesLimited, isLoopbackAddress } from "./operator-access.js";
 import type { DescService } from "@bufbuild/protobuf";
@@ -30,17 +30,6 @@ import { noopRaftMetrics, type RaftMetrics } from "../env/metrics.js";
 import type { NodeAdmin, RaftClient, RaftHost, RaftService } from "../node/ports.js";
 import { flags } from "../node/flags.js";
 
-/** First bytes of the HTTP methods brpc recognizes; four bytes decide the protocol. */
-const HTTP_PREFIXES = ["GET ", "POST", "PUT ", "HEAD", "DELE", "OPTI", "PATC", "TRAC", "CONN"];
-
-type Sniffed = "baidu_std" | "http" | "unknown";
-
-function sniff(bytes: Buffer): Sniffed {
-  if (startsWithMagic(bytes)) return "baidu_std";
-  const head = bytes.subarray(0, 4).toString("latin1");
-  return HTTP_PREFIXES.includes(head) ? "http" : "unknown";
-}
-
 /** One port for raft RPCs of many groups, user services and HTTP (braft's brpc::Server). */
 export class RaftRpcServer implements RaftHost {
   private readonly registry = new ServiceRegistry();
@@ -48,7 +37,9 @@ export class RaftRpcServer implements RaftHost {
   private readonly http: HttpFront;
   private readonly pool: ChannelPool;
   private readonly connection: ConnectionConfig;
-  private readonly sockets = new Set<Socket>();
+  private readonly connections = new Set<ServerConnection>();
+  private readonly idleTimeoutMs: number;
+  private idleSweep: ReturnType<typeof setInterval> | undefined;
   private listener: Server | undefined;
   private state: "new" | "starting" | "running" | "stopped" = "new";
   private boundAddress = "";
@@ -72,6 +63,7 @@ export class RaftRpcServer implements RaftHost {
     metrics: RaftMetrics = noopRaftMetrics,
   ) {
     const idleTimeoutMs = options.idleTimeoutMs ?? RpcDefaults.idleTimeoutMs;
+    this.idleTimeoutMs = idleTimeoutMs;
     this.logger = options.logger ?? globalLogger;
     this.http = new HttpFront(idleTimeoutMs);
     this.metrics = metrics;
@@ -79,7 +71,6 @@ export class RaftRpcServer implements RaftHost {
       registry: this.registry,
       maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       maxInflight: options.maxInflightPerConnection ?? RpcDefaults.maxInflightPerConnection,
-      idleTimeoutMs,
       maxPendingWriteBytes: options.maxPendingWriteBytes ?? RpcDefaults.maxPendingWriteBytes,
       metrics: metrics.rpc,
       onProtocolError: (err, remoteAddress) => {
@@ -89,6 +80,9 @@ export class RaftRpcServer implements RaftHost {
           // A failing hook must not take the server down with it.
         }
       },
+      idle: new IdleSweep(),
+      onHttp: (socket, head) => this.http.accept(socket, head),
+      onClosed: (connection) => this.connections.delete(connection),
     };
     this.pool = new ChannelPool(channelOptionsOf(options), { metrics: metrics.rpc, logger: this.logger });
     this.client = new RaftRpcClient(this.pool);
@@ -194,8 +188,9 @@ export class RaftRpcServer implements RaftHost {
     this.snapshotTransfer.close();
     this.pool.close();
     this.http.close();
-    for (const socket of this.sockets) socket.destroy();
-    this.sockets.clear();
+    this.stopIdleSweep();
+    for (const connection of this.connections) connection.socket.destroy();
+    this.connections.clear();
     const listener = this.listener;
     if (listener === undefined || !listener.listening) return;
     await new Promise<void>((resolve) => listener.close(() => resolve()));
@@ -244,10 +239,15 @@ export class RaftRpcServer implements RaftHost {
   }
 
   private createListener(): Server {
+    // noDelay on the listener: set in C++ for each accepted socket, before any JavaScript runs.
+    // allowHalfOpen: a client's EOF reaches ServerConnection, which closes at once instead of
+    // Node's shutdown-then-close (node:http expects half-open sockets too).
+    const socketOptions = { noDelay: true, allowHalfOpen: true };
     const tls = this.options.tls;
-    if (tls === undefined) return createNetServer((socket) => this.accept(socket));
+    if (tls === undefined) return createNetServer(socketOptions, (socket) => this.accept(socket));
     const server = createTlsServer(
       {
+        ...socketOptions,
         key: tls.key,
         cert: tls.cert,
         ...(tls.ca === undefined ? {} : { ca: tls.ca as string | Buffer | (string | Buffer)[] }),
@@ -269,42 +269,24 @@ export class RaftRpcServer implements RaftHost {
       socket.destroy();
       return;
     }
-    this.sockets.add(socket);
-    socket.on("close", () => this.sockets.delete(socket));
-    socket.on("error", () => undefined); // 'close' follows; nothing else to clean up.
-    this.sniffProtocol(socket);
+    this.connections.add(new ServerConnection(socket, this.connection));
+    if (this.idleSweep === undefined && this.idleTimeoutMs > 0) this.startIdleSweep();
   }
 
-  /** Reads until four bytes decide the protocol, then hands the connection over. */
-  private sniffProtocol(socket: Socket): void {
-    let head: Buffer = Buffer.alloc(0);
-    const idleTimeoutMs = this.connection.idleTimeoutMs;
-    const onTimeout = (): void => void socket.destroy();
-    if (idleTimeoutMs > 0) socket.setTimeout(idleTimeoutMs, onTimeout);
-    const onData = (chunk: Buffer): void => {
-      head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
-      if (head.length < 4) return;
-      socket.off("data", onData);
-      socket.off("timeout", onTimeout);
-      socket.setTimeout(0);
-      socket.pause();
-      this.handOver(socket, head);
-    };
-    socket.on("data", onData);
+  /** One timer for every connection's idle timeout, running while there are connections. */
+  private startIdleSweep(): void {
+    const idle = this.connection.idle;
+    this.idleSweep = setInterval(() => {
+      idle.now++;
+      for (const connection of this.connections) connection.sweepIfIdle(idle.now);
+      if (this.connections.size === 0) this.stopIdleSweep();
+    }, this.idleTimeoutMs / IdleSweep.TICKS);
+    this.idleSweep.unref();
   }
 
-  private handOver(socket: Socket, head: Buffer): void {
-    const protocol = sniff(head);
-    if (protocol === "baidu_std") {
-      new ServerConnection(socket, this.connection).start(head);
-    } else if (protocol === "http") {
-      this.http.accept(socket, head);
-    } else {
-      const remote = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
-      const err = new Error(`unknown protocol (first bytes ${head.subarray(0, 4).toString("hex")})`);
-      this.connection.onProtocolError(err, remote);
-      socket.destroy();
-    }
+  private stopIdleSweep(): void {
+    clearInterval(this.idleSweep);
+    this.idleSweep = undefined;
   }
 }
 

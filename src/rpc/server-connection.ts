@@ -1,15 +1,22 @@
 /**
- * The server side of one baidu_std connection: cuts frames, dispatches each request to its
- * method, answers in any order (responses carry the correlation id), and enforces the limits.
- * Any violation of the framing closes this connection and nothing else.
+ * The server side of one accepted connection: decides its protocol from the first bytes, then
+ * cuts baidu_std frames, dispatches each request to its method, answers in any order (responses
+ * carry the correlation id), and enforces the limits. Any violation of the framing closes this
+ * connection and nothing else.
+ *
+ * A connection is cheap, because some clients (braft's counter_client among them) open one per
+ * call: its listeners are set once at accept and never moved, the parser, writer, abort signal
+ * and remote address exist only once something needs them, no timer is armed per connection
+ * (IdleSweep closes idle ones), and the client's EOF closes the socket without a shutdown.
+ * Nothing else keeps it: once closed, only the socket's own objects remain to be collected.
  */
 import type { Socket } from "node:net";
 import { decodeFrame, decompressMessage, encodeResponse, type DecodedFrame } from "./baidu-std.js";
 import { CorkedWriter } from "./corked-writer.js";
-import { FrameError, FrameParser, HEADER_BYTES } from "./frame.js";
+import { FrameError, FrameParser, HEADER_BYTES, startsWithMagic } from "./frame.js";
 import { ProtoParseError } from "./proto-util.js";
 import { BrpcErrno, errorToWire } from "./rpc-errors.js";
-import type { CallContext, ServiceRegistry } from "./service-registry.js";
+import { ServerCall, type RawMethodHandler, type ServiceRegistry } from "./service-registry.js";
 import type { RpcMetrics } from "../env/metrics.js";
 
 /** The limits and hooks a connection runs with (resolved RaftServerOptions). */
@@ -17,57 +24,171 @@ export interface ConnectionConfig {
   readonly registry: ServiceRegistry;
   readonly maxBodyBytes: number;
   readonly maxInflight: number;
-  readonly idleTimeoutMs: number;
   readonly maxPendingWriteBytes: number;
   readonly onProtocolError: (err: Error, remoteAddress: string) => void;
   /** Counts this server's traffic and failed requests. */
   readonly metrics: RpcMetrics;
+  /** The coarse clock a read stamps its connection with. */
+  readonly idle: IdleSweep;
+  /** Takes over a connection whose first bytes are HTTP (`head`: the bytes read so far). */
+  readonly onHttp: (socket: Socket, head: Buffer) => void;
+  /** Told once the socket has closed. */
+  readonly onClosed: (connection: ServerConnection) => void;
 }
 
-/** Serves baidu_std requests on one accepted connection. */
+/**
+ * Idle connections without a timer each: the server ticks `now` every `timeoutMs / TICKS`; a
+ * read stamps its connection with `now`, and a sweep closes a connection unstamped for TICKS
+ * ticks with no call in flight, so an idle one closes between 1 and 1 + 1/TICKS timeouts.
+ */
+export class IdleSweep {
+  static readonly TICKS = 4;
+  now = 0;
+}
+
+/** HTTP methods brpc recognizes, by their first four bytes. */
+const HTTP_PREFIXES = ["GET ", "POST", "PUT ", "HEAD", "DELE", "OPTI", "PATC", "TRAC", "CONN"];
+
+type Mode = "sniffing" | "baidu_std" | "handed-over" | "closing";
+
+// One function per event for every connection, found through the socket (no closures per accept).
+const CONNECTION = Symbol("tsraft.serverConnection");
+type ServedSocket = Socket & { [CONNECTION]: ServerConnection };
+const connectionOf = (socket: Socket): ServerConnection => (socket as ServedSocket)[CONNECTION];
+function onSocketData(this: Socket, chunk: Buffer): void {
+  connectionOf(this).onData(chunk);
+}
+function onSocketEnd(this: Socket): void {
+  connectionOf(this).onEnd();
+}
+function onSocketClose(this: Socket): void {
+  connectionOf(this).onClose();
+}
+function onSocketDrain(this: Socket): void {
+  this.resume();
+}
+function ignoreError(): void {
+  // 'close' follows every error; nothing else to clean up.
+}
+
+/** Serves one accepted connection. */
 export class ServerConnection {
-  private readonly parser: FrameParser;
-  private readonly writer: CorkedWriter;
-  private readonly aborter = new AbortController();
-  private readonly remoteAddress: string;
+  private mode: Mode = "sniffing";
+  private head: Buffer | undefined;
+  private parser: FrameParser | undefined;
+  private writer: CorkedWriter | undefined;
+  private aborter: AbortController | undefined;
+  private address: string | undefined;
   private inflight = 0;
+  private lastRead: number;
+  private drainListened = false;
 
   constructor(
-    private readonly socket: Socket,
+    readonly socket: Socket,
     private readonly config: ConnectionConfig,
   ) {
-    this.parser = new FrameParser(config.maxBodyBytes);
-    this.writer = new CorkedWriter(socket, config.metrics.server);
-    this.remoteAddress = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
+    this.lastRead = config.idle.now;
+    (socket as ServedSocket)[CONNECTION] = this;
+    socket.on("data", onSocketData);
+    socket.on("end", onSocketEnd);
+    socket.on("close", onSocketClose);
+    socket.on("error", ignoreError);
   }
 
-  /** Starts serving; `initial` holds the bytes read while sniffing the protocol. */
-  start(initial: Buffer): void {
-    const socket = this.socket;
-    socket.setNoDelay(true);
-    socket.on("data", (chunk: Buffer) => this.onData(chunk));
-    socket.on("close", () => this.aborter.abort(new Error("connection closed")));
-    socket.on("drain", () => socket.resume());
-    if (this.config.idleTimeoutMs > 0) {
-      socket.setTimeout(this.config.idleTimeoutMs, () => {
-        if (this.inflight === 0) socket.destroy();
-      });
+  /** `ip:port` of the client, read from the socket the first time it is asked for. */
+  get remoteAddress(): string {
+    return (this.address ??= `${this.socket.remoteAddress ?? "?"}:${this.socket.remotePort ?? 0}`);
+  }
+
+  /** Aborted when the connection closes; created the first time a handler asks for it. */
+  get signal(): AbortSignal {
+    this.aborter ??= new AbortController();
+    if (this.socket.destroyed) this.aborter.abort(new Error("connection closed"));
+    return this.aborter.signal;
+  }
+
+  /** Closes the connection if nothing was read for a whole idle timeout and nothing is in flight. */
+  sweepIfIdle(now: number): void {
+    if (this.mode === "handed-over") return; // node:http keeps its own timeouts
+    if (this.inflight > 0) this.lastRead = now;
+    else if (now - this.lastRead > IdleSweep.TICKS) this.socket.destroy();
+  }
+
+  /** @internal */
+  onData(chunk: Buffer): void {
+    this.lastRead = this.config.idle.now;
+    if (this.mode !== "baidu_std") {
+      const head = this.sniff(chunk);
+      if (head === undefined) return;
+      chunk = head;
     }
-    this.onData(initial);
-    socket.resume();
-  }
-
-  private onData(chunk: Buffer): void {
-    if (this.socket.destroyed) return;
     this.config.metrics.server.bytesIn += chunk.length;
     try {
-      for (const raw of this.parser.push(chunk)) this.onFrame(decodeFrame(raw));
+      for (const raw of (this.parser as FrameParser).push(chunk)) this.onFrame(decodeFrame(raw));
     } catch (err) {
       this.fail(err as Error);
     }
   }
 
+  /**
+   * Reads until four bytes decide the protocol. Returns the bytes to parse as baidu_std, or
+   * undefined when there are none (more bytes needed, or the connection went elsewhere).
+   */
+  private sniff(chunk: Buffer): Buffer | undefined {
+    if (this.mode !== "sniffing") return undefined; // closing: ignore what follows
+    const head = this.head === undefined ? chunk : Buffer.concat([this.head, chunk]);
+    if (head.length < 4) {
+      this.head = head;
+      return undefined;
+    }
+    this.head = undefined;
+    if (startsWithMagic(head)) {
+      this.mode = "baidu_std";
+      this.parser = new FrameParser(this.config.maxBodyBytes);
+      return head;
+    }
+    if (HTTP_PREFIXES.includes(head.subarray(0, 4).toString("latin1"))) {
+      this.handOverToHttp(head);
+    } else {
+      this.fail(new Error(`unknown protocol (first bytes ${head.subarray(0, 4).toString("hex")})`));
+    }
+    return undefined;
+  }
+
+  private handOverToHttp(head: Buffer): void {
+    this.mode = "handed-over";
+    const socket = this.socket;
+    socket.pause();
+    socket.off("data", onSocketData);
+    socket.off("end", onSocketEnd);
+    this.config.onHttp(socket, head);
+  }
+
+  /**
+   * The client closed its side: the connection is done, as brpc treats it. It closes at once
+   * (no shutdown: nobody reads a FIN from a client that is gone), after handing over answers
+   * already written; calls still in flight are dropped and their signal is aborted.
+   */
+  onEnd(): void {
+    if (this.mode === "closing") return;
+    this.mode = "closing";
+    this.closeAfterWrites();
+  }
+
+  private closeAfterWrites(): void {
+    const socket = this.socket;
+    if (socket.writableLength === 0) socket.destroy();
+    else socket.end();
+  }
+
+  /** @internal */
+  onClose(): void {
+    this.aborter?.abort(new Error("connection closed"));
+    this.config.onClosed(this);
+  }
+
   private fail(err: Error): void {
+    this.mode = "closing";
     this.config.onProtocolError(err, this.remoteAddress);
     this.socket.destroy();
   }
@@ -78,26 +199,26 @@ export class ServerConnection {
       throw new FrameError("bad-meta", "frame sent to a server has no request meta");
     }
     const correlationId = frame.meta.correlationId;
-    const refuse = (code: number, text: string): void => this.respondError(correlationId, code, text);
     if (this.inflight >= this.config.maxInflight) {
-      refuse(
-        BrpcErrno.ELIMIT,
-        `Reached the limit of ${this.config.maxInflight} requests in flight per connection`,
-      );
+      const text = `Reached the limit of ${this.config.maxInflight} requests in flight per connection`;
+      this.respondError(correlationId, BrpcErrno.ELIMIT, text);
       return;
     }
     if (frame.badAttachmentSize) {
-      refuse(
-        BrpcErrno.EREQUEST,
-        `attachment_size=${frame.meta.attachmentSize} is larger than the request body`,
-      );
+      const text = `attachment_size=${frame.meta.attachmentSize} is larger than the request body`;
+      this.respondError(correlationId, BrpcErrno.EREQUEST, text);
       return;
     }
     const found = this.config.registry.lookup(request.serviceName, request.methodName);
     if ("missing" in found) {
       if (found.missing === "service")
-        refuse(BrpcErrno.ENOSERVICE, `Fail to find service=${request.serviceName}`);
-      else refuse(BrpcErrno.ENOMETHOD, `Fail to find method=${request.methodName} in ${request.serviceName}`);
+        this.respondError(correlationId, BrpcErrno.ENOSERVICE, `Fail to find service=${request.serviceName}`);
+      else
+        this.respondError(
+          correlationId,
+          BrpcErrno.ENOMETHOD,
+          `Fail to find method=${request.methodName} in ${request.serviceName}`,
+        );
       return;
     }
     let message: Uint8Array;
@@ -105,76 +226,65 @@ export class ServerConnection {
       message = decompressMessage(frame.message, frame.meta.compressType, this.config.maxBodyBytes);
     } catch (err) {
       this.config.metrics.serverError(request.serviceName, request.methodName);
-      refuse(BrpcErrno.EREQUEST, `Fail to parse request message: ${(err as Error).message}`);
+      const text = `Fail to parse request message: ${(err as Error).message}`;
+      this.respondError(correlationId, BrpcErrno.EREQUEST, text);
       return;
     }
-    const ctx: CallContext = {
-      service: request.serviceName,
-      method: request.methodName,
-      remoteAddress: this.remoteAddress,
-      requestAttachment: frame.attachment,
-      responseAttachment: undefined,
-      logId: request.logId === 0n ? undefined : request.logId,
-      signal: this.aborter.signal,
-    };
-    this.run(correlationId, found.handler, message, ctx);
+    const call = new ServerCall(this, correlationId, request, frame.attachment);
+    this.run(call, found.handler, message);
   }
 
-  private run(
-    correlationId: bigint,
-    handler: (message: Uint8Array, ctx: CallContext) => Promise<Uint8Array> | Uint8Array,
-    message: Uint8Array,
-    ctx: CallContext,
-  ): void {
+  private run(call: ServerCall, handler: RawMethodHandler, message: Uint8Array): void {
     this.inflight++;
     // The handler runs at once, while its frame is read: no promise and no microtask per request
     // on the way in (the raft handlers only queue work for a drive that runs after the read), and
     // a synchronous answer is written at once. A handler that throws is still one failed call.
     let result: Promise<Uint8Array> | Uint8Array;
     try {
-      result = handler(message, ctx);
+      result = handler(message, call);
     } catch (err) {
-      this.settle(correlationId, ctx, undefined, err);
+      this.settle(call, undefined, err);
       return;
     }
     if (result instanceof Uint8Array) {
-      this.settle(correlationId, ctx, result, undefined);
+      this.settle(call, result, undefined);
       return;
     }
     Promise.resolve(result).then(
-      (response) => this.settle(correlationId, ctx, response, undefined),
-      (err: unknown) => this.settle(correlationId, ctx, undefined, err),
+      (response) => this.settle(call, response, undefined),
+      (err: unknown) => this.settle(call, undefined, err),
     );
   }
 
   /** Answers one call with its response, or with `err` when the handler failed. */
-  private settle(
-    correlationId: bigint,
-    ctx: CallContext,
-    response: Uint8Array | undefined,
-    err: unknown,
-  ): void {
+  private settle(call: ServerCall, response: Uint8Array | undefined, err: unknown): void {
     this.inflight--;
+    if (this.mode === "closing") return; // nobody to answer
     try {
-      if (response !== undefined) this.respond(correlationId, response, ctx);
-      else this.respondFailure(correlationId, ctx, err);
+      if (response !== undefined) this.respond(call, response);
+      else this.respondFailure(call, err);
     } catch (failure) {
       this.fail(failure as Error);
     }
   }
 
-  private respondFailure(correlationId: bigint, ctx: CallContext, err: unknown): void {
-    this.config.metrics.serverError(ctx.service, ctx.method);
+  private respondFailure(call: ServerCall, err: unknown): void {
+    this.config.metrics.serverError(call.service, call.method);
     if (err instanceof ProtoParseError) {
-      this.respondError(correlationId, BrpcErrno.EREQUEST, `Fail to parse request message: ${err.message}`);
+      this.respondError(
+        call.correlationId,
+        BrpcErrno.EREQUEST,
+        `Fail to parse request message: ${err.message}`,
+      );
     } else {
       const { code, text, userFields } = errorToWire(err);
-      this.respondError(correlationId, code, text, userFields);
+      this.respondError(call.correlationId, code, text, userFields);
     }
   }
 
-  private respond(correlationId: bigint, message: Uint8Array, ctx: CallContext): void {
-    const parts = encodeResponse({ correlationId, message, attachment: ctx.responseAttachment });
+  private respond(call: ServerCall, message: Uint8Array): void {
+    const correlationId = call.correlationId;
+    const parts = encodeResponse({ correlationId, message, attachment: call.responseAttachment });
     let bodyBytes = -HEADER_BYTES;
     for (const part of parts) bodyBytes += part.length;
     if (bodyBytes > this.config.maxBodyBytes) {
@@ -198,8 +308,17 @@ export class ServerConnection {
   }
 
   private send(parts: Uint8Array[]): void {
-    this.writer.write(parts);
+    const writer = (this.writer ??= new CorkedWriter(this.socket, this.config.metrics.server));
+    writer.write(parts);
     // A client that stops reading its answers stops being read: buffered bytes stay bounded.
-    if (this.writer.pendingBytes > this.config.maxPendingWriteBytes) this.socket.pause();
+    if (writer.pendingBytes > this.config.maxPendingWriteBytes) this.pauseUntilDrained();
+  }
+
+  private pauseUntilDrained(): void {
+    if (!this.drainListened) {
+      this.drainListened = true;
+      this.socket.on("drain", onSocketDrain);
+    }
+    this.socket.pause();
   }
 }

@@ -29,6 +29,42 @@ export interface CallContext {
   readonly signal: AbortSignal;
 }
 
+/** What a ServerCall needs of its connection. */
+export interface CallConnection {
+  readonly remoteAddress: string;
+  readonly signal: AbortSignal;
+}
+
+/**
+ * One call being served: its CallContext, plus the correlation id its answer carries. The
+ * remote address and the signal are the connection's, read only if the handler asks.
+ */
+export class ServerCall implements CallContext {
+  readonly service: string;
+  readonly method: string;
+  readonly logId: bigint | undefined;
+  responseAttachment: Attachment | undefined = undefined;
+
+  constructor(
+    private readonly connection: CallConnection,
+    readonly correlationId: bigint,
+    request: { readonly serviceName: string; readonly methodName: string; readonly logId: bigint },
+    readonly requestAttachment: Uint8Array,
+  ) {
+    this.service = request.serviceName;
+    this.method = request.methodName;
+    this.logId = request.logId === 0n ? undefined : request.logId;
+  }
+
+  get remoteAddress(): string {
+    return this.connection.remoteAddress;
+  }
+
+  get signal(): AbortSignal {
+    return this.connection.signal;
+  }
+}
+
 /**
  * A method on raw bytes: gets the request message, returns the response message. A rejection
  * becomes the call's error: a RaftError keeps its errno, anything else is EINTERNAL.
