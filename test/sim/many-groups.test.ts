@@ -153,15 +153,32 @@ test("ManyGroupsLeaderProcessKilledWhileQuiet: 3 processes x 16 quiet groups, ki
   }
 });
 
-test("ManyGroupsPartitionedProcessWhileQuiet: the process leading most quiet groups is cut off: they elect on the other side within 2.5 election timeouts + drift (half within 2), no lease overlaps a newer leader, and after healing each group has one leader", async (t) => {
+/**
+ * Quiet groups with leader leases on, every lease checked against newer leaders; `body` cuts off
+ * `victim`, the process leading most of them (`orphans`). Always shuts the cluster down.
+ */
+async function onLeasedQuietGroups(
+  seed: number,
+  body: (cluster: SimCluster, victim: PeerKey, orphans: Orphan[]) => Promise<void>,
+): Promise<void> {
   const cluster = await quietGroups({
-    seed: 1932,
+    seed,
     maxClockDriftMs: DRIFT_MS,
     flags: { raft_enable_leader_lease: true },
   });
   try {
     checkLeases(cluster);
     const { victim, orphans } = busiest(cluster);
+    await body(cluster, victim, orphans);
+  } finally {
+    cluster.scheduler.afterEvent = undefined;
+    await cluster.shutdownAll();
+    cluster.dispose();
+  }
+}
+
+test("ManyGroupsPartitionedProcessWhileQuiet: the process leading most quiet groups is cut off: they elect on the other side within 2.5 election timeouts + drift (half within 2), no lease overlaps a newer leader, and after healing each group has one leader", async (t) => {
+  await onLeasedQuietGroups(1932, async (cluster, victim, orphans) => {
     cluster.network.partition([[victim], cluster.peers.filter((peer) => peer !== victim)]);
     const times = await electionTimes(cluster, victim, orphans);
     t.diagnostic(assertElectedInTime(times, DRIFT_MS));
@@ -174,22 +191,11 @@ test("ManyGroupsPartitionedProcessWhileQuiet: the process leading most quiet gro
     }
     await writeEveryGroup(cluster, "healed");
     await convergeAll(cluster);
-  } finally {
-    cluster.scheduler.afterEvent = undefined;
-    await cluster.shutdownAll();
-    cluster.dispose();
-  }
+  });
 });
 
 test("ManyGroupsPausedProcessWhileQuiet: the process leading most quiet groups pauses for 5 timeouts: the others elect within 2.5 timeouts + drift, no lease overlaps a newer leader, and after it resumes its ReadIndex sees the writes made meanwhile", async (t) => {
-  const cluster = await quietGroups({
-    seed: 1933,
-    maxClockDriftMs: DRIFT_MS,
-    flags: { raft_enable_leader_lease: true },
-  });
-  try {
-    checkLeases(cluster);
-    const { victim, orphans } = busiest(cluster);
+  await onLeasedQuietGroups(1933, async (cluster, victim, orphans) => {
     cluster.pause(victim, 5 * ELECTION_TIMEOUT_MS);
     const times = await electionTimes(cluster, victim, orphans);
     t.diagnostic(assertElectedInTime(times, DRIFT_MS));
@@ -212,11 +218,7 @@ test("ManyGroupsPausedProcessWhileQuiet: the process leading most quiet groups p
     }
     await writeEveryGroup(cluster, "resumed");
     await convergeAll(cluster);
-  } finally {
-    cluster.scheduler.afterEvent = undefined;
-    await cluster.shutdownAll();
-    cluster.dispose();
-  }
+  });
 });
 
 test("ManyGroupsProcessKilledWhileBusy: kill -9 of the process leading the fewest groups while all 16 groups write: every write to a group led elsewhere commits, the groups it led elect, and after its restart from disk every group converges with every acknowledged entry kept", async () => {
