@@ -12,7 +12,10 @@ export interface LogReader {
   firstIndex(): number;
   /** Last durable index, 0 when the log has never held an entry. */
   lastIndex(): number;
-  /** Term at `index`; 0 for index 0; undefined outside [firstIndex-1, lastIndex]. */
+  /**
+   * Term at `index`; 0 for index 0; undefined outside [firstIndex-1, lastIndex], and at
+   * firstIndex-1 when storage no longer knows it (after a restart, a log trimmed with a margin).
+   */
   term(index: number): number | undefined;
   entry(index: number): LogEntry | undefined;
 }

@@ -88,11 +88,15 @@ export function broadcastHeartbeats(core: CoreState, nowMs: number): void {
  * log (after a failed RPC, a probe restarts from the match point) is probed once per heartbeat at
  * that start instead, where a replica that was down may hold every entry before; one that does
  * not is left behind, and the witness hands leadership to a replica that is not (transfer.ts).
+ * The probe names the entry before as its previous one, so it starts one entry later when the
+ * log no longer knows that entry's term (storage may not, after a restart): a probe without a
+ * previous term would ask for the snapshot a witness never sends, and stall (sim seed 2199).
  */
 function probeFromLogStartIfWitness(core: CoreState, progress: Progress): void {
   if (core.config.witness !== true || progress.state !== "probe") return;
   const start = core.log.firstIndex();
-  if (progress.nextIndex < start) progress.nextIndex = start;
+  const firstProbed = core.log.term(start - 1) === undefined ? start + 1 : start;
+  if (progress.nextIndex < firstProbed) progress.nextIndex = firstProbed;
 }
 
 export function handleAppendResponse(

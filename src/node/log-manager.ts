@@ -49,6 +49,12 @@ export class LogManager implements LogReader {
   private snapshot: LogId = { index: 0, term: 0 };
   /** The snapshot before it: braft keeps the log from there on, for followers a little behind. */
   private previousSnapshotIndex = 0;
+  /**
+   * The entry just before the log's first, when a snapshot here cut the prefix: its term stays
+   * known, so a leader can send from the first entry it holds (a witness leader, which sends no
+   * snapshot, has no other way to catch a replica up). After a restart it is unknown again.
+   */
+  private trimmedAt: LogId = { index: 0, term: 0 };
   private readonly closers: (() => Promise<void>)[] = [];
 
   constructor(
@@ -102,6 +108,7 @@ export class LogManager implements LogReader {
   term(index: number): number | undefined {
     if (index === 0) return 0;
     if (index === this.snapshot.index) return this.snapshot.term;
+    if (index === this.trimmedAt.index && index === this.log.firstLogIndex() - 1) return this.trimmedAt.term;
     if (index < this.log.firstLogIndex() || index > this.log.lastLogIndex()) return undefined;
     return this.log.getTerm(index);
   }
@@ -157,8 +164,15 @@ export class LogManager implements LogReader {
       return true;
     }
     const keepFrom = keepEntries === undefined ? this.previousSnapshotIndex + 1 : index + 1 - keepEntries;
-    if (keepFrom > first) await this.log.truncatePrefix(Math.min(keepFrom, index + 1));
+    if (keepFrom > first) await this.trimPrefix(Math.min(keepFrom, index + 1));
     return false;
+  }
+
+  /** Drops the entries before `firstKept`, remembering the term of the last one dropped. */
+  private async trimPrefix(firstKept: number): Promise<void> {
+    const dropped = { index: firstKept - 1, term: this.log.getTerm(firstKept - 1) };
+    await this.log.truncatePrefix(firstKept);
+    this.trimmedAt = dropped;
   }
 
   private enqueue(work: QueuedJob["work"]): Promise<void> {

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { EntryType, type PeerKey } from "../../src/core/types.js";
+import { RaftError } from "../../src/core/errors.js";
 import type { SimCluster } from "../../src/testing/sim-cluster.js";
 import { bytes, codeOf, compactPast, converge, withCluster } from "./helpers.js";
 
@@ -210,6 +211,46 @@ test("WitnessBehindSnapshotWaits: a witness leader whose log no longer reaches t
       assert.ok(handedOver, `the old leader, which holds every entry, takes over: ${cluster.describe()}`);
       assert.ok(cluster.node(leader).getStatus().lastIndex > last);
       await writeMany(cluster, "after", 5);
+      await converge(cluster);
+    },
+  );
+});
+
+test("WitnessProbesPastUnknownTerm: a witness leader whose log starts after an entry of unknown term (trimmed with a margin) brings a replica holding its first entries up to date after a failed append, then hands over (sim seed 2199)", async () => {
+  await withCluster(
+    {
+      seed: 2007,
+      nodes: 3,
+      witnesses: 1,
+      flags: WITNESS_TO_LEADER,
+      snapshots: { intervalS: 0, logMarginEntries: 8 },
+    },
+    async (cluster) => {
+      await cluster.startAll();
+      const leader = await cluster.waitForLeader();
+      assert.ok(leader !== undefined && leader !== WITNESS);
+      const lagging = cluster.peers.find((peer) => peer !== leader && peer !== WITNESS) as PeerKey;
+      const shared = await writeMany(cluster, "shared", 10);
+      await cluster.scheduler.runUntil(() => cluster.node(lagging).getStatus().lastIndex >= shared, 5000);
+      const last = await witnessAheadOf(cluster, leader, lagging);
+      await cluster.settle(cluster.node(WITNESS).snapshot()); // keeps 8 entries: the term before is lost
+      const { first } = cluster.process(WITNESS).disk.logBounds();
+      const laggingLast = cluster.node(lagging).getStatus().lastIndex;
+      assert.ok(first > 1 && first <= laggingLast, `the replica holds the witness's first entry ${first}`);
+      let failures = 1; // one failed append sends the witness back to probing from its log's start
+      cluster.failAppend = (from, to) => {
+        if (from !== WITNESS || to !== lagging || !cluster.node(WITNESS).isLeader() || failures === 0)
+          return undefined;
+        failures--;
+        return new RaftError("EHOSTUNREACH", "failed by the scenario");
+      };
+      cluster.crash(leader);
+      const watched = await watchWitness(cluster, 20_000, () => cluster.leader() === lagging);
+      assert.ok(watched.firstLedAtMs !== undefined && failures === 0, "the witness led and an append failed");
+      assert.equal(cluster.leader(), lagging, `the full replica leads at last: ${cluster.describe()}`);
+      assert.ok(cluster.node(lagging).getStatus().lastIndex > last, "the new leader holds every write");
+      await writeMany(cluster, "after", 5);
+      await cluster.start(leader);
       await converge(cluster);
     },
   );
