@@ -31,7 +31,10 @@ async function quietGroups(seed: number): Promise<SimCluster> {
     flags: { raft_enable_leader_lease: true },
   });
   await cluster.startAll();
-  const led = await cluster.scheduler.runUntil(() => cluster.groups.every((g) => g.leader() !== undefined), 10_000);
+  const led = await cluster.scheduler.runUntil(
+    () => cluster.groups.every((g) => g.leader() !== undefined),
+    10_000,
+  );
   assert.ok(led, "every group elected a leader");
   for (const group of cluster.groups) await group.applyAndWait(bytes(`before ${group.groupId}`));
   await cluster.scheduler.runFor(3000);
@@ -46,7 +49,10 @@ async function quietGroups(seed: number): Promise<SimCluster> {
 function assertQuiet(cluster: SimCluster, peers: readonly PeerKey[]): void {
   for (const group of cluster.groups)
     for (const peer of peers)
-      assert.ok(group.node(peer).getStatus().quiet, `${group.groupId} on ${peer} is quiet: ${group.describe()}`);
+      assert.ok(
+        group.node(peer).getStatus().quiet,
+        `${group.groupId} on ${peer} is quiet: ${group.describe()}`,
+      );
 }
 
 /** Runs until every group has a leader off `victim`. */
@@ -77,7 +83,11 @@ async function assertQuietWithout(cluster: SimCluster, victim: PeerKey): Promise
   const appends = countAppends(cluster);
   await cluster.scheduler.runFor(5000);
   cluster.dropAppend = undefined;
-  assert.equal(appends.count, 0, "quiet groups send no AppendEntries for 5 s, not even probes to the dead peer");
+  assert.equal(
+    appends.count,
+    0,
+    "quiet groups send no AppendEntries for 5 s, not even probes to the dead peer",
+  );
 }
 
 /** Each group's last index on `peer` equals its leader's, within `boundMs`; returns the ms it took. */
@@ -88,7 +98,9 @@ async function caughtUp(cluster: SimCluster, peer: PeerKey, boundMs: number): Pr
     if (leader === undefined || leader === peer) return false;
     const status = group.node(peer).getStatus();
     const leaderStatus = group.node(leader).getStatus();
-    return status.lastIndex === leaderStatus.lastIndex && status.committedIndex === leaderStatus.committedIndex;
+    return (
+      status.lastIndex === leaderStatus.lastIndex && status.committedIndex === leaderStatus.committedIndex
+    );
   };
   const ok = await cluster.scheduler.runUntil(() => cluster.groups.every(matches), boundMs);
   assert.ok(ok, `every group caught ${peer} up within ${boundMs} ms: ${cluster.describe()}`);
