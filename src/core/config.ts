@@ -50,6 +50,12 @@ export interface CoreConfig {
    */
   readonly quiescePeer?: ((peer: PeerKey) => boolean) | undefined;
   /**
+   * Whether `peer`'s process is dead to this one (silent for an election timeout, or never heard):
+   * an idle leader quiesces without it when the rest make a quorum, and wakes when it is heard
+   * again (docs/quiescence.md, "A dead follower"). Absent: no peer is dead.
+   */
+  readonly quiescePeerDead?: ((peer: PeerKey) => boolean) | undefined;
+  /**
    * braft's NodeOptions::witness: this node votes and acknowledges entries but keeps no state
    * machine. It never campaigns unless `witnessToLeader` is set (witness.ts).
    */

@@ -1,11 +1,13 @@
 /**
  * Quiescent groups (tsraft's extension, docs/quiescence.md; CockroachDB's quiesced ranges, TiKV's
- * hibernate regions). A leader whose followers hold its whole log, with nothing pending for
- * `quiesceIdleMs`, sends each follower one Quiesce message (with its commit index) and stops
+ * hibernate regions). A leader whose live followers hold its whole log, with nothing pending for
+ * `quiesceIdleMs`, sends each one Quiesce message (with its commit index) and stops
  * heartbeating; a follower that accepts it stops its election timer. Neither arms a timer while
  * quiet. Any input for the group wakes it: the leader heartbeats at once, a follower re-arms its
  * election timer. The shell wakes quiet followers whose leader's process stopped answering the
  * process-pair liveness (node/process-liveness.ts), so they elect as after any leader failure.
+ * Followers whose process is dead are left out when the rest make a quorum; their return wakes
+ * the leader (docs/quiescence.md, "A dead follower").
  *
  * Safety does not depend on any of this: quiet only stops timers. A quiet follower's lease
  * (lastLeaderContactMs) is renewed from the leader's process liveness when it wakes, which can
@@ -15,6 +17,8 @@
 import { leaderOf, type CoreState, type LeaderQuiescence, type LeaderState } from "./core-state.js";
 import { invariant } from "./errors.js";
 import type { QuiesceRequest, QuiesceResponse } from "./messages.js";
+import { quorumVoteResult } from "./quorum.js";
+import type { PeerKey } from "./types.js";
 
 export type { LeaderQuiescence, QuiesceRequest, QuiesceResponse };
 
@@ -37,7 +41,8 @@ export function maybeQuiesce(core: CoreState, leader: LeaderState, nowMs: number
   const idleMs = core.config.quiesceIdleMs ?? 0;
   if (idleMs <= 0) return false;
   const q = leader.quiescence;
-  if (!groupIsIdle(core, leader, nowMs) || q.lastIndexSeen !== core.log.lastIndex()) {
+  const followers = quiescingFollowers(core, leader, nowMs);
+  if (followers === undefined || q.lastIndexSeen !== core.log.lastIndex()) {
     q.idleSinceMs = nowMs;
     q.lastIndexSeen = core.log.lastIndex();
     return false;
@@ -51,7 +56,8 @@ export function maybeQuiesce(core: CoreState, leader: LeaderState, nowMs: number
     `quiescing at commit ${core.commitIndex} below last ${last.index}`,
   );
   q.quiet = true;
-  const requests = [...leader.progress.keys()].map((peer) => ({
+  // Only live followers are told: a dead one wakes the leader when its process is heard again.
+  const requests = followers.map((peer) => ({
     groupId: core.config.groupId,
     serverId: core.config.self,
     peerId: peer,
@@ -65,23 +71,36 @@ export function maybeQuiesce(core: CoreState, leader: LeaderState, nowMs: number
 }
 
 /**
- * Nothing to send and nothing pending: every entry durable, committed and applied here, held by
- * every follower (which answered within two heartbeats), and every follower may quiesce
- * (QuiescePeer: a braft peer may not). No change, transfer or read in progress.
+ * The followers to quiesce, or undefined while the group is not idle. Idle: nothing to send and
+ * nothing pending: every entry durable, committed and applied here, held by every live follower
+ * (which answered within two heartbeats), every live follower may quiesce (QuiescePeer: a braft
+ * peer may not), and the live followers with this leader make a quorum. No change, transfer or
+ * read in progress. A follower whose process is dead (QuiescePeerDead) and that has not answered
+ * recently is left out: it cannot campaign, and its return wakes the leader
+ * (docs/quiescence.md, "A dead follower").
  */
-function groupIsIdle(core: CoreState, leader: LeaderState, nowMs: number): boolean {
+function quiescingFollowers(core: CoreState, leader: LeaderState, nowMs: number): PeerKey[] | undefined {
   const last = core.log.lastIndex();
-  if (core.commitIndex !== last || core.persistedIndex !== last || core.appliedIndex !== last) return false;
-  if (leader.change !== undefined || leader.transfer !== undefined || !leader.reads.idle()) return false;
+  if (core.commitIndex !== last || core.persistedIndex !== last || core.appliedIndex !== last)
+    return undefined;
+  if (leader.change !== undefined || leader.transfer !== undefined || !leader.reads.idle()) return undefined;
   const canQuiesce = core.config.quiescePeer;
-  if (canQuiesce === undefined) return false;
+  if (canQuiesce === undefined) return undefined;
+  const isDead = core.config.quiescePeerDead ?? (() => false);
   const recentMs = 2 * core.config.heartbeatIntervalMs;
+  const live: PeerKey[] = [];
   for (const [peer, progress] of leader.progress) {
+    const answeredRecently = nowMs - progress.lastAckSentAtMs <= recentMs;
+    if (!answeredRecently && isDead(peer)) continue;
     if (progress.state !== "replicate" || progress.matchIndex !== last || progress.inflight !== 0)
-      return false;
-    if (nowMs - progress.lastAckSentAtMs > recentMs || !canQuiesce(peer)) return false;
+      return undefined;
+    if (!answeredRecently || !canQuiesce(peer)) return undefined;
+    live.push(peer);
   }
-  return true;
+  const self = core.config.self;
+  const liveVotes = (peer: PeerKey): true | undefined =>
+    peer === self || live.includes(peer) ? true : undefined;
+  return quorumVoteResult(core.voters(), liveVotes) === "won" ? live : undefined;
 }
 
 /**

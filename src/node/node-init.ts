@@ -376,10 +376,11 @@ function quiescenceConfig(
   liveness: ProcessLiveness | undefined,
   flags: Readonly<RaftFlags>,
   heartbeatIntervalMs: number,
-): Pick<CoreConfig, "quiesceIdleMs" | "quiescePeer"> {
+): Pick<CoreConfig, "quiesceIdleMs" | "quiescePeer" | "quiescePeerDead"> {
   if (liveness === undefined || flags.tsraft_quiesce_after_heartbeats <= 0) return {};
   return {
     quiesceIdleMs: flags.tsraft_quiesce_after_heartbeats * heartbeatIntervalMs,
     quiescePeer: (peer) => liveness.mayQuiesceWith(endpointOfPeer(peer)),
+    quiescePeerDead: (peer) => liveness.isDead(endpointOfPeer(peer)),
   };
 }

@@ -122,6 +122,14 @@ export class NodeQuiescence {
     };
     this.#removeQuiet = liveness.addQuiet(member, endpoints, !leading);
     if (!leading) return;
+    // Followers left out as dead (not asked to quiesce): their return wakes this leader.
+    const dead = this.#watched.filter((endpoint) => !endpoints.includes(endpoint));
+    const removeLive = this.#removeQuiet;
+    const removeDead = liveness.addQuietUntilHeard(member, dead);
+    this.#removeQuiet = () => {
+      removeLive();
+      removeDead();
+    };
     this.#quietLeader = { key, endpoints };
     for (const request of event.requests) this.#sendQuiesce(liveness, event.term, request);
   }

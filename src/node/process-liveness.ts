@@ -5,7 +5,9 @@
  * follower needs no election timer of its own while its leader's process keeps answering.
  * When a peer process stays silent for an election timeout, or answers with a new incarnation
  * (it restarted), every quiet group here that depends on it wakes: followers of a leader there
- * elect, leaders with a follower there heartbeat again (and check-quorum runs).
+ * elect, leaders with a follower there heartbeat again (and check-quorum runs). A quiet leader
+ * that left a follower out because its process was dead (`isDead`) wakes when that process is
+ * heard again, to catch it up.
  *
  * A quiet follower here that wakes names its group in the next heartbeat to its leader's process,
  * which wakes that leader if it is still quiet (the follower woke alone: a stray request, an
@@ -39,11 +41,15 @@ interface PeerProcess {
   speaks: "unknown" | "tsraft" | "braft";
   /** Last time it answered, or its heartbeat arrived (minus infinity: never). */
   lastHeardMs: number;
+  /** When this process began to watch it: "never heard" counts as silence from then. */
+  readonly sinceMs: number;
   /** Its incarnation as last heard; a change means it restarted. */
   incarnation: number | undefined;
   inflight: boolean;
   /** Quiet groups here that depend on it, by member key, with the role they wait on it in. */
   readonly quiet: Map<string, { member: QuietMember; onLeader: boolean }>;
+  /** Quiet leaders here that left a follower there out as dead: woken when it is heard again. */
+  readonly returning: Map<string, QuietMember>;
   /** Quiet groups led here that stopped leading: told to the peer with the next heartbeat. */
   gone: string[];
   /** Quiet groups led there whose follower here woke alone: told with the next heartbeat. */
@@ -92,7 +98,7 @@ export class ProcessLiveness {
     const peer = this.#peers.get(endpoint);
     if (peer === undefined) return;
     peer.users--;
-    if (peer.users <= 0 && peer.quiet.size === 0) this.#peers.delete(endpoint);
+    if (peer.users <= 0 && peer.quiet.size === 0 && peer.returning.size === 0) this.#peers.delete(endpoint);
   }
 
   /** Whether groups with a peer on `endpoint` may quiesce: it speaks tsraft's extension and answers. */
@@ -100,6 +106,18 @@ export class ProcessLiveness {
     if (endpoint === this.#selfEndpoint()) return true;
     const peer = this.#peers.get(endpoint);
     return peer?.speaks === "tsraft" && this.#env.nowMs() - peer.lastHeardMs < this.#timeoutMs();
+  }
+
+  /**
+   * Whether the process on `endpoint` is dead as far as quiescence goes: a tsraft (or not yet
+   * known) process silent for an election timeout, counting from when it was first watched if it
+   * never answered. A braft process is never dead here (its groups never quiesce anyway).
+   */
+  isDead(endpoint: string): boolean {
+    if (endpoint === this.#selfEndpoint()) return false;
+    const peer = this.#peers.get(endpoint);
+    if (peer === undefined || peer.speaks === "braft") return false;
+    return this.#env.nowMs() - Math.max(peer.lastHeardMs, peer.sinceMs) >= this.#timeoutMs();
   }
 
   /** When `endpoint` last answered (minus infinity if never, or unknown). */
@@ -128,6 +146,24 @@ export class ProcessLiveness {
     }
     return () => {
       for (const peer of held) peer.quiet.delete(member.key);
+    };
+  }
+
+  /**
+   * A quiet leader here left out its followers on `endpoints` as dead: it wakes as soon as any
+   * of them is heard again (a heartbeat or an answer, restarted or not), so it catches that
+   * follower up. Returns the function that removes it again.
+   */
+  addQuietUntilHeard(member: QuietMember, endpoints: readonly string[]): () => void {
+    const held: PeerProcess[] = [];
+    for (const endpoint of endpoints) {
+      if (endpoint === this.#selfEndpoint()) continue;
+      const peer = this.#peers.get(endpoint) ?? this.#newPeer(endpoint);
+      peer.returning.set(member.key, member);
+      held.push(peer);
+    }
+    return () => {
+      for (const peer of held) peer.returning.delete(member.key);
     };
   }
 
@@ -189,9 +225,11 @@ export class ProcessLiveness {
       users: 0,
       speaks: "unknown",
       lastHeardMs: Number.NEGATIVE_INFINITY,
+      sinceMs: this.#env.nowMs(),
       incarnation: undefined,
       inflight: false,
       quiet: new Map(),
+      returning: new Map(),
       gone: [],
       wakes: new Set(),
     };
@@ -255,6 +293,15 @@ export class ProcessLiveness {
     if (peer.incarnation !== undefined && peer.incarnation !== incarnation) this.#wakeAll(peer, true);
     peer.incarnation = incarnation;
     peer.lastHeardMs = Math.max(peer.lastHeardMs, this.#env.nowMs());
+    this.#wakeReturning(peer);
+  }
+
+  /** A process a quiet leader left out as dead was heard: the leader wakes to catch it up. */
+  #wakeReturning(peer: PeerProcess): void {
+    if (peer.returning.size === 0) return;
+    const members = [...peer.returning.values()];
+    peer.returning.clear();
+    for (const member of members) member.wake(false, undefined);
   }
 
   /**

@@ -130,3 +130,23 @@ test("LivenessWakeLeader: a follower's request to wake its leader goes with the 
   assert.deepEqual(followerWoken, [], "a quiet follower named so is not a leader here: untouched");
   liveness.stop();
 });
+
+test("LivenessDeadPeer: a process silent for an election timeout (or never heard since watched) is dead; a quiet leader waiting for it wakes, not lost, when it is heard again, and not before", async () => {
+  let alive = false;
+  const { scheduler, liveness } = setup(() => (alive ? 5 : new RaftError("EHOSTUNREACH", "down")));
+  assert.equal(liveness.isDead(PEER), false, "never heard, but watched for less than a timeout");
+  await scheduler.runFor(ELECTION_TIMEOUT_MS);
+  assert.equal(liveness.isDead(PEER), true, "never heard for an election timeout");
+  assert.equal(liveness.isDead("10.0.0.1:8100"), false, "this process is never dead to itself");
+  const woken: { leaderLost: boolean }[] = [];
+  liveness.addQuietUntilHeard(quietMember(woken), [PEER]);
+  await scheduler.runFor(3 * ELECTION_TIMEOUT_MS);
+  assert.deepEqual(woken, [], "silence does not wake a leader that left the process out");
+  alive = true;
+  await scheduler.runFor(ELECTION_TIMEOUT_MS / 8);
+  assert.deepEqual(woken, [{ leaderLost: false }], "the first answer wakes it");
+  assert.equal(liveness.isDead(PEER), false);
+  await scheduler.runFor(ELECTION_TIMEOUT_MS);
+  assert.deepEqual(woken, [{ leaderLost: false }], "once");
+  liveness.stop();
+});

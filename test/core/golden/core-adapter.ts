@@ -47,6 +47,8 @@ export interface CoreOptions {
   readonly catchupMargin: number;
   /** quiesce.ts: a leader idle this long quiesces (0: never); every peer may quiesce. */
   readonly quiesceIdleMs: number;
+  /** Whether a peer's process is dead to the liveness (quiescence leaves it out). */
+  readonly isDead: (peer: PeerKey) => boolean;
 }
 
 /** A response a peer sent back, as the harness routes it to the core that asked. */
@@ -107,6 +109,7 @@ export class CoreAdapter {
         catchupTimeoutMs: 0,
         quiesceIdleMs: options.quiesceIdleMs,
         quiescePeer: () => true,
+        quiescePeerDead: options.isDead,
         // No jitter: every election timeout is exactly ELECTION_TIMEOUT_MS, so files read plainly.
         random: () => 0,
       },

@@ -107,6 +107,8 @@ const encoder = new TextEncoder();
 export class InteractionEnv {
   private readonly nodes = new Map<PeerKey, Node>();
   private readonly cut = new Set<string>();
+  /** Processes the liveness calls dead (`dead` / `alive`): quiescence leaves them out. */
+  private readonly dead = new Set<PeerKey>();
   private readonly routes = new Map<number, Route>();
   private nextReplyId = 1;
   private nextReadId = 1;
@@ -174,6 +176,12 @@ export class InteractionEnv {
       case "heal":
         this.cut.clear();
         return [];
+      case "dead":
+        for (const id of ids) this.dead.add(id);
+        return [];
+      case "alive":
+        for (const id of ids) this.dead.delete(id);
+        return [];
       case "wake":
         for (const id of ids) this.node(id).core.wake(this.node(id).nowMs, valueOf(args, "lost") === "true");
         return [];
@@ -207,6 +215,7 @@ export class InteractionEnv {
         stepDownWhenVoteTimedOut: valueOf(args, "step-down-when-vote-timedout") !== "false",
         catchupMargin: Number(valueOf(args, "catchup-margin") ?? "1000"),
         quiesceIdleMs: Number(valueOf(args, "quiesce") ?? "0"),
+        isDead: (peer: PeerKey) => this.dead.has(peer),
       };
       const core = new CoreAdapter(options, hardState, log, 0);
       this.nodes.set(id, { id, core, log, hardState, snapshot: undefined, applied: 0, nowMs: 0, inbox: [] });
