@@ -119,6 +119,7 @@ export class NodeQuiescence {
         if (leaderLost) this.#quietFollower = undefined;
         this.host.withCore((c) => c.wake(this.host.nowMs(), { leaderLost, leaderHeardAtMs }));
       },
+      ...(leading ? { outlives: liveQuorumWithout(liveness, core.confs.last().conf.peers) } : {}),
     };
     this.#removeQuiet = liveness.addQuiet(member, endpoints, !leading);
     if (!leading) return;
@@ -161,4 +162,23 @@ export class NodeQuiescence {
     this.#quietLeader = undefined;
     this.#quietFollower = undefined;
   }
+}
+
+/**
+ * For a quiet leader with voters `voters` (no change is in progress while quiet): whether the
+ * voters on live processes, the silent `endpoint` left out, still make a quorum. A quiet leader
+ * renews no lease (docs/quiescence.md), so staying quiet changes no lease; without a quorum it
+ * wakes, and check-quorum steps it down.
+ */
+function liveQuorumWithout(
+  liveness: ProcessLiveness,
+  voters: readonly PeerKey[],
+): (endpoint: string) => boolean {
+  return (silent) => {
+    const live = voters.filter((peer) => {
+      const endpoint = endpointOfPeer(peer);
+      return endpoint !== silent && !liveness.isDead(endpoint);
+    });
+    return live.length > voters.length / 2;
+  };
 }

@@ -5,9 +5,11 @@
  * follower needs no election timer of its own while its leader's process keeps answering.
  * When a peer process stays silent for an election timeout, or answers with a new incarnation
  * (it restarted), every quiet group here that depends on it wakes: followers of a leader there
- * elect, leaders with a follower there heartbeat again (and check-quorum runs). A quiet leader
- * that left a follower out because its process was dead (`isDead`) wakes when that process is
- * heard again, to catch it up.
+ * elect, leaders with a follower there heartbeat again (and check-quorum runs) unless the rest
+ * still make a quorum: then they stay quiet, as a leader that left a follower out because its
+ * process was dead (`isDead`), and wake when that process is heard again, to catch it up.
+ * Otherwise a process's death would wake every group with a follower there, thousands on a
+ * many-groups process, all heartbeating a dead peer at once (the many-groups bench).
  *
  * A quiet follower here that wakes names its group in the next heartbeat to its leader's process,
  * which wakes that leader if it is still quiet (the follower woke alone: a stray request, an
@@ -32,6 +34,12 @@ export interface QuietMember {
   readonly electionTimeoutMs: number;
   /** Wakes the group; `leaderLost` when the leader's process (or the leader) is gone. */
   wake(leaderLost: boolean, leaderHeardAtMs: number | undefined): void;
+  /**
+   * A quiet leader: whether it may stay quiet now that the follower process on `endpoint` is
+   * silent (the leader and its followers' live processes still make a quorum). It then waits
+   * for that process to be heard again, as a follower left out when quiescing (`addQuietUntilHeard`).
+   */
+  outlives?(endpoint: string): boolean;
 }
 
 /** What this process knows of one peer process. */
@@ -145,7 +153,10 @@ export class ProcessLiveness {
       held.push(peer);
     }
     return () => {
-      for (const peer of held) peer.quiet.delete(member.key);
+      for (const peer of held) {
+        peer.quiet.delete(member.key);
+        peer.returning.delete(member.key); // moved there if the process went silent (#checkSilence)
+      }
     };
   }
 
@@ -312,16 +323,16 @@ export class ProcessLiveness {
    */
   #checkSilence(): void {
     const nowMs = this.#env.nowMs();
-    for (const peer of this.#peers.values()) {
+    for (const [endpoint, peer] of this.#peers) {
       if (peer.quiet.size === 0) continue;
       const silentMs = nowMs - peer.lastHeardMs;
       if (silentMs < this.#timeoutMs()) continue;
       for (const { member, onLeader } of [...peer.quiet.values()]) {
         const waitMs = member.electionTimeoutMs + (onLeader ? this.#periodMs() : 0);
-        if (silentMs >= waitMs) {
-          peer.quiet.delete(member.key);
-          member.wake(onLeader, peer.lastHeardMs);
-        }
+        if (silentMs < waitMs) continue;
+        peer.quiet.delete(member.key);
+        if (!onLeader && member.outlives?.(endpoint) === true) peer.returning.set(member.key, member);
+        else member.wake(onLeader, peer.lastHeardMs);
       }
     }
   }

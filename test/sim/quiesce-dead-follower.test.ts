@@ -178,3 +178,37 @@ test("QuiesceDeadFollowerPartitionHeals: a process cut off goes quiet without it
     await finish(cluster);
   }
 });
+
+test("QuiesceLeaderOutlivesFollower: after kill -9 of one process of 3, quiet groups led on the survivors stay quiet (their leaders never wake, send no AppendEntries) while the victim's groups re-elect; a write then wakes one", async () => {
+  const cluster = await quietGroups(1954);
+  try {
+    const victim = cluster.busiestLeader() as PeerKey;
+    const survivorLed = cluster.groups.filter((group) => group.leader() !== victim);
+    assert.ok(survivorLed.length > 0 && survivorLed.length < GROUPS, "the survivors lead some groups");
+    const leaders = new Map(survivorLed.map((group) => [group.groupId, group.leader() as PeerKey]));
+    let woke = 0;
+    const appendsOfSurvivorLeaders = { count: 0 };
+    cluster.dropAppend = (from, request) => {
+      if (leaders.get(request.groupId) === from) appendsOfSurvivorLeaders.count++;
+      return false;
+    };
+    const previous = cluster.scheduler.afterEvent;
+    cluster.scheduler.afterEvent = () => {
+      previous?.();
+      for (const group of survivorLed) {
+        if (!group.node(leaders.get(group.groupId) as PeerKey).getStatus().quiet) woke++;
+      }
+    };
+    cluster.crash(victim);
+    await reElected(cluster, victim);
+    await cluster.scheduler.runFor(3 * ELECTION_TIMEOUT_MS);
+    cluster.scheduler.afterEvent = previous;
+    cluster.dropAppend = undefined;
+    assert.equal(woke, 0, "no leader on the survivors woke");
+    assert.equal(appendsOfSurvivorLeaders.count, 0, "they sent no AppendEntries");
+    const group = survivorLed[0] as SimGroup;
+    await group.applyAndWait(bytes("wakes it"));
+  } finally {
+    await finish(cluster);
+  }
+});
