@@ -61,7 +61,7 @@ export class ConfigurationManager {
     const last = this.last();
     invariant(
       entry.id.index > last.id.index,
-      `configuration at ${entry.id.index} is not after ${last.id.index}`,
+      () => `configuration at ${entry.id.index} is not after ${last.id.index}`,
     );
     this.entries.push(entry);
   }

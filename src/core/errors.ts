@@ -128,9 +128,11 @@ export class RaftError extends Error {
 /**
  * An invariant that must hold. It stays on in production: a broken invariant means the node's
  * state can no longer be trusted, and the shell turns the thrown error into braft's ERROR state.
+ * A message with values goes as a function, built only on failure: the core checks dozens of
+ * invariants per input, and formatting each message up front cost more than the checks.
  */
-export function invariant(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new InvariantError(message);
+export function invariant(condition: unknown, message: string | (() => string)): asserts condition {
+  if (!condition) throw new InvariantError(typeof message === "string" ? message : message());
 }
 
 /** Thrown by {@link invariant}. */

@@ -45,10 +45,12 @@ export function checkInvariants(core: CoreState): void {
 
 /** Asserts what a Ready hands the shell: durable state that matches the core, well-formed messages. */
 export function checkReady(core: CoreState, ready: Ready): void {
-  if (ready.hardState !== undefined) {
+  const hardState = ready.hardState;
+  if (hardState !== undefined) {
     invariant(
-      ready.hardState.term === core.term && ready.hardState.votedFor === core.votedFor,
-      `hard state to persist (term ${ready.hardState.term}, vote "${ready.hardState.votedFor}") ` +
+      hardState.term === core.term && hardState.votedFor === core.votedFor,
+      () =>
+        `hard state to persist (term ${hardState.term}, vote "${hardState.votedFor}") ` +
         `differs from the core's (term ${core.term}, vote "${core.votedFor}")`,
     );
   }
@@ -67,7 +69,8 @@ export function assertAppendWellFormed(request: AppendEntriesRequest): void {
   const from = request.serverId;
   invariant(
     request.prevLogIndex >= 0 && request.committedIndex >= 0,
-    `append from ${from}: negative prevLogIndex ${request.prevLogIndex} or committedIndex ${request.committedIndex}`,
+    () =>
+      `append from ${from}: negative prevLogIndex ${request.prevLogIndex} or committedIndex ${request.committedIndex}`,
   );
   checkEntryRun(
     request.entries,
@@ -85,14 +88,20 @@ function checkIndexes(core: CoreState): void {
   const last = core.log.lastLogId();
   invariant(
     core.appliedIndex <= core.commitIndex,
-    `applied ${core.appliedIndex} beyond committed ${core.commitIndex}`,
+    () => `applied ${core.appliedIndex} beyond committed ${core.commitIndex}`,
   );
-  invariant(core.commitIndex <= last.index, `committed ${core.commitIndex} beyond last index ${last.index}`);
+  invariant(
+    core.commitIndex <= last.index,
+    () => `committed ${core.commitIndex} beyond last index ${last.index}`,
+  );
   invariant(
     core.persistedIndex <= last.index,
-    `persisted ${core.persistedIndex} beyond last index ${last.index}`,
+    () => `persisted ${core.persistedIndex} beyond last index ${last.index}`,
   );
-  invariant(last.term <= core.term, `last entry's term ${last.term} is newer than the term ${core.term}`);
+  invariant(
+    last.term <= core.term,
+    () => `last entry's term ${last.term} is newer than the term ${core.term}`,
+  );
 }
 
 /** The role agrees with the leader, the vote and the leader-only state. */
@@ -101,12 +110,13 @@ function checkRole(core: CoreState): void {
   const leading = core.role === "leader";
   invariant(
     leading === (core.leaderId === self),
-    `role ${core.role} with leader "${core.leaderId}" (self ${self})`,
+    () => `role ${core.role} with leader "${core.leaderId}" (self ${self})`,
   );
   if (leading || core.role === "candidate") {
-    invariant(core.votedFor === self, `${core.role} of term ${core.term} voted for "${core.votedFor}"`);
+    invariant(core.votedFor === self, () => `${core.role} of term ${core.term} voted for "${core.votedFor}"`);
   }
-  if (core.role === "candidate") invariant(core.leaderId === "", `candidate follows "${core.leaderId}"`);
+  if (core.role === "candidate")
+    invariant(core.leaderId === "", () => `candidate follows "${core.leaderId}"`);
   // Only a leader holds progress, a change or a transfer: RoleState gives them no other place.
 }
 
@@ -119,14 +129,14 @@ function checkProgress(core: CoreState): void {
   for (const [peer, progress] of leader.progress) {
     const { matchIndex, nextIndex } = progress;
     invariant(peer !== core.config.self, "the leader keeps progress for itself");
-    invariant(members.has(peer), `progress for ${peer}, which is not a member`);
+    invariant(members.has(peer), () => `progress for ${peer}, which is not a member`);
     invariant(
       matchIndex >= 0 && matchIndex < nextIndex && nextIndex <= last + 1,
-      `progress of ${peer}: match ${matchIndex}, next ${nextIndex}, last ${last}`,
+      () => `progress of ${peer}: match ${matchIndex}, next ${nextIndex}, last ${last}`,
     );
     invariant(
       progress.inflight >= 0 && progress.inflight <= core.config.inflightAppendsMax,
-      `progress of ${peer}: ${progress.inflight} appends in flight`,
+      () => `progress of ${peer}: ${progress.inflight} appends in flight`,
     );
   }
 }
@@ -149,30 +159,30 @@ function checkMonotonic(core: CoreState): void {
   const seen = watermarks.get(core);
   const lastIndex = core.log.lastIndex();
   if (seen !== undefined) {
-    invariant(core.term >= seen.term, `term went back from ${seen.term} to ${core.term}`);
+    invariant(core.term >= seen.term, () => `term went back from ${seen.term} to ${core.term}`);
     if (core.term === seen.term && seen.votedFor !== "") {
       invariant(
         core.votedFor === seen.votedFor,
-        `vote in term ${core.term} changed: "${seen.votedFor}" became "${core.votedFor}"`,
+        () => `vote in term ${core.term} changed: "${seen.votedFor}" became "${core.votedFor}"`,
       );
     }
     invariant(
       core.commitIndex >= seen.commitIndex,
-      `commit went back from ${seen.commitIndex} to ${core.commitIndex}`,
+      () => `commit went back from ${seen.commitIndex} to ${core.commitIndex}`,
     );
     invariant(
       core.appliedIndex >= seen.appliedIndex,
-      `applied went back from ${seen.appliedIndex} to ${core.appliedIndex}`,
+      () => `applied went back from ${seen.appliedIndex} to ${core.appliedIndex}`,
     );
     const termNow = core.log.term(seen.commitIndex); // undefined once compacted into a snapshot
     invariant(
       seen.commitTerm === undefined || termNow === undefined || termNow === seen.commitTerm,
-      `committed entry ${seen.commitIndex} changed term from ${seen.commitTerm} to ${termNow}`,
+      () => `committed entry ${seen.commitIndex} changed term from ${seen.commitTerm} to ${termNow}`,
     );
     if (core.role === "leader" && core.term === seen.term && seen.leaderLastIndex >= 0) {
       invariant(
         lastIndex >= seen.leaderLastIndex,
-        `leader of term ${core.term} truncated its log from ${seen.leaderLastIndex} to ${lastIndex}`,
+        () => `leader of term ${core.term} truncated its log from ${seen.leaderLastIndex} to ${lastIndex}`,
       );
     }
   }
@@ -196,7 +206,7 @@ function checkEntriesToPersist(core: CoreState, entries: readonly LogEntry[]): v
   const last = entries[entries.length - 1] as LogEntry;
   invariant(
     core.log.term(last.index) === last.term,
-    `entry ${last.index} to persist has term ${last.term}, the log holds ${core.log.term(last.index)}`,
+    () => `entry ${last.index} to persist has term ${last.term}, the log holds ${core.log.term(last.index)}`,
   );
 }
 
@@ -207,7 +217,7 @@ function checkSend(core: CoreState, send: Send): void {
   const termMax = message.kind === "vote" && message.request.preVote ? core.term + 1 : core.term;
   invariant(
     message.request.term <= termMax,
-    `${message.kind} to ${message.to} carries term ${message.request.term} beyond ${termMax}`,
+    () => `${message.kind} to ${message.to} carries term ${message.request.term} beyond ${termMax}`,
   );
   if (message.kind !== "append") return;
   const { request } = message;
@@ -220,7 +230,7 @@ function checkSend(core: CoreState, send: Send): void {
   );
   invariant(
     request.committedIndex <= core.commitIndex,
-    `append to ${message.to} claims commit ${request.committedIndex} beyond ${core.commitIndex}`,
+    () => `append to ${message.to} claims commit ${request.committedIndex} beyond ${core.commitIndex}`,
   );
 }
 
@@ -238,10 +248,10 @@ function checkEntryRun(
   let index = prevIndex;
   let term = prevTerm;
   for (const entry of entries) {
-    invariant(entry.index === index + 1, `${what}: entry ${entry.index} follows ${index}`);
+    invariant(entry.index === index + 1, () => `${what}: entry ${entry.index} follows ${index}`);
     invariant(
       entry.term >= term && entry.term <= termMax,
-      `${what}: entry ${entry.index} has term ${entry.term} after term ${term} (term limit ${termMax})`,
+      () => `${what}: entry ${entry.index} has term ${entry.term} after term ${term} (term limit ${termMax})`,
     );
     index = entry.index;
     term = entry.term;

@@ -53,7 +53,7 @@ export function maybeQuiesce(core: CoreState, leader: LeaderState, nowMs: number
   // any new entry wakes the group (docs/quiescence.md, "Commit on quiet groups").
   invariant(
     core.commitIndex === last.index,
-    `quiescing at commit ${core.commitIndex} below last ${last.index}`,
+    () => `quiescing at commit ${core.commitIndex} below last ${last.index}`,
   );
   q.quiet = true;
   // Only live followers are told: a dead one wakes the leader when its process is heard again.

@@ -89,7 +89,7 @@ export class RaftLog {
   append(entries: readonly LogEntry[]): void {
     if (entries.length === 0) return;
     const first = (entries[0] as LogEntry).index;
-    invariant(first === this.lastIndex() + 1, `append at ${first} after last ${this.lastIndex()}`);
+    invariant(first === this.lastIndex() + 1, () => `append at ${first} after last ${this.lastIndex()}`);
     this.appendAt(entries);
   }
 
@@ -102,7 +102,7 @@ export class RaftLog {
     const first = (entries[0] as LogEntry).index;
     invariant(
       first >= 1 && first <= this.lastIndex() + 1,
-      `overwrite at ${first} beyond last ${this.lastIndex()}`,
+      () => `overwrite at ${first} beyond last ${this.lastIndex()}`,
     );
     this.appendAt(entries);
   }

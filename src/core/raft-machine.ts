@@ -234,7 +234,7 @@ export class RaftMachine implements CoreState {
 
   /** Adopts a newer term (always) and follows `leaderId` ("" when unknown). */
   becomeFollower(term: number, leaderId: PeerKey, nowMs: number, reason: string): void {
-    invariant(term >= this.term, `term going back from ${this.term} to ${term}`);
+    invariant(term >= this.term, () => `term going back from ${this.term} to ${term}`);
     if (this.role === "leader" || this.role === "candidate" || this.role === "preCandidate") {
       this.leaveRole(nowMs, reason);
     }
@@ -291,7 +291,7 @@ export class RaftMachine implements CoreState {
   }
 
   becomeLeader(nowMs: number): void {
-    invariant(this.role === "candidate", `becoming leader from ${this.role}`);
+    invariant(this.role === "candidate", () => `becoming leader from ${this.role}`);
     const next = this.log.lastIndex() + 1;
     const leader = this.newLeaderState(next, nowMs);
     this.setRole({ role: "leader", leader });
@@ -353,7 +353,7 @@ export class RaftMachine implements CoreState {
       this.renewFollowerLease(leaderId, nowMs);
       return true;
     }
-    invariant(term === this.term, `a leader's request of term ${term} in term ${this.term}`);
+    invariant(term === this.term, () => `a leader's request of term ${term} in term ${this.term}`);
     if (this.role !== "follower") {
       this.becomeFollower(term, leaderId, nowMs, `request from leader ${leaderId}`);
     }

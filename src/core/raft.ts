@@ -214,7 +214,7 @@ export class RaftCore {
     const { response } = input;
     invariant(
       response.kind === send.message.kind,
-      `a ${response.kind} response to a ${send.message.kind} request`,
+      () => `a ${response.kind} response to a ${send.message.kind} request`,
     );
     // etcd's Step: an answer's term is handled first, for every role, before its kind is.
     const { term } = response.response;
@@ -440,7 +440,7 @@ export class RaftCore {
 
   /** The state machine applied through `index`. */
   onApplied(index: number): void {
-    invariant(index <= this.#m.commitIndex, `applied ${index} beyond committed ${this.#m.commitIndex}`);
+    invariant(index <= this.#m.commitIndex, () => `applied ${index} beyond committed ${this.#m.commitIndex}`);
     if (index > this.#m.appliedIndex) this.#m.appliedIndex = index;
     checkInvariants(this.#m);
   }

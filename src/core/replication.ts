@@ -213,7 +213,7 @@ function appendFromLeader(core: CoreState, request: AppendEntriesRequest): void 
   if (conflict === undefined) return;
   invariant(
     conflict > core.commitIndex,
-    `leader ${request.serverId} conflicts with committed entry ${conflict}`,
+    () => `leader ${request.serverId} conflicts with committed entry ${conflict}`,
   );
   const first = conflict - request.prevLogIndex - 1;
   const newEntries = request.entries.slice(first);

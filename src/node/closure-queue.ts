@@ -32,7 +32,7 @@ export class ClosureQueue {
     const last = this.pending[this.pending.length - 1];
     invariant(
       this.size === 0 || last === undefined || last.index < index,
-      `closure for ${index} out of order`,
+      () => `closure for ${index} out of order`,
     );
     this.pending.push({ index, closure });
   }

@@ -315,7 +315,7 @@ export class FSMCaller {
 
   private readEntry(index: number): LogEntry {
     const entry = this.log.entry(index);
-    invariant(entry !== undefined, `committed entry ${index} is missing from the log`);
+    invariant(entry !== undefined, () => `committed entry ${index} is missing from the log`);
     return entry;
   }
 

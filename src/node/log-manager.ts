@@ -287,12 +287,15 @@ export class LogManager implements LogReader {
     const first = (entries[0] as LogEntry).index;
     const batchFirst = batch.entries[0]?.index;
     if (batchFirst !== undefined && first >= batchFirst) {
-      invariant(first <= batchFirst + batch.entries.length, `gap before entry ${first} in a write batch`);
+      invariant(
+        first <= batchFirst + batch.entries.length,
+        () => `gap before entry ${first} in a write batch`,
+      );
       batch.entries.length = first - batchFirst;
     } else {
       batch.entries = [];
       const durableLast = Math.min(this.log.lastLogIndex(), batch.truncateAfter ?? Number.POSITIVE_INFINITY);
-      invariant(first <= durableLast + 1, `gap before entry ${first}: log ends at ${durableLast}`);
+      invariant(first <= durableLast + 1, () => `gap before entry ${first}: log ends at ${durableLast}`);
       if (first <= durableLast) batch.truncateAfter = first - 1;
     }
     for (const entry of entries) batch.entries.push(entry);

@@ -63,7 +63,7 @@ class DurableLog {
     const next = boundsAfter(this, op);
     invariant(
       op.kind !== "append" || (op.entries[0]?.index ?? this.last + 1) === this.last + 1,
-      `SimDisk: append at ${op.kind === "append" ? op.entries[0]?.index : ""} after ${this.last}`,
+      () => `SimDisk: append at ${op.kind === "append" ? op.entries[0]?.index : ""} after ${this.last}`,
     );
     if (op.kind === "append") for (const entry of op.entries) this.entries.push(entry);
     else if (op.kind === "reset") this.entries = [];
@@ -72,7 +72,7 @@ class DurableLog {
     this.entries.splice(next.last - next.first + 1);
     invariant(
       this.entries.length === 0 || this.entries[0]?.index === this.first,
-      `SimDisk: log starts at ${this.entries[0]?.index}, expected ${this.first}`,
+      () => `SimDisk: log starts at ${this.entries[0]?.index}, expected ${this.first}`,
     );
   }
 

@@ -159,7 +159,7 @@ export class SegmentLogStorage implements LogStorage {
     while (i < entries.length) {
       invariant(
         entries[i]!.index === this.last + 1,
-        `entry ${entries[i]!.index} does not follow ${this.last}`,
+        () => `entry ${entries[i]!.index} does not follow ${this.last}`,
       );
       // Without a rollover the write starts in this call, not a microtask later: a follower's
       // fsync then starts before the apply its AppendEntries also triggered (running-node drive).
