@@ -24,6 +24,7 @@ import { parseArgs } from "node:util";
 import { ProcessCluster, freePorts, waitFor } from "../test/process/process-cluster.js";
 import { runClosedLoop, type LoadResult } from "./load-driver.js";
 import { cpuSecondsOf, rssMiBOf } from "./proc-cpu.js";
+import { pollUntil } from "../test/support/poll.js";
 
 export interface ManyGroupsResult {
   readonly groups: number;
@@ -89,10 +90,13 @@ export async function settleQuiet(
   ).catch(() => undefined);
 }
 
+/** How often the re-election phase lists the groups led on the survivors. */
+const REELECT_POLL_MS = 100;
+
 /**
  * Kills the process leading the most groups; for each of those groups, the time until one of the
- * two live processes leads it (in a newer term), polled every 20 ms. Groups still without a leader
- * when the wait ends are counted as missing.
+ * two live processes leads it (in a newer term), polled every REELECT_POLL_MS. Groups still
+ * without a leader when the wait ends are counted as missing.
  */
 async function killAndTimeReelection(
   cluster: ProcessCluster,
@@ -106,7 +110,7 @@ async function killAndTimeReelection(
   const killedAt = performance.now();
   await cluster.kill(victim);
   const reelectedMs = new Map<string, number>();
-  await waitFor(
+  await pollUntil(
     "every group of the killed process led again",
     async () => {
       const now = performance.now() - killedAt;
@@ -118,7 +122,9 @@ async function killAndTimeReelection(
       }
       return reelectedMs.size === oldTerms.size ? true : undefined;
     },
-    boundMs(oldTerms.size),
+    // Each poll lists every group led on both survivors (thousands); every 20 ms that took a
+    // few percent of their CPU during the elections it times. 100 ms is 2% of the timeout.
+    { timeoutMs: boundMs(oldTerms.size), intervalMs: REELECT_POLL_MS, errorsMeanNotYet: true },
   ).catch(() => undefined); // the groups still without a leader are reported, not thrown
   return {
     reelectMs: [...reelectedMs.values()].sort((a, b) => a - b),
