@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { PeerKey } from "../../src/core/types.js";
 import { SimCluster, type SimClusterOptions } from "../../src/testing/sim-cluster.js";
+import type { SimGroup } from "../../src/testing/sim-group.js";
 import { bytes, converge, withCluster } from "./helpers.js";
 
 const ELECTION_TIMEOUT_MS = 1000;
@@ -147,3 +148,61 @@ test("QuiesceWithBraftPeer: a group with a peer that answers the LivenessService
     await converge(cluster);
   });
 });
+
+test("QuietLeaderKilledOneRound: 40-90 ms message delays, 16 groups: the followers of every group whose quiet leader's process died elect in one round (term + 1), all within 2.5 election timeouts", async () => {
+  // Before one follower per group was chosen to campaign first, both woke in the same liveness
+  // tick and campaigned within one random delay of each other: on this seed one group in eight
+  // took a second round, 3.45 election timeouts after the kill.
+  const cluster = new SimCluster({
+    seed: 1906,
+    nodes: 3,
+    groups: 16,
+    quiescence: true,
+    electionTimeoutMs: ELECTION_TIMEOUT_MS,
+    network: { minDelayMs: 40, maxDelayMs: 90 },
+  });
+  try {
+    await cluster.startAll();
+    const led = await cluster.scheduler.runUntil(
+      () => cluster.groups.every((g) => g.leader() !== undefined),
+      30_000,
+    );
+    assert.ok(led, "every group elected a leader");
+    for (const group of cluster.groups) await group.applyAndWait(bytes(`before ${group.groupId}`), 10_000);
+    await cluster.scheduler.runFor(5000);
+    const victim = cluster.busiestLeader() as PeerKey;
+    const orphans = cluster.groups.filter((group) => group.leader() === victim);
+    assert.ok(
+      orphans.every((group) => group.node(victim).getStatus().quiet),
+      "the victim's groups are quiet",
+    );
+    const terms = orphans.map((group) => group.node(victim).term);
+    const killedAtMs = cluster.scheduler.nowMs;
+    cluster.crash(victim);
+    const boundMs = 2.5 * ELECTION_TIMEOUT_MS;
+    const reelected = await cluster.scheduler.runUntil(
+      () => orphans.every((group) => group.leader() !== undefined && group.leader() !== victim),
+      boundMs,
+    );
+    assert.ok(reelected, `every group re-led within ${boundMs} ms: ${cluster.describe()}`);
+    assertOneRound(orphans, terms);
+    assert.ok(cluster.scheduler.nowMs - killedAtMs <= boundMs);
+    for (const group of cluster.groups) group.checkSafety();
+    assert.deepEqual(cluster.violations, []);
+  } finally {
+    await cluster.shutdownAll();
+    cluster.dispose();
+  }
+});
+
+/** Each group's new leader is one term past the old one: one election round, no split vote. */
+function assertOneRound(groups: readonly SimGroup[], oldTerms: readonly number[]): void {
+  const rounds = groups.map(
+    (group, i) => group.node(group.leader() as PeerKey).term - (oldTerms[i] as number),
+  );
+  assert.deepEqual(
+    rounds,
+    groups.map(() => 1),
+    "one election round per group",
+  );
+}
