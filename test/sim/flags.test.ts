@@ -101,18 +101,37 @@ test("LogManagerBatching: persist jobs queued behind a running write merge into 
   assert.ok(burstAppends.length <= 8, `64 jobs took ${burstAppends.length} appends (${sizes.join(",")})`);
 });
 
-test("raft_apply_batch: a burst is proposed in batches of raft_apply_batch tasks", async () => {
-  const batched = await leaderAppends({ raft_apply_batch: 4 }, 32);
-  assert.equal(batched.at(-1) !== undefined, true);
-  // The first batch is written alone (nothing was in flight); the rest queue behind it and merge.
-  const firstOfBurst = batched.find((n) => n > 1);
-  assert.equal(
-    firstOfBurst,
-    4,
-    `first append of the burst holds raft_apply_batch entries (${batched.join(",")})`,
+/** Entries per AppendEntries the leader of a fresh three-node group sends for a burst of `count`. */
+async function leaderSends(flags: Partial<RaftFlags>, count: number): Promise<number[]> {
+  const sizes: number[] = [];
+  await withCluster({ seed: 71, nodes: 3, flags, disk: { minLatencyMs: 2, maxLatencyMs: 5 } }, (cluster) =>
+    burst(cluster, count, () => {
+      const leader = cluster.leader();
+      cluster.dropAppend = (from, request) => {
+        if (from === leader && request.entries.length > 0) sizes.push(request.entries.length);
+        return false;
+      };
+    }),
   );
-  const whole = await leaderAppends({}, 32);
-  assert.ok(whole.includes(32), `with the default batch (32) the burst is one append (${whole.join(",")})`);
+  return sizes;
+}
+
+test("raft_apply_batch: a burst is proposed in batches of raft_apply_batch tasks", async () => {
+  // Each proposal is replicated at once, so the first AppendEntries of the burst holds one batch.
+  // (The leader's log writes merge: every batch of one drive goes into the same write.)
+  const batched = await leaderSends({ raft_apply_batch: 4 }, 32);
+  assert.equal(
+    batched[0],
+    4,
+    `first AppendEntries of the burst holds raft_apply_batch entries (${batched.join(",")})`,
+  );
+  const whole = await leaderSends({}, 32);
+  assert.equal(whole[0], 32, `with the default batch (32) the burst is one proposal (${whole.join(",")})`);
+});
+
+test("LogManagerBatching: the apply batches of one drive share one log write", async () => {
+  const sizes = await leaderAppends({ raft_apply_batch: 4 }, 32);
+  assert.ok(sizes.includes(32), `the burst's 8 batches went into one write (${sizes.join(",")})`);
 });
 
 test("raft_max_append_buffer_size: a merged log write ends once it holds that many data bytes", async () => {
