@@ -32,15 +32,21 @@ test("WriteBatchOverwrite: a queued job whose entries a later job overwrites is 
   assert.equal(log.getEntry(7)?.term, 2);
 });
 
+/** Counts the log's appendEntries calls from now on. */
+function countWrites(log: MemoryLogStorage): { count: number } {
+  const counter = { count: 0 };
+  const append = log.appendEntries.bind(log);
+  log.appendEntries = (entries) => {
+    counter.count++;
+    return append(entries);
+  };
+  return counter;
+}
+
 test("WriteBatchMerge: queued jobs that only extend the log are still merged into one write", async () => {
   const log = new MemoryLogStorage({ first: 1, entries: dataEntries(1, 5, 1) });
   const manager = await managerOver(log);
-  let appends = 0;
-  const append = log.appendEntries.bind(log);
-  log.appendEntries = (entries) => {
-    appends++;
-    return append(entries);
-  };
+  const appends = countWrites(log);
   const running = manager.persist({ hardState: undefined, entries: dataEntries(6, 6, 1) });
   await Promise.resolve(); // the write starts a microtask after its job is queued
   await Promise.resolve();
@@ -48,23 +54,18 @@ test("WriteBatchMerge: queued jobs that only extend the log are still merged int
     manager.persist({ hardState: undefined, entries: dataEntries(i, i, 1) }),
   );
   await Promise.all([running, ...queued]);
-  assert.equal(appends, 2, "the running write, then one write for the three queued jobs");
+  assert.equal(appends.count, 2, "the running write, then one write for the three queued jobs");
   assert.equal(log.lastLogIndex(), 9);
 });
 
 test("WriteBatchSameRun: jobs queued in one synchronous run share the first write", async () => {
   const log = new MemoryLogStorage({ first: 1, entries: dataEntries(1, 5, 1) });
   const manager = await managerOver(log);
-  let appends = 0;
-  const append = log.appendEntries.bind(log);
-  log.appendEntries = (entries) => {
-    appends++;
-    return append(entries);
-  };
+  const appends = countWrites(log);
   const jobs = [6, 7, 8, 9].map((i) =>
     manager.persist({ hardState: undefined, entries: dataEntries(i, i, 1) }),
   );
   await Promise.all(jobs);
-  assert.equal(appends, 1, "one write for the four jobs");
+  assert.equal(appends.count, 1, "one write for the four jobs");
   assert.equal(log.lastLogIndex(), 9);
 });

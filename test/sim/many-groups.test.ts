@@ -8,14 +8,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { PeerKey } from "../../src/core/types.js";
-import { SimCluster, type SimClusterOptions } from "../../src/testing/sim-cluster.js";
+import { SimCluster } from "../../src/testing/sim-cluster.js";
 import type { SimGroup } from "../../src/testing/sim-group.js";
 import { LeaseChecker } from "../../src/testing/sim-lease-checker.js";
 import { runSimulation } from "../../src/testing/sim-run.js";
 import { bytes } from "./helpers.js";
+import { ELECTION_TIMEOUT_MS, GROUPS, quietGroups } from "./quiet-groups.js";
 
-const ELECTION_TIMEOUT_MS = 1000;
-const GROUPS = 16;
 /** The clock-drift allowance of the lease scenarios: voters wait timeout + drift after last contact. */
 const DRIFT_MS = 200;
 
@@ -23,35 +22,6 @@ const DRIFT_MS = 200;
 interface Orphan {
   readonly group: SimGroup;
   readonly term: number;
-}
-
-/**
- * 3 processes x 16 groups with quiescence on: every group elects, takes one write, and is left
- * idle for 3 s, after which every node of every group must be quiet.
- */
-async function quietGroups(options: Partial<SimClusterOptions> & { seed: number }): Promise<SimCluster> {
-  const cluster = new SimCluster({
-    nodes: 3,
-    groups: GROUPS,
-    quiescence: true,
-    electionTimeoutMs: ELECTION_TIMEOUT_MS,
-    ...options,
-  });
-  await cluster.startAll();
-  const led = await cluster.scheduler.runUntil(
-    () => cluster.groups.every((g) => g.leader() !== undefined),
-    10_000,
-  );
-  assert.ok(led, "every group elected a leader");
-  for (const group of cluster.groups) await group.applyAndWait(bytes(`before ${group.groupId}`));
-  await cluster.scheduler.runFor(3000);
-  for (const group of cluster.groups)
-    for (const peer of cluster.peers)
-      assert.ok(
-        group.node(peer).getStatus().quiet,
-        `${group.groupId} on ${peer} is quiet: ${group.describe()}`,
-      );
-  return cluster;
 }
 
 /** The process leading the most groups, and the groups it leads. */

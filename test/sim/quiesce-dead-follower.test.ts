@@ -9,50 +9,27 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { PeerKey } from "../../src/core/types.js";
-import { SimCluster } from "../../src/testing/sim-cluster.js";
+import type { SimCluster } from "../../src/testing/sim-cluster.js";
 import type { SimGroup } from "../../src/testing/sim-group.js";
 import { LeaseChecker } from "../../src/testing/sim-lease-checker.js";
 import { bytes } from "./helpers.js";
+import { ELECTION_TIMEOUT_MS, GROUPS, assertQuiet, countAppends, quietGroups } from "./quiet-groups.js";
 
-const ELECTION_TIMEOUT_MS = 1000;
-const GROUPS = 16;
 /** How long after the process comes back every group must hold its whole log. */
 const CATCH_UP_BOUND_MS = 2 * ELECTION_TIMEOUT_MS;
 
 /** 3 x 16 groups, quiescence and leases on, each led, written once and quiet everywhere. */
-async function quietGroups(seed: number): Promise<SimCluster> {
-  const cluster = new SimCluster({
+async function quietLeasedGroups(seed: number): Promise<SimCluster> {
+  const cluster = await quietGroups({
     seed,
-    nodes: 3,
-    groups: GROUPS,
-    quiescence: true,
-    electionTimeoutMs: ELECTION_TIMEOUT_MS,
     maxClockDriftMs: 200,
     flags: { raft_enable_leader_lease: true },
   });
-  await cluster.startAll();
-  const led = await cluster.scheduler.runUntil(
-    () => cluster.groups.every((g) => g.leader() !== undefined),
-    10_000,
-  );
-  assert.ok(led, "every group elected a leader");
-  for (const group of cluster.groups) await group.applyAndWait(bytes(`before ${group.groupId}`));
-  await cluster.scheduler.runFor(3000);
-  assertQuiet(cluster, cluster.peers);
   const checkers = cluster.groups.map((group) => new LeaseChecker(group));
   cluster.scheduler.afterEvent = () => {
     for (const checker of checkers) checker.check();
   };
   return cluster;
-}
-
-function assertQuiet(cluster: SimCluster, peers: readonly PeerKey[]): void {
-  for (const group of cluster.groups)
-    for (const peer of peers)
-      assert.ok(
-        group.node(peer).getStatus().quiet,
-        `${group.groupId} on ${peer} is quiet: ${group.describe()}`,
-      );
 }
 
 /** Runs until every group has a leader off `victim`. */
@@ -63,16 +40,6 @@ async function reElected(cluster: SimCluster, victim: PeerKey): Promise<void> {
   };
   const ok = await cluster.scheduler.runUntil(() => cluster.groups.every(led), 10_000);
   assert.ok(ok, `every group is led on the survivors: ${cluster.describe()}`);
-}
-
-/** Counts the AppendEntries (heartbeats included) every node sends from now on. */
-function countAppends(cluster: SimCluster): { count: number } {
-  const counter = { count: 0 };
-  cluster.dropAppend = () => {
-    counter.count++;
-    return false;
-  };
-  return counter;
 }
 
 /** After 4 election timeouts idle, every group is quiet on the survivors and sends nothing for 5 s. */
@@ -125,7 +92,7 @@ async function finish(cluster: SimCluster): Promise<void> {
 }
 
 test("QuiesceDeadFollowerKilled: after kill -9 of one process of 3, every group re-led on the survivors goes quiet again within 4 election timeouts (leaders and live followers) and sends no AppendEntries for 5 s", async () => {
-  const cluster = await quietGroups(1951);
+  const cluster = await quietLeasedGroups(1951);
   try {
     const victim = cluster.busiestLeader() as PeerKey;
     cluster.crash(victim);
@@ -137,7 +104,7 @@ test("QuiesceDeadFollowerKilled: after kill -9 of one process of 3, every group 
 });
 
 test("QuiesceDeadFollowerRestarted: the killed process restarts: every group catches it up within 2 election timeouts, without a new term, and goes quiet again with it", async (t) => {
-  const cluster = await quietGroups(1952);
+  const cluster = await quietLeasedGroups(1952);
   try {
     const victim = cluster.busiestLeader() as PeerKey;
     cluster.crash(victim);
@@ -155,7 +122,7 @@ test("QuiesceDeadFollowerRestarted: the killed process restarts: every group cat
 });
 
 test("QuiesceDeadFollowerPartitionHeals: a process cut off goes quiet without it on the other side; after healing every group wakes once, catches it up within 2 election timeouts, keeps its term and leader, and goes quiet with it", async (t) => {
-  const cluster = await quietGroups(1953);
+  const cluster = await quietLeasedGroups(1953);
   try {
     const victim = cluster.busiestLeader() as PeerKey;
     cluster.network.partition([[victim], cluster.peers.filter((peer) => peer !== victim)]);
@@ -180,7 +147,7 @@ test("QuiesceDeadFollowerPartitionHeals: a process cut off goes quiet without it
 });
 
 test("QuiesceLeaderOutlivesFollower: after kill -9 of one process of 3, quiet groups led on the survivors stay quiet (their leaders never wake, send no AppendEntries) while the victim's groups re-elect; a write then wakes one", async () => {
-  const cluster = await quietGroups(1954);
+  const cluster = await quietLeasedGroups(1954);
   try {
     const victim = cluster.busiestLeader() as PeerKey;
     const survivorLed = cluster.groups.filter((group) => group.leader() !== victim);

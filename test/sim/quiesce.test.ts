@@ -9,18 +9,9 @@ import type { PeerKey } from "../../src/core/types.js";
 import { SimCluster, type SimClusterOptions } from "../../src/testing/sim-cluster.js";
 import type { SimGroup } from "../../src/testing/sim-group.js";
 import { bytes, converge, withCluster } from "./helpers.js";
+import { countAppends } from "./quiet-groups.js";
 
 const ELECTION_TIMEOUT_MS = 1000;
-
-/** Counts the AppendEntries (heartbeats included) every node sends from now on. */
-function countAppends(cluster: SimCluster): { count: number } {
-  const counter = { count: 0 };
-  cluster.dropAppend = () => {
-    counter.count++;
-    return false;
-  };
-  return counter;
-}
 
 /** A three-node cluster with a leader, one write applied everywhere, then idle for 3 s. */
 async function quietCluster(options: Partial<SimClusterOptions> & { seed: number }): Promise<SimCluster> {
