@@ -19,7 +19,7 @@ import { invariant } from "./errors.js";
 import type { QuiesceRequest, QuiesceResponse } from "./messages.js";
 import { quorumVoteResult } from "./quorum.js";
 import type { PeerKey } from "./types.js";
-import { isWitnessPeer } from "./witness.js";
+import { peerMayCampaign } from "./witness.js";
 
 export type { LeaderQuiescence, QuiesceRequest, QuiesceResponse };
 
@@ -201,8 +201,7 @@ function firstToCampaign(core: CoreState): boolean {
   const { groupId, self } = core.config;
   let first: { peer: PeerKey; rank: number } | undefined;
   for (const peer of core.voters().current) {
-    if (peer === core.leaderId || (isWitnessPeer(core.config, peer) && core.config.witnessToLeader !== true))
-      continue;
+    if (peer === core.leaderId || !peerMayCampaign(core.config, peer)) continue;
     const rank = fnv1a(`${groupId}\u0000${peer}`);
     if (first === undefined || rank < first.rank || (rank === first.rank && peer < first.peer))
       first = { peer, rank };

@@ -26,6 +26,11 @@ export function isWitnessPeer(config: Readonly<CoreConfig>, peer: PeerKey): bool
   return config.isWitnessPeer?.(peer) === true;
 }
 
+/** Whether `peer` may campaign, as {@link mayCampaign} says of this node (the flag is the cluster's). */
+export function peerMayCampaign(config: Readonly<CoreConfig>, peer: PeerKey): boolean {
+  return !isWitnessPeer(config, peer) || config.witnessToLeader === true;
+}
+
 /**
  * What a leader sends `peer`: a witness gets DATA entries without their data unless witnesses
  * may lead (braft's Replicator::_prepare_entry), since it never applies them. Terms, types and

@@ -9,6 +9,7 @@
  */
 import type { CoreEvent } from "../core/events.js";
 import type { QuiesceRequest, QuiesceResponse } from "../core/messages.js";
+import { quorumVoteResult } from "../core/quorum.js";
 import type { RaftCore } from "../core/raft.js";
 import type { PeerKey } from "../core/types.js";
 import { endpointOfPeer } from "../util/peer-text.js";
@@ -174,11 +175,12 @@ function liveQuorumWithout(
   liveness: ProcessLiveness,
   voters: readonly PeerKey[],
 ): (endpoint: string) => boolean {
+  const sets = { current: voters, old: [] };
   return (silent) => {
-    const live = voters.filter((peer) => {
+    const isLive = (peer: PeerKey): true | undefined => {
       const endpoint = endpointOfPeer(peer);
-      return endpoint !== silent && !liveness.isDead(endpoint);
-    });
-    return live.length > voters.length / 2;
+      return endpoint !== silent && !liveness.isDead(endpoint) ? true : undefined;
+    };
+    return quorumVoteResult(sets, isLive) === "won";
   };
 }
