@@ -86,6 +86,12 @@ export interface LeaderQuiescence {
   idleSinceMs: number;
   /** The leader's last index when last looked at: a new entry restarts the idle period. */
   lastIndexSeen: number;
+  /**
+   * A proposal woke the group (quiesce.ts `noteProposed`): its followers woke on appends with
+   * new entries and asked nobody to wake, so it may quiesce one heartbeat interval after its
+   * last write instead of `quiesceIdleMs`.
+   */
+  wokeByWrite: boolean;
 }
 
 /** What only a leader has: it is created when a node takes office and dropped when it leaves. */

@@ -25,7 +25,7 @@ export type { LeaderQuiescence, QuiesceRequest, QuiesceResponse };
 
 /** A new leader's quiescence state: awake, idle from now. */
 export function newLeaderQuiescence(nowMs: number, lastIndex: number): LeaderQuiescence {
-  return { quiet: false, idleSinceMs: nowMs, lastIndexSeen: lastIndex };
+  return { quiet: false, idleSinceMs: nowMs, lastIndexSeen: lastIndex, wokeByWrite: false };
 }
 
 /** Whether this node's group is quiet here (as leader or follower). */
@@ -39,9 +39,10 @@ export function isQuiet(core: CoreState): boolean {
  * (the caller then sends no heartbeat).
  */
 export function maybeQuiesce(core: CoreState, leader: LeaderState, nowMs: number): boolean {
-  const idleMs = core.config.quiesceIdleMs ?? 0;
-  if (idleMs <= 0) return false;
+  const configuredMs = core.config.quiesceIdleMs ?? 0;
+  if (configuredMs <= 0) return false;
   const q = leader.quiescence;
+  const idleMs = q.wokeByWrite ? Math.min(configuredMs, core.config.heartbeatIntervalMs) : configuredMs;
   const followers = quiescingFollowers(core, leader, nowMs);
   if (followers === undefined || q.lastIndexSeen !== core.log.lastIndex()) {
     q.idleSinceMs = nowMs;
@@ -148,6 +149,26 @@ export function handleQuiesceResponse(
   if (term === core.term && response?.success !== true) wake(core, nowMs, {});
 }
 
+/**
+ * Leader: proposals were appended and sent. The idle period counts from now, not from the next
+ * heartbeat that notices the new entry. A leader the proposal woke sends no heartbeat of its own
+ * now (the appends just sent wake the followers) and may quiesce one heartbeat interval after
+ * its last write: followers woken by appends with new entries ask nobody to wake
+ * (node-quiescence.ts), so no late ask can wake it again once quiet. After other wakes a
+ * follower woken by a heartbeat asks its leader's process to wake the leader, and that ask, up
+ * to a liveness period late, must find the leader still awake: those wait `quiesceIdleMs`.
+ * Over thousands of groups nearly every write lands on a quiet one (the many-groups bench),
+ * and each heartbeat round before quiescing again cost two RPCs.
+ */
+export function noteProposed(core: CoreState, leader: LeaderState, nowMs: number, woke: boolean): void {
+  const q = leader.quiescence;
+  q.idleSinceMs = nowMs;
+  q.lastIndexSeen = core.log.lastIndex();
+  if (!woke) return;
+  q.wokeByWrite = true;
+  leader.heartbeatDeadlineMs = nowMs + core.config.heartbeatIntervalMs;
+}
+
 /** How a quiet node wakes. */
 export interface WakeOptions {
   /**
@@ -169,6 +190,7 @@ export function wake(core: CoreState, nowMs: number, options: WakeOptions): void
     if (!leader.quiescence.quiet) return;
     leader.quiescence.quiet = false;
     leader.quiescence.idleSinceMs = nowMs;
+    leader.quiescence.wokeByWrite = false;
     // Heartbeat at once; check-quorum counts from now, as if the leadership had just begun.
     leader.heartbeatDeadlineMs = nowMs;
     leader.stepDownDeadlineMs = nowMs + core.config.electionTimeoutMs;

@@ -51,6 +51,7 @@ import {
   handleQuiesceResponse,
   isQuiet,
   maybeQuiesce,
+  noteProposed,
   wake,
   type WakeOptions,
 } from "./quiesce.js";
@@ -315,6 +316,7 @@ export class RaftCore {
 
   /** Appends proposals to the leader's log. Each gets an index or the error that rejected it. */
   propose(proposals: readonly Proposal[], nowMs: number): ProposalResult[] {
+    const wasQuiet = isQuiet(this.#m);
     wake(this.#m, nowMs, {});
     const refusal = this.proposalRefusal();
     if (refusal !== undefined) return proposals.map(() => refusal);
@@ -338,6 +340,8 @@ export class RaftCore {
     }
     this.#m.appendLocal(entries);
     sendAppends(this.#m, nowMs);
+    const leader = leaderOf(this.#m);
+    if (leader !== undefined && entries.length > 0) noteProposed(this.#m, leader, nowMs, wasQuiet);
     checkInvariants(this.#m);
     return results;
   }

@@ -8,7 +8,7 @@
  * and this object does nothing.
  */
 import type { CoreEvent } from "../core/events.js";
-import type { QuiesceRequest, QuiesceResponse } from "../core/messages.js";
+import type { InboundRequest, QuiesceRequest, QuiesceResponse } from "../core/messages.js";
 import { quorumVoteResult } from "../core/quorum.js";
 import type { RaftCore } from "../core/raft.js";
 import type { PeerKey } from "../core/types.js";
@@ -74,10 +74,16 @@ export class NodeQuiescence {
   /**
    * An input from a peer arrives for a quiet follower: it wakes with its leader's process's
    * last sign of life as its last contact with the leader (the follower lease counts from it).
+   * Woken by an append of its leader with entries past its log, it does not ask that leader to
+   * wake (#woke): the leader quiesced with this log, so it sent those entries awake, and it will
+   * quiesce this follower again or heartbeat. The ask would arrive after that quiescence (one
+   * heartbeat after a write) and wake the group for nothing, every write. A duplicate of an old
+   * append or heartbeat carries nothing new: that follower asks, as for any stray wake.
    */
-  beforeRequest(core: RaftCore): void {
+  beforeRequest(core: RaftCore, input: InboundRequest): void {
     if (!core.quiet || this.liveness === undefined || core.role !== "follower" || core.leaderId === "")
       return;
+    if (isNewAppendFromLeader(core, input)) this.#quietFollower = undefined;
     const heardAtMs = this.liveness.lastHeardMs(endpointOfPeer(core.leaderId));
     core.wake(this.host.nowMs(), { leaderHeardAtMs: heardAtMs });
   }
@@ -183,4 +189,13 @@ function liveQuorumWithout(
     };
     return quorumVoteResult(sets, isLive) === "won";
   };
+}
+
+/** Whether `input` is an append of the leader `core` follows, in its term, past its log's end. */
+function isNewAppendFromLeader(core: RaftCore, input: InboundRequest): boolean {
+  if (input.kind !== "append") return false;
+  const { serverId, term, prevLogIndex, entries } = input.request;
+  return (
+    serverId === core.leaderId && term === core.term && prevLogIndex + entries.length > core.log.lastIndex()
+  );
 }

@@ -273,7 +273,7 @@ export class RunningNode {
       };
       this.pendingReplies.set(replyId, { resolve: settle, reject });
       this.withCore((c) => {
-        this.quiescence.beforeRequest(c);
+        this.quiescence.beforeRequest(c, input);
         c.stepRequest(input, replyId, this.env.nowMs());
       });
     });

@@ -70,6 +70,24 @@ test("QuiesceWakeOnWrite: a write on a quiet group commits within 1 ms of a busy
   }
 });
 
+test("QuietGroupWriteCost: a write on a quiet group sends one append per follower and no heartbeat; every node is quiet again within two heartbeat intervals and stays quiet for an election timeout", async () => {
+  const cluster = await quietCluster({ seed: 1903, network: { minDelayMs: 5, maxDelayMs: 5 } });
+  try {
+    const appends = countAppends(cluster);
+    await cluster.applyAndWait(bytes("wake"));
+    await cluster.scheduler.runFor((2 * ELECTION_TIMEOUT_MS) / 10);
+    for (const peer of cluster.peers) assert.ok(cluster.node(peer).getStatus().quiet, `${peer} is quiet`);
+    // A follower that asked its leader to wake, after the leader quiesced, would wake it again.
+    await cluster.scheduler.runFor(ELECTION_TIMEOUT_MS);
+    for (const peer of cluster.peers) assert.ok(cluster.node(peer).getStatus().quiet, `${peer} stays quiet`);
+    assert.equal(appends.count, 2, `AppendEntries for one write on a quiet group: ${cluster.describe()}`);
+    await converge(cluster);
+  } finally {
+    await cluster.shutdownAll();
+    cluster.dispose();
+  }
+});
+
 test("QuietLeaderKilled: the followers of a killed quiet leader elect within two election timeouts", async () => {
   const cluster = await quietCluster({ seed: 1903 });
   try {
