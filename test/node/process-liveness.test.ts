@@ -85,6 +85,27 @@ test("LivenessSilence: a quiet follower wakes, leader lost, within an election t
   liveness.stop();
 });
 
+test("LivenessSilenceOnTime: a quiet follower wakes within 1 ms of its leader's process being silent for an election timeout plus one period, not at the next heartbeat after that", async () => {
+  let alive = true;
+  const { scheduler, liveness } = setup(() => (alive ? 5 : new RaftError("EHOSTUNREACH", "down")));
+  await scheduler.runFor(500);
+  const woken: { leaderLost: boolean }[] = [];
+  liveness.addQuiet(quietMember(woken), [PEER], true);
+  alive = false;
+  // The peer's own heartbeat arrives between two of ours: its last sign of life.
+  await scheduler.runFor(60);
+  liveness.onHeartbeat({ from: PEER, incarnation: 5, goneLeaders: [], wakeLeaders: [] });
+  const lastHeardMs = liveness.lastHeardMs(PEER);
+  assert.equal(lastHeardMs, scheduler.nowMs);
+  await scheduler.runUntil(() => woken.length > 0, 5000);
+  const wakeMs = lastHeardMs + ELECTION_TIMEOUT_MS + ELECTION_TIMEOUT_MS / 8;
+  assert.ok(
+    scheduler.nowMs >= wakeMs && scheduler.nowMs <= wakeMs + 1,
+    `woke at ${scheduler.nowMs} ms, silence ran out at ${wakeMs} ms`,
+  );
+  liveness.stop();
+});
+
 test("LivenessRestart: a new incarnation wakes every quiet group that depends on the process at once", async () => {
   let incarnation = 5;
   const { scheduler, liveness } = setup(() => incarnation);
