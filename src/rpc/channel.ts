@@ -159,7 +159,7 @@ export class Channel {
     if (this.state === "idle") {
       const waitMs = this.retryAtMs - performance.now();
       if (waitMs > 0) {
-        return new RaftError(
+        return RaftError.withoutStack(
           "EHOSTUNREACH",
           `${what}: not connected, next attempt in ${Math.ceil(waitMs)} ms`,
           NOT_SENT,
@@ -310,10 +310,12 @@ export class Channel {
     socket?.destroy();
     const calls = [...this.pending.entries()];
     this.pending.clear();
+    // One error per call, to name it; a connection lost under load fails thousands at once, and
+    // their stacks would all be this one.
     for (const [id, call] of calls) {
       this.settle(id, call);
       const details = { cause: err.cause, outcome: err.outcome };
-      this.failCall(call, new RaftError(err.code, `${call.what}: ${err.message}`, details));
+      this.failCall(call, RaftError.withoutStack(err.code, `${call.what}: ${err.message}`, details));
     }
   }
 

@@ -71,6 +71,19 @@ describe("Channel", () => {
     server.close();
   });
 
+  it("refuses calls during the reconnect backoff with errors that carry no stack trace", async () => {
+    const address = await freeAddress();
+    const channel = new Channel(address, { reconnectBackoffMinMs: 60_000, reconnectBackoffMaxMs: 60_000 });
+    await assert.rejects(channel.call("s", "m", new Uint8Array(0), { timeoutMs: 1000 }));
+    const refused = await channel.call("s", "m", new Uint8Array(0), { timeoutMs: 1000 }).then(
+      () => assert.fail("a call during the backoff was sent"),
+      (err: unknown) => err,
+    );
+    assert.ok(RaftError.is(refused) && refused.code === "EHOSTUNREACH" && refused.outcome === "refused");
+    assert.doesNotMatch(refused.stack ?? "", /\n\s+at /, "no stack frames");
+    channel.close();
+  });
+
   it("fails fast while the peer is down, backs off, and reconnects when it is back", async () => {
     const address = await freeAddress();
     const channel = new Channel(address, { reconnectBackoffMinMs: 20, reconnectBackoffMaxMs: 50 });
