@@ -8,6 +8,15 @@ import { Channel } from "../../src/rpc/channel.js";
 import { freePorts } from "../../src/testing/free-ports.js";
 import { pollUntil } from "../support/poll.js";
 
+/**
+ * libuv threads for each server, as docs/storage.md advises for many groups per process: every
+ * group writes and fsyncs its own log on the threadpool, and with Node's 4 threads the elections
+ * after a process of the 10,000-group bench died waited for fsyncs behind each other (395-684
+ * groups elected per second against 687-883 with 32; docs/benchmarks.md). An environment
+ * value wins.
+ */
+const SERVER_THREADPOOL_SIZE = "32";
+
 export { freePorts };
 
 const script = join(process.cwd(), "dist", "test", "process", "node-process.js");
@@ -78,7 +87,10 @@ export class ProcessCluster {
     ];
     // Extra node flags for the servers, e.g. TSRAFT_CHILD_NODE_ARGS="--cpu-prof" to profile them.
     const nodeArgs = process.env.TSRAFT_CHILD_NODE_ARGS?.split(" ").filter((a) => a !== "") ?? [];
-    const child = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, [...nodeArgs, ...args], {
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env, UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? SERVER_THREADPOOL_SIZE },
+    });
     this.children.set(port, child);
     await new Promise<void>((resolve, reject) => {
       let output = "";
