@@ -87,11 +87,12 @@ export interface LeaderQuiescence {
   /** The leader's last index when last looked at: a new entry restarts the idle period. */
   lastIndexSeen: number;
   /**
-   * A proposal woke the group (quiesce.ts `noteProposed`): its followers woke on appends with
-   * new entries and asked nobody to wake, so it may quiesce one heartbeat interval after its
-   * last write instead of `quiesceIdleMs`.
+   * No follower's ask to wake this leader can arrive late in this awake period: the period began
+   * with the leadership itself, or a proposal woke the group (quiesce.ts `noteProposed`: its
+   * followers woke on appends with new entries and asked nobody to wake). It may then quiesce
+   * one heartbeat interval after it went idle instead of `quiesceIdleMs`.
    */
-  wokeByWrite: boolean;
+  shortIdle: boolean;
 }
 
 /** What only a leader has: it is created when a node takes office and dropped when it leaves. */

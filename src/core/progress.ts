@@ -36,11 +36,23 @@ export class Progress {
    * and the leader lease (time is measured from the send, so the peer's answer is no older).
    */
   lastAckSentAtMs: number;
+  /**
+   * The peer answered a request of this leadership. Until then `lastAckSentAtMs` is the grace
+   * the leader granted at election, not a sign of life (quiesce.ts leaves out a dead peer that
+   * never answered).
+   */
+  answered = false;
 
   constructor(nextIndex: number, nowMs: number) {
     this.nextIndex = nextIndex;
     // A new leader grants each peer a full period before counting it as unreachable.
     this.lastAckSentAtMs = nowMs;
+  }
+
+  /** The peer answered a request sent at `sentAtMs` (whatever the answer). */
+  onAnswer(sentAtMs: number): void {
+    this.lastAckSentAtMs = Math.max(this.lastAckSentAtMs, sentAtMs);
+    this.answered = true;
   }
 
   /** No append goes out before this time: the follower said it was busy (braft's BLOCKING). */

@@ -23,9 +23,16 @@ import { peerMayCampaign } from "./witness.js";
 
 export type { LeaderQuiescence, QuiesceRequest, QuiesceResponse };
 
-/** A new leader's quiescence state: awake, idle from now. */
+/**
+ * A new leader's quiescence state: awake, idle from now, with the short idle period. A follower
+ * asks a leader to wake only when it went quiet under that leader in the current term
+ * (node-quiescence.ts), and no follower has gone quiet in a term whose leadership just began.
+ * After a leader's process dies, thousands of groups elect at once on the survivors
+ * (the many-groups bench), and the three heartbeat rounds each new leader sent before
+ * quiescing competed with the elections still running.
+ */
 export function newLeaderQuiescence(nowMs: number, lastIndex: number): LeaderQuiescence {
-  return { quiet: false, idleSinceMs: nowMs, lastIndexSeen: lastIndex, wokeByWrite: false };
+  return { quiet: false, idleSinceMs: nowMs, lastIndexSeen: lastIndex, shortIdle: true };
 }
 
 /** Whether this node's group is quiet here (as leader or follower). */
@@ -42,7 +49,7 @@ export function maybeQuiesce(core: CoreState, leader: LeaderState, nowMs: number
   const configuredMs = core.config.quiesceIdleMs ?? 0;
   if (configuredMs <= 0) return false;
   const q = leader.quiescence;
-  const idleMs = q.wokeByWrite ? Math.min(configuredMs, core.config.heartbeatIntervalMs) : configuredMs;
+  const idleMs = q.shortIdle ? Math.min(configuredMs, core.config.heartbeatIntervalMs) : configuredMs;
   const followers = quiescingFollowers(core, leader, nowMs);
   if (followers === undefined || q.lastIndexSeen !== core.log.lastIndex()) {
     q.idleSinceMs = nowMs;
@@ -92,7 +99,7 @@ function quiescingFollowers(core: CoreState, leader: LeaderState, nowMs: number)
   const recentMs = 2 * core.config.heartbeatIntervalMs;
   const live: PeerKey[] = [];
   for (const [peer, progress] of leader.progress) {
-    const answeredRecently = nowMs - progress.lastAckSentAtMs <= recentMs;
+    const answeredRecently = progress.answered && nowMs - progress.lastAckSentAtMs <= recentMs;
     if (!answeredRecently && isDead(peer)) continue;
     if (progress.state !== "replicate" || progress.matchIndex !== last || progress.inflight !== 0)
       return undefined;
@@ -165,7 +172,7 @@ export function noteProposed(core: CoreState, leader: LeaderState, nowMs: number
   q.idleSinceMs = nowMs;
   q.lastIndexSeen = core.log.lastIndex();
   if (!woke) return;
-  q.wokeByWrite = true;
+  q.shortIdle = true;
   leader.heartbeatDeadlineMs = nowMs + core.config.heartbeatIntervalMs;
 }
 
@@ -190,7 +197,7 @@ export function wake(core: CoreState, nowMs: number, options: WakeOptions): void
     if (!leader.quiescence.quiet) return;
     leader.quiescence.quiet = false;
     leader.quiescence.idleSinceMs = nowMs;
-    leader.quiescence.wokeByWrite = false;
+    leader.quiescence.shortIdle = false;
     // Heartbeat at once; check-quorum counts from now, as if the leadership had just begun.
     leader.heartbeatDeadlineMs = nowMs;
     leader.stepDownDeadlineMs = nowMs + core.config.electionTimeoutMs;

@@ -112,7 +112,7 @@ export function handleAppendResponse(
   if (leader === undefined || request.term !== core.term) return;
   const progress = leader.progress.get(peer);
   if (progress === undefined) return;
-  progress.lastAckSentAtMs = Math.max(progress.lastAckSentAtMs, send.createdAtMs);
+  progress.onAnswer(send.createdAtMs);
   leader.reads.onAck(core, peer, send.seq, nowMs); // an answer in our term confirms our leadership
   progress.readonly = response.readonly === true;
   if (send.heartbeat) {

@@ -39,7 +39,7 @@ export function handleSnapshotResult(
     progress.onSnapshotFailed(send.seq, core.nextSeq());
     return;
   }
-  progress.lastAckSentAtMs = Math.max(progress.lastAckSentAtMs, send.createdAtMs);
+  progress.onAnswer(send.createdAtMs);
   progress.onSnapshotDone(send.seq, result.success, result.lastIncludedIndex, core.nextSeq());
 }
 

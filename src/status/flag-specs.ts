@@ -199,7 +199,7 @@ export const flagSpecs: Readonly<Record<keyof RaftFlags, FlagSpec>> = {
   },
   tsraft_quiesce_after_heartbeats: {
     description:
-      "heartbeat intervals an idle leader waits before quiescing its group (at most one after a write woke it); 0: never (beyond braft)",
+      "heartbeat intervals an idle leader waits before quiescing its group (at most one after its election, or after a write woke it); 0: never (beyond braft)",
     live: true,
     appliesTo: "later",
     note: NEXT_NODES,

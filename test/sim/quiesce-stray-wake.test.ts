@@ -119,6 +119,10 @@ test("QuietFollowerDuplicateHeartbeat: an old heartbeat of its leader delivered 
     };
     await cluster.applyAndWait(bytes("before"));
     await untilAllQuiet(cluster);
+    // A read wakes the quiet leader, which heartbeats until it quiesces again (a write, or a new
+    // leadership, would quiesce at the first heartbeat time without one).
+    await cluster.settle(cluster.node(leader).readIndex({ timeoutMs: ELECTION_TIMEOUT_MS }));
+    await untilAllQuiet(cluster);
     cluster.failAppend = undefined;
     const term = cluster.node(leader).term;
     const heartbeat = lastHeartbeat;

@@ -215,3 +215,34 @@ function assertOneRound(groups: readonly SimGroup[], oldTerms: readonly number[]
     "one election round per group",
   );
 }
+
+test("QuietLeaderKilledCost: after a quiet leader's process dies, the new leader sends its live follower one AppendEntries (its first entry) and no heartbeat; both are quiet within two heartbeat intervals of the election and stay quiet for an election timeout", async () => {
+  const cluster = await quietCluster({ seed: 1906, network: { minDelayMs: 5, maxDelayMs: 5 } });
+  try {
+    const dead = cluster.leader() as PeerKey;
+    const term = cluster.node(dead).term;
+    cluster.crash(dead);
+    const toLive: string[] = [];
+    cluster.dropAppend = (from, request) => {
+      if (request.peerId !== dead)
+        toLive.push(`${from}->${request.peerId} prev=${request.prevLogIndex} n=${request.entries.length}`);
+      return false;
+    };
+    await timeToNewLeader(cluster, term);
+    await cluster.scheduler.runFor((2 * ELECTION_TIMEOUT_MS) / 10);
+    for (const peer of cluster.running())
+      assert.ok(
+        cluster.node(peer).getStatus().quiet,
+        `${peer} is quiet: ${toLive.join(", ")} at ${cluster.scheduler.nowMs}`,
+      );
+    await cluster.scheduler.runFor(ELECTION_TIMEOUT_MS);
+    for (const peer of cluster.running())
+      assert.ok(cluster.node(peer).getStatus().quiet, `${peer} stays quiet`);
+    assert.equal(toLive.length, 1, `AppendEntries to the live follower: ${toLive.join(", ")}`);
+    await cluster.start(dead);
+    await converge(cluster);
+  } finally {
+    await cluster.shutdownAll();
+    cluster.dispose();
+  }
+});
