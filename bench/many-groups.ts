@@ -9,6 +9,11 @@
  *   groups=300 election_ms=5000 quiescence=true start_ms=S quiet_pct=Q idle_cpu_pct=a,b,c
  *   idle_cpu_max_pct=m rss_mib=r,s,t rss_per_group_kib=k ops_s=X p50_us=Y p99_us=Z errors=E
  *   reelect_groups=N reelect_p50_ms=.. reelect_p99_ms=.. reelect_max_ms=.. reelect_max_timeouts=..
+ *   reelect_missing=M reelect_cpu_ms_per_group=C
+ *
+ * `reelect_cpu_ms_per_group`: the CPU both survivors spent from the kill until every group was
+ * led again (or the wait ended), divided by the groups re-elected: what one election costs,
+ * comparable between runs whose victims led different numbers of groups.
  *
  * node dist/bench/many-groups.js [--groups 300] [--election-ms 5000] [--idle-s 10] [--load-s 10]
  *   [--quiescence on|off] [--no-kill] [--meta merged|single]
@@ -41,6 +46,8 @@ export interface ManyGroupsResult {
   readonly reelectMs: readonly number[];
   /** Groups the killed process led that had no new leader when the wait ended. */
   readonly reelectMissing: number;
+  /** CPU ms of both survivors from the kill to the end of the wait, per group re-elected. */
+  readonly reelectCpuMsPerGroup: number;
 }
 
 interface Options {
@@ -100,13 +107,15 @@ const REELECT_POLL_MS = 100;
  */
 async function killAndTimeReelection(
   cluster: ProcessCluster,
-): Promise<{ reelectMs: number[]; missing: number }> {
+): Promise<{ reelectMs: number[]; missing: number; cpuMs: number }> {
   const ports = cluster.running();
   const led = await Promise.all(ports.map(async (port) => (await cluster.call(port, "leaders", "")) as Led));
   const sizes = led.map((l) => l.length);
   const victimIndex = sizes.indexOf(Math.max(...sizes));
   const victim = ports[victimIndex] as number;
   const oldTerms = new Map((led[victimIndex] ?? []).map(({ group, term }) => [group, term]));
+  const survivors = ports.filter((port) => port !== victim).map((port) => cluster.pidOf(port));
+  const cpuBefore = survivors.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0);
   const killedAt = performance.now();
   await cluster.kill(victim);
   const reelectedMs = new Map<string, number>();
@@ -126,9 +135,11 @@ async function killAndTimeReelection(
     // few percent of their CPU during the elections it times. 100 ms is 2% of the timeout.
     { timeoutMs: boundMs(oldTerms.size), intervalMs: REELECT_POLL_MS, errorsMeanNotYet: true },
   ).catch(() => undefined); // the groups still without a leader are reported, not thrown
+  const cpuAfter = survivors.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0);
   return {
     reelectMs: [...reelectedMs.values()].sort((a, b) => a - b),
     missing: oldTerms.size - reelectedMs.size,
+    cpuMs: (cpuAfter - cpuBefore) * 1000,
   };
 }
 
@@ -212,7 +223,7 @@ export async function runManyGroups(options: Options): Promise<ManyGroupsResult>
       `many-groups: start_ms=${startMs} idle_cpu_pct=${idleCpuPct.join(",")} ` +
         `rss_mib=${rssBytes.map((b) => Math.round(b / 2 ** 20)).join(",")} ops_s=${load.opsPerSecond}`,
     );
-    let reelect = { reelectMs: [] as number[], missing: 0 };
+    let reelect = { reelectMs: [] as number[], missing: 0, cpuMs: 0 };
     if (options.kill ?? true) {
       await settleQuiet(cluster, options.groups, quiescence, options.electionMs);
       reelect = await killAndTimeReelection(cluster);
@@ -228,6 +239,7 @@ export async function runManyGroups(options: Options): Promise<ManyGroupsResult>
       load,
       reelectMs: reelect.reelectMs,
       reelectMissing: reelect.missing,
+      reelectCpuMsPerGroup: reelect.reelectMs.length === 0 ? 0 : reelect.cpuMs / reelect.reelectMs.length,
     };
   } finally {
     await cluster.stopAll();
@@ -252,7 +264,8 @@ export function formatManyGroups(r: ManyGroupsResult): string {
     `ops_s=${r.load.opsPerSecond} p50_us=${r.load.p50Us} p99_us=${r.load.p99Us} errors=${r.load.errors} ` +
     `reelect_groups=${r.reelectMs.length} reelect_p50_ms=${quantile(r.reelectMs, 0.5)} ` +
     `reelect_p99_ms=${quantile(r.reelectMs, 0.99)} reelect_max_ms=${maxMs} ` +
-    `reelect_max_timeouts=${(maxMs / r.electionMs).toFixed(2)} reelect_missing=${r.reelectMissing}`
+    `reelect_max_timeouts=${(maxMs / r.electionMs).toFixed(2)} reelect_missing=${r.reelectMissing} ` +
+    `reelect_cpu_ms_per_group=${r.reelectCpuMsPerGroup.toFixed(2)}`
   );
 }
 
