@@ -3,6 +3,7 @@
  * (readable and settable at run time); a node reads them once at init, merged with the per-node
  * overrides in NodeOptions.flags, so nothing deep in the code reads a global.
  */
+import { RAFT_META_WRITE_BATCH_DEFAULT } from "../storage/local/options.js";
 
 export interface RaftFlags {
   /** fsync log appends (when, see raft_sync_policy). */
@@ -29,7 +30,7 @@ export interface RaftFlags {
    * refuses to open. tsraft's default is on: see docs/decisions.md, "braft's whole surface".
    */
   raft_recover_log_from_corrupt: boolean;
-  /** Merged raft meta writes (local-merged://) batched into one file write. */
+  /** Merged raft meta writes (local-merged://) batched into one file write (braft: 128; tsraft: 4096). */
   raft_meta_write_batch: number;
   /** Roll a log segment over past this size. */
   raft_max_segment_size: number;
@@ -95,7 +96,7 @@ export const defaultFlags: Readonly<RaftFlags> = Object.freeze({
   raft_create_parent_directories: true,
   raft_use_fsync_rather_than_fdatasync: true,
   raft_recover_log_from_corrupt: true,
-  raft_meta_write_batch: 128,
+  raft_meta_write_batch: RAFT_META_WRITE_BATCH_DEFAULT,
   raft_max_segment_size: 8 * 1024 * 1024,
   raft_max_entries_size: 1024,
   raft_max_body_size: 512 * 1024,

@@ -78,7 +78,7 @@ export const flagSpecs: Readonly<Record<keyof RaftFlags, FlagSpec>> = {
     note: `storages of ${NEXT_NODES}`,
   },
   raft_meta_write_batch: {
-    description: "merged raft meta writes (local-merged://) batched into one write",
+    description: "merged raft meta writes (local-merged://) batched into one write (braft's default: 128)",
     live: true,
     appliesTo: "later",
     note: "local-merged:// meta files opened after the change",

@@ -180,20 +180,23 @@ test("LocalMergedNodes: two groups of one process keep their terms in one merged
   }
 });
 
-test("raft_meta_write_batch: concurrent votes of many nodes share a write, at most raft_meta_write_batch each", async () => {
-  const writesFor = async (batch: number | undefined): Promise<number> => {
+test("raft_meta_write_batch: concurrent votes of many nodes share a write, at most raft_meta_write_batch each; 4096 by default", async () => {
+  const writesFor = async (batch: number | undefined, votes = 10): Promise<number> => {
     const dir = await tempDir();
     try {
       const options = resolveLocalOptions(batch === undefined ? {} : { raft_meta_write_batch: batch });
       const file = new MergedMetaFile(dir, { ...options, owner: {} });
       await file.open();
-      await Promise.all(Array.from({ length: 10 }, (_, i) => file.set(`g${i}`, { term: 1, votedFor: "" })));
+      await Promise.all(
+        Array.from({ length: votes }, (_, i) => file.set(`g${i}`, { term: 1, votedFor: "" })),
+      );
       await file.close();
       return file.writes;
     } finally {
       await removeDir(dir);
     }
   };
-  assert.equal(await writesFor(undefined), 1, "10 votes, default batch 128: one write");
+  assert.equal(await writesFor(undefined, 4096), 1, "4096 votes, default batch: one write");
+  assert.equal(await writesFor(undefined, 4097), 2, "4097 votes, default batch: two writes");
   assert.equal(await writesFor(2), 5, "batches of 2: five writes");
 });

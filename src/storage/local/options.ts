@@ -95,6 +95,14 @@ export interface ResolvedLocalOptions {
   readonly lockDirectory: boolean;
 }
 
+/**
+ * Records per write and fsync of a merged raft meta file. braft's default is 128; tsraft's is
+ * larger because a kill of a process leading thousands of quiet groups makes the survivors vote
+ * for all of them at once, and each batch waited for the last one's fsync, behind every group's
+ * log writes on libuv's threadpool (docs/decisions.md). A record is about 50 bytes.
+ */
+export const RAFT_META_WRITE_BATCH_DEFAULT = 4096;
+
 /** 8 MiB: braft's raft_max_segment_size. */
 export const RAFT_MAX_SEGMENT_SIZE_DEFAULT = 8 * 1024 * 1024;
 
@@ -130,7 +138,7 @@ export function resolveLocalOptions(options: LocalStorageOptions = {}): Resolved
     syncByBytes: options.raft_sync_policy === 1,
     syncPerBytes: options.raft_sync_per_bytes ?? 2147483647,
     recoverFromCorrupt: options.raft_recover_log_from_corrupt ?? true,
-    metaWriteBatch: options.raft_meta_write_batch ?? 128,
+    metaWriteBatch: options.raft_meta_write_batch ?? RAFT_META_WRITE_BATCH_DEFAULT,
     syncMeta: sync || (options.raft_sync_meta ?? false),
     syncSegments: options.raft_sync_segments ?? false,
     maxSegmentSize,
