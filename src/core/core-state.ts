@@ -156,6 +156,11 @@ export interface CoreState {
   leaseLeaderId: PeerKey;
   /** braft's lease epoch: one more with each leadership and each transfer that timed out. */
   leaseEpoch: number;
+  /**
+   * This node led `ledTerm` and stepped down to `toTerm` on a newer term (election.ts: its answer
+   * to that term's candidate still says the leader was disrupted).
+   */
+  deposed: { readonly ledTerm: number; readonly toTerm: number } | undefined;
   /** Follower and (pre-)candidate: when the election timer fires. */
   electionDeadlineMs: number;
   /** A follower of a quiet group: no election timer while its leader's process is alive (quiesce.ts). */

@@ -99,6 +99,8 @@ interface VoteAnswer {
   readonly granted: boolean;
   readonly rejectedByLease?: boolean;
   readonly disrupted?: boolean;
+  /** With `disrupted`: the term this node led (when it stepped down before this request). */
+  readonly previousTerm?: number;
 }
 
 export function handleVoteRequest(
@@ -114,7 +116,7 @@ export function handleVoteRequest(
       granted: a.granted,
       rejectedByLease: a.rejectedByLease ?? false,
       disrupted: a.disrupted ?? false,
-      previousTerm,
+      previousTerm: a.previousTerm ?? previousTerm,
     };
     core.reply({ kind: "vote", replyId, response });
   };
@@ -123,7 +125,11 @@ export function handleVoteRequest(
   const logOk = core.log.isUpToDate(request.lastLogIndex, request.lastLogTerm);
   if (request.preVote) return answer(preVoteAnswer(core, logOk, nowMs));
   expireLeaseOfDisruptedLeader(core, request.disruptedLeader);
-  let disrupted = false;
+  // The leadership this vote ends, or ended already: a leader that learned this term from an
+  // answer to its appends stepped down before this request arrived, and still says so, or the
+  // candidate would never know and the other followers would refuse it by lease.
+  const ledTerm = deposedLeaderTerm(core, request.term);
+  let disrupted = ledTerm !== undefined;
   if (core.role === "leader") {
     // braft: a leader yields to a newer election (it got past a pre-vote, TimeoutNow or vote()).
     if (request.term === core.term) return answer({ granted: false });
@@ -141,7 +147,15 @@ export function handleVoteRequest(
     if (core.votedFor !== request.serverId) core.setVote(request.serverId);
     core.resetElectionDeadline(nowMs);
   }
-  answer({ granted, disrupted });
+  answer({ granted, disrupted, ...(ledTerm === undefined ? {} : { previousTerm: ledTerm }) });
+}
+
+/** The term this node led and stepped down from for `term`, if it did. */
+function deposedLeaderTerm(core: CoreState, term: number): number | undefined {
+  const deposed = core.deposed;
+  return core.role === "follower" && deposed?.toTerm === term && core.term === term
+    ? deposed.ledTerm
+    : undefined;
 }
 
 /** A pre-vote changes nothing here; it only says whether a real vote would be granted. */

@@ -64,6 +64,7 @@ export class RaftMachine implements CoreState {
   leaseLeaderId: PeerKey = "";
   /** braft's lease epoch: one more with each leadership and each transfer that timed out. */
   leaseEpoch = 0;
+  deposed: { readonly ledTerm: number; readonly toTerm: number } | undefined;
 
   electionDeadlineMs = NO_DEADLINE;
   /** A follower of a quiet group (quiesce.ts). */
@@ -235,6 +236,7 @@ export class RaftMachine implements CoreState {
   /** Adopts a newer term (always) and follows `leaderId` ("" when unknown). */
   becomeFollower(term: number, leaderId: PeerKey, nowMs: number, reason: string): void {
     invariant(term >= this.term, () => `term going back from ${this.term} to ${term}`);
+    if (this.role === "leader" && term > this.term) this.deposed = { ledTerm: this.term, toTerm: term };
     if (this.role === "leader" || this.role === "candidate" || this.role === "preCandidate") {
       this.leaveRole(nowMs, reason);
     }

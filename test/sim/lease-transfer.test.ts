@@ -128,6 +128,28 @@ test("TransferLeadershipWithLease: the target takes over after disrupting the ol
   await cluster.shutdownAll();
 });
 
+test("TransferTargetAnswersDeposedLeader: 5 voters with leases, seeds 1-30: a transfer that deposed its leader through an answer's newer term, before the target's vote reached it, still elects the target", async () => {
+  // The old leader learned the target's term from the answer to one of its appends and stepped
+  // down; it then answered the target's vote as a plain follower, so the target never learned
+  // that the leader was gone and the other followers kept refusing by lease (22 of 60 seeds).
+  const stuck: string[] = [];
+  for (let seed = 1; seed <= 30; seed++) {
+    const cluster = new SimCluster({ seed, nodes: 5, flags: { raft_enable_leader_lease: true } });
+    await cluster.startAll();
+    const leader = (await cluster.waitForLeader()) as PeerKey;
+    await cluster.applyAndWait(bytes("x"));
+    const target = cluster.peers.find((peer) => peer !== leader) as PeerKey;
+    const transfer = codeOf(cluster.node(leader).transferLeadershipTo(target));
+    const watched = await watchOldLeader(cluster, leader, 600);
+    const code = await cluster.settle(transfer);
+    assert.deepEqual([watched.overlaps, watched.staleReads], [[], []], `seed ${seed}`);
+    if (code !== "OK" || cluster.leader() !== target)
+      stuck.push(`seed ${seed}: ${code}, ${cluster.describe()}`);
+    await cluster.shutdownAll();
+  }
+  assert.deepEqual(stuck, []);
+});
+
 test("TransferLeadershipDuringChange: refused with EBUSY while a configuration change runs", async () => {
   const cluster = new SimCluster({ seed: 1403, nodes: 4, initialVoters: 3 });
   for (const peer of cluster.peers.slice(0, 3)) await cluster.start(peer);
