@@ -17,9 +17,9 @@
 import { leaderOf, type CoreState, type LeaderQuiescence, type LeaderState } from "./core-state.js";
 import { invariant } from "./errors.js";
 import type { QuiesceRequest, QuiesceResponse } from "./messages.js";
+import { firstToCampaign } from "./campaign-order.js";
 import { quorumVoteResult } from "./quorum.js";
 import type { PeerKey } from "./types.js";
-import { peerMayCampaign } from "./witness.js";
 
 export type { LeaderQuiescence, QuiesceRequest, QuiesceResponse };
 
@@ -209,40 +209,12 @@ export function wake(core: CoreState, nowMs: number, options: WakeOptions): void
   const heardAtMs = options.leaderHeardAtMs;
   if (heardAtMs !== undefined) core.lastLeaderContactMs = Math.max(core.lastLeaderContactMs, heardAtMs);
   core.resetElectionDeadline(nowMs);
+  // One follower per group goes first; the others vote for it (campaign-order.ts).
   if (options.leaderLost === true && firstToCampaign(core)) {
     // The election timeout ran out already (without liveness); only the random part is left.
     core.electionDeadlineMs -= core.config.electionTimeoutMs;
   }
   core.emit({ type: "woke", term: core.term });
-}
-
-/**
- * Of the followers that wake together because their leader's process died, one campaigns after
- * the random delay only; the others wait a whole election timeout more, as for a busy leader, and
- * vote for it meanwhile. Woken in the same liveness tick, they would otherwise campaign within one
- * random delay of each other, and on a loaded process (thousands of groups waking at once, the
- * many-groups bench) their requests cross: each votes for itself and the group waits another
- * timeout, a quarter of the rounds there. The one is chosen per group by a hash of the group and
- * the peer, so the campaigns spread over the surviving processes. If it cannot win (dead too, or
- * behind), the others campaign an election timeout later.
- */
-function firstToCampaign(core: CoreState): boolean {
-  const { groupId, self } = core.config;
-  let first: { peer: PeerKey; rank: number } | undefined;
-  for (const peer of core.voters().current) {
-    if (peer === core.leaderId || !peerMayCampaign(core.config, peer)) continue;
-    const rank = fnv1a(`${groupId}\u0000${peer}`);
-    if (first === undefined || rank < first.rank || (rank === first.rank && peer < first.peer))
-      first = { peer, rank };
-  }
-  return first === undefined || first.peer === self;
-}
-
-/** 32-bit FNV-1a of the UTF-16 code units: cheap, stable across processes and runs. */
-function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
-  return hash;
 }
 
 /** A follower leaving the follower role, or adopting a new term, is no longer quiet. */

@@ -19,6 +19,7 @@ import { ReadIndexTracker } from "./read-index.js";
 import { advanceChange, dropChange, resumeJointChange } from "./membership.js";
 import { startTransfer } from "./transfer.js";
 import { checkInvariants, checkReady } from "./invariants.js";
+import { firstToCampaign } from "./campaign-order.js";
 import { electionTimerMs, mayCampaign } from "./witness.js";
 import { broadcastHeartbeats, maybeCommit, sendAppends } from "./replication.js";
 import { handleSnapshotResult } from "./snapshot.js";
@@ -209,8 +210,13 @@ export class RaftMachine implements CoreState {
       return;
     }
     const timerMs = electionTimerMs(this.config);
-    const jitter = Math.floor(this.config.random() * Math.min(timerMs, this.config.maxElectionDelayMs));
-    this.electionDeadlineMs = nowMs + timerMs + jitter;
+    const jitterMaxMs = Math.min(timerMs, this.config.maxElectionDelayMs);
+    const jitter = Math.floor(this.config.random() * jitterMaxMs);
+    // A group's first election: one voter per group goes first, so leaders spread over the
+    // processes (campaign-order.ts). The others wait until its timer has run out whatever its
+    // random delay, and one more timeout for a process that started its groups later.
+    const notFirstMs = this.term === 0 && !firstToCampaign(this) ? timerMs + jitterMaxMs : 0;
+    this.electionDeadlineMs = nowMs + timerMs + jitter + notFirstMs;
   }
 
   /**

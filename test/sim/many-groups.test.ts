@@ -235,3 +235,25 @@ for (const seed of [1941, 1942]) {
     assert.ok(result.acknowledged > 0, "the workload made progress");
   });
 }
+
+test("FirstLeadersSpread: 48 groups on 3 processes started 400 ms apart: every process leads at least 10 of them after the first elections (16 each if even)", async () => {
+  const groups = 48;
+  const cluster = new SimCluster({ seed: 1931, nodes: 3, groups, electionTimeoutMs: ELECTION_TIMEOUT_MS });
+  try {
+    for (const peer of cluster.peers) {
+      await cluster.start(peer);
+      await cluster.scheduler.runFor(400);
+    }
+    const led = await cluster.scheduler.runUntil(
+      () => cluster.groups.every((g) => g.leader() !== undefined),
+      10_000,
+    );
+    assert.ok(led, "every group elected a leader");
+    const counts = cluster.peers.map((peer) => cluster.groups.filter((g) => g.leader() === peer).length);
+    // Before each group's first voter went first, the first process started led 44 of 48.
+    for (const count of counts) assert.ok(count >= 10, `groups led per process: ${counts.join(", ")}`);
+  } finally {
+    await cluster.shutdownAll();
+    cluster.dispose();
+  }
+});
