@@ -69,3 +69,13 @@ test("WriteBufferPoolBound: buffers over the kept size, and beyond the pool's by
   const again = takeWriteBuffer(100);
   assert.ok(again.buf.length >= 100 && again.view.byteLength === again.buf.length);
 });
+
+test("SmallWritesBorrowSmallBuffers: with the pool empty, a 100-byte write borrows 4 KiB and a 5,000-byte one 8 KiB (powers of two)", () => {
+  // Thousands of groups writing one small entry each at once (a mass election) held 64 KiB each.
+  const drained: ReturnType<typeof takeWriteBuffer>[] = [];
+  while (pooledWriteBuffers().count > 0) drained.push(takeWriteBuffer(1));
+  assert.equal(takeWriteBuffer(100).buf.length, 4096);
+  assert.equal(takeWriteBuffer(5000).buf.length, 8192);
+  assert.equal(takeWriteBuffer(WRITE_BUFFER_KEPT_BYTES_MAX).buf.length, WRITE_BUFFER_KEPT_BYTES_MAX);
+  for (const buffer of drained) giveWriteBuffer(buffer);
+});

@@ -15,11 +15,17 @@
  */
 export const WRITE_BUFFER_KEPT_BYTES_MAX = 1024 * 1024;
 
-/** Smallest buffer allocated, so that a log of small batches does not reallocate as they vary. */
-export const WRITE_BUFFER_BYTES_MIN = 64 * 1024;
+/**
+ * Smallest buffer allocated. Sizes are rounded up to a power of two from here, so a log whose
+ * batches vary finds one of its size class in the pool. It was 64 KiB: when a process leading
+ * thousands of quiet groups died, each survivor wrote a ~100-byte entry in thousands of groups
+ * at once, every write held its own 64 KiB buffer until its fsync, and allocating and
+ * collecting them was a visible share of the survivors' CPU (docs/benchmarks.md).
+ */
+export const WRITE_BUFFER_BYTES_MIN = 4 * 1024;
 
 /**
- * Bytes of idle buffers the pool keeps: enough for 256 writes of small batches in flight at once
+ * Bytes of idle buffers the pool keeps: enough for 4,096 writes of small batches in flight at once
  * (one per group writing), or 16 of the largest kept size. Writes beyond that allocate.
  */
 export const POOL_BYTES_MAX = 16 * 1024 * 1024;
@@ -45,10 +51,15 @@ export function takeWriteBuffer(bytes: number): WriteBuffer {
   }
   // allocUnsafeSlow: a buffer of its own (not a slice of Node's shared pool), never zero-filled
   // because every byte written is encoded first.
-  const buf = Buffer.allocUnsafeSlow(
-    bytes <= WRITE_BUFFER_KEPT_BYTES_MAX ? Math.max(bytes, WRITE_BUFFER_BYTES_MIN) : bytes,
-  );
+  const buf = Buffer.allocUnsafeSlow(bytes <= WRITE_BUFFER_KEPT_BYTES_MAX ? sizeClassOf(bytes) : bytes);
   return { buf, view: new DataView(buf.buffer, buf.byteOffset, buf.length) };
+}
+
+/** The power of two at least `bytes` and WRITE_BUFFER_BYTES_MIN. */
+function sizeClassOf(bytes: number): number {
+  let size = WRITE_BUFFER_BYTES_MIN;
+  while (size < bytes) size *= 2;
+  return size;
 }
 
 /**
