@@ -111,15 +111,29 @@ test("LeaderLeaseDuringTransfer: a transfer ends the lease at once; a target cut
   await cluster.shutdownAll();
 });
 
-test("TransferLeadershipWithLease: the target takes over after disrupting the old leader", async () => {
-  const cluster = new SimCluster({ seed: 1402, nodes: 5, flags: { raft_enable_leader_lease: true } });
+/**
+ * Five voters with leases, one write, then a transfer from the leader to another voter, watched
+ * for 600 ms (watchOldLeader); returns the transfer's outcome.
+ */
+async function transferWithLease(seed: number): Promise<{
+  cluster: SimCluster;
+  target: PeerKey;
+  code: string;
+  watched: Awaited<ReturnType<typeof watchOldLeader>>;
+}> {
+  const cluster = new SimCluster({ seed, nodes: 5, flags: { raft_enable_leader_lease: true } });
   await cluster.startAll();
   const leader = (await cluster.waitForLeader()) as PeerKey;
   await cluster.applyAndWait(bytes("x"));
   const target = cluster.peers.find((peer) => peer !== leader) as PeerKey;
   const transfer = codeOf(cluster.node(leader).transferLeadershipTo(target));
   const watched = await watchOldLeader(cluster, leader, 600);
-  assert.equal(await cluster.settle(transfer), "OK");
+  return { cluster, target, code: await cluster.settle(transfer), watched };
+}
+
+test("TransferLeadershipWithLease: the target takes over after disrupting the old leader", async () => {
+  const { cluster, target, code, watched } = await transferWithLease(1402);
+  assert.equal(code, "OK");
   assert.deepEqual(watched.overlaps, []);
   assert.deepEqual(watched.staleReads, []);
   assert.equal(cluster.leader(), target);
@@ -134,14 +148,7 @@ test("TransferTargetAnswersDeposedLeader: 5 voters with leases, seeds 1-30: a tr
   // that the leader was gone and the other followers kept refusing by lease (22 of 60 seeds).
   const stuck: string[] = [];
   for (let seed = 1; seed <= 30; seed++) {
-    const cluster = new SimCluster({ seed, nodes: 5, flags: { raft_enable_leader_lease: true } });
-    await cluster.startAll();
-    const leader = (await cluster.waitForLeader()) as PeerKey;
-    await cluster.applyAndWait(bytes("x"));
-    const target = cluster.peers.find((peer) => peer !== leader) as PeerKey;
-    const transfer = codeOf(cluster.node(leader).transferLeadershipTo(target));
-    const watched = await watchOldLeader(cluster, leader, 600);
-    const code = await cluster.settle(transfer);
+    const { cluster, target, code, watched } = await transferWithLease(seed);
     assert.deepEqual([watched.overlaps, watched.staleReads], [[], []], `seed ${seed}`);
     if (code !== "OK" || cluster.leader() !== target)
       stuck.push(`seed ${seed}: ${code}, ${cluster.describe()}`);
