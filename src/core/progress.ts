@@ -83,8 +83,12 @@ export class Progress {
    * so a follower that refuses at once is not flooded.
    */
   onSnapshotDone(seq: number, success: boolean, lastIncludedIndex: number, nextSeq: number): void {
+    // An answer to an abandoned install says nothing new: the leader moved on because the
+    // follower said more since (it lost its log, sim seed 773), and raising match from it
+    // would count entries the follower no longer holds, with next left below match.
+    if (seq < this.epochStartSeq) return;
     if (success && lastIncludedIndex > this.matchIndex) this.matchIndex = lastIncludedIndex;
-    if (this.state !== "snapshot" || seq < this.epochStartSeq) return;
+    if (this.state !== "snapshot") return;
     if (!success) this.installsRefused++;
     this.becomeProbe(this.matchIndex + 1, nextSeq);
     this.probeSent = !success;
