@@ -36,18 +36,27 @@ export interface WriteBuffer {
   readonly view: DataView;
 }
 
-const free: WriteBuffer[] = [];
+/**
+ * Idle buffers by size class (a power of two from WRITE_BUFFER_BYTES_MIN to
+ * WRITE_BUFFER_KEPT_BYTES_MAX: every kept buffer is exactly one), each list newest last. With
+ * thousands of small buffers idle after a mass election, one list scanned for a large write
+ * would cost a pass over all of them per write.
+ */
+const free = new Map<number, WriteBuffer[]>();
+let freeCount = 0;
 let freeBytes = 0;
 
 /** A buffer of at least `bytes`, pooled or new; give it back with {@link giveWriteBuffer}. */
 export function takeWriteBuffer(bytes: number): WriteBuffer {
-  // Newest first: a busy log finds the buffer it just gave back on top.
-  for (let i = free.length - 1; i >= 0; i--) {
-    const candidate = free[i]!;
-    if (candidate.buf.length < bytes) continue;
-    free.splice(i, 1);
-    freeBytes -= candidate.buf.length;
-    return candidate;
+  if (bytes <= WRITE_BUFFER_KEPT_BYTES_MAX) {
+    // Smallest class first, newest first: a busy log finds the buffer it just gave back.
+    for (let size = sizeClassOf(bytes); size <= WRITE_BUFFER_KEPT_BYTES_MAX; size *= 2) {
+      const pooled = free.get(size)?.pop();
+      if (pooled === undefined) continue;
+      freeCount--;
+      freeBytes -= size;
+      return pooled;
+    }
   }
   // allocUnsafeSlow: a buffer of its own (not a slice of Node's shared pool), never zero-filled
   // because every byte written is encoded first.
@@ -69,11 +78,14 @@ function sizeClassOf(bytes: number): number {
 export function giveWriteBuffer(buffer: WriteBuffer): void {
   const bytes = buffer.buf.length;
   if (bytes > WRITE_BUFFER_KEPT_BYTES_MAX || freeBytes + bytes > POOL_BYTES_MAX) return;
-  free.push(buffer);
+  const list = free.get(bytes);
+  if (list === undefined) free.set(bytes, [buffer]);
+  else list.push(buffer);
+  freeCount++;
   freeBytes += bytes;
 }
 
 /** The idle buffers the pool holds now (for tests and the memory benchmark). */
 export function pooledWriteBuffers(): { readonly count: number; readonly bytes: number } {
-  return { count: free.length, bytes: freeBytes };
+  return { count: freeCount, bytes: freeBytes };
 }
