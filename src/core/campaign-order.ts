@@ -12,7 +12,7 @@
  *
  * And at a group's first election (term 0, RaftMachine.resetElectionDeadline): the others wait
  * one election timeout more. Without it the process that started its groups first led most of
- * them (4,300-7,100 of 10,000 on three processes in the many-groups bench), and a kill of that
+ * them (4,025-8,633 of 10,000 on three processes in the many-groups bench), and a kill of that
  * process left its survivors thousands of elections to hold at once.
  *
  * If the first one cannot win (it is down, or behind), the others campaign an election timeout

@@ -75,7 +75,8 @@ export interface RaftFlags {
   /**
    * Beyond braft: an idle leader quiesces its group after this many heartbeat intervals with
    * nothing to do, when every peer's server speaks tsraft's LivenessService (docs/quiescence.md);
-   * after at most one when a write woke the group ("A write on a quiet group"); 0 never quiesces.
+   * after at most one in a new leadership or when a write woke the group ("A new leader", "A
+   * write on a quiet group"); 0 never quiesces.
    */
   tsraft_quiesce_after_heartbeats: number;
 }
