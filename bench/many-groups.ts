@@ -7,9 +7,12 @@
  * Prints one line:
  *
  *   groups=300 election_ms=5000 quiescence=true start_ms=S quiet_pct=Q idle_cpu_pct=a,b,c
- *   idle_cpu_max_pct=m rss_mib=r,s,t rss_per_group_kib=k ops_s=X p50_us=Y p99_us=Z errors=E
+ *   idle_cpu_max_pct=m rss_mib=r,s,t rss_per_group_kib=k ops_s=X p50_us=Y p99_us=Z errors=E cpu_us_op=U
  *   reelect_groups=N reelect_p50_ms=.. reelect_p99_ms=.. reelect_max_ms=.. reelect_max_timeouts=..
  *   reelect_missing=M reelect_cpu_ms_per_group=C
+ *
+ * `cpu_us_op`: the CPU of the three servers together during the load, per operation: steadier
+ * between runs than ops/s on a shared machine.
  *
  * `reelect_cpu_ms_per_group`: the CPU both survivors spent from the kill until every group was
  * led again (or the wait ended), divided by the groups re-elected: what one election costs,
@@ -42,6 +45,8 @@ export interface ManyGroupsResult {
   readonly idleCpuPct: readonly number[];
   readonly rssBytes: readonly number[];
   readonly load: LoadResult;
+  /** CPU microseconds of the three servers together per operation of the load. */
+  readonly loadCpuUsPerOp: number;
   /** Per group the killed process led: ms from the kill until a live process led it. */
   readonly reelectMs: readonly number[];
   /** Groups the killed process led that had no new leader when the wait ended. */
@@ -206,6 +211,8 @@ export async function runManyGroups(options: Options): Promise<ManyGroupsResult>
     const rssBytes = cluster.ports.map((port) => rssMiBOf(cluster.pidOf(port)) * 2 ** 20);
     const quiet = await quietPct(cluster, options.groups);
     let next = 0;
+    const serverPids = cluster.ports.map((port) => cluster.pidOf(port));
+    const loadCpuBefore = serverPids.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0);
     const load = await runClosedLoop(options.callers, options.loadSeconds, async () => {
       const group = groups[next++ % groups.length] as string;
       const port = leaders.get(group) as number;
@@ -218,6 +225,8 @@ export async function runManyGroups(options: Options): Promise<ManyGroupsResult>
         throw new Error("not the leader");
       }
     });
+    const loadCpuS = serverPids.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0) - loadCpuBefore;
+    const loadCpuUsPerOp = load.ops === 0 ? 0 : Math.round((loadCpuS * 1e6) / load.ops);
     // The figures so far, in case the kill phase of a large point does not finish.
     console.error(
       `many-groups: start_ms=${startMs} idle_cpu_pct=${idleCpuPct.join(",")} ` +
@@ -237,6 +246,7 @@ export async function runManyGroups(options: Options): Promise<ManyGroupsResult>
       idleCpuPct,
       rssBytes,
       load,
+      loadCpuUsPerOp,
       reelectMs: reelect.reelectMs,
       reelectMissing: reelect.missing,
       reelectCpuMsPerGroup: reelect.reelectMs.length === 0 ? 0 : reelect.cpuMs / reelect.reelectMs.length,
@@ -262,6 +272,7 @@ export function formatManyGroups(r: ManyGroupsResult): string {
     `quiet_pct=${r.quietPct} idle_cpu_pct=${r.idleCpuPct.join(",")} ` +
     `idle_cpu_max_pct=${Math.max(...r.idleCpuPct)} rss_mib=${mib.join(",")} rss_per_group_kib=${perGroupKiB} ` +
     `ops_s=${r.load.opsPerSecond} p50_us=${r.load.p50Us} p99_us=${r.load.p99Us} errors=${r.load.errors} ` +
+    `cpu_us_op=${r.loadCpuUsPerOp} ` +
     `reelect_groups=${r.reelectMs.length} reelect_p50_ms=${quantile(r.reelectMs, 0.5)} ` +
     `reelect_p99_ms=${quantile(r.reelectMs, 0.99)} reelect_max_ms=${maxMs} ` +
     `reelect_max_timeouts=${(maxMs / r.electionMs).toFixed(2)} reelect_missing=${r.reelectMissing} ` +
