@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tsraft/liveness.proto.
  */
 export const file_tsraft_liveness: GenFile = /*@__PURE__*/
-  fileDesc("ChV0c3JhZnQvbGl2ZW5lc3MucHJvdG8SBnRzcmFmdCJpChhMaXZlbmVzc0hlYXJ0YmVhdFJlcXVlc3QSDAoEZnJvbRgBIAIoCRITCgtpbmNhcm5hdGlvbhgCIAIoAxIUCgxnb25lX2xlYWRlcnMYAyADKAkSFAoMd2FrZV9sZWFkZXJzGAQgAygJIjAKGUxpdmVuZXNzSGVhcnRiZWF0UmVzcG9uc2USEwoLaW5jYXJuYXRpb24YASACKAMinAEKDlF1aWVzY2VSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgAigJEhEKCXNlcnZlcl9pZBgCIAIoCRIPCgdwZWVyX2lkGAMgAigJEgwKBHRlcm0YBCACKAMSFgoObGFzdF9sb2dfaW5kZXgYBSACKAMSFQoNbGFzdF9sb2dfdGVybRgGIAIoAxIXCg9jb21taXR0ZWRfaW5kZXgYByACKAMiMAoPUXVpZXNjZVJlc3BvbnNlEgwKBHRlcm0YASACKAMSDwoHc3VjY2VzcxgCIAIoCDKfAQoPTGl2ZW5lc3NTZXJ2aWNlElAKCWhlYXJ0YmVhdBIgLnRzcmFmdC5MaXZlbmVzc0hlYXJ0YmVhdFJlcXVlc3QaIS50c3JhZnQuTGl2ZW5lc3NIZWFydGJlYXRSZXNwb25zZRI6CgdxdWllc2NlEhYudHNyYWZ0LlF1aWVzY2VSZXF1ZXN0GhcudHNyYWZ0LlF1aWVzY2VSZXNwb25zZQ");
+  fileDesc("ChV0c3JhZnQvbGl2ZW5lc3MucHJvdG8SBnRzcmFmdCJpChhMaXZlbmVzc0hlYXJ0YmVhdFJlcXVlc3QSDAoEZnJvbRgBIAIoCRITCgtpbmNhcm5hdGlvbhgCIAIoAxIUCgxnb25lX2xlYWRlcnMYAyADKAkSFAoMd2FrZV9sZWFkZXJzGAQgAygJIjAKGUxpdmVuZXNzSGVhcnRiZWF0UmVzcG9uc2USEwoLaW5jYXJuYXRpb24YASACKAMinAEKDlF1aWVzY2VSZXF1ZXN0EhAKCGdyb3VwX2lkGAEgAigJEhEKCXNlcnZlcl9pZBgCIAIoCRIPCgdwZWVyX2lkGAMgAigJEgwKBHRlcm0YBCACKAMSFgoObGFzdF9sb2dfaW5kZXgYBSACKAMSFQoNbGFzdF9sb2dfdGVybRgGIAIoAxIXCg9jb21taXR0ZWRfaW5kZXgYByACKAMiMAoPUXVpZXNjZVJlc3BvbnNlEgwKBHRlcm0YASACKAMSDwoHc3VjY2VzcxgCIAIoCCI/ChNRdWllc2NlQmF0Y2hSZXF1ZXN0EigKCHJlcXVlc3RzGAEgAygLMhYudHNyYWZ0LlF1aWVzY2VSZXF1ZXN0IkAKFFF1aWVzY2VCYXRjaFJlc3BvbnNlEigKCG91dGNvbWVzGAEgAygLMhYudHNyYWZ0LlF1aWVzY2VPdXRjb21lImMKDlF1aWVzY2VPdXRjb21lEikKCHJlc3BvbnNlGAEgASgLMhcudHNyYWZ0LlF1aWVzY2VSZXNwb25zZRISCgplcnJvcl9jb2RlGAIgASgFEhIKCmVycm9yX3RleHQYAyABKAky6wEKD0xpdmVuZXNzU2VydmljZRJQCgloZWFydGJlYXQSIC50c3JhZnQuTGl2ZW5lc3NIZWFydGJlYXRSZXF1ZXN0GiEudHNyYWZ0LkxpdmVuZXNzSGVhcnRiZWF0UmVzcG9uc2USOgoHcXVpZXNjZRIWLnRzcmFmdC5RdWllc2NlUmVxdWVzdBoXLnRzcmFmdC5RdWllc2NlUmVzcG9uc2USSgoNcXVpZXNjZV9iYXRjaBIbLnRzcmFmdC5RdWllc2NlQmF0Y2hSZXF1ZXN0GhwudHNyYWZ0LlF1aWVzY2VCYXRjaFJlc3BvbnNl");
 
 /**
  * One per pair of servers and period, whatever the number of groups they share.
@@ -159,6 +159,76 @@ export const QuiesceResponseSchema: GenMessage<QuiesceResponse> = /*@__PURE__*/
   messageDesc(file_tsraft_liveness, 3);
 
 /**
+ * The Quiesce requests of many groups to one server, gathered over one event-loop turn: spread
+ * over thousands of groups, nearly every write wakes a quiet group, which quiesces again one
+ * heartbeat interval later, so one call per group and follower cost as much as the write.
+ *
+ * @generated from message tsraft.QuiesceBatchRequest
+ */
+export type QuiesceBatchRequest = Message<"tsraft.QuiesceBatchRequest"> & {
+  /**
+   * @generated from field: repeated tsraft.QuiesceRequest requests = 1;
+   */
+  requests: QuiesceRequest[];
+};
+
+/**
+ * Describes the message tsraft.QuiesceBatchRequest.
+ * Use `create(QuiesceBatchRequestSchema)` to create a new message.
+ */
+export const QuiesceBatchRequestSchema: GenMessage<QuiesceBatchRequest> = /*@__PURE__*/
+  messageDesc(file_tsraft_liveness, 4);
+
+/**
+ * One outcome per request, in the order of the requests.
+ *
+ * @generated from message tsraft.QuiesceBatchResponse
+ */
+export type QuiesceBatchResponse = Message<"tsraft.QuiesceBatchResponse"> & {
+  /**
+   * @generated from field: repeated tsraft.QuiesceOutcome outcomes = 1;
+   */
+  outcomes: QuiesceOutcome[];
+};
+
+/**
+ * Describes the message tsraft.QuiesceBatchResponse.
+ * Use `create(QuiesceBatchResponseSchema)` to create a new message.
+ */
+export const QuiesceBatchResponseSchema: GenMessage<QuiesceBatchResponse> = /*@__PURE__*/
+  messageDesc(file_tsraft_liveness, 5);
+
+/**
+ * A request's response, or the error its own call would have failed with: braft's errno of a
+ * RaftError code (ENOENT for a group the server does not host) and its text.
+ *
+ * @generated from message tsraft.QuiesceOutcome
+ */
+export type QuiesceOutcome = Message<"tsraft.QuiesceOutcome"> & {
+  /**
+   * @generated from field: optional tsraft.QuiesceResponse response = 1;
+   */
+  response?: QuiesceResponse | undefined;
+
+  /**
+   * @generated from field: optional int32 error_code = 2;
+   */
+  errorCode: number;
+
+  /**
+   * @generated from field: optional string error_text = 3;
+   */
+  errorText: string;
+};
+
+/**
+ * Describes the message tsraft.QuiesceOutcome.
+ * Use `create(QuiesceOutcomeSchema)` to create a new message.
+ */
+export const QuiesceOutcomeSchema: GenMessage<QuiesceOutcome> = /*@__PURE__*/
+  messageDesc(file_tsraft_liveness, 6);
+
+/**
  * @generated from service tsraft.LivenessService
  */
 export const LivenessService: GenService<{
@@ -177,6 +247,14 @@ export const LivenessService: GenService<{
     methodKind: "unary";
     input: typeof QuiesceRequestSchema;
     output: typeof QuiesceResponseSchema;
+  },
+  /**
+   * @generated from rpc tsraft.LivenessService.quiesce_batch
+   */
+  quiesce_batch: {
+    methodKind: "unary";
+    input: typeof QuiesceBatchRequestSchema;
+    output: typeof QuiesceBatchResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_tsraft_liveness, 0);
