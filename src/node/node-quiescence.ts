@@ -143,8 +143,13 @@ export class NodeQuiescence {
   }
 
   #sendQuiesce(liveness: ProcessLiveness, term: number, request: QuiesceRequest): void {
-    const answer = (response: QuiesceResponse | undefined): void =>
+    const answer = (response: QuiesceResponse | undefined): void => {
+      // The common answer changes nothing in the core (a success, in a term no newer than the
+      // one asked in, which the core's term can only have passed): skip the input and its drive,
+      // one per follower for every write on a quiet group.
+      if (response?.success === true && response.term <= term) return;
       this.host.withCore((core) => core.onQuiesceAnswer(term, response, this.host.nowMs()));
+    };
     // A failed call (the peer is down, or braft) leaves the follower awake: so must the leader be.
     liveness.quiesce(request.peerId, request, this.host.rpcTimeoutMs).then(answer, () => answer(undefined));
   }
