@@ -69,7 +69,7 @@ export class QuiesceBatcher {
       for (const w of list) this.#callOne(endpoint, w.request, w.timeoutMs).then(w.resolve, w.reject);
       return;
     }
-    const timeoutMs = Math.max(...list.map((w) => w.timeoutMs));
+    const timeoutMs = list.reduce((longest, w) => Math.max(longest, w.timeoutMs), 0);
     const message = encodeQuiesceBatchRequest(list.map((w) => w.request));
     this.call(endpoint, "quiesce_batch", message, timeoutMs).then(
       (bytes) => settleAll(list, bytes),
