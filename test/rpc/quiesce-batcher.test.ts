@@ -99,30 +99,26 @@ test("QuiesceBatchItemError: a request the server fails is rejected with that er
   assert.ok(RaftError.is(gone.reason) && gone.reason.code === "ENOENT", String(gone.reason));
 });
 
-test("QuiesceBatchCallFails: when the batch's call fails, every request in it is rejected with that error", async () => {
-  const failing: LivenessCall = () => Promise.reject(new RaftError("ETIMEDOUT", "no answer"));
-  const batcher = new QuiesceBatcher(failing);
+/** Sends two Quiesces to one server in one turn through `call`; asserts both fail with `code`. */
+async function assertBothRejected(call: LivenessCall, code: string): Promise<void> {
+  const batcher = new QuiesceBatcher(call);
   const outcomes = await Promise.allSettled([
     batcher.quiesce("127.0.0.1:8101", quiesceOf("g1"), 1000),
     batcher.quiesce("127.0.0.1:8101", quiesceOf("g2"), 1000),
   ]);
   for (const outcome of outcomes) {
     assert.equal(outcome.status, "rejected");
-    assert.ok(RaftError.is(outcome.reason) && outcome.reason.code === "ETIMEDOUT");
+    assert.ok(RaftError.is(outcome.reason) && outcome.reason.code === code, String(outcome.reason));
   }
+}
+
+test("QuiesceBatchCallFails: when the batch's call fails, every request in it is rejected with that error", async () => {
+  await assertBothRejected(() => Promise.reject(new RaftError("ETIMEDOUT", "no answer")), "ETIMEDOUT");
 });
 
 test("QuiesceBatchShortAnswer: an answer with fewer outcomes than requests rejects them all with EIO", async () => {
   const short: LivenessCall = () => Promise.resolve(encodeQuiesceBatchResponse([{ term: 3, success: true }]));
-  const batcher = new QuiesceBatcher(short);
-  const outcomes = await Promise.allSettled([
-    batcher.quiesce("127.0.0.1:8101", quiesceOf("g1"), 1000),
-    batcher.quiesce("127.0.0.1:8101", quiesceOf("g2"), 1000),
-  ]);
-  for (const outcome of outcomes) {
-    assert.equal(outcome.status, "rejected");
-    assert.ok(RaftError.is(outcome.reason) && outcome.reason.code === "EIO");
-  }
+  await assertBothRejected(short, "EIO");
 });
 
 test("QuiesceBatchUnknownMethod: a server that answers ENOSYS to quiesce_batch gets one quiesce per request, then and from then on", async () => {
