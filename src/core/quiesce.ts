@@ -142,6 +142,15 @@ export function handleQuiesceRequest(
 }
 
 /** Leader: a follower's answer to Quiesce (undefined when the call failed). */
+/**
+ * Whether a follower's answer to the Quiesce of `term` leaves the leader's core as it is: a
+ * success, in a term no newer than the one asked in (the core's term can only have passed it).
+ * The shell skips such answers, one per follower for every write on a quiet group.
+ */
+export function quiesceAnswerChangesNothing(term: number, response: QuiesceResponse | undefined): boolean {
+  return response?.success === true && response.term <= term;
+}
+
 export function handleQuiesceResponse(
   core: CoreState,
   term: number,

@@ -9,6 +9,7 @@
  */
 import type { CoreEvent } from "../core/events.js";
 import type { InboundRequest, QuiesceRequest, QuiesceResponse } from "../core/messages.js";
+import { quiesceAnswerChangesNothing } from "../core/quiesce.js";
 import { quorumVoteResult } from "../core/quorum.js";
 import type { RaftCore } from "../core/raft.js";
 import type { PeerKey } from "../core/types.js";
@@ -144,10 +145,8 @@ export class NodeQuiescence {
 
   #sendQuiesce(liveness: ProcessLiveness, term: number, request: QuiesceRequest): void {
     const answer = (response: QuiesceResponse | undefined): void => {
-      // The common answer changes nothing in the core (a success, in a term no newer than the
-      // one asked in, which the core's term can only have passed): skip the input and its drive,
-      // one per follower for every write on a quiet group.
-      if (response?.success === true && response.term <= term) return;
+      // The common answer: no input, and no drive of the leader for it.
+      if (quiesceAnswerChangesNothing(term, response)) return;
       this.host.withCore((core) => core.onQuiesceAnswer(term, response, this.host.nowMs()));
     };
     // A failed call (the peer is down, or braft) leaves the follower awake: so must the leader be.
