@@ -43,7 +43,6 @@ export interface WriteBuffer {
  * would cost a pass over all of them per write.
  */
 const free = new Map<number, WriteBuffer[]>();
-let freeCount = 0;
 let freeBytes = 0;
 
 /** A buffer of at least `bytes`, pooled or new; give it back with {@link giveWriteBuffer}. */
@@ -53,7 +52,6 @@ export function takeWriteBuffer(bytes: number): WriteBuffer {
     for (let size = sizeClassOf(bytes); size <= WRITE_BUFFER_KEPT_BYTES_MAX; size *= 2) {
       const pooled = free.get(size)?.pop();
       if (pooled === undefined) continue;
-      freeCount--;
       freeBytes -= size;
       return pooled;
     }
@@ -81,11 +79,12 @@ export function giveWriteBuffer(buffer: WriteBuffer): void {
   const list = free.get(bytes);
   if (list === undefined) free.set(bytes, [buffer]);
   else list.push(buffer);
-  freeCount++;
   freeBytes += bytes;
 }
 
 /** The idle buffers the pool holds now (for tests and the memory benchmark). */
 export function pooledWriteBuffers(): { readonly count: number; readonly bytes: number } {
-  return { count: freeCount, bytes: freeBytes };
+  let count = 0;
+  for (const list of free.values()) count += list.length;
+  return { count, bytes: freeBytes };
 }
