@@ -63,11 +63,14 @@ const PEER_TEXT_CACHE_MAX = 4096;
 const internedPeers = new Map<string, string>();
 
 function interned(text: string): string {
-  const known = internedPeers.get(text);
-  if (known !== undefined) return known;
-  if (internedPeers.size >= PEER_TEXT_CACHE_MAX) internedPeers.clear();
-  internedPeers.set(text, text);
-  return text;
+  return internedPeers.get(text) ?? remember(internedPeers, text, text);
+}
+
+/** Caches `value` under `key`, starting over once the cache holds PEER_TEXT_CACHE_MAX texts. */
+function remember(cache: Map<string, string>, key: string, value: string): string {
+  if (cache.size >= PEER_TEXT_CACHE_MAX) cache.clear();
+  cache.set(key, value);
+  return value;
 }
 
 /** braft's empty PeerId as older braft writes it (newer braft appends `:0`); "no peer" on disk. */
@@ -107,10 +110,7 @@ export function endpointOfPeer(text: string): string {
   if (cached !== undefined) return cached;
   const peer = parsePeerId(text);
   if (peer === undefined) throw new RaftError("EINVAL", `invalid PeerId "${text}"`);
-  const endpoint = `${peer.host}:${peer.port}`;
-  if (endpoints.size >= PEER_TEXT_CACHE_MAX) endpoints.clear();
-  endpoints.set(text, endpoint);
-  return endpoint;
+  return remember(endpoints, text, `${peer.host}:${peer.port}`);
 }
 
 /** Splits `host:port` (or `[v6]:port`) for net.connect. */
