@@ -64,23 +64,27 @@ export class RpcLivenessTransport implements LivenessTransport {
   readonly #quiesces: QuiesceBatcher;
 
   constructor(private readonly pool: ChannelPool) {
-    this.#quiesces = new QuiesceBatcher(async (endpoint, method, message, timeoutMs) => {
-      const result = await pool
-        .get(endpoint, "control")
-        .call(LIVENESS_SERVICE_NAME, method, message, { timeoutMs });
-      return result.message;
-    });
+    this.#quiesces = new QuiesceBatcher((endpoint, method, message, timeoutMs) =>
+      this.#call(endpoint, method, message, timeoutMs),
+    );
   }
 
   async heartbeat(endpoint: string, request: LivenessHeartbeat, timeoutMs: number): Promise<LivenessAck> {
-    const result = await this.pool
-      .get(endpoint, "control")
-      .call(LIVENESS_SERVICE_NAME, "heartbeat", encodeLivenessHeartbeat(request), { timeoutMs });
-    return decodeLivenessAck(result.message);
+    return decodeLivenessAck(
+      await this.#call(endpoint, "heartbeat", encodeLivenessHeartbeat(request), timeoutMs),
+    );
   }
 
   /** Gathered with the other Quiesce calls of this turn to the same server (QuiesceBatcher). */
   quiesce(to: PeerKey, request: QuiesceRequest, timeoutMs: number): Promise<QuiesceResponse> {
     return this.#quiesces.quiesce(endpointOfPeer(to), request, timeoutMs);
+  }
+
+  /** One call of tsraft.LivenessService to the server at `endpoint`; its response message. */
+  async #call(endpoint: string, method: string, message: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    const result = await this.pool
+      .get(endpoint, "control")
+      .call(LIVENESS_SERVICE_NAME, method, message, { timeoutMs });
+    return result.message;
   }
 }
