@@ -2,6 +2,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import { majorityValue, majorityVoteResult, quorumValue, quorumVoteResult } from "../../src/core/quorum.js";
+import { FC_SEED } from "../fc-seed.js";
+
+// The same inputs on every run: npm test is reproducible.
+fc.configureGlobal({ seed: FC_SEED });
 
 /** The definition, checked by brute force: the largest v that more than half reach. */
 function naiveMajorityValue(values: number[]): number {

@@ -12,6 +12,10 @@ import { canonicalPeerKey, parsePeerId } from "../../src/util/peer-text.js";
 import { ProtoParseError } from "../../src/rpc/proto-util.js";
 import { gzipSync } from "node:zlib";
 import fc from "fast-check";
+import { FC_SEED } from "../fc-seed.js";
+
+// The same inputs on every run: npm test is reproducible.
+fc.configureGlobal({ seed: FC_SEED });
 
 const bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s));
 

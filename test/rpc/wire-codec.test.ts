@@ -19,6 +19,10 @@ import { decodeRpcMeta, encodeRequestMeta, encodeResponseMeta } from "../../src/
 import type { AppendEntriesRequest } from "../../src/core/messages.js";
 import { EntryType, type LogEntry } from "../../src/core/types.js";
 import { ProtoParseError } from "../../src/rpc/proto-util.js";
+import { FC_SEED } from "../fc-seed.js";
+
+// The same inputs on every run: npm test is reproducible.
+fc.configureGlobal({ seed: FC_SEED });
 
 const identity = (text: string): string => text;
 const int64 = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });

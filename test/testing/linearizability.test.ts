@@ -11,6 +11,10 @@ import {
   type RegisterInput,
   type RegisterOperation,
 } from "../../src/testing/index.js";
+import { FC_SEED } from "../fc-seed.js";
+
+// The same inputs on every run: npm test is reproducible.
+fc.configureGlobal({ seed: FC_SEED });
 
 type Spec = [
   client: number,
