@@ -10,10 +10,10 @@
  * set when nothing was proposed (RaftError.outcome "refused", and every failed get), so the
  * client may send it again; a fetch_add that failed without it may still be applied.
  */
-import { RaftError, type RaftNode, type ServiceImpl } from "../../src/index.js";
-import type { CounterService } from "../../src/rpc/gen/example/counter_pb.js";
+import { RaftError, type RaftNode, type RaftServer } from "../../src/index.js";
+import { CounterService } from "../../src/rpc/gen/example/counter_pb.js";
 import type { CounterStateMachine } from "./counter-state-machine.js";
-import { encodeFetchAddEntry } from "./fetch-add-encoding.js";
+import { encodeCounterAnswer, fetchAddEntryOf, type CounterAnswer } from "./counter-wire.js";
 
 export interface CounterServiceOptions {
   /** Apply with the leader's term as expectedTerm, so an entry never lands in a later term (true). */
@@ -22,40 +22,54 @@ export interface CounterServiceOptions {
   readonly readIndex: boolean;
 }
 
-/** The CounterService implementation for `node`, whose state machine is `fsm`. */
-export function counterService(
+/**
+ * Serves example.CounterService for `node` on `server`: `get` as a typed method, `fetch_add` on
+ * raw bytes (counter-wire.ts), since every write goes through it.
+ */
+export function serveCounter(
+  server: RaftServer,
   node: RaftNode,
   fsm: CounterStateMachine,
   options: CounterServiceOptions,
-): ServiceImpl<typeof CounterService> {
-  /** braft's redirect; `refused` when the call certainly did not take effect. */
-  const redirect = (refused: boolean) => {
-    const leader = node.leaderId();
-    return { success: false, refused, ...(leader === undefined ? {} : { redirect: leader.toString() }) };
-  };
-  return {
-    async fetch_add(request) {
-      const term = fsm.leaderTerm;
-      if (term < 0) return redirect(true);
-      // braft logs the serialized request; followers (tsraft or braft) parse it back.
-      const data = encodeFetchAddEntry(request);
-      try {
-        const applied = await node.apply(data, options.checkTerm ? { expectedTerm: term } : {});
-        return { success: true, value: applied.result as bigint };
-      } catch (error) {
-        return redirect(RaftError.is(error) && error.outcome === "refused");
-      }
-    },
+): void {
+  server.addService(CounterService, {
     async get() {
-      if (!fsm.isLeader()) return redirect(true);
+      if (!fsm.isLeader()) return redirect(node, true);
       if (options.readIndex) {
         try {
           await node.readIndex();
         } catch {
-          return redirect(true); // a read changes nothing
+          return redirect(node, true); // a read changes nothing
         }
       }
       return { success: true, value: fsm.value };
     },
-  };
+  });
+  server.addMethod(CounterService.typeName, "fetch_add", async (request) => {
+    const entry = fetchAddEntryOf(request);
+    return encodeCounterAnswer(await fetchAdd(node, fsm, options, entry));
+  });
+}
+
+/** braft's fetch_add: replicates `entry` (the serialized request) and answers the value before the add. */
+async function fetchAdd(
+  node: RaftNode,
+  fsm: CounterStateMachine,
+  options: CounterServiceOptions,
+  entry: Uint8Array,
+): Promise<CounterAnswer> {
+  const term = fsm.leaderTerm;
+  if (term < 0) return redirect(node, true);
+  try {
+    const applied = await node.apply(entry, options.checkTerm ? { expectedTerm: term } : {});
+    return { success: true, value: applied.result as bigint };
+  } catch (error) {
+    return redirect(node, RaftError.is(error) && error.outcome === "refused");
+  }
+}
+
+/** braft's redirect: success=false with the leader's PeerId when known; `refused` when nothing took effect. */
+function redirect(node: RaftNode, refused: boolean): CounterAnswer {
+  const leader = node.leaderId();
+  return { success: false, refused, ...(leader === undefined ? {} : { redirect: leader.toString() }) };
 }

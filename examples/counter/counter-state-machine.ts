@@ -15,7 +15,8 @@ import {
   type SnapshotWriter,
   type StateMachine,
 } from "../../src/index.js";
-import { FetchAddRequestSchema, SnapshotSchema } from "../../src/rpc/gen/example/counter_pb.js";
+import { SnapshotSchema } from "../../src/rpc/gen/example/counter_pb.js";
+import { fetchAddValueOf } from "./counter-wire.js";
 import { loadProtoBufFile, saveProtoBufFile } from "./protobuf-file.js";
 
 /** The snapshot's only file, as braft's counter names it. */
@@ -41,7 +42,7 @@ export class CounterStateMachine implements StateMachine {
 
   onApply(iter: Iterator): void {
     for (const entry of iter) {
-      const delta = fromBinary(FetchAddRequestSchema, entry.data).value;
+      const delta = fetchAddValueOf(entry.data);
       const previous = this.value;
       this.value = BigInt.asIntN(64, previous + delta);
       entry.done?.setResult?.(previous);

@@ -9,8 +9,7 @@
  * SIGINT or SIGTERM shuts the node down, then the server, and exits 0.
  */
 import { RaftNode, RaftServer } from "../../src/index.js";
-import { CounterService } from "../../src/rpc/gen/example/counter_pb.js";
-import { counterService } from "./counter-service.js";
+import { serveCounter } from "./counter-service.js";
 import { EncryptingFileSystem } from "./encrypting-fs.js";
 import { CounterStateMachine } from "./counter-state-machine.js";
 import { parseFlags } from "./flags.js";
@@ -57,10 +56,7 @@ async function main(): Promise<void> {
   // A witness carries braft's witness role in its PeerId, as every configuration naming it must.
   const peer = `${flags.ip}:${flags.port}:0${flags.witness ? ":1" : ""}`;
   const node = new RaftNode(flags.group, peer);
-  server.addService(
-    CounterService,
-    counterService(node, fsm, { checkTerm: flags.check_term, readIndex: flags.read_index }),
-  );
+  serveCounter(server, node, fsm, { checkTerm: flags.check_term, readIndex: flags.read_index });
   let stopping: Promise<void> | undefined;
   const stop = (signal: string): Promise<void> =>
     (stopping ??= (async () => {
