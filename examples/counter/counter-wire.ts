@@ -48,11 +48,15 @@ export function encodeCounterAnswer(answer: CounterAnswer): Uint8Array {
     answer.redirect === undefined &&
     answer.refused === undefined;
   if (!plainSuccess) return toBinary(CounterResponseSchema, create(CounterResponseSchema, answer));
-  const bits = BigInt.asUintN(64, value);
-  const out = new Uint8Array(SUCCESS_TRUE.length + 1 + varintSize(bits));
+  // A counter's value is nearly always a safe non-negative number: its varint without BigInt.
+  const small = value >= 0n && value <= MAX_SAFE ? Number(value) : undefined;
+  const size = small === undefined ? bigVarintSize(BigInt.asUintN(64, value)) : varintSize(small);
+  const out = new Uint8Array(SUCCESS_TRUE.length + 1 + size);
   out.set(SUCCESS_TRUE, 0);
   out[SUCCESS_TRUE.length] = RESPONSE_VALUE_TAG;
-  writeVarint(out, SUCCESS_TRUE.length + 1, bits);
+  const at = SUCCESS_TRUE.length + 1;
+  if (small === undefined) writeBigVarint(out, at, BigInt.asUintN(64, value));
+  else writeVarint(out, at, small);
   return out;
 }
 
@@ -67,13 +71,26 @@ function isLoneMinimalValue(bytes: Uint8Array): boolean {
   return lastByte < 0x80 && (last === 1 || lastByte !== 0) && (last < 10 || lastByte === 1);
 }
 
-function varintSize(bits: bigint): number {
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+function varintSize(value: number): number {
+  let size = 1;
+  for (; value >= 0x80; value = Math.floor(value / 128)) size++;
+  return size;
+}
+
+function writeVarint(out: Uint8Array, pos: number, value: number): void {
+  for (; value >= 0x80; value = Math.floor(value / 128)) out[pos++] = (value % 128) | 0x80;
+  out[pos] = value;
+}
+
+function bigVarintSize(bits: bigint): number {
   let size = 1;
   for (; bits >= 0x80n; bits >>= 7n) size++;
   return size;
 }
 
-function writeVarint(out: Uint8Array, pos: number, bits: bigint): void {
+function writeBigVarint(out: Uint8Array, pos: number, bits: bigint): void {
   for (; bits >= 0x80n; bits >>= 7n) out[pos++] = Number(bits & 0x7fn) | 0x80;
   out[pos] = Number(bits);
 }
