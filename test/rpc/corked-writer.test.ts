@@ -28,6 +28,9 @@ class FakeSocket extends EventEmitter {
 
 const frame = (byte: number): Uint8Array[] => [Uint8Array.of(byte), Uint8Array.of(byte, byte)];
 const nextCheckPhase = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/** The bytes of each writev, whatever buffers carried them. */
+const bytesOf = (flushed: readonly Uint8Array[][]): Buffer[] => flushed.map((parts) => Buffer.concat(parts));
+const bytes = (...frames: Uint8Array[][]): Buffer => Buffer.concat(frames.flat());
 
 test("frames written in one turn leave together in the check phase, as one writev", async () => {
   const socket = new FakeSocket();
@@ -36,7 +39,7 @@ test("frames written in one turn leave together in the check phase, as one write
   writer.write(frame(2));
   assert.equal(socket.flushed.length, 0);
   await nextCheckPhase();
-  assert.deepEqual(socket.flushed, [[...frame(1), ...frame(2)]]);
+  assert.deepEqual(bytesOf(socket.flushed), [bytes(frame(1), frame(2))]);
 });
 
 test("a block of the loop (runBeforeBlocking) sends the corked frames first; later frames cork again", async () => {
@@ -44,9 +47,23 @@ test("a block of the loop (runBeforeBlocking) sends the corked frames first; lat
   const writer = new CorkedWriter(socket as unknown as Socket);
   writer.write(frame(1));
   runBeforeBlocking();
-  assert.deepEqual(socket.flushed, [frame(1)]);
+  assert.deepEqual(bytesOf(socket.flushed), [bytes(frame(1))]);
   writer.write(frame(2));
   assert.equal(socket.flushed.length, 1);
   await nextCheckPhase();
-  assert.deepEqual(socket.flushed, [frame(1), frame(2)]);
+  assert.deepEqual(bytesOf(socket.flushed), [bytes(frame(1)), bytes(frame(2))]);
+});
+
+test("a small frame goes to the socket as one buffer; a large one as its own parts, uncopied", async () => {
+  const socket = new FakeSocket();
+  const writer = new CorkedWriter(socket as unknown as Socket);
+  const large = [Uint8Array.of(7), new Uint8Array(4096).fill(8)];
+  writer.write(frame(1));
+  writer.write(large);
+  await nextCheckPhase();
+  const [written] = socket.flushed;
+  assert.equal(written?.length, 3);
+  assert.deepEqual(Buffer.from(written[0]!), bytes(frame(1)));
+  assert.equal(written[1], large[0]);
+  assert.equal(written[2], large[1]);
 });
