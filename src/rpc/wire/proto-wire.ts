@@ -26,6 +26,20 @@ export function varintSize(value: number): number {
   return size;
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** Bytes of the varint of any 64-bit value (negative ones as two's complement, ten bytes). */
+export function bigintSize(value: bigint): number {
+  if (value >= 0n && value <= MAX_SAFE) return varintSize(Number(value));
+  let bits = BigInt.asUintN(64, value);
+  let size = 1;
+  while (bits >= 128n) {
+    bits >>= 7n;
+    size++;
+  }
+  return size;
+}
+
 /** Bytes of a tag (field number and wire type). */
 export function tagSize(field: number): number {
   return varintSize(field * 8);
@@ -89,8 +103,15 @@ export class ProtoWriter {
     this.varint(length);
   }
 
-  /** Any 64-bit value (negative ones as two's complement, ten bytes). */
+  /**
+   * Any 64-bit value (negative ones as two's complement, ten bytes). A safe non-negative one (a
+   * correlation id, a counter) is written with number arithmetic: BigInt shifts allocate.
+   */
   bigintVarint(value: bigint): void {
+    if (value >= 0n && value <= MAX_SAFE) {
+      this.varint(Number(value));
+      return;
+    }
     let bits = BigInt.asUintN(64, value);
     while (bits >= 128n) {
       this.buf[this.pos++] = Number(bits & 0x7fn) | 128;

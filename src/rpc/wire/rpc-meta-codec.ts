@@ -4,7 +4,15 @@
  * stream_settings, trace/span ids) are skipped when read and never written. user_fields (a
  * string map brpc carries for applications) is read, and written on failed responses only.
  */
-import { ProtoReader, ProtoWriter, WireType, delimitedSize, tagSize, varintSize } from "./proto-wire.js";
+import {
+  ProtoReader,
+  ProtoWriter,
+  WireType,
+  bigintSize,
+  delimitedSize,
+  tagSize,
+  varintSize,
+} from "./proto-wire.js";
 
 const META_FIELDS = new Set([1, 2, 3, 4, 5, 9]);
 const USER_FIELD_ENTRY_FIELDS = new Set([1, 2]);
@@ -51,19 +59,6 @@ const enum Field {
   CORRELATION_ID = 4,
   ATTACHMENT_SIZE = 5,
   USER_FIELDS = 9,
-}
-
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-
-function bigintSize(value: bigint): number {
-  if (value >= 0n && value <= MAX_SAFE) return varintSize(Number(value));
-  let bits = BigInt.asUintN(64, value);
-  let size = 1;
-  while (bits >= 128n) {
-    bits >>= 7n;
-    size++;
-  }
-  return size;
 }
 
 /** Encodes the meta of a request. `attachment_size` is written only when non-zero, as brpc does. */
