@@ -9,13 +9,11 @@
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { CounterResponseSchema, FetchAddRequestSchema } from "../../src/rpc/gen/example/counter_pb.js";
 import { parseMessage } from "../../src/rpc/proto-util.js";
+import { ProtoWriter, WireType, bigintSize, tagSize } from "../../src/rpc/wire/proto-wire.js";
 import { encodeFetchAddEntry } from "./fetch-add-encoding.js";
 
 /** Field 1 (value) as a varint: the tag byte of FetchAddRequest's only field. */
 const VALUE_TAG = 0x08;
-/** CounterResponse's `success: true` (field 1) and the tag of `value` (field 2). */
-const SUCCESS_TRUE = [0x08, 0x01] as const;
-const RESPONSE_VALUE_TAG = 0x10;
 
 export type CounterAnswer = MessageInitShape<typeof CounterResponseSchema>;
 
@@ -48,16 +46,13 @@ export function encodeCounterAnswer(answer: CounterAnswer): Uint8Array {
     answer.redirect === undefined &&
     answer.refused === undefined;
   if (!plainSuccess) return toBinary(CounterResponseSchema, create(CounterResponseSchema, answer));
-  // A counter's value is nearly always a safe non-negative number: its varint without BigInt.
-  const small = value >= 0n && value <= MAX_SAFE ? Number(value) : undefined;
-  const size = small === undefined ? bigVarintSize(BigInt.asUintN(64, value)) : varintSize(small);
-  const out = new Uint8Array(SUCCESS_TRUE.length + 1 + size);
-  out.set(SUCCESS_TRUE, 0);
-  out[SUCCESS_TRUE.length] = RESPONSE_VALUE_TAG;
-  const at = SUCCESS_TRUE.length + 1;
-  if (small === undefined) writeBigVarint(out, at, BigInt.asUintN(64, value));
-  else writeVarint(out, at, small);
-  return out;
+  const w = new ProtoWriter(tagSize(1) + 1 + tagSize(2) + bigintSize(value));
+  w.varintField(1, 1); // success: true
+  w.tag(2, WireType.VARINT);
+  w.bigintVarint(value);
+  const out = w.finish();
+  // A plain Uint8Array over the writer's bytes, as protobuf-es returns (no copy).
+  return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }
 
 /** Whether `bytes` is field 1 once, as the shortest varint of its value, and nothing else. */
@@ -69,28 +64,4 @@ function isLoneMinimalValue(bytes: Uint8Array): boolean {
   // The last byte ends the varint; a zero there (after another byte) would be a padded varint.
   // Ten bytes are the most a 64-bit value takes, and the tenth holds one bit.
   return lastByte < 0x80 && (last === 1 || lastByte !== 0) && (last < 10 || lastByte === 1);
-}
-
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-
-function varintSize(value: number): number {
-  let size = 1;
-  for (; value >= 0x80; value = Math.floor(value / 128)) size++;
-  return size;
-}
-
-function writeVarint(out: Uint8Array, pos: number, value: number): void {
-  for (; value >= 0x80; value = Math.floor(value / 128)) out[pos++] = (value % 128) | 0x80;
-  out[pos] = value;
-}
-
-function bigVarintSize(bits: bigint): number {
-  let size = 1;
-  for (; bits >= 0x80n; bits >>= 7n) size++;
-  return size;
-}
-
-function writeBigVarint(out: Uint8Array, pos: number, bits: bigint): void {
-  for (; bits >= 0x80n; bits >>= 7n) out[pos++] = Number(bits & 0x7fn) | 0x80;
-  out[pos] = Number(bits);
 }

@@ -34,18 +34,6 @@ onBeforeBlocking(flushCorked);
  */
 const COPY_BYTES_MAX = 512;
 
-/** The parts, back to back, in one buffer of `bytes` (from Node's pool when small). */
-function joined(parts: readonly Uint8Array[], bytes: number): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = Buffer.allocUnsafe(bytes);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
 /** Writes frames to one socket, one writev per event-loop turn. */
 export class CorkedWriter {
   private corked = false;
@@ -73,7 +61,8 @@ export class CorkedWriter {
     if (this.traffic !== undefined) this.traffic.bytesOut += bytes;
     if (bytes === 0) return;
     if (bytes <= COPY_BYTES_MAX) {
-      this.socket.write(joined(parts, bytes));
+      // Buffer.concat takes small buffers from Node's pool.
+      this.socket.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes));
       return;
     }
     for (const part of parts) if (part.length > 0) this.socket.write(part);
