@@ -16,12 +16,13 @@ import { canonicalPeerKey } from "../src/util/peer-text.js";
 import { exited, spawnTracked, tailOf } from "./bench-children.js";
 import { cpuSecondsOf, rssMiBOf } from "./proc-cpu.js";
 
-/** Which implementation serves the cluster. */
 /**
- * The side under test: braft's counter_server, tsraft's counter example from this tree, or from
- * the built tree given as `baseTree` (`base`: the same points before a change, in the same run).
+ * Which implementation serves the cluster: braft's counter_server, tsraft's counter example from
+ * this tree, or from the built tree given as `baseTree` (`base`: the same points before a change,
+ * in the same run), or the floor of a Node cluster from this tree (floor-server.ts: forwarding
+ * and fsync, no raft).
  */
-export type Side = "braft" | "tsraft" | "base";
+export type Side = "braft" | "floor" | "tsraft" | "base";
 
 const GROUP = "Counter";
 const ELECTION_TIMEOUT_MS = 1000;
@@ -42,6 +43,13 @@ export interface ClusterOptions {
   /** A built tsraft tree (its `dist/`) whose counter example is the `base` side. */
   readonly baseTree?: string;
 }
+
+/** The script of each Node side, under the tree's `dist/`. */
+const SCRIPT_OF: Record<Exclude<Side, "braft">, readonly string[]> = {
+  tsraft: ["examples", "counter", "server.js"],
+  base: ["examples", "counter", "server.js"],
+  floor: ["bench", "floor-server.js"],
+};
 
 class PortClash extends Error {}
 
@@ -159,9 +167,8 @@ function startServer(
   const tree = side === "base" ? options.baseTree : REPO_ROOT;
   if (tree === undefined) throw new Error("the base side needs a tsraft tree (--tsraft-base=DIR)");
   const [command, args] =
-    side !== "braft"
-      ? [process.execPath, [join(tree, "dist", "examples", "counter", "server.js"), ...common]]
-      : [
+    side === "braft"
+      ? [
           join(options.braftBin, "counter_server"),
           // braft's run_server.sh flags; bthread_concurrency at braft's best on 2 cores (README).
           [
@@ -170,7 +177,8 @@ function startServer(
             "--crash_on_fatal_log=true",
             "--raft_max_segment_size=8388608",
           ],
-        ];
+        ]
+      : [process.execPath, [join(tree, "dist", ...SCRIPT_OF[side]), ...common]];
   const child = spawnTracked(command, args, dir, join(dir, "out.log"));
   return { port, dir, child };
 }

@@ -14,8 +14,12 @@
  *    driven by the payload client. One line per run, one ratio line per point. braft's binaries
  *    come from `--braft-bin=DIR`, else TSRAFT_BRAFT_BIN, else ../shared/braft/bin; without them
  *    (or with --skip-braft) one line says why and the same points run on tsraft alone.
- *    `--tsraft-base=DIR` adds a third side: the counter example of another built tsraft tree (an
- *    older commit), run between braft and tsraft in every round, so before/after comes from one run.
+ *    `--tsraft-base=DIR` adds a side: the counter example of another built tsraft tree (an older
+ *    commit), run just before tsraft in every round, so before/after comes from one run. The
+ *    `floor` side (skip it with --skip-floor) runs at the counter points after braft: three Node
+ *    processes that only forward, write and fsync (floor-server.ts), the most a Node cluster
+ *    could do here. Its ratio to braft says whether a target is within reach of Node on this
+ *    machine; tsraft's ratio to it, how much of that reach tsraft uses.
  * 3. tsraft with raft_sync off at 1 and 8 callers: how much of the time is the disk.
  * 4. Many groups: 300 groups on 3 processes: start-up, idle CPU and RSS per process with the
  *    groups quiet (docs/quiescence.md), total ops/s, and the re-election of the groups of a
@@ -25,7 +29,7 @@
  * bench/results/bench-<date>.txt.
  *
  *   npm run bench [-- --seconds 5 --warmup 2 --callers 1,8,64,256 --rounds 2 --payload-bytes 4096,65536
- *                    --payload-callers 8 --braft-bin=DIR --skip-braft --tsraft-base=DIR --groups 300 --groups-large N --skip-groups
+ *                    --payload-callers 8 --braft-bin=DIR --skip-braft --skip-floor --tsraft-base=DIR --groups 300 --groups-large N --skip-groups
  *                    --skip-limits --skip-nosync --skip-payload]
  */
 import type { ChildProcess } from "node:child_process";
@@ -52,6 +56,7 @@ const { values } = parseArgs({
     "payload-callers": { type: "string", default: "8" },
     "braft-bin": { type: "string" },
     "skip-braft": { type: "boolean", default: false },
+    "skip-floor": { type: "boolean", default: false },
     "tsraft-base": { type: "string" },
     groups: { type: "string", default: "300" },
     "groups-large": { type: "string" },
@@ -153,6 +158,7 @@ function sideBySideOptions(braftBin: string | undefined): SideBySideOptions {
   return {
     sides: [
       ...(braftBin === undefined ? [] : (["braft"] as const)),
+      ...(values["skip-floor"] === true ? [] : (["floor"] as const)),
       ...(base === undefined ? [] : (["base"] as const)),
       "tsraft",
     ],
@@ -180,6 +186,11 @@ function legend(options: SideBySideOptions): void {
       "# client=counter_client: braft's own client, figures from its bvar dump (qps, mean, sampled p90/p99/p999; it has no p50)",
     );
   report("# client=ours: tsraft's counter client (examples/counter/client.js), exact p50/p99/p999");
+  if (options.sides.includes("floor"))
+    report(
+      "# side=floor: bench/floor-server.ts, Node processes that only forward, write + fsync and answer (no raft): " +
+        "the most a Node cluster could do here; counter points only",
+    );
   if (options.payloadBytes.length > 0)
     report(
       "# client=payload: bench/payload-client.ts, fetch_add padded to bytes= (an unknown field both log)",

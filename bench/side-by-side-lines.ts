@@ -86,30 +86,32 @@ function mediansOf(runs: readonly RunFigures[]): { ops: number; p99: number; cpu
 }
 
 /**
- * The ratio line of a point: tsraft/`against` ops/s and both p99s by `client` (medians over
+ * The ratio line of a point: `side`/`against` ops/s and both p99s by `client` (medians over
  * rounds), then each side's server CPU per op and leader RSS; undefined when a side has no run.
  * Against braft the line carries the issue's target; against `base` (the same points on an older
- * tree) it shows what a change did.
+ * tree) it shows what a change did; `floor`/braft shows whether the target is within what this
+ * machine leaves a Node process, tsraft/`floor` how close tsraft comes to it.
  */
 export function formatRatio(
   runs: readonly RunFigures[],
   client: ClientName,
-  against: Exclude<Side, "tsraft"> = "braft",
+  against: Side = "braft",
+  side: Side = "tsraft",
 ): string | undefined {
   const mine = runs.filter((r) => r.client === client);
   const other = mine.filter((r) => r.side === against);
-  const tsraft = mine.filter((r) => r.side === "tsraft");
+  const measured = mine.filter((r) => r.side === side);
   const first = mine[0];
-  if (other.length === 0 || tsraft.length === 0 || first === undefined) return undefined;
+  if (other.length === 0 || measured.length === 0 || first === undefined) return undefined;
   const o = mediansOf(other);
-  const t = mediansOf(tsraft);
+  const t = mediansOf(measured);
   const target =
     against === "braft" && first.bytes === undefined ? RATIO_TARGETS.get(first.callers) : undefined;
   return (
-    `ratio ${pointOf(first.callers, first.bytes)} tsraft/${against}=${(t.ops / o.ops).toFixed(2)} ` +
-    `p99 tsraft=${round(t.p99)} ${against}=${round(o.p99)} client=${client}` +
+    `ratio ${pointOf(first.callers, first.bytes)} ${side}/${against}=${(t.ops / o.ops).toFixed(2)} ` +
+    `p99 ${side}=${round(t.p99)} ${against}=${round(o.p99)} client=${client}` +
     `${target === undefined ? "" : ` target>=${target.toFixed(1)}`} ` +
-    `cpu_us_op tsraft=${round(t.cpu)} ${against}=${round(o.cpu)} ` +
-    `leader_rss_mib tsraft=${round(t.rss)} ${against}=${round(o.rss)}`
+    `cpu_us_op ${side}=${round(t.cpu)} ${against}=${round(o.cpu)} ` +
+    `leader_rss_mib ${side}=${round(t.rss)} ${against}=${round(o.rss)}`
   );
 }

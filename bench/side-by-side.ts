@@ -159,10 +159,21 @@ async function onFreshCluster<T>(
   }
 }
 
-/** The ratio lines of a point by one client: tsraft against braft, then against the base tree. */
+/**
+ * The ratio lines of a point by one client: tsraft against braft and against the base tree; the
+ * floor against braft (can a Node process reach the target here at all?) and tsraft against the
+ * floor (how much of what the machine leaves tsraft uses).
+ */
+const RATIO_PAIRS: readonly (readonly [Side, Side])[] = [
+  ["tsraft", "braft"],
+  ["tsraft", "base"],
+  ["floor", "braft"],
+  ["tsraft", "floor"],
+];
+
 function reportRatios(options: SideBySideOptions, runs: readonly RunFigures[], client: ClientName): void {
-  for (const against of ["braft", "base"] as const) {
-    const line = formatRatio(runs, client, against);
+  for (const [side, against] of RATIO_PAIRS) {
+    const line = formatRatio(runs, client, against, side);
     if (line !== undefined) options.report(line);
   }
 }
@@ -197,7 +208,8 @@ async function counterPoint(options: SideBySideOptions, callers: number): Promis
 async function payloadPoints(options: SideBySideOptions, bytes: number): Promise<RunFigures[]> {
   const runs: RunFigures[] = [];
   for (let round = 1; round <= options.rounds; round++) {
-    for (const side of options.sides) {
+    // The floor forwards counter requests only: the payload points compare the raft clusters.
+    for (const side of options.sides.filter((s) => s !== "floor")) {
       await onFreshCluster(side, options, async (cluster, leader) => {
         for (const callers of options.payloadCallers) {
           await runPayloadClient(cluster.conf, callers, 1, bytes); // the padded path's own warm-up
@@ -239,9 +251,13 @@ export async function runSideBySide(options: SideBySideOptions): Promise<void> {
  */
 export function estimateSeconds(options: Omit<SideBySideOptions, "report" | "braftBin">): number {
   const clusters = options.rounds * options.sides.length;
+  const payloadClusters = options.rounds * options.sides.filter((side) => side !== "floor").length;
   const clients = options.sides.includes("braft") ? 2 : 1;
   const perCluster = 4 + options.warmupSeconds + 1.5;
   const perCounterRun = perCluster + (options.seconds + 1.5) * clients;
   const perPayloadRun = perCluster + options.payloadCallers.length * (1 + options.seconds + 3);
-  return clusters * (options.callers.length * perCounterRun + options.payloadBytes.length * perPayloadRun);
+  return (
+    clusters * options.callers.length * perCounterRun +
+    payloadClusters * options.payloadBytes.length * perPayloadRun
+  );
 }

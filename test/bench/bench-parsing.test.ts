@@ -152,6 +152,20 @@ describe("the benchmark's lines", () => {
     );
   });
 
+  test("the floor's lines: floor over braft with the target, tsraft over the floor without it", () => {
+    const runs = [run("braft", 1, 20000, 8000), run("floor", 1, 40000, 3000), run("tsraft", 1, 30000, 6000)];
+    assert.equal(
+      formatRatio(runs, "counter_client", "braft", "floor"),
+      "ratio callers=64 floor/braft=2.00 p99 floor=3000 braft=8000 client=counter_client target>=1.5 " +
+        "cpu_us_op floor=120 braft=100 leader_rss_mib floor=40 braft=40",
+    );
+    assert.equal(
+      formatRatio(runs, "counter_client", "floor"),
+      "ratio callers=64 tsraft/floor=0.75 p99 tsraft=6000 floor=3000 client=counter_client " +
+        "cpu_us_op tsraft=120 floor=120 leader_rss_mib tsraft=40 floor=40",
+    );
+  });
+
   test("the ratio line against the base tree: tsraft over base, without braft's target", () => {
     const runs = [run("base", 1, 20000, 8000), run("tsraft", 1, 25000, 6000), run("braft", 1, 10000, 9000)];
     assert.equal(
