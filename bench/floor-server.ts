@@ -85,9 +85,14 @@ class Leader {
 
   constructor(
     private readonly file: SyncedFile,
-    followerPorts: readonly number[],
+    private readonly followerPorts: readonly number[],
   ) {
     for (const port of followerPorts) this.connectFollower(port);
+  }
+
+  /** Both followers are connected: only then does /raft_stat name this process the leader. */
+  get ready(): boolean {
+    return this.followers.length === this.followerPorts.length;
   }
 
   /** Forwards one read's writes, makes them durable here, and answers them once a follower has too. */
@@ -104,7 +109,10 @@ class Leader {
     this.file.append(parts, bytes);
   }
 
-  /** A follower holds every batch through `id`: answer them (the leader wrote each before forwarding returned). */
+  /**
+   * A follower holds every batch through `id`: answer them. The leader holds them too: its own
+   * write + fsync of a batch runs inline in `propose`, before any acknowledgement can be read.
+   */
   private acknowledged(id: number): void {
     const corked = new Set<Socket>();
     while (this.batches.length > 0 && (this.batches[0]?.id ?? Infinity) <= id) {
@@ -139,6 +147,7 @@ class Leader {
       this.acknowledged(acked);
     });
     socket.on("error", () => {
+      // A lost follower ends the floor (the bench reports the exit); one not up yet is retried.
       if (this.followers.includes(socket)) throw new Error(`follower on ${port} lost`);
       setTimeout(() => this.connectFollower(port), 20);
     });
@@ -151,7 +160,7 @@ function respond(socket: Socket, correlationId: bigint, payload: Uint8Array): vo
   socket.write(Buffer.concat([encodeHeader(meta.length, payload.length), meta, payload]));
 }
 
-/** GetLeaderResponse { leader_id = 1 }. */
+/** GetLeaderResponse { leader_id = 1 } (an `ip:port:0` is shorter than 128 bytes: one length byte). */
 function leaderAnswer(leaderId: string): Uint8Array {
   const text = Buffer.from(leaderId);
   return Buffer.concat([Buffer.from([0x0a, text.length]), text]);
@@ -162,17 +171,19 @@ function serveClient(socket: Socket, first: Buffer, leaderId: string, leader: Le
   const parser = new FrameParser();
   const onData = (chunk: Buffer): void => {
     const writes: PendingWrite[] = [];
-    for (const frame of parser.push(chunk)) {
-      const meta = decodeRpcMeta(frame.meta);
-      const method = meta.request?.methodName;
-      if (method === "fetch_add" && leader !== undefined) {
-        writes.push({ socket, correlationId: meta.correlationId, request: new Uint8Array(frame.payload) });
-      } else if (method === "get_leader") {
-        respond(socket, meta.correlationId, leaderAnswer(leaderId));
-      } else {
-        socket.destroy();
-        return;
+    try {
+      for (const frame of parser.push(chunk)) {
+        const meta = decodeRpcMeta(frame.meta);
+        const method = meta.request?.methodName;
+        if (method === "fetch_add" && leader !== undefined) {
+          writes.push({ socket, correlationId: meta.correlationId, request: new Uint8Array(frame.payload) });
+        } else if (method === "get_leader") {
+          respond(socket, meta.correlationId, leaderAnswer(leaderId));
+        } else throw new Error(`the floor does not serve ${method ?? "responses"}`);
       }
+    } catch {
+      socket.destroy(); // a malformed frame or a call the floor does not serve: this connection ends
+      return;
     }
     if (writes.length > 0) leader?.propose(writes);
   };
@@ -214,7 +225,7 @@ function serveReplication(socket: Socket, first: Buffer, file: SyncedFile): void
 function raftStat(args: Args, leader: Leader | undefined): string {
   const leaderId = `127.0.0.1:${args.peers[0]}:0`;
   return (
-    `[Counter]\nstate: ${leader === undefined ? "FOLLOWER" : "LEADER"}\nleader: ${leaderId}\n` +
+    `[Counter]\nstate: ${leader?.ready === true ? "LEADER" : "FOLLOWER"}\nleader: ${leaderId}\n` +
     `last_committed_index: ${leader?.committed ?? 0}\n`
   );
 }
