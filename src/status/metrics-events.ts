@@ -6,6 +6,7 @@
  */
 import { Counter, Histogram, type Registry } from "prom-client";
 import type { NodeMetrics, RaftMetrics, RpcMetrics, SnapshotOp, TrafficCounter } from "../env/metrics.js";
+import { WritePathHistogram } from "./write-path-histogram.js";
 
 /**
  * Latency buckets of one log append or fsync: 100 µs (an SSD with a write cache) up to 5 s (a disk
@@ -28,8 +29,9 @@ export class PrometheusRaftMetrics implements RaftMetrics {
   readonly rpc: RpcMetrics;
   private readonly leaderChanges: Counter<"group" | "peer">;
   private readonly elections: Counter<"group" | "peer" | "kind">;
-  private readonly appendSeconds: Histogram<"group" | "peer">;
-  private readonly fsyncSeconds: Histogram<"group" | "peer">;
+  /** Observed once per write (append) and per fsync, on the write path itself: see WritePathHistogram. */
+  private readonly appendSeconds: WritePathHistogram;
+  private readonly fsyncSeconds: WritePathHistogram;
   private readonly snapshotSeconds: Histogram<"group" | "peer" | "op">;
   private readonly snapshots: Counter<"group" | "peer" | "op" | "result">;
   /** Nodes holding each (group, peer)'s series: a node re-created before the old one closed keeps them. */
@@ -49,20 +51,18 @@ export class PrometheusRaftMetrics implements RaftMetrics {
       labelNames: [...NODE_LABELS, "kind"],
       registers,
     });
-    this.appendSeconds = new Histogram({
-      name: "tsraft_log_append_seconds",
-      help: "Latency of one LogManager write batch that appends entries (fsync included)",
-      labelNames: NODE_LABELS,
-      buckets: IO_SECONDS_BUCKETS,
-      registers,
-    });
-    this.fsyncSeconds = new Histogram({
-      name: "tsraft_log_fsync_seconds",
-      help: "Latency of one fsync of the local:// log",
-      labelNames: NODE_LABELS,
-      buckets: IO_SECONDS_BUCKETS,
-      registers,
-    });
+    this.appendSeconds = new WritePathHistogram(
+      "tsraft_log_append_seconds",
+      "Latency of one LogManager write batch that appends entries (fsync included)",
+      IO_SECONDS_BUCKETS,
+      registry,
+    );
+    this.fsyncSeconds = new WritePathHistogram(
+      "tsraft_log_fsync_seconds",
+      "Latency of one fsync of the local:// log",
+      IO_SECONDS_BUCKETS,
+      registry,
+    );
     this.snapshotSeconds = new Histogram({
       name: "tsraft_snapshot_seconds",
       help: "Duration of successful snapshot operations, by op (save, load, install)",
@@ -86,8 +86,8 @@ export class PrometheusRaftMetrics implements RaftMetrics {
     const leaderChanges = this.leaderChanges.labels(labels);
     const preVotes = this.elections.labels({ ...labels, kind: "pre_vote" });
     const votes = this.elections.labels({ ...labels, kind: "vote" });
-    const append = this.appendSeconds.labels(labels);
-    const fsync = this.fsyncSeconds.labels(labels);
+    const append = this.appendSeconds.child(labels);
+    const fsync = this.fsyncSeconds.child(labels);
     // A node's snapshot series appear with its first snapshot operation: most groups of a
     // process hosting thousands are idle and never snapshot, and these nine series were a third
     // of an idle node's memory (docs/quiescence.md, "Cost").
