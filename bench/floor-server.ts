@@ -17,9 +17,11 @@ import { closeSync, fsyncSync, mkdirSync, openSync, writeSync, writevSync } from
 import { createServer as createHttpServer } from "node:http";
 import { connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { encodeCounterAnswer, fetchAddValueOf } from "../examples/counter/counter-wire.js";
-import { FrameParser, encodeHeader } from "../src/rpc/frame.js";
-import { decodeRpcMeta, encodeResponseMeta } from "../src/rpc/wire/rpc-meta-codec.js";
+import { decodeFrame, encodeResponse } from "../src/rpc/baidu-std.js";
+import { FrameParser, startsWithMagic } from "../src/rpc/frame.js";
+import { GetLeaderResponseSchema } from "../src/rpc/gen/braft/cli_pb.js";
 
 /** The first bytes of the leader's stream to a follower (a follower's port also serves clients). */
 const REPLICATION_MAGIC = Buffer.from("FLOR");
@@ -155,30 +157,27 @@ class Leader {
 }
 
 /** Writes a baidu_std response frame. */
-function respond(socket: Socket, correlationId: bigint, payload: Uint8Array): void {
-  const meta = encodeResponseMeta(correlationId, 0, 0, "");
-  socket.write(Buffer.concat([encodeHeader(meta.length, payload.length), meta, payload]));
-}
-
-/** GetLeaderResponse { leader_id = 1 } (an `ip:port:0` is shorter than 128 bytes: one length byte). */
-function leaderAnswer(leaderId: string): Uint8Array {
-  const text = Buffer.from(leaderId);
-  return Buffer.concat([Buffer.from([0x0a, text.length]), text]);
+function respond(socket: Socket, correlationId: bigint, message: Uint8Array): void {
+  socket.write(Buffer.concat(encodeResponse({ correlationId, message })));
 }
 
 /** A client connection: fetch_add on the leader, get_leader everywhere. */
-function serveClient(socket: Socket, first: Buffer, leaderId: string, leader: Leader | undefined): void {
+function serveClient(
+  socket: Socket,
+  first: Buffer,
+  leaderAnswer: Uint8Array,
+  leader: Leader | undefined,
+): void {
   const parser = new FrameParser();
   const onData = (chunk: Buffer): void => {
     const writes: PendingWrite[] = [];
     try {
-      for (const frame of parser.push(chunk)) {
-        const meta = decodeRpcMeta(frame.meta);
+      for (const { meta, message } of parser.push(chunk).map(decodeFrame)) {
         const method = meta.request?.methodName;
         if (method === "fetch_add" && leader !== undefined) {
-          writes.push({ socket, correlationId: meta.correlationId, request: new Uint8Array(frame.payload) });
+          writes.push({ socket, correlationId: meta.correlationId, request: new Uint8Array(message) });
         } else if (method === "get_leader") {
-          respond(socket, meta.correlationId, leaderAnswer(leaderId));
+          respond(socket, meta.correlationId, leaderAnswer);
         } else throw new Error(`the floor does not serve ${method ?? "responses"}`);
       }
     } catch {
@@ -235,14 +234,17 @@ function main(): void {
   mkdirSync(args.dataPath, { recursive: true });
   const file = new SyncedFile(join(args.dataPath, "floor.log"));
   const isLeader = args.port === args.peers[0];
-  const leaderId = `127.0.0.1:${args.peers[0]}:0`;
+  const leaderAnswer = toBinary(
+    GetLeaderResponseSchema,
+    create(GetLeaderResponseSchema, { leaderId: `127.0.0.1:${args.peers[0]}:0` }),
+  );
   const leader = isLeader ? new Leader(file, args.peers.slice(1)) : undefined;
   const http = createHttpServer((_req, res) => res.end(raftStat(args, leader)));
   const server = createServer({ noDelay: true }, (socket) => {
     socket.on("error", () => socket.destroy());
     socket.once("data", (first: Buffer) => {
       if (first.subarray(0, 4).equals(REPLICATION_MAGIC)) serveReplication(socket, first, file);
-      else if (first.subarray(0, 4).toString() === "PRPC") serveClient(socket, first, leaderId, leader);
+      else if (startsWithMagic(first)) serveClient(socket, first, leaderAnswer, leader);
       else {
         socket.unshift(first);
         http.emit("connection", socket);
